@@ -1,0 +1,67 @@
+// The addon's JS surface (addon/netlink_socket.cc), typed, and its one loader.
+// The TS wrapper (socket.ts) takes the constructor as a parameter, so socket logic can be
+// driven by a fake that replays captured datagrams as well as by the real kernel.
+
+export interface NativeSocketOptions {
+  /** Path of a network namespace file (/run/netns/NAME, /proc/PID/ns/net); omitted = our own. */
+  netnsPath?: string;
+  /** RTNLGRP_* numbers joined with NETLINK_ADD_MEMBERSHIP (groups >= 32 need the setsockopt). */
+  groups: number[];
+  /** Receive buffer to ask for: SO_RCVBUFFORCE, falling back to SO_RCVBUF. 0 = leave the default. */
+  receiveBufferBytes: number;
+  /** Bytes of one chunk handed to JS (default 262144). */
+  chunkBytes?: number;
+  /** Chunks that may wait for JS; one more is an overrun (default 64). */
+  maxQueuedChunks?: number;
+}
+
+/**
+ * Events the reader thread delivers on the JS thread, in order.
+ * - 'data': a chunk of datagrams, each as [u32 length, host order][datagram][pad to 4].
+ * - 'overrun': messages were lost. reason 'enobufs' (the kernel dropped them: ENOBUFS, also as a
+ *   poll error), 'queue' (the bounded queue to JS was full and a chunk was dropped) or
+ *   'truncated' (a datagram larger than the read buffer). count = overruns since the last signal.
+ * - 'error': any other socket error (Node-shaped: errno, code, syscall); the reader stops.
+ */
+export type NativeEventHandler = (
+  event: 'data' | 'overrun' | 'error',
+  payload: Buffer | string | NodeJS.ErrnoException,
+  count: number,
+) => void;
+
+export interface NativeSocket {
+  /** Our netlink port id (nl_pid), which dump replies carry. */
+  readonly portId: number;
+  /** What the kernel granted (getsockopt SO_RCVBUF, already doubled by the kernel). */
+  readonly receiveBufferBytes: number;
+  /** Whether SO_RCVBUFFORCE was permitted (CAP_NET_ADMIN). */
+  readonly receiveBufferForced: boolean;
+  /** Starts the reader thread. */
+  start(): void;
+  /** Sends one or more requests (a buffer may hold many nlmsghdr) to the kernel. Throws an errno error. */
+  send(request: Buffer): void;
+  /** Chunks waiting for JS. */
+  queueDepth(): number;
+  /** Stops the reader thread and closes the socket. Idempotent. */
+  close(): void;
+}
+
+export interface NativeSocketConstructor {
+  new (options: NativeSocketOptions, onEvent: NativeEventHandler): NativeSocket;
+}
+
+interface NativeBinding {
+  NetlinkSocket: NativeSocketConstructor;
+}
+
+let binding: NativeBinding | undefined;
+
+/** Loads build/Release/netlink_socket.node, built by node-gyp at `npm ci`. */
+export function loadNativeSocket(): NativeSocketConstructor {
+  if (!binding) {
+    // dist/src/netlink/native.js -> ../../../build/Release
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    binding = require('../../../build/Release/netlink_socket.node') as NativeBinding;
+  }
+  return binding.NetlinkSocket;
+}

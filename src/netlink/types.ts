@@ -1,0 +1,165 @@
+// Typed netlink messages as the codec hands them to the state model.
+// Absent attributes are `undefined` (or -1/0 where the field says so), never a guessed value.
+
+/** The fields of struct nlmsghdr every message carries. */
+export interface MessageHeader {
+  /** nlmsg_type: RTM_* or NLMSG_*. */
+  type: number;
+  /** nlmsg_flags: NLM_F_*. On notifications, the flags of the request that caused them (CREATE, REPLACE, ...). */
+  flags: number;
+  seq: number;
+  /** nlmsg_pid: our port id on dump replies; the requester's on notifications. */
+  pid: number;
+}
+
+/** RTM_NEWLINK / RTM_DELLINK (ifinfomsg + IFLA_*). */
+export interface LinkMessage extends MessageHeader {
+  /** ifi_family: AF_UNSPEC for the link itself, AF_BRIDGE for bridge-port messages. */
+  family: number;
+  /** ifi_type: ARPHRD_*. */
+  deviceType: number;
+  ifindex: number;
+  /** ifi_flags: IFF_*. */
+  ifFlags: number;
+  change: number;
+  name?: string;
+  mtu?: number;
+  /** IF_OPER_* (0..6). */
+  operstate?: number;
+  /** IFLA_CARRIER, 0 or 1. */
+  carrier?: number;
+  carrierChanges?: number;
+  carrierUpCount?: number;
+  carrierDownCount?: number;
+  /** IFLA_ADDRESS formatted as lower-case colon hex ("02:00:5e:00:01:01"). */
+  mac?: string;
+  /** IFLA_LINKINFO -> IFLA_INFO_KIND ("veth", "bridge", ...). */
+  kind?: string;
+  /** IFLA_LINKINFO -> IFLA_INFO_SLAVE_KIND. */
+  slaveKind?: string;
+  master?: number;
+  /** IFLA_LINK: the peer/lower device ifindex. */
+  link?: number;
+  alias?: string;
+  /** IFLA_PROP_LIST -> IFLA_ALT_IFNAME. */
+  altNames?: string[];
+  protoDown?: number;
+}
+
+/** RTM_NEWADDR / RTM_DELADDR (ifaddrmsg + IFA_*). */
+export interface AddressMessage extends MessageHeader {
+  family: number;
+  prefixLength: number;
+  /** ifa_flags, widened by IFA_FLAGS (u32) when present. */
+  addressFlags: number;
+  scope: number;
+  ifindex: number;
+  /** The address held: IFA_LOCAL for IPv4 when present, else IFA_ADDRESS. */
+  address?: string;
+  /** IFA_ADDRESS when it differs from IFA_LOCAL: the peer of a point-to-point link. */
+  peer?: string;
+  label?: string;
+  broadcast?: string;
+  /** IFA_CACHEINFO lifetimes, seconds (0xffffffff = forever). */
+  preferredLifetime?: number;
+  validLifetime?: number;
+  protocol?: number;
+}
+
+/**
+ * RTM_NEWROUTE / RTM_DELROUTE (rtmsg + RTA_*).
+ * Addresses are not formatted here: this is the hot path of a million-route burst.
+ * The *Offset fields index into `buf` (the payload of the attribute), -1 when absent;
+ * route.ts has helpers that format them.
+ */
+export interface RouteMessage extends MessageHeader {
+  family: number;
+  dstLength: number;
+  srcLength: number;
+  tos: number;
+  /** RTA_TABLE (u32) when present, else rtm_table. */
+  table: number;
+  protocol: number;
+  scope: number;
+  /** rtm_type: RTN_*. */
+  routeType: number;
+  /** rtm_flags: RTM_F_*, RTNH_F_*. */
+  routeFlags: number;
+  /** RTA_OIF, 0 when absent. */
+  oif: number;
+  /** RTA_PRIORITY (the metric), 0 when absent. */
+  priority: number;
+  /** RTA_NH_ID, 0 when absent. */
+  nhId: number;
+  buf: Buffer;
+  dstOffset: number;
+  srcOffset: number;
+  gatewayOffset: number;
+  prefsrcOffset: number;
+  /** RTA_MULTIPATH payload (a run of rtnexthop), -1 when absent. */
+  multipathOffset: number;
+  multipathLength: number;
+}
+
+/** One nexthop of a route, decoded from RTA_OIF/RTA_GATEWAY or one rtnexthop of RTA_MULTIPATH. */
+export interface RouteNexthop {
+  ifindex: number;
+  gateway?: string;
+  /** rtnh_flags (RTNH_F_DEAD, RTNH_F_LINKDOWN, ...). */
+  flags: number;
+  /** rtnh_hops + 1. */
+  weight: number;
+}
+
+/** RTM_NEWNEIGH / RTM_DELNEIGH (ndmsg + NDA_*). */
+export interface NeighbourMessage extends MessageHeader {
+  /** AF_INET, AF_INET6, or AF_BRIDGE for FDB entries. */
+  family: number;
+  ifindex: number;
+  /** ndm_state: NUD_*. */
+  state: number;
+  neighbourFlags: number;
+  neighbourType: number;
+  destination?: string;
+  lladdr?: string;
+  vlan?: number;
+  master?: number;
+}
+
+/** RTM_NEWNEXTHOP / RTM_DELNEXTHOP (nhmsg + NHA_*). */
+export interface NexthopMessage extends MessageHeader {
+  family: number;
+  scope: number;
+  protocol: number;
+  nexthopFlags: number;
+  id: number;
+  oif?: number;
+  gateway?: string;
+  blackhole: boolean;
+  /** NHA_GROUP: member ids (struct nexthop_grp: id u32, weight u8, ...). */
+  group?: number[];
+  fdb: boolean;
+}
+
+/** A message the codec does not decode further (rules, unknown types). */
+export interface OtherMessage extends MessageHeader {
+  length: number;
+}
+
+/**
+ * Receives the messages of a datagram in order. One bad message is reported
+ * through decodeError and skipped; the rest of the datagram still parses.
+ */
+export interface MessageSink {
+  link(message: LinkMessage): void;
+  address(message: AddressMessage): void;
+  route(message: RouteMessage): void;
+  neighbour(message: NeighbourMessage): void;
+  nexthop(message: NexthopMessage): void;
+  /** NLMSG_DONE ending a dump (flags carry NLM_F_DUMP_INTR when the dump was interrupted). */
+  done(header: MessageHeader): void;
+  /** NLMSG_ERROR: errno is positive (0 = ACK). */
+  error(header: MessageHeader, errno: number): void;
+  other(message: OtherMessage): void;
+  decodeError(error: Error): void;
+}

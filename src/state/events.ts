@@ -1,0 +1,85 @@
+// The one domain-event schema of design.md: what `events` mode prints (human lines or JSON),
+// and later what /api/v1/events and the tracing output carry.
+
+export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'resync';
+
+export interface LinkState {
+  /** IFF_UP. */
+  admin: 'up' | 'down';
+  /** RFC 2863 operstate name: up, down, lowerlayerdown, unknown, dormant, ... */
+  oper: string;
+  /** IFLA_CARRIER. */
+  carrier: 'up' | 'down';
+}
+
+interface EventBase {
+  /** Monotonic per process: the cursor of /api/v1/events?since=. */
+  seq: number;
+  /** ISO 8601 time the exporter saw the change. */
+  time: string;
+  /** "" for the exporter's own namespace, else the name or path given to --netns. */
+  netns: string;
+  kind: EventKind;
+  action: string;
+  interface: string;
+  ifindex: number;
+}
+
+/** A link appeared, disappeared, was renamed, or changed admin/oper/carrier state. */
+export interface LinkEvent extends EventBase {
+  kind: 'link';
+  action: 'added' | 'removed' | 'changed' | 'renamed';
+  state: LinkState;
+  /** The state before this change (absent on `added`). */
+  previous?: LinkState;
+  /** On `renamed`: the name before. */
+  oldName?: string;
+  linkKind?: string;
+  mac?: string;
+}
+
+/** The interface went operationally down `flaps` times (more than 1 when the kernel coalesced them). */
+export interface FlapEvent extends EventBase {
+  kind: 'flap';
+  action: 'down';
+  flaps: number;
+  /** The state now: `up` again when the kernel coalesced the down and the up. */
+  oper: string;
+}
+
+export interface AddressEvent extends EventBase {
+  kind: 'address';
+  action: 'added' | 'removed';
+  family: 'inet' | 'inet6';
+  address: string;
+  prefixLength: number;
+  scope: string;
+  /** IFA_F_* names: permanent, secondary, tentative, dadfailed, nodad, deprecated, ... */
+  flags: string[];
+}
+
+export interface RouteEvent extends EventBase {
+  kind: 'route';
+  action: 'added' | 'removed' | 'replaced' | 'flushed';
+  family: 'inet' | 'inet6';
+  /** local, main, default, or the number. */
+  table: string;
+  protocol: string;
+  /** "default" or prefix/length ("10.1.0.0/24", "2001:db8::/64"). */
+  destination: string;
+  gateway?: string;
+  /** RTN_* name: unicast, local, broadcast, blackhole, ... */
+  type: string;
+  /** The interface and ifindex of the first nexthop ("" and 0 when it has none, as blackhole routes). */
+}
+
+export interface ResyncEvent extends EventBase {
+  kind: 'resync';
+  action: 'started' | 'completed';
+  reason: string;
+}
+
+export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | ResyncEvent;
+
+/** Domain events without the fields the event bus stamps on them. */
+export type PendingEvent = DomainEvent extends infer E ? (E extends DomainEvent ? Omit<E, 'seq' | 'time'> : never) : never;
