@@ -1,0 +1,232 @@
+// One defaults object, one typed parser for YAML; flags are applied on top by cli.ts.
+// Every error names the key and the reason. config/default.yml is the same defaults as a
+// file (a test keeps the two equal).
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './log';
+
+export interface Config {
+  web: {
+    listenAddress: string;
+    telemetryPath: string;
+    /** Seconds a scrape waits for the initial dump. */
+    scrapeReadyTimeout: number;
+  };
+  netns: string[];
+  interfaces: {
+    include: string;
+    exclude: string;
+    /** Seconds. */
+    deletedGracePeriod: number;
+    maxTracked: number;
+  };
+  addresses: {
+    info: boolean;
+    infoLinkLocal: boolean;
+  };
+  socket: {
+    receiveBufferBytes: number;
+  };
+  log: {
+    level: LogLevel;
+    format: LogFormat;
+  };
+}
+
+export const DEFAULT_CONFIG: Config = {
+  web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10 },
+  netns: [],
+  interfaces: { include: '.*', exclude: '', deletedGracePeriod: 300, maxTracked: 10000 },
+  addresses: { info: true, infoLinkLocal: false },
+  socket: { receiveBufferBytes: 16 * 1024 * 1024 },
+  log: { level: 'info', format: 'logfmt' },
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+    readonly file?: string,
+  ) {
+    super(`${file ? `${file}: ` : ''}${key ? `${key}: ` : ''}${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses a Prometheus-style duration ("1h30m", "5m", "500ms", "0s") into seconds. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(ms|s|m|h|d))+$/.test(text)) return undefined;
+  let seconds = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) {
+    seconds += Number(amount) * (DURATION_UNITS[unit as string] as number);
+  }
+  return seconds;
+}
+
+/** Compiles a regex the way Prometheus does: anchored at both ends. */
+export function anchoredRegex(source: string): RegExp {
+  return new RegExp(`^(?:${source})$`);
+}
+
+/** Checks host:port, ":port" or "[v6]:port". */
+export function checkListenAddress(value: string): string | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(value);
+  if (!match) return 'must be host:port, :port or [ipv6]:port';
+  const port = Number(match[3]);
+  if (port > 65535) return `port ${port} is out of range 0-65535`;
+  return undefined;
+}
+
+type Checker<T> = (value: unknown, key: string) => T;
+
+const str: Checker<string> = (value, key) => {
+  if (typeof value !== 'string') throw new ConfigError(key, `must be a string, not ${describe(value)}`);
+  return value;
+};
+const bool: Checker<boolean> = (value, key) => {
+  if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, not ${describe(value)}`);
+  return value;
+};
+const count: Checker<number> = (value, key) => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new ConfigError(key, `must be a whole number >= 0, not ${describe(value)}`);
+  }
+  return value;
+};
+const duration: Checker<number> = (value, key) => {
+  const seconds = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (seconds === undefined) throw new ConfigError(key, `must be a duration such as 30s, 5m or 1h, not ${describe(value)}`);
+  return seconds;
+};
+const regex: Checker<string> = (value, key) => {
+  const source = str(value, key);
+  try {
+    anchoredRegex(source);
+  } catch (err) {
+    throw new ConfigError(key, `is not a valid regular expression: ${(err as Error).message}`);
+  }
+  return source;
+};
+const listenAddress: Checker<string> = (value, key) => {
+  const text = str(value, key);
+  const problem = checkListenAddress(text);
+  if (problem) throw new ConfigError(key, `${problem}, not ${JSON.stringify(text)}`);
+  return text;
+};
+const path: Checker<string> = (value, key) => {
+  const text = str(value, key);
+  if (!text.startsWith('/')) throw new ConfigError(key, `must start with "/", not ${JSON.stringify(text)}`);
+  return text;
+};
+function oneOf<T extends string>(choices: readonly T[]): Checker<T> {
+  return (value, key) => {
+    if (typeof value !== 'string' || !choices.includes(value as T)) {
+      throw new ConfigError(key, `must be one of ${choices.join(', ')}, not ${describe(value)}`);
+    }
+    return value as T;
+  };
+}
+const stringList: Checker<string[]> = (value, key) => {
+  if (!Array.isArray(value)) throw new ConfigError(key, `must be a list, not ${describe(value)}`);
+  return value.map((item, i) => {
+    const text = str(item, `${key}[${i}]`);
+    if (text === '') throw new ConfigError(`${key}[${i}]`, 'must not be empty');
+    return text;
+  });
+};
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** A section of the YAML: known keys with their checker, applied onto a copy of the defaults. */
+function section<T extends object>(
+  raw: unknown,
+  key: string,
+  defaults: T,
+  fields: { [K in keyof T]: [yamlKey: string, check: Checker<T[K]>] },
+): T {
+  if (raw === undefined || raw === null) return { ...defaults };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(key, `must be a mapping, not ${describe(raw)}`);
+  const out = { ...defaults };
+  const known = new Map<string, keyof T>();
+  for (const field of Object.keys(fields) as (keyof T)[]) known.set(fields[field][0], field);
+  for (const [yamlKey, value] of Object.entries(raw as Record<string, unknown>)) {
+    const field = known.get(yamlKey);
+    const fullKey = key ? `${key}.${yamlKey}` : yamlKey;
+    if (field === undefined) {
+      throw new ConfigError(fullKey, `unknown key (known: ${[...known.keys()].join(', ')})`);
+    }
+    out[field] = fields[field][1](value, fullKey);
+  }
+  return out;
+}
+
+/** Validates a parsed YAML document into a Config (defaults for every missing key). */
+export function configFromObject(raw: unknown): Config {
+  const d = DEFAULT_CONFIG;
+  if (raw === undefined || raw === null) return structuredClone(d);
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `the document must be a mapping, not ${describe(raw)}`);
+  const top = raw as Record<string, unknown>;
+  const sections = ['web', 'netns', 'interfaces', 'addresses', 'socket', 'log'];
+  for (const key of Object.keys(top)) {
+    if (!sections.includes(key)) throw new ConfigError(key, `unknown key (known: ${sections.join(', ')})`);
+  }
+  return {
+    web: section(top.web, 'web', d.web, {
+      listenAddress: ['listen_address', listenAddress],
+      telemetryPath: ['telemetry_path', path],
+      scrapeReadyTimeout: ['scrape_ready_timeout', duration],
+    }),
+    netns: top.netns === undefined || top.netns === null ? [] : stringList(top.netns, 'netns'),
+    interfaces: section(top.interfaces, 'interfaces', d.interfaces, {
+      include: ['include', regex],
+      exclude: ['exclude', regex],
+      deletedGracePeriod: ['deleted_grace_period', duration],
+      maxTracked: ['max_tracked', count],
+    }),
+    addresses: section(top.addresses, 'addresses', d.addresses, {
+      info: ['info', bool],
+      infoLinkLocal: ['info_link_local', bool],
+    }),
+    socket: section(top.socket, 'socket', d.socket, {
+      receiveBufferBytes: ['receive_buffer_bytes', count],
+    }),
+    log: section(top.log, 'log', d.log, {
+      level: ['level', oneOf(LOG_LEVELS)],
+      format: ['format', oneOf(LOG_FORMATS)],
+    }),
+  };
+}
+
+export function parseConfigText(text: string, file?: string): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    throw new ConfigError('', `not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`, file);
+  }
+  try {
+    return configFromObject(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.key, err.reason, file);
+    throw err;
+  }
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
+  }
+  return parseConfigText(text, file);
+}

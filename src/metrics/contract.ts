@@ -1,0 +1,53 @@
+// The metric contract of design.md, in one place: every netlink_* family with its type, help
+// and label names. Label values are checked against these names at compile time (writer.ts).
+
+export interface Family<L extends readonly string[] = readonly string[]> {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  labels: L;
+}
+
+function family<const L extends readonly string[]>(name: string, type: 'gauge' | 'counter', help: string, labels: L): Family<L> {
+  return { name, type, help, labels };
+}
+
+const IF = ['netns', 'interface'] as const;
+
+export const METRICS = {
+  // ---- interfaces ----
+  interfaceUp: family('netlink_interface_up', 'gauge', 'Whether the interface is operationally up (operstate UP, or UNKNOWN with IFF_UP and IFF_LOWER_UP).', IF),
+  interfaceAdminUp: family('netlink_interface_admin_up', 'gauge', 'Whether the interface is administratively up (IFF_UP).', IF),
+  interfaceCarrier: family('netlink_interface_carrier', 'gauge', 'Whether the interface has carrier (IFLA_CARRIER).', IF),
+  interfaceInfo: family('netlink_interface_info', 'gauge', 'Interface attributes as labels; always 1.', ['netns', 'interface', 'ifindex', 'kind', 'mac', 'operstate'] as const),
+  interfaceMtu: family('netlink_interface_mtu_bytes', 'gauge', 'The interface MTU.', IF),
+  interfaceFlaps: family('netlink_interface_flaps_total', 'counter', 'Times the interface went operationally down, including flaps the kernel coalesced into one notification (recovered from its carrier-down counter).', IF),
+  interfaceCarrierChanges: family('netlink_interface_carrier_changes_total', 'counter', "The kernel's count of carrier changes (IFLA_CARRIER_CHANGES).", IF),
+  interfaceCarrierUpChanges: family('netlink_interface_carrier_up_changes_total', 'counter', "The kernel's count of carrier up events (IFLA_CARRIER_UP_COUNT).", IF),
+  interfaceCarrierDownChanges: family('netlink_interface_carrier_down_changes_total', 'counter', "The kernel's count of carrier down events (IFLA_CARRIER_DOWN_COUNT).", IF),
+  interfaceLastChange: family('netlink_interface_last_change_timestamp_seconds', 'gauge', "The last operational state change seen (the exporter's start time if none yet).", IF),
+  // ---- addresses ----
+  interfaceAddresses: family('netlink_interface_addresses', 'gauge', 'Addresses on the interface, by family.', ['netns', 'interface', 'family'] as const),
+  addressChanges: family('netlink_address_changes_total', 'counter', 'Addresses added to and removed from the interface (real transitions, not repeated RTM_NEWADDR).', ['netns', 'interface', 'family', 'action'] as const),
+  addressInfo: family('netlink_address_info', 'gauge', 'An address held by an interface; always 1.', ['netns', 'interface', 'family', 'address', 'prefix_length', 'scope'] as const),
+  // ---- routes ----
+  routes: family('netlink_routes', 'gauge', 'Routes as `ip route show table all` lists them, by table, family and protocol.', ['netns', 'table', 'family', 'protocol'] as const),
+  routeChanges: family('netlink_route_changes_total', 'counter', 'Route notifications by action, plus routes the kernel flushed without one (action="flushed"). A lower bound after an overrun.', ['netns', 'table', 'family', 'protocol', 'action'] as const),
+  defaultRouteInfo: family('netlink_default_route_info', 'gauge', 'A default route; always 1.', ['netns', 'table', 'family', 'interface', 'gateway', 'protocol'] as const),
+  defaultRouteChanges: family('netlink_default_route_changes_total', 'counter', 'Default routes added, removed, replaced or flushed.', ['netns', 'table', 'family'] as const),
+  // ---- the exporter itself ----
+  messagesReceived: family('netlink_messages_received_total', 'counter', 'Notifications the kernel multicast to us, by RTM_* type (dump replies excluded).', ['netns', 'type'] as const),
+  dumpMessages: family('netlink_dump_messages_total', 'counter', 'Messages received in replies to our own dumps, by RTM_* type.', ['netns', 'type'] as const),
+  socketOverruns: family('netlink_socket_overruns_total', 'counter', 'Times notifications were lost (ENOBUFS, the reader queue full, or a truncated datagram); each triggers a resync.', ['netns'] as const),
+  resyncs: family('netlink_resyncs_total', 'counter', 'Completed resyncs: a fresh dump diffed against the model after an overrun.', ['netns'] as const),
+  lastResync: family('netlink_last_resync_timestamp_seconds', 'gauge', 'When the last resync completed (0 if none).', ['netns'] as const),
+  decodeErrors: family('netlink_decode_errors_total', 'counter', 'Malformed netlink messages counted and skipped.', ['netns'] as const),
+  receiveBuffer: family('netlink_socket_receive_buffer_bytes', 'gauge', 'The receive buffer the kernel granted to the netlink socket.', ['netns'] as const),
+  eventQueueDepth: family('netlink_event_queue_depth', 'gauge', 'Chunks of datagrams read from the socket and waiting for JavaScript.', ['netns'] as const),
+  seriesLimitDropped: family('netlink_series_limit_dropped_total', 'counter', 'Interfaces that got no series because the tracked-interface cap (interfaces.max_tracked) was reached.', ['netns'] as const),
+  trackedInterfaces: family('netlink_tracked_interfaces', 'gauge', 'Interfaces with series (after the include/exclude regexes and the cap).', ['netns'] as const),
+  namespaceReady: family('netlink_namespace_ready', 'gauge', 'Whether the initial dump of the namespace is in and its socket is open.', ['netns'] as const),
+  collectorSuccess: family('netlink_collector_success', 'gauge', 'Whether the collector succeeded in this scrape.', ['collector'] as const),
+  collectorDuration: family('netlink_collector_duration_seconds', 'gauge', 'How long the collector took in this scrape.', ['collector'] as const),
+  buildInfo: family('netlink_exporter_build_info', 'gauge', 'The exporter version and the Node.js version it runs on; always 1.', ['version', 'nodejs_version'] as const),
+} as const;

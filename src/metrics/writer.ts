@@ -1,0 +1,52 @@
+// Prometheus text exposition (0.0.4), written by hand for the netlink_* families: the state
+// lives in plain structures and prom-client's per-series cost (about 4 us) would make a scrape of
+// thousands of interfaces slow. HELP/TYPE once per family; samples of a family together.
+
+import type { Family } from './contract';
+
+type LabelValues<L extends readonly string[]> = { [K in keyof L]: string };
+
+export function escapeLabelValue(value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+}
+
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+export class ExpositionWriter {
+  private readonly parts: string[] = [];
+  private readonly started = new Set<string>();
+
+  /** Writes HELP and TYPE, once; families with no samples still announce themselves. */
+  family(def: Family): this {
+    if (this.started.has(def.name)) return this;
+    this.started.add(def.name);
+    this.parts.push(`# HELP ${def.name} ${escapeHelp(def.help)}\n# TYPE ${def.name} ${def.type}\n`);
+    return this;
+  }
+
+  sample<L extends readonly string[]>(def: Family<L>, values: LabelValues<L>, value: number): void {
+    let line = def.name;
+    if (def.labels.length > 0) {
+      line += '{';
+      for (let i = 0; i < def.labels.length; i++) {
+        if (i > 0) line += ',';
+        line += `${def.labels[i]}="${escapeLabelValue(values[i] as string)}"`;
+      }
+      line += '}';
+    }
+    this.parts.push(`${line} ${formatValue(value)}\n`);
+  }
+
+  text(): string {
+    return this.parts.join('');
+  }
+}

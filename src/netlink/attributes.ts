@@ -1,0 +1,149 @@
+// Attribute (struct nlattr / rtattr) walking and width-checked readers.
+//
+// Hot path: no closures, no per-attribute objects. A walk is one mutable cursor:
+//
+//   const it = cursor.reset(buf, start, end);
+//   while (it.next()) { switch (it.type) { case X: v = attrU32(buf, it.offset, it.length); } }
+//
+// Netlink is in host byte order; our hosts are little-endian (see native.ts), so the
+// readers use the LE variants. Addresses inside attributes are network order bytes and
+// are left as bytes (format.ts formats them).
+
+import { AF_INET, AF_INET6, NLA_HDRLEN, NLA_TYPE_MASK } from './constants';
+import { NetlinkDecodeError } from './errors';
+import { formatIPv4, formatIPv6, formatMac } from './format';
+
+/** NLA_ALIGN / NLMSG_ALIGN: round up to 4. */
+export function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/**
+ * A reusable iterator over the attributes in [start, end) of a buffer.
+ * After next() returns true: `type` (masked with NLA_TYPE_MASK), `flags` (the
+ * NLA_F_NESTED / NLA_F_NET_BYTEORDER bits), `offset` and `length` of the payload.
+ */
+export class AttributeCursor {
+  buf: Buffer = EMPTY;
+  /** Where the next attribute header starts. */
+  position = 0;
+  end = 0;
+  type = 0;
+  flags = 0;
+  offset = 0;
+  length = 0;
+
+  reset(buf: Buffer, start: number, end: number): this {
+    this.buf = buf;
+    this.position = start;
+    this.end = end;
+    this.type = 0;
+    this.flags = 0;
+    this.offset = 0;
+    this.length = 0;
+    return this;
+  }
+
+  /**
+   * Advances to the next attribute. Returns false at the end of the range.
+   * Throws NetlinkDecodeError when a header or its nla_len does not fit what remains:
+   * the walk cannot resynchronise after a bad length, so the whole message is bad.
+   */
+  next(): boolean {
+    const pos = this.position;
+    const remaining = this.end - pos;
+    if (remaining <= 0) return false;
+    if (remaining < NLA_HDRLEN) {
+      throw new NetlinkDecodeError('attribute header truncated', pos);
+    }
+    const buf = this.buf;
+    const len = buf.readUInt16LE(pos);
+    if (len < NLA_HDRLEN || len > remaining) {
+      throw new NetlinkDecodeError('bad attribute length', pos);
+    }
+    const rawType = buf.readUInt16LE(pos + 2);
+    this.type = rawType & NLA_TYPE_MASK;
+    this.flags = rawType & ~NLA_TYPE_MASK;
+    this.offset = pos + NLA_HDRLEN;
+    this.length = len - NLA_HDRLEN;
+    // The last attribute's padding may be missing (senders other than the kernel):
+    // stepping past `end` simply ends the walk.
+    this.position = pos + align4(len);
+    return true;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function tooShort(offset: number, length: number, width: number): NetlinkDecodeError {
+  return new NetlinkDecodeError('attribute too short', offset, `payload ${length} bytes, need ${width}`);
+}
+
+// Width-checked readers. A payload longer than the width is accepted (the kernel
+// may grow a field's struct); a shorter one is a decode error.
+
+export function attrU8(buf: Buffer, offset: number, length: number): number {
+  if (length < 1) throw tooShort(offset, length, 1);
+  return buf[offset]!;
+}
+
+export function attrU16(buf: Buffer, offset: number, length: number): number {
+  if (length < 2) throw tooShort(offset, length, 2);
+  return buf.readUInt16LE(offset);
+}
+
+export function attrU32(buf: Buffer, offset: number, length: number): number {
+  if (length < 4) throw tooShort(offset, length, 4);
+  return buf.readUInt32LE(offset);
+}
+
+export function attrS32(buf: Buffer, offset: number, length: number): number {
+  if (length < 4) throw tooShort(offset, length, 4);
+  return buf.readInt32LE(offset);
+}
+
+/**
+ * u64 as a number: exact up to 2^53 - 1, the nearest double above that
+ * (counters that large lose their last bits; use attrU64BigInt where that matters).
+ */
+export function attrU64(buf: Buffer, offset: number, length: number): number {
+  if (length < 8) throw tooShort(offset, length, 8);
+  return buf.readUInt32LE(offset + 4) * 0x1_0000_0000 + buf.readUInt32LE(offset);
+}
+
+export function attrU64BigInt(buf: Buffer, offset: number, length: number): bigint {
+  if (length < 8) throw tooShort(offset, length, 8);
+  return buf.readBigUInt64LE(offset);
+}
+
+/** A NUL-terminated (or not) string: everything up to the first NUL, as UTF-8. */
+export function attrString(buf: Buffer, offset: number, length: number): string {
+  const end = offset + length;
+  let stop = offset;
+  while (stop < end && buf[stop] !== 0) stop++;
+  return buf.toString('utf8', offset, stop);
+}
+
+/** Checks that a payload holds at least `width` bytes (for structs and addresses). */
+export function requireLength(offset: number, length: number, width: number): void {
+  if (length < width) throw tooShort(offset, length, width);
+}
+
+/**
+ * Formats an address attribute. AF_INET / AF_INET6 need at least 4 / 16 bytes. Other
+ * families (AF_BRIDGE FDB entries, AF_UNSPEC group members, ...) are told by the length:
+ * 4 or 16 bytes is an IP address, anything else is written as colon hex.
+ */
+export function attrAddress(family: number, buf: Buffer, offset: number, length: number): string {
+  if (family === AF_INET) {
+    if (length < 4) throw tooShort(offset, length, 4);
+    return formatIPv4(buf, offset);
+  }
+  if (family === AF_INET6) {
+    if (length < 16) throw tooShort(offset, length, 16);
+    return formatIPv6(buf, offset);
+  }
+  if (length === 4) return formatIPv4(buf, offset);
+  if (length === 16) return formatIPv6(buf, offset);
+  return formatMac(buf, offset, length);
+}

@@ -1,0 +1,139 @@
+// Address formatting and parsing. Not on the route hot path: routes keep offsets
+// and are formatted only when someone asks (route.ts helpers).
+
+import { AF_INET, AF_INET6 } from './constants';
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Dotted quad of the 4 bytes at `off`. */
+export function formatIPv4(buf: Uint8Array, off: number): string {
+  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+}
+
+/**
+ * RFC 5952 text of the 16 bytes at `off`: lower-case hex, no leading zeros, the longest
+ * run of two or more zero groups (the first on a tie) written as "::". IPv4-mapped
+ * addresses are written in hex too ("::ffff:c000:201"), which RFC 5952 permits.
+ */
+export function formatIPv6(buf: Uint8Array, off: number): string {
+  const groups = new Array<number>(8);
+  for (let i = 0; i < 8; i++) groups[i] = (buf[off + 2 * i]! << 8) | buf[off + 2 * i + 1]!;
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestStart = -1; // a single zero group is written "0", not "::"
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    out += groups[i]!.toString(16);
+    if (i < 7) out += ':';
+  }
+  return out;
+}
+
+/** Bytes of an address of `family`: 4, 16, or 0 for families that are not IP. */
+export function ipLength(family: number): number {
+  return family === AF_INET ? 4 : family === AF_INET6 ? 16 : 0;
+}
+
+/** Formats an AF_INET or AF_INET6 address. Other families are a caller bug (RangeError). */
+export function formatIp(family: number, buf: Uint8Array, off: number): string {
+  if (family === AF_INET) return formatIPv4(buf, off);
+  if (family === AF_INET6) return formatIPv6(buf, off);
+  throw new RangeError(`formatIp: family ${family} is not AF_INET or AF_INET6`);
+}
+
+/** Lower-case colon hex ("02:00:5e:00:01:01") of `len` bytes; "" for 0 bytes. */
+export function formatMac(buf: Uint8Array, off: number, len: number): string {
+  let out = '';
+  for (let i = 0; i < len; i++) {
+    if (i > 0) out += ':';
+    out += HEX[buf[off + i]!];
+  }
+  return out;
+}
+
+export interface ParsedIp {
+  family: typeof AF_INET | typeof AF_INET6;
+  bytes: Buffer;
+}
+
+/**
+ * Parses an IPv4 dotted quad or an IPv6 address (with "::" and an optional dotted-quad
+ * tail). Returns undefined for anything else (no zone ids, no prefixes, no whitespace),
+ * so callers can name the bad config key themselves.
+ */
+export function parseIp(text: string): ParsedIp | undefined {
+  if (text.includes(':')) {
+    const bytes = parseIPv6(text);
+    return bytes ? { family: AF_INET6, bytes } : undefined;
+  }
+  const bytes = parseIPv4(text);
+  return bytes ? { family: AF_INET, bytes } : undefined;
+}
+
+const V4_PART = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+function parseIPv4(text: string): Buffer | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = Buffer.alloc(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    if (!V4_PART.test(p)) return undefined;
+    out[i] = Number(p);
+  }
+  return out;
+}
+
+const V6_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function parseIPv6(text: string): Buffer | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] === '' ? [] : halves[0]!.split(':');
+  const tail = halves.length === 2 ? (halves[1] === '' ? [] : halves[1]!.split(':')) : [];
+  const groups: number[] = [];
+  const all = halves.length === 2 ? [...head, '::', ...tail] : head;
+  let gapAt = -1;
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i]!;
+    if (g === '::') {
+      gapAt = groups.length;
+      continue;
+    }
+    if (i === all.length - 1 && g.includes('.')) {
+      const v4 = parseIPv4(g);
+      if (!v4) return undefined;
+      groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      continue;
+    }
+    if (!V6_GROUP.test(g)) return undefined;
+    groups.push(parseInt(g, 16));
+  }
+  if (gapAt >= 0) {
+    if (groups.length > 7) return undefined; // "::" stands for at least one group
+    groups.splice(gapAt, 0, ...new Array<number>(8 - groups.length).fill(0));
+  } else if (groups.length !== 8) {
+    return undefined;
+  }
+  const out = Buffer.alloc(16);
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(groups[i]!, 2 * i);
+  return out;
+}

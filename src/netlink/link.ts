@@ -1,0 +1,118 @@
+// RTM_NEWLINK / RTM_DELLINK: struct ifinfomsg + IFLA_* attributes.
+
+import {
+  IFINFOMSG_LEN,
+  IFLA_ADDRESS,
+  IFLA_ALT_IFNAME,
+  IFLA_CARRIER,
+  IFLA_CARRIER_CHANGES,
+  IFLA_CARRIER_DOWN_COUNT,
+  IFLA_CARRIER_UP_COUNT,
+  IFLA_IFALIAS,
+  IFLA_IFNAME,
+  IFLA_INFO_KIND,
+  IFLA_INFO_SLAVE_KIND,
+  IFLA_LINK,
+  IFLA_LINKINFO,
+  IFLA_MASTER,
+  IFLA_MTU,
+  IFLA_OPERSTATE,
+  IFLA_PROP_LIST,
+  IFLA_PROTO_DOWN,
+} from './constants';
+import { AttributeCursor, attrS32, attrString, attrU32, attrU8 } from './attributes';
+import { NetlinkDecodeError } from './errors';
+import { formatMac } from './format';
+import type { LinkMessage, MessageHeader } from './types';
+
+/**
+ * Decodes the payload of a link message: [offset, offset + length) is everything after
+ * the nlmsghdr. The ifinfomsg must be at least 16 bytes; attributes follow it.
+ */
+export function decodeLink(buf: Buffer, offset: number, length: number, header: MessageHeader): LinkMessage {
+  if (length < IFINFOMSG_LEN) {
+    throw new NetlinkDecodeError('ifinfomsg truncated', offset, `payload ${length} bytes, need ${IFINFOMSG_LEN}`);
+  }
+  const m: LinkMessage = {
+    type: header.type,
+    flags: header.flags,
+    seq: header.seq,
+    pid: header.pid,
+    family: buf[offset]!,
+    deviceType: buf.readUInt16LE(offset + 2),
+    ifindex: buf.readInt32LE(offset + 4),
+    ifFlags: buf.readUInt32LE(offset + 8),
+    change: buf.readUInt32LE(offset + 12),
+  };
+  const it = new AttributeCursor().reset(buf, offset + IFINFOMSG_LEN, offset + length);
+  while (it.next()) {
+    const o = it.offset;
+    const n = it.length;
+    switch (it.type) {
+      case IFLA_IFNAME:
+        m.name = attrString(buf, o, n);
+        break;
+      case IFLA_MTU:
+        m.mtu = attrU32(buf, o, n);
+        break;
+      case IFLA_OPERSTATE:
+        m.operstate = attrU8(buf, o, n);
+        break;
+      case IFLA_CARRIER:
+        m.carrier = attrU8(buf, o, n);
+        break;
+      case IFLA_CARRIER_CHANGES:
+        m.carrierChanges = attrU32(buf, o, n);
+        break;
+      case IFLA_CARRIER_UP_COUNT:
+        m.carrierUpCount = attrU32(buf, o, n);
+        break;
+      case IFLA_CARRIER_DOWN_COUNT:
+        m.carrierDownCount = attrU32(buf, o, n);
+        break;
+      case IFLA_ADDRESS:
+        // Devices without a hardware address (tun, wireguard) send none or an empty one.
+        if (n > 0) m.mac = formatMac(buf, o, n);
+        break;
+      case IFLA_MASTER:
+        m.master = attrU32(buf, o, n);
+        break;
+      case IFLA_LINK:
+        m.link = attrS32(buf, o, n);
+        break;
+      case IFLA_IFALIAS:
+        m.alias = attrString(buf, o, n);
+        break;
+      case IFLA_PROTO_DOWN:
+        m.protoDown = attrU8(buf, o, n);
+        break;
+      case IFLA_LINKINFO:
+        decodeLinkInfo(buf, o, n, m);
+        break;
+      case IFLA_PROP_LIST:
+        decodePropList(buf, o, n, m);
+        break;
+      default:
+        // Unknown or not needed (stats, qdisc, xdp, ...): skipped.
+        break;
+    }
+  }
+  return m;
+}
+
+/** IFLA_LINKINFO nests IFLA_INFO_KIND ("veth") and IFLA_INFO_SLAVE_KIND ("bridge"). */
+function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
+  const it = new AttributeCursor().reset(buf, offset, offset + length);
+  while (it.next()) {
+    if (it.type === IFLA_INFO_KIND) m.kind = attrString(buf, it.offset, it.length);
+    else if (it.type === IFLA_INFO_SLAVE_KIND) m.slaveKind = attrString(buf, it.offset, it.length);
+  }
+}
+
+/** IFLA_PROP_LIST nests one IFLA_ALT_IFNAME per alternative name, in kernel order. */
+function decodePropList(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
+  const it = new AttributeCursor().reset(buf, offset, offset + length);
+  while (it.next()) {
+    if (it.type === IFLA_ALT_IFNAME) (m.altNames ??= []).push(attrString(buf, it.offset, it.length));
+  }
+}

@@ -1,0 +1,52 @@
+// RTM_NEWNEIGH / RTM_DELNEIGH: struct ndmsg + NDA_* attributes.
+// The neighbour group also carries bridge FDB entries (family AF_BRIDGE).
+
+import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN } from './constants';
+import { AttributeCursor, attrAddress, attrU16, attrU32 } from './attributes';
+import { NetlinkDecodeError } from './errors';
+import { formatMac } from './format';
+import type { MessageHeader, NeighbourMessage } from './types';
+
+/** Decodes the payload of a neighbour message ([offset, offset + length) after the nlmsghdr). */
+export function decodeNeighbour(buf: Buffer, offset: number, length: number, header: MessageHeader): NeighbourMessage {
+  if (length < NDMSG_LEN) {
+    throw new NetlinkDecodeError('ndmsg truncated', offset, `payload ${length} bytes, need ${NDMSG_LEN}`);
+  }
+  // ndmsg: family u8, pad u8, pad u16, ifindex s32, state u16, flags u8, type u8.
+  const family = buf[offset]!;
+  const m: NeighbourMessage = {
+    type: header.type,
+    flags: header.flags,
+    seq: header.seq,
+    pid: header.pid,
+    family,
+    ifindex: buf.readInt32LE(offset + 4),
+    state: buf.readUInt16LE(offset + 8),
+    neighbourFlags: buf[offset + 10]!,
+    neighbourType: buf[offset + 11]!,
+  };
+  const it = new AttributeCursor().reset(buf, offset + NDMSG_LEN, offset + length);
+  while (it.next()) {
+    const o = it.offset;
+    const n = it.length;
+    switch (it.type) {
+      case NDA_DST:
+        // For AF_BRIDGE (VXLAN FDB) the remote's family is told by the length.
+        m.destination = attrAddress(family, buf, o, n);
+        break;
+      case NDA_LLADDR:
+        // Absent or empty while INCOMPLETE/FAILED and on NOARP devices.
+        if (n > 0) m.lladdr = formatMac(buf, o, n);
+        break;
+      case NDA_VLAN:
+        m.vlan = attrU16(buf, o, n);
+        break;
+      case NDA_MASTER:
+        m.master = attrU32(buf, o, n);
+        break;
+      default:
+        break;
+    }
+  }
+  return m;
+}

@@ -1,0 +1,113 @@
+// The HTTP side: a landing page, the metrics, and the health endpoints, on plain node:http.
+
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from './log';
+
+export interface ServerOptions {
+  listenAddress: string;
+  telemetryPath: string;
+  version: string;
+  logger: Logger;
+  /** Resolves once every namespace's initial dump is in. */
+  isReady: () => boolean;
+  /** Waits for readiness up to `ms`; resolves either way. */
+  waitReady: (ms: number) => Promise<void>;
+  scrapeReadyTimeoutMs: number;
+  /** The exposition text and its content type. */
+  scrape: () => Promise<{ contentType: string; body: string }>;
+}
+
+/** Splits ":9932", "127.0.0.1:9932" or "[::1]:9932" into host (undefined = every address) and port. */
+export function splitListenAddress(address: string): { host: string | undefined; port: number } {
+  const at = address.lastIndexOf(':');
+  let host = address.slice(0, at);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host: host === '' ? undefined : host, port: Number(address.slice(at + 1)) };
+}
+
+function landingPage(o: ServerOptions): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>netlink-exporter</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2rem}</style></head>
+<body>
+<h1>netlink-exporter</h1>
+<p>Event-driven Prometheus exporter for Linux rtnetlink: interface flaps, address churn and route changes. Version ${o.version}.</p>
+<ul>
+<li><a href="${o.telemetryPath}">Metrics</a> (<code>${o.telemetryPath}</code>)</li>
+<li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>
+</ul>
+</body>
+</html>
+`;
+}
+
+export class ExporterServer {
+  private readonly server: Server;
+  private readonly options: ServerOptions;
+
+  constructor(options: ServerOptions) {
+    this.options = options;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        options.logger.error('request failed', { path: req.url, error: err.message });
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`internal error: ${err.message}\n`);
+      });
+    });
+    // A scrape must never hang a connection forever.
+    this.server.requestTimeout = 60_000;
+    this.server.headersTimeout = 30_000;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    const o = this.options;
+    if (path === o.telemetryPath) {
+      // Values are right from the first scrape: wait for the initial dump (bounded).
+      if (!o.isReady()) await o.waitReady(o.scrapeReadyTimeoutMs);
+      const { contentType, body } = await o.scrape();
+      res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (path === '/') {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(landingPage(o));
+      return;
+    }
+    if (path === '/-/healthy') {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('OK\n');
+      return;
+    }
+    if (path === '/-/ready') {
+      const ready = o.isReady();
+      res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(ready ? 'OK\n' : 'initial dump in progress\n');
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+  }
+
+  /** Listens; resolves with the address actually bound (port 0 picks a free one). */
+  listen(): Promise<string> {
+    const { host, port } = splitListenAddress(this.options.listenAddress);
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address() as AddressInfo;
+        resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+}

@@ -1,0 +1,77 @@
+// Addresses per (ifindex, family, address, prefix length): the identity of a real add/remove
+// transition. IPv6 re-sends RTM_NEWADDR on DAD and lifetime changes; those are updates.
+
+import { AF_INET6, IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_HOMEADDRESS, IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_PERMANENT, IFA_F_SECONDARY, IFA_F_TENTATIVE } from '../netlink/constants';
+import type { AddressMessage } from '../netlink/types';
+
+export interface AddressRecord {
+  ifindex: number;
+  family: 'inet' | 'inet6';
+  address: string;
+  prefixLength: number;
+  scope: number;
+  flags: number;
+  label: string;
+  /** Set by a resync dump; records a dump did not list are gone. */
+  seen: boolean;
+}
+
+export function addressKey(ifindex: number, address: string, prefixLength: number): string {
+  return `${ifindex}|${address}/${prefixLength}`;
+}
+
+export function familyName(family: number): 'inet' | 'inet6' {
+  return family === AF_INET6 ? 'inet6' : 'inet';
+}
+
+const FLAG_NAMES: readonly [number, string][] = [
+  [IFA_F_SECONDARY, 'secondary'],
+  [IFA_F_NODAD, 'nodad'],
+  [IFA_F_OPTIMISTIC, 'optimistic'],
+  [IFA_F_DADFAILED, 'dadfailed'],
+  [IFA_F_HOMEADDRESS, 'homeaddress'],
+  [IFA_F_DEPRECATED, 'deprecated'],
+  [IFA_F_TENTATIVE, 'tentative'],
+  [IFA_F_PERMANENT, 'permanent'],
+];
+
+export function addressFlagNames(flags: number): string[] {
+  return FLAG_NAMES.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+}
+
+/** rtnetlink scope names (RT_SCOPE_*), as `ip addr` prints them. */
+export function scopeName(scope: number): string {
+  switch (scope) {
+    case 0:
+      return 'global';
+    case 200:
+      return 'site';
+    case 253:
+      return 'link';
+    case 254:
+      return 'host';
+    case 255:
+      return 'nowhere';
+    default:
+      return String(scope);
+  }
+}
+
+/** fe80::/10 and 169.254.0.0/16. */
+export function isLinkLocal(record: Pick<AddressRecord, 'family' | 'address'>): boolean {
+  if (record.family === 'inet6') return /^fe[89ab][0-9a-f]:/i.test(record.address);
+  return record.address.startsWith('169.254.');
+}
+
+export function newAddressRecord(m: AddressMessage, address: string): AddressRecord {
+  return {
+    ifindex: m.ifindex,
+    family: familyName(m.family),
+    address,
+    prefixLength: m.prefixLength,
+    scope: m.scope,
+    flags: m.addressFlags,
+    label: m.label ?? '',
+    seen: true,
+  };
+}

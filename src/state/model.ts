@@ -1,0 +1,536 @@
+// The per-namespace model: links, addresses, routes and nexthop objects, fed by decoded
+// messages (notifications and dump replies alike), turned into domain events, and read by the
+// metrics at scrape time. Counters are plain numbers here; prom-client never sees an event.
+
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  IFF_UP,
+  NLM_F_CREATE,
+  NLM_F_DUMP_INTR,
+  NLM_F_MULTI,
+  NLM_F_REPLACE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELNEXTHOP,
+  RTM_DELROUTE,
+  RTM_F_CLONED,
+  RTN_LOCAL,
+  RTPROT_NAMES,
+} from '../netlink/constants';
+import { formatIp } from '../netlink/format';
+import { routeDestination, routeGateway } from '../netlink/route';
+import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
+import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
+import type { PendingEvent } from './events';
+import { ADDRESS_ADDED, ADDRESS_REMOVED, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
+import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
+
+export interface ModelOptions {
+  /** The `netns` label. */
+  netns: string;
+  /** Which interfaces get series (anchored regexes); the rest are still modelled. */
+  include: RegExp;
+  exclude: RegExp | undefined;
+  /** Cap on interfaces with series. */
+  maxTracked: number;
+  /** Seconds since the epoch. */
+  now?: () => number;
+}
+
+export interface DefaultRoute {
+  table: number;
+  family: number;
+  protocol: number;
+  ifindex: number;
+  gateway: string;
+}
+
+interface NexthopObject {
+  oif: number;
+  group: number[] | undefined;
+}
+
+/** Dump phases: replies of the initial dump set state quietly; a resync counts what it repairs. */
+export type DumpMode = 'initial' | 'resync';
+
+const RTM_NAME_MAX = 256;
+
+export class NamespaceModel implements MessageSink {
+  readonly netns: string;
+  readonly links = new Map<number, LinkRecord>();
+  /** Deleted links whose series stay for the grace period. */
+  readonly deletedLinks: LinkRecord[] = [];
+  readonly addresses = new Map<string, AddressRecord>();
+  readonly routes4 = new RouteTable(AF_INET);
+  readonly routes6 = new RouteTable(AF_INET6);
+  /** netlink_routes by groupKey(table, family, protocol). */
+  readonly routeCounts = new Map<number, number>();
+  /** netlink_route_changes_total by groupKey, one number per ROUTE_ACTIONS entry. */
+  readonly routeChanges = new Map<number, number[]>();
+  readonly defaultRoutes = new Map<string, DefaultRoute>();
+  /** netlink_default_route_changes_total by "table|family". */
+  readonly defaultRouteChanges = new Map<string, number>();
+  readonly nexthops = new Map<number, NexthopObject>();
+
+  /** Notifications by nlmsg_type (what the kernel multicast to us). */
+  readonly messagesReceived = new Float64Array(RTM_NAME_MAX);
+  /** Dump replies by nlmsg_type. */
+  readonly dumpMessages = new Float64Array(RTM_NAME_MAX);
+  decodeErrors = 0;
+  seriesLimitDropped = 0;
+  trackedCount = 0;
+
+  /** Our netlink port id: replies to our dumps carry it. */
+  portId = -1;
+  /** Set while a dump is running: how its replies are applied. */
+  dumpMode: DumpMode | undefined;
+  /** Set when a dump reply carried NLM_F_DUMP_INTR: the dump must be retried. */
+  dumpInterrupted = false;
+  /** Called for each NLMSG_DONE / NLMSG_ERROR that answers one of our requests. */
+  onDumpEnd: ((header: MessageHeader, errno: number) => void) | undefined;
+  /** Domain events go here when someone listens; none are built otherwise. */
+  onEvent: ((event: PendingEvent) => void) | undefined;
+
+  private readonly options: ModelOptions;
+  private readonly now: () => number;
+  private readonly scratch = Buffer.alloc(16);
+
+  constructor(options: ModelOptions) {
+    this.options = options;
+    this.netns = options.netns;
+    this.now = options.now ?? (() => Date.now() / 1000);
+  }
+
+  // ---- MessageSink ---------------------------------------------------------------------------
+
+  /** Counts the message and says whether it is a reply to our own dump. */
+  private account(h: MessageHeader): boolean {
+    const isDump = (h.flags & NLM_F_MULTI) !== 0 && h.pid === this.portId && this.portId >= 0;
+    if (isDump) {
+      this.dumpMessages[h.type & 0xff]++;
+      if ((h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
+    } else {
+      this.messagesReceived[h.type & 0xff]++;
+    }
+    return isDump;
+  }
+
+  /** Initial dump replies change state without counting or telling anyone. */
+  private quiet(isDump: boolean): boolean {
+    return isDump && this.dumpMode === 'initial';
+  }
+
+  link(m: LinkMessage): void {
+    const isDump = this.account(m);
+    // AF_BRIDGE messages describe bridge ports, not the link itself.
+    if (m.family === AF_BRIDGE) return;
+    if (m.type === RTM_DELLINK) {
+      this.deleteLink(m.ifindex);
+      return;
+    }
+    const now = this.now();
+    const known = this.links.get(m.ifindex);
+    if (!known) {
+      const record = newLinkRecord(m, now);
+      this.buryName(record.name);
+      this.links.set(m.ifindex, record);
+      this.track(record);
+      if (!this.quiet(isDump) && this.onEvent) {
+        this.onEvent({ netns: this.netns, kind: 'link', action: 'added', interface: record.name, ifindex: record.ifindex, state: linkState(record), ...(record.kind ? { linkKind: record.kind } : {}), ...(record.mac ? { mac: record.mac } : {}) });
+      }
+      return;
+    }
+    known.seen = true;
+    const previous = this.onEvent ? linkState(known) : undefined;
+    const update = updateLink(known, m, now);
+    if (update.renamedFrom !== undefined) {
+      this.buryName(known.name);
+      this.retrack(known);
+      this.onEvent?.({ netns: this.netns, kind: 'link', action: 'renamed', interface: known.name, ifindex: known.ifindex, state: linkState(known), oldName: update.renamedFrom });
+    }
+    if (update.flaps > 0 && !this.quiet(isDump)) {
+      this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: known.name, ifindex: known.ifindex, flaps: update.flaps, oper: linkState(known).oper });
+    }
+    if (update.stateChanged && previous && !this.quiet(isDump)) {
+      this.onEvent?.({ netns: this.netns, kind: 'link', action: 'changed', interface: known.name, ifindex: known.ifindex, state: linkState(known), previous });
+    }
+    // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
+    if (update.adminWentDown) this.flushDevice(known.ifindex);
+  }
+
+  address(m: AddressMessage): void {
+    const isDump = this.account(m);
+    if ((m.family !== AF_INET && m.family !== AF_INET6) || m.address === undefined) return;
+    const key = addressKey(m.ifindex, m.address, m.prefixLength);
+    const known = this.addresses.get(key);
+    const link = this.links.get(m.ifindex) ?? this.deletedLinks.find((l) => l.ifindex === m.ifindex);
+    const fam = m.family === AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
+    if (m.type === RTM_DELADDR) {
+      if (!known) return;
+      this.removeAddress(key, known, link);
+      if (m.family === AF_INET) this.afterIPv4AddressRemoved(known);
+      return;
+    }
+    if (known) {
+      known.flags = m.addressFlags;
+      known.scope = m.scope;
+      known.label = m.label ?? known.label;
+      known.seen = true;
+      return;
+    }
+    const record = newAddressRecord(m, m.address);
+    this.addresses.set(key, record);
+    if (link) link.addresses[fam]++;
+    if (this.quiet(isDump)) return;
+    if (link) (link.addressChanges[fam] as number[])[ADDRESS_ADDED]++;
+    this.emitAddress('added', record, link);
+  }
+
+  route(m: RouteMessage): void {
+    const isDump = this.account(m);
+    if ((m.family !== AF_INET && m.family !== AF_INET6) || (m.routeFlags & RTM_F_CLONED) !== 0) return;
+    const table = m.family === AF_INET6 ? this.routes6 : this.routes4;
+    const quiet = this.quiet(isDump);
+    if (m.type === RTM_DELROUTE) {
+      if (!isDump) this.countRoute(m.table, m.family, m.protocol, ACTION_REMOVED);
+      const ref = table.applyDelete(m);
+      if (ref) {
+        this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
+        if (ref.dstLength === 0) this.forgetDefaultRoute(ref, quiet);
+        if (!quiet && this.onEvent) this.emitRouteMessage('removed', m);
+      }
+      return;
+    }
+    const replace = (m.flags & NLM_F_REPLACE) !== 0;
+    let previousProtocol = -1;
+    const result = table.applyNew(m, replace, isDump, (_ref, before) => {
+      previousProtocol = before;
+    });
+    if (result === 'added') this.adjustRouteCount(m.table, m.family, m.protocol, 1);
+    else if (previousProtocol >= 0 && previousProtocol !== m.protocol) {
+      this.adjustRouteCount(m.table, m.family, previousProtocol, -1);
+      this.adjustRouteCount(m.table, m.family, m.protocol, 1);
+    }
+    if (m.dstLength === 0) this.rememberDefaultRoute(m, quiet || result === 'same');
+    if (quiet) return;
+    // A resync's dump reply counts only what it repairs: a route we did not hold.
+    if (isDump && result !== 'added') return;
+    const action = isDump ? ACTION_ADDED : replace ? ACTION_REPLACED : (m.flags & NLM_F_CREATE) !== 0 || result === 'added' ? ACTION_ADDED : ACTION_REPLACED;
+    this.countRoute(m.table, m.family, m.protocol, action);
+    if (this.onEvent) this.emitRouteMessage(ROUTE_ACTIONS[action] as 'added' | 'replaced', m);
+  }
+
+  neighbour(m: NeighbourMessage): void {
+    this.account(m);
+  }
+
+  nexthop(m: NexthopMessage): void {
+    this.account(m);
+    if (m.type === RTM_DELNEXTHOP) {
+      // The kernel drops the IPv4 routes that use it without RTM_DELROUTE (IPv6 sends one).
+      this.removeNexthopObjects(new Set([m.id]));
+      return;
+    }
+    this.nexthops.set(m.id, { oif: m.oif ?? 0, group: m.group });
+  }
+
+  done(h: MessageHeader): void {
+    if (h.pid === this.portId) {
+      if ((h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
+      this.onDumpEnd?.(h, 0);
+    }
+  }
+
+  error(h: MessageHeader, errno: number): void {
+    if (h.pid === this.portId || h.seq !== 0) this.onDumpEnd?.(h, errno);
+  }
+
+  other(m: OtherMessage): void {
+    this.account(m);
+  }
+
+  decodeError(): void {
+    this.decodeErrors++;
+  }
+
+  // ---- links ---------------------------------------------------------------------------------
+
+  private wantsSeries(name: string): boolean {
+    return this.options.include.test(name) && !(this.options.exclude?.test(name) ?? false);
+  }
+
+  private track(record: LinkRecord): void {
+    if (!this.wantsSeries(record.name)) return;
+    if (this.trackedCount >= this.options.maxTracked) {
+      this.seriesLimitDropped++;
+      return;
+    }
+    record.tracked = true;
+    this.trackedCount++;
+  }
+
+  /** A rename may move an interface in or out of the include/exclude regexes. */
+  private retrack(record: LinkRecord): void {
+    if (record.tracked && !this.wantsSeries(record.name)) {
+      record.tracked = false;
+      this.trackedCount--;
+    } else if (!record.tracked) this.track(record);
+  }
+
+  /** A new or renamed interface that takes a name in its grace period replaces the old series at once. */
+  private buryName(name: string): void {
+    for (let i = this.deletedLinks.length - 1; i >= 0; i--) {
+      if ((this.deletedLinks[i] as LinkRecord).name === name) this.deletedLinks.splice(i, 1);
+    }
+  }
+
+  private deleteLink(ifindex: number): void {
+    const record = this.links.get(ifindex);
+    if (!record) return;
+    this.links.delete(ifindex);
+    if (record.tracked) this.trackedCount--;
+    record.deletedAt = this.now();
+    if (record.tracked) this.deletedLinks.push(record);
+    this.flushDevice(ifindex);
+    this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
+  }
+
+  /** Drops the series of links deleted more than `grace` seconds ago, and their addresses. */
+  expireDeleted(grace: number): void {
+    const limit = this.now() - grace;
+    for (let i = this.deletedLinks.length - 1; i >= 0; i--) {
+      const record = this.deletedLinks[i] as LinkRecord;
+      if ((record.deletedAt ?? 0) <= limit) this.deletedLinks.splice(i, 1);
+    }
+    for (const [key, address] of this.addresses) {
+      if (!this.links.has(address.ifindex) && !this.deletedLinks.some((l) => l.ifindex === address.ifindex)) this.addresses.delete(key);
+    }
+  }
+
+  // ---- addresses -----------------------------------------------------------------------------
+
+  private removeAddress(key: string, record: AddressRecord, link: LinkRecord | undefined): void {
+    this.addresses.delete(key);
+    const fam = record.family === 'inet6' ? FAMILY_INET6 : FAMILY_INET;
+    if (link) {
+      link.addresses[fam] = Math.max(0, link.addresses[fam] - 1);
+      (link.addressChanges[fam] as number[])[ADDRESS_REMOVED]++;
+    }
+    this.emitAddress('removed', record, link);
+  }
+
+  /**
+   * The kernel drops IPv4 routes silently when an address goes: those whose preferred source it
+   * was (unless the device still holds it), and all of a device's routes with its last IPv4 address.
+   */
+  private afterIPv4AddressRemoved(record: AddressRecord): void {
+    let stillHeld = false;
+    let othersOnDevice = false;
+    for (const other of this.addresses.values()) {
+      if (other.ifindex !== record.ifindex || other.family !== 'inet') continue;
+      othersOnDevice = true;
+      if (other.address === record.address) stillHeld = true;
+    }
+    if (!stillHeld) {
+      const bytes = record.address.split('.').map(Number);
+      const word = Buffer.from(bytes).readUInt32LE(0);
+      this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
+    }
+    if (!othersOnDevice) this.routes4.removeDevice(record.ifindex, (ref) => this.routeFlushed(ref));
+  }
+
+  private emitAddress(action: 'added' | 'removed', record: AddressRecord, link: LinkRecord | undefined): void {
+    this.onEvent?.({
+      netns: this.netns,
+      kind: 'address',
+      action,
+      interface: link?.name ?? `if${record.ifindex}`,
+      ifindex: record.ifindex,
+      family: record.family,
+      address: record.address,
+      prefixLength: record.prefixLength,
+      scope: scopeName(record.scope),
+      flags: addressFlagNames(record.flags),
+    });
+  }
+
+  // ---- routes --------------------------------------------------------------------------------
+
+  private adjustRouteCount(table: number, family: number, protocol: number, delta: number): void {
+    const key = groupKey(table, family, protocol);
+    const next = (this.routeCounts.get(key) ?? 0) + delta;
+    if (next <= 0) this.routeCounts.delete(key);
+    else this.routeCounts.set(key, next);
+  }
+
+  private countRoute(table: number, family: number, protocol: number, action: number): void {
+    const key = groupKey(table, family, protocol);
+    let counts = this.routeChanges.get(key);
+    if (!counts) this.routeChanges.set(key, (counts = [0, 0, 0, 0]));
+    counts[action]++;
+  }
+
+  /** A route the kernel removed without a notification. */
+  private routeFlushed(ref: RouteRef): void {
+    this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
+    this.countRoute(ref.table, ref.family, ref.protocol, ACTION_FLUSHED);
+    if (ref.dstLength === 0) this.forgetDefaultRoute(ref, false);
+    if (this.onEvent) this.emitRouteRef('flushed', ref);
+  }
+
+  /** A route a resync found gone: a notification we lost. */
+  private routeSwept(ref: RouteRef): void {
+    this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
+    this.countRoute(ref.table, ref.family, ref.protocol, ACTION_REMOVED);
+    if (ref.dstLength === 0) this.forgetDefaultRoute(ref, false);
+    if (this.onEvent) this.emitRouteRef('removed', ref);
+  }
+
+  /**
+   * A device went admin down or away: the kernel drops its IPv4 routes and the nexthop objects
+   * on it (and their IPv4 routes) without notifications. IPv6 sends RTM_DELROUTE itself.
+   */
+  private flushDevice(ifindex: number): void {
+    this.routes4.removeDevice(ifindex, (ref) => this.routeFlushed(ref));
+    const gone = new Set<number>();
+    for (const [id, nh] of this.nexthops) if (nh.oif === ifindex) gone.add(id);
+    if (gone.size > 0) this.removeNexthopObjects(gone);
+  }
+
+  /** Removes nexthop objects, the groups they leave empty, and the IPv4 routes that used any of them. */
+  private removeNexthopObjects(ids: Set<number>): void {
+    for (const id of ids) this.nexthops.delete(id);
+    let emptied = true;
+    while (emptied) {
+      emptied = false;
+      for (const [id, nh] of this.nexthops) {
+        if (!nh.group) continue;
+        const members = nh.group.filter((member) => !ids.has(member));
+        if (members.length === nh.group.length) continue;
+        nh.group = members;
+        if (members.length === 0) {
+          this.nexthops.delete(id);
+          ids.add(id);
+          emptied = true;
+        }
+      }
+    }
+    this.routes4.removeNexthops(ids, (ref) => this.routeFlushed(ref));
+  }
+
+  private defaultKey(family: number, table: number, priority: number, fingerprint: number): string {
+    return `${family}|${table}|${priority}|${fingerprint}`;
+  }
+
+  private rememberDefaultRoute(m: RouteMessage, quiet: boolean): void {
+    if (m.routeType === RTN_LOCAL) return;
+    const key = this.defaultKey(m.family, m.table, m.priority, routeFingerprint(m));
+    if (m.flags & NLM_F_REPLACE) {
+      for (const [k, route] of this.defaultRoutes) {
+        if (route.family === m.family && route.table === m.table && k.startsWith(`${m.family}|${m.table}|${m.priority}|`)) this.defaultRoutes.delete(k);
+      }
+    }
+    this.defaultRoutes.set(key, { table: m.table, family: m.family, protocol: m.protocol, ifindex: m.oif, gateway: routeGateway(m) ?? '' });
+    if (!quiet) this.countDefaultChange(m.table, m.family);
+  }
+
+  private forgetDefaultRoute(ref: RouteRef, quiet: boolean): void {
+    const key = this.defaultKey(ref.family, ref.table, ref.priority, ref.fingerprint);
+    if (!this.defaultRoutes.delete(key)) {
+      // Matched by key only (its nexthops changed since): drop one with the same table and metric.
+      for (const k of this.defaultRoutes.keys()) {
+        if (k.startsWith(`${ref.family}|${ref.table}|${ref.priority}|`)) {
+          this.defaultRoutes.delete(k);
+          break;
+        }
+      }
+    }
+    if (!quiet) this.countDefaultChange(ref.table, ref.family);
+  }
+
+  private countDefaultChange(table: number, family: number): void {
+    const key = `${table}|${family}`;
+    this.defaultRouteChanges.set(key, (this.defaultRouteChanges.get(key) ?? 0) + 1);
+  }
+
+  private interfaceName(ifindex: number): string {
+    if (ifindex === 0) return '';
+    return this.links.get(ifindex)?.name ?? this.deletedLinks.find((l) => l.ifindex === ifindex)?.name ?? `if${ifindex}`;
+  }
+
+  private emitRouteMessage(action: 'added' | 'removed' | 'replaced', m: RouteMessage): void {
+    const gateway = routeGateway(m);
+    this.onEvent?.({
+      netns: this.netns,
+      kind: 'route',
+      action,
+      interface: this.interfaceName(m.oif),
+      ifindex: m.oif,
+      family: familyName(m.family),
+      table: tableName(m.table),
+      protocol: protocolName(m.protocol),
+      destination: routeDestination(m),
+      ...(gateway !== undefined ? { gateway } : {}),
+      type: routeTypeName(m.routeType),
+    });
+  }
+
+  private emitRouteRef(action: 'removed' | 'flushed', ref: RouteRef): void {
+    const words = ref.family === AF_INET6 ? 4 : 1;
+    for (let k = 0; k < words; k++) this.scratch.writeUInt32LE(ref.dst[ref.dstIndex + k] as number, 4 * k);
+    const destination = ref.dstLength === 0 ? 'default' : `${formatIp(ref.family, this.scratch, 0)}/${ref.dstLength}`;
+    this.onEvent?.({
+      netns: this.netns,
+      kind: 'route',
+      action,
+      interface: this.interfaceName(ref.oif),
+      ifindex: ref.oif,
+      family: familyName(ref.family),
+      table: tableName(ref.table),
+      protocol: protocolName(ref.protocol),
+      destination,
+      type: routeTypeName(ref.routeType),
+    });
+  }
+
+  // ---- resync --------------------------------------------------------------------------------
+
+  /** Before a resync dump: everything is unseen until the dump lists it. */
+  beginSweep(): void {
+    for (const link of this.links.values()) link.seen = false;
+    for (const address of this.addresses.values()) address.seen = false;
+    this.routes4.beginSweep();
+    this.routes6.beginSweep();
+  }
+
+  /** After a complete resync dump: what it did not list was removed while we were not listening. */
+  sweep(): void {
+    for (const link of [...this.links.values()]) if (!link.seen) this.deleteLink(link.ifindex);
+    for (const [key, address] of [...this.addresses]) {
+      if (!address.seen) this.removeAddress(key, address, this.links.get(address.ifindex));
+    }
+    this.routes4.sweep((ref) => this.routeSwept(ref));
+    this.routes6.sweep((ref) => this.routeSwept(ref));
+  }
+
+  /** Whether the link at ifindex is administratively up. */
+  isAdminUp(ifindex: number): boolean {
+    return ((this.links.get(ifindex)?.ifFlags ?? 0) & IFF_UP) !== 0;
+  }
+}
+
+export function tableName(table: number): string {
+  return table === 255 ? 'local' : table === 254 ? 'main' : table === 253 ? 'default' : String(table);
+}
+
+export function protocolName(protocol: number): string {
+  return RTPROT_NAMES[protocol] ?? String(protocol);
+}
+
+const RTN_NAMES = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
+
+export function routeTypeName(type: number): string {
+  return RTN_NAMES[type] ?? String(type);
+}

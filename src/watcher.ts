@@ -1,0 +1,234 @@
+// One watched network namespace: a netlink socket (opened inside it), the model it feeds, the
+// subscribe-then-dump start, and the repair after an overrun (a fresh dump diffed against the
+// model). Shared by the exporter and `events` mode: one pipeline, two outputs.
+
+import { existsSync } from 'node:fs';
+import type { Logger } from './log';
+import {
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_LINK,
+  RTNLGRP_NEXTHOP,
+} from './netlink/constants';
+import { decodeChunk } from './netlink/decode';
+import type { NativeSocket, NativeSocketConstructor } from './netlink/native';
+import { dumpRequest, DumpKind } from './netlink/request';
+import type { MessageHeader } from './netlink/types';
+import type { PendingEvent } from './state/events';
+import { DumpMode, NamespaceModel } from './state/model';
+import type { NamespaceSource } from './metrics/collectors';
+
+export const SUBSCRIBED_GROUPS = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP];
+/** Links first (addresses and routes name them), nexthop objects before the routes that use them. */
+const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route'];
+const MAX_DUMP_ATTEMPTS = 5;
+/** Resyncs start at most this often, so an overrun storm does not become a dump loop. */
+const MIN_RESYNC_INTERVAL_MS = 1000;
+/** Errno values a dump may answer with where the kernel lacks the feature (nexthop objects before 5.3). */
+const OPTIONAL_DUMP_ERRNOS = new Set([95 /* EOPNOTSUPP */, 22 /* EINVAL */, 97 /* EAFNOSUPPORT */]);
+
+export interface WatcherOptions {
+  /** The `netns` label: "" for our own namespace, else what the user gave. */
+  label: string;
+  /** Namespace file to open the socket in; undefined = our own. */
+  path: string | undefined;
+  receiveBufferBytes: number;
+  include: RegExp;
+  exclude: RegExp | undefined;
+  maxTracked: number;
+  logger: Logger;
+  Socket: NativeSocketConstructor;
+  onEvent?: (event: PendingEvent) => void;
+}
+
+/** Resolves --netns NAME to /run/netns/NAME; anything with a slash is a path already. */
+export function namespacePath(spec: string): string {
+  return spec.includes('/') ? spec : `/run/netns/${spec}`;
+}
+
+interface PendingDump {
+  seq: number;
+  resolve: (errno: number) => void;
+}
+
+export class NamespaceWatcher implements NamespaceSource {
+  readonly model: NamespaceModel;
+  overruns = 0;
+  resyncs = 0;
+  lastResync = 0;
+  receiveBufferBytes = 0;
+  ready = false;
+  closed = false;
+
+  private socket: NativeSocket | undefined;
+  private seq = 1;
+  private pending: PendingDump | undefined;
+  private resyncRunning = false;
+  private resyncWanted = false;
+  private lastResyncStart = 0;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly options: WatcherOptions;
+
+  constructor(options: WatcherOptions) {
+    this.options = options;
+    this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked });
+    this.model.onEvent = options.onEvent;
+    this.model.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
+  }
+
+  get queueDepth(): number {
+    return this.socket && !this.closed ? this.socket.queueDepth() : 0;
+  }
+
+  /** Opens the socket, subscribes, then dumps: resolves once the model holds the namespace's state. */
+  async start(): Promise<void> {
+    const { logger, label } = this.options;
+    this.socket = new this.options.Socket(
+      { ...(this.options.path !== undefined ? { netnsPath: this.options.path } : {}), groups: SUBSCRIBED_GROUPS, receiveBufferBytes: this.options.receiveBufferBytes },
+      (event, payload, count) => {
+        if (event === 'data') decodeChunk(payload as Buffer, this.model);
+        else if (event === 'overrun') this.overrun(payload as string, count);
+        else this.socketError(payload as NodeJS.ErrnoException);
+      },
+    );
+    this.model.portId = this.socket.portId;
+    this.receiveBufferBytes = this.socket.receiveBufferBytes;
+    const asked = this.options.receiveBufferBytes;
+    if (asked > 0 && !this.socket.receiveBufferForced) {
+      logger.warn('no CAP_NET_ADMIN: the receive buffer is capped by net.core.rmem_max, and a burst may overrun it (each overrun is repaired by a resync)', {
+        netns: label,
+        asked,
+        granted: this.receiveBufferBytes,
+      });
+    }
+    this.socket.start();
+    await this.dumpAll('initial');
+    if (this.closed) return;
+    this.ready = true;
+    if (this.resyncWanted) {
+      this.resyncWanted = false;
+      this.requestResync();
+    }
+    logger.info('namespace ready', { netns: label, links: this.model.links.size, addresses: this.model.addresses.size, routes: this.model.routes4.count + this.model.routes6.count });
+  }
+
+  /** Dumps every kind in order; a dump marked NLM_F_DUMP_INTR is retried. */
+  private async dumpAll(mode: DumpMode): Promise<void> {
+    this.model.dumpMode = mode;
+    try {
+      for (const kind of DUMP_ORDER) {
+        for (let attempt = 1; ; attempt++) {
+          this.model.dumpInterrupted = false;
+          const errno = await this.dump(kind);
+          if (this.closed) return;
+          if (errno !== 0) {
+            if (kind === 'nexthop' && OPTIONAL_DUMP_ERRNOS.has(errno)) break;
+            throw Object.assign(new Error(`${kind} dump failed: errno ${errno}`), { errno });
+          }
+          if (!this.model.dumpInterrupted) break;
+          if (attempt >= MAX_DUMP_ATTEMPTS) {
+            this.options.logger.warn('dump still interrupted after retries; keeping what it listed', { netns: this.options.label, kind, attempts: attempt });
+            break;
+          }
+          this.options.logger.debug('dump interrupted (NLM_F_DUMP_INTR), retrying', { netns: this.options.label, kind, attempt });
+        }
+      }
+    } finally {
+      this.model.dumpMode = undefined;
+    }
+  }
+
+  private dump(kind: DumpKind): Promise<number> {
+    const seq = this.seq++;
+    return new Promise<number>((resolve) => {
+      this.pending = { seq, resolve };
+      try {
+        this.socket?.send(dumpRequest(kind, seq));
+      } catch (err) {
+        this.pending = undefined;
+        resolve((err as NodeJS.ErrnoException).errno ? Math.abs((err as NodeJS.ErrnoException).errno as number) : 5);
+      }
+    });
+  }
+
+  private dumpEnded(header: MessageHeader, errno: number): void {
+    const pending = this.pending;
+    if (!pending || header.seq !== pending.seq) return;
+    this.pending = undefined;
+    pending.resolve(errno);
+  }
+
+  private overrun(reason: string, count: number): void {
+    this.overruns += Math.max(1, count);
+    this.options.logger.warn('netlink overrun: notifications were lost; resyncing', { netns: this.options.label, reason, count });
+    this.requestResync();
+  }
+
+  private socketError(err: NodeJS.ErrnoException): void {
+    this.options.logger.error('netlink socket failed', { netns: this.options.label, code: err.code, syscall: err.syscall, error: err.message });
+    this.ready = false;
+  }
+
+  /** Schedules a resync: one at a time, at most one per MIN_RESYNC_INTERVAL_MS. */
+  requestResync(): void {
+    if (this.closed) return;
+    if (!this.ready) {
+      // The initial dump is still running and what it already passed may be stale:
+      // start() resyncs right after it.
+      this.resyncWanted = true;
+      return;
+    }
+    if (this.resyncRunning || this.resyncTimer) {
+      this.resyncWanted = true;
+      return;
+    }
+    const wait = Math.max(0, this.lastResyncStart + MIN_RESYNC_INTERVAL_MS - Date.now());
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      void this.resync();
+    }, wait);
+  }
+
+  private async resync(): Promise<void> {
+    if (this.closed) return;
+    this.resyncRunning = true;
+    this.resyncWanted = false;
+    this.lastResyncStart = Date.now();
+    const started = Date.now();
+    this.options.onEvent?.({ netns: this.options.label, kind: 'resync', action: 'started', interface: '', ifindex: 0, reason: 'overrun' });
+    try {
+      this.model.beginSweep();
+      await this.dumpAll('resync');
+      if (this.closed) return;
+      this.model.sweep();
+      this.resyncs++;
+      this.lastResync = Date.now() / 1000;
+      this.options.logger.info('resync complete', { netns: this.options.label, ms: Date.now() - started });
+      this.options.onEvent?.({ netns: this.options.label, kind: 'resync', action: 'completed', interface: '', ifindex: 0, reason: 'overrun' });
+    } catch (err) {
+      this.options.logger.error('resync failed', { netns: this.options.label, error: (err as Error).message });
+      this.resyncWanted = true;
+    } finally {
+      this.resyncRunning = false;
+      if (this.resyncWanted) this.requestResync();
+    }
+  }
+
+  /** Whether the namespace file still exists (a deleted namespace must not be kept alive by our socket). */
+  namespaceGone(): boolean {
+    return this.options.path !== undefined && !existsSync(this.options.path);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ready = false;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.resyncTimer = undefined;
+    this.pending?.resolve(0);
+    this.pending = undefined;
+    this.socket?.close();
+  }
+}
