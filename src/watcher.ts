@@ -5,6 +5,9 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from './log';
 import {
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  NLMSG_NOOP,
   RTNLGRP_IPV4_IFADDR,
   RTNLGRP_IPV4_ROUTE,
   RTNLGRP_IPV6_IFADDR,
@@ -14,7 +17,7 @@ import {
 } from './netlink/constants';
 import { decodeChunk } from './netlink/decode';
 import type { NativeSocket, NativeSocketConstructor } from './netlink/native';
-import { dumpRequest, DumpKind } from './netlink/request';
+import { buildMessage, dumpRequest, DumpKind } from './netlink/request';
 import type { MessageHeader } from './netlink/types';
 import type { PendingEvent } from './state/events';
 import { DumpMode, NamespaceModel } from './state/model';
@@ -65,6 +68,8 @@ export class NamespaceWatcher implements NamespaceSource {
   private socket: NativeSocket | undefined;
   private seq = 1;
   private pending: PendingDump | undefined;
+  /** Barrier callbacks by the seq of their NLMSG_NOOP request. */
+  private readonly barriers = new Map<number, () => void>();
   private resyncRunning = false;
   private resyncWanted = false;
   private lastResyncStart = 0;
@@ -76,6 +81,7 @@ export class NamespaceWatcher implements NamespaceSource {
     this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked });
     this.model.onEvent = options.onEvent;
     this.model.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
+    this.model.barrier = (callback) => this.barrier(callback);
   }
 
   get queueDepth(): number {
@@ -153,7 +159,27 @@ export class NamespaceWatcher implements NamespaceSource {
     });
   }
 
+  /**
+   * Runs `callback` once every notification the kernel queued to us before now has been applied:
+   * an NLMSG_NOOP with NLM_F_ACK is answered in order, behind them.
+   */
+  private barrier(callback: () => void): void {
+    const seq = this.seq++;
+    try {
+      this.socket?.send(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, seq, Buffer.alloc(0)));
+      this.barriers.set(seq, callback);
+    } catch {
+      callback();
+    }
+  }
+
   private dumpEnded(header: MessageHeader, errno: number): void {
+    const barrier = this.barriers.get(header.seq);
+    if (barrier) {
+      this.barriers.delete(header.seq);
+      barrier();
+      return;
+    }
     const pending = this.pending;
     if (!pending || header.seq !== pending.seq) return;
     this.pending = undefined;

@@ -9,7 +9,6 @@ import {
   IFF_UP,
   NLM_F_CREATE,
   NLM_F_DUMP_INTR,
-  NLM_F_MULTI,
   NLM_F_REPLACE,
   RTM_DELADDR,
   RTM_DELLINK,
@@ -90,6 +89,8 @@ export class NamespaceModel implements MessageSink {
   dumpInterrupted = false;
   /** Called for each NLMSG_DONE / NLMSG_ERROR that answers one of our requests. */
   onDumpEnd: ((header: MessageHeader, errno: number) => void) | undefined;
+  /** Runs the callback once every notification queued before now has been applied (see watcher). */
+  barrier: ((callback: () => void) => void) | undefined;
   /** Domain events go here when someone listens; none are built otherwise. */
   onEvent: ((event: PendingEvent) => void) | undefined;
 
@@ -107,7 +108,8 @@ export class NamespaceModel implements MessageSink {
 
   /** Counts the message and says whether it is a reply to our own dump. */
   private account(h: MessageHeader): boolean {
-    const isDump = (h.flags & NLM_F_MULTI) !== 0 && h.pid === this.portId && this.portId >= 0;
+    // Only replies to our own requests carry our port id (we never change state from this socket).
+    const isDump = h.pid === this.portId && this.portId >= 0;
     if (isDump) {
       this.dumpMessages[h.type & 0xff]++;
       if ((h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
@@ -157,7 +159,7 @@ export class NamespaceModel implements MessageSink {
       this.onEvent?.({ netns: this.netns, kind: 'link', action: 'changed', interface: known.name, ifindex: known.ifindex, state: linkState(known), previous });
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
-    if (update.adminWentDown) this.flushDevice(known.ifindex);
+    if (update.adminWentDown) this.flushDevice(known.ifindex, false);
   }
 
   address(m: AddressMessage): void {
@@ -244,7 +246,7 @@ export class NamespaceModel implements MessageSink {
   }
 
   error(h: MessageHeader, errno: number): void {
-    if (h.pid === this.portId || h.seq !== 0) this.onDumpEnd?.(h, errno);
+    if (h.pid === this.portId) this.onDumpEnd?.(h, errno);
   }
 
   other(m: OtherMessage): void {
@@ -293,7 +295,7 @@ export class NamespaceModel implements MessageSink {
     if (record.tracked) this.trackedCount--;
     record.deletedAt = this.now();
     if (record.tracked) this.deletedLinks.push(record);
-    this.flushDevice(ifindex);
+    this.flushDevice(ifindex, true);
     this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
   }
 
@@ -322,23 +324,30 @@ export class NamespaceModel implements MessageSink {
   }
 
   /**
-   * The kernel drops IPv4 routes silently when an address goes: those whose preferred source it
-   * was (unless the device still holds it), and all of a device's routes with its last IPv4 address.
+   * When an IPv4 address goes, the kernel first sends RTM_DELADDR, then deletes the routes it
+   * made for the address (local, broadcast, prefix) with notifications, and then, silently on
+   * older kernels, the routes whose preferred source it was (unless the device still holds it),
+   * and, with the device's last IPv4 address, all of the device's IPv4 routes. So the repair
+   * waits for a barrier (a request answered after every notification already queued) and then
+   * removes only what is still held.
    */
   private afterIPv4AddressRemoved(record: AddressRecord): void {
-    let stillHeld = false;
-    let othersOnDevice = false;
-    for (const other of this.addresses.values()) {
-      if (other.ifindex !== record.ifindex || other.family !== 'inet') continue;
-      othersOnDevice = true;
-      if (other.address === record.address) stillHeld = true;
-    }
-    if (!stillHeld) {
-      const bytes = record.address.split('.').map(Number);
-      const word = Buffer.from(bytes).readUInt32LE(0);
-      this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
-    }
-    if (!othersOnDevice) this.routes4.removeDevice(record.ifindex, (ref) => this.routeFlushed(ref));
+    const repair = (): void => {
+      let stillHeld = false;
+      let othersOnDevice = false;
+      for (const other of this.addresses.values()) {
+        if (other.ifindex !== record.ifindex || other.family !== 'inet') continue;
+        othersOnDevice = true;
+        if (other.address === record.address) stillHeld = true;
+      }
+      if (!stillHeld) {
+        const word = Buffer.from(record.address.split('.').map(Number)).readUInt32LE(0);
+        this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
+      }
+      if (!othersOnDevice && this.links.has(record.ifindex)) this.routes4.removeDevice(record.ifindex, true, (ref) => this.routeFlushed(ref));
+    };
+    if (this.barrier) this.barrier(repair);
+    else repair();
   }
 
   private emitAddress(action: 'added' | 'removed', record: AddressRecord, link: LinkRecord | undefined): void {
@@ -389,11 +398,12 @@ export class NamespaceModel implements MessageSink {
   }
 
   /**
-   * A device went admin down or away: the kernel drops its IPv4 routes and the nexthop objects
-   * on it (and their IPv4 routes) without notifications. IPv6 sends RTM_DELROUTE itself.
+   * A device went admin down (force false: local routes stay) or away (force true): the kernel
+   * drops its IPv4 routes and the nexthop objects on it (and their IPv4 routes) without
+   * notifications. IPv6 sends RTM_DELROUTE itself.
    */
-  private flushDevice(ifindex: number): void {
-    this.routes4.removeDevice(ifindex, (ref) => this.routeFlushed(ref));
+  private flushDevice(ifindex: number, force: boolean): void {
+    this.routes4.removeDevice(ifindex, force, (ref) => this.routeFlushed(ref));
     const gone = new Set<number>();
     for (const [id, nh] of this.nexthops) if (nh.oif === ifindex) gone.add(id);
     if (gone.size > 0) this.removeNexthopObjects(gone);

@@ -24,6 +24,9 @@ const TOMBSTONE = 2;
 const MIN_CAPACITY = 1024;
 /** Slots flag: the route's nexthops use more than one device, so `oif` cannot decide a flush. */
 const FLAG_MULTI_DEVICE = 1;
+/** Slots flag: rtm_scope host (local routes): their nexthop scope is "nowhere", and an admin down keeps them. */
+const FLAG_HOST_SCOPE = 2;
+const RT_SCOPE_HOST = 254;
 
 export const ACTION_ADDED = 0;
 export const ACTION_REMOVED = 1;
@@ -289,7 +292,7 @@ export class RouteTable {
     this.routeType[slot] = m.routeType;
     this.fingerprint[slot] = fingerprint;
     this.oif[slot] = dev < 0 ? 0 : dev;
-    this.flags[slot] = dev < 0 ? FLAG_MULTI_DEVICE : 0;
+    this.flags[slot] = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
     this.nhId[slot] = m.nhId;
     this.nexthops[slot] = Math.min(nexthops, 255);
     this.seen[slot] = 1;
@@ -381,9 +384,13 @@ export class RouteTable {
     return removed;
   }
 
-  /** IPv4 routes whose every nexthop uses `ifindex` (what fib_sync_down_dev drops on admin down). */
-  removeDevice(ifindex: number, onRemove: (ref: RouteRef) => void): number {
-    return this.removeWhere((slot) => this.oif[slot] === ifindex && ((this.flags[slot] as number) & FLAG_MULTI_DEVICE) === 0, onRemove);
+  /**
+   * IPv4 routes whose every nexthop uses `ifindex`, as fib_sync_down_dev drops them: on admin
+   * down all but host-scope (local) routes; `force` (device gone, last address removed) all.
+   */
+  removeDevice(ifindex: number, force: boolean, onRemove: (ref: RouteRef) => void): number {
+    const keep = FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE);
+    return this.removeWhere((slot) => this.oif[slot] === ifindex && ((this.flags[slot] as number) & keep) === 0, onRemove);
   }
 
   /** IPv4 routes whose preferred source is `address` (fib_sync_down_addr). Address as read LE from the message. */
