@@ -6,6 +6,8 @@ import {
   AF_BRIDGE,
   AF_INET,
   AF_INET6,
+  IFF_LOWER_UP,
+  IFF_RUNNING,
   IFF_UP,
   NLM_F_CREATE,
   NLM_F_DUMP_INTR,
@@ -160,6 +162,9 @@ export class NamespaceModel implements MessageSink {
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
     if (update.adminWentDown) this.flushDevice(known.ifindex, false);
+    // Nexthop objects go silently with the carrier too (neither IFF_RUNNING nor IFF_LOWER_UP),
+    // and with them the IPv4 routes that use them; plain routes stay, flagged linkdown.
+    else if ((known.ifFlags & (IFF_RUNNING | IFF_LOWER_UP)) === 0) this.flushNexthopsOn(known.ifindex);
   }
 
   address(m: AddressMessage): void {
@@ -207,7 +212,7 @@ export class NamespaceModel implements MessageSink {
     }
     const replace = (m.flags & NLM_F_REPLACE) !== 0;
     let previousProtocol = -1;
-    const result = table.applyNew(m, replace, isDump, (_ref, before) => {
+    const result = table.applyNew(m, replace, (_ref, before) => {
       previousProtocol = before;
     });
     if (result === 'added') this.adjustRouteCount(m.table, m.family, m.protocol, 1);
@@ -404,6 +409,10 @@ export class NamespaceModel implements MessageSink {
    */
   private flushDevice(ifindex: number, force: boolean): void {
     this.routes4.removeDevice(ifindex, force, (ref) => this.routeFlushed(ref));
+    this.flushNexthopsOn(ifindex);
+  }
+
+  private flushNexthopsOn(ifindex: number): void {
     const gone = new Set<number>();
     for (const [id, nh] of this.nexthops) if (nh.oif === ifindex) gone.add(id);
     if (gone.size > 0) this.removeNexthopObjects(gone);

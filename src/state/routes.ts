@@ -323,11 +323,11 @@ export class RouteTable {
   }
 
   /**
-   * Applies RTM_NEWROUTE (a notification, or a dump reply when `fromDump`). Returns what happened:
+   * Applies RTM_NEWROUTE (a notification or a dump reply). Returns what happened:
    * 'added' (a new route), 'replaced' (an existing one changed; onChange gets its old protocol),
    * or 'same' (an IPv6 sibling nexthop joined a route, or a repeat of a route we hold).
    */
-  applyNew(m: RouteMessage, replace: boolean, fromDump: boolean, onChange: (ref: RouteRef, previousProtocol: number) => void): 'added' | 'replaced' | 'same' {
+  applyNew(m: RouteMessage, replace: boolean, onChange: (ref: RouteRef, previousProtocol: number) => void): 'added' | 'replaced' | 'same' {
     const fingerprint = routeFingerprint(m);
     const count = nexthopCount(m);
     const slot = this.find(m, replace ? undefined : fingerprint);
@@ -337,10 +337,9 @@ export class RouteTable {
     }
     const previousProtocol = this.protocol[slot] as number;
     if (!replace) {
-      // An IPv6 sibling appended to a multipath route (a dump lists the route whole, so its
-      // count replaces ours), or a route re-announced as it is.
-      const nexthops = fingerprint === IPV6_ECMP_FINGERPRINT && !fromDump ? (this.nexthops[slot] as number) + count : count;
-      this.write(slot, m, fingerprint, nexthops);
+      // An IPv6 sibling appended to a multipath route (the kernel announces the whole new
+      // nexthop set, as a dump lists it), or a route re-announced as it is.
+      this.write(slot, m, fingerprint, count);
       if (previousProtocol !== m.protocol) onChange(this.describe(slot), previousProtocol);
       return 'same';
     }

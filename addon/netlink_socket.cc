@@ -1,0 +1,702 @@
+// NetlinkSocket: a thin rtnetlink socket for Node (the JS surface is src/netlink/native.ts).
+//
+// The addon opens, configures and drains the socket; it never parses messages. A reader thread
+// blocks in poll() on the socket and an eventfd, drains datagrams into chunks and hands each
+// chunk to JS through one thread-safe function with a bounded queue. It never waits for JS:
+// when the queue is full a full chunk is dropped and reported as an overrun, like ENOBUFS
+// (see "Hand-off policy" below).
+//
+// Chunk framing, per datagram: [u32 length, host order][datagram][zero pad to 4 bytes].
+
+#include <napi.h>
+#include <uv.h>  // uv_err_name_r / uv_strerror_r: Node's own errno names and messages
+
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// The reader stops filling a chunk once less than this is free, so any datagram up to 64 KiB
+// always fits in full (rtnetlink datagrams are far smaller: notifications about a page, dump
+// datagrams at most 32 KiB).
+constexpr size_t kMaxDatagram = 64 * 1024;
+constexpr size_t kFrameHeader = 4;
+constexpr size_t kMinChunkBytes = kMaxDatagram + kFrameHeader;
+constexpr size_t kMaxChunkBytes = 64 * 1024 * 1024;
+constexpr size_t kDefaultChunkBytes = 256 * 1024;
+constexpr size_t kDefaultMaxQueuedChunks = 64;
+constexpr size_t kMaxMaxQueuedChunks = 1 << 20;
+
+// Owns one file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    Reset(other.Release());
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+
+  int Get() const { return fd_; }
+  bool Valid() const { return fd_ >= 0; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset(int fd = -1) {
+    // close() is not retried on EINTR: on Linux the fd is released either way.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A JS Error shaped like Node's system errors: message "ENOENT: no such file or directory,
+// open '/run/netns/x'", errno -2 (libuv's negative convention), code 'ENOENT', syscall, path.
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path = "") {
+  char code[64];
+  char text[256];
+  uv_err_name_r(-err, code, sizeof code);
+  uv_strerror_r(-err, text, sizeof text);
+  std::string message = std::string(code) + ": " + text + ", " + syscall;
+  if (!path.empty()) message += " '" + path + "'";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("errno", Napi::Number::New(env, -err));
+  error.Set("code", Napi::String::New(env, code));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  if (!path.empty()) error.Set("path", Napi::String::New(env, path));
+  return error;
+}
+
+// An error that is not a system call's: { code: 'ERR_SOCKET_CLOSED', message }.
+Napi::Error CodeError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+void BlockAllSignals() {
+  // Signals belong to Node's main thread; our threads only poll and recv.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
+struct OpenResult {
+  int fd = -1;
+  int err = 0;
+  const char* syscall = nullptr;
+};
+
+OpenResult OpenSocket() {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) return {-1, errno, "socket"};
+  return {fd, 0, nullptr};
+}
+
+// A socket belongs for its whole life to the namespace it was created in. To create one in
+// another namespace without moving Node's main thread, a short-lived thread joins the
+// namespace (setns changes only the calling thread), creates the socket and exits.
+OpenResult OpenSocketInNamespace(const std::string& path) {
+  OpenResult result;
+  std::thread thread([&path, &result] {
+    BlockAllSignals();
+    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns.Valid()) {
+      result = {-1, errno, "open"};
+      return;
+    }
+    if (::setns(ns.Get(), CLONE_NEWNET) != 0) {
+      result = {-1, errno, "setns"};
+      return;
+    }
+    result = OpenSocket();
+  });
+  thread.join();
+  return result;
+}
+
+// State shared by the socket object and the thread-safe function's callback. It lives as long as
+// the longer of the two (the TSFN finalizer may run after the socket object is gone).
+struct Shared {
+  // Events (chunks and signals) handed to the TSFN and not yet taken by JS.
+  std::atomic<size_t> queued{0};
+  // Of those, chunks: queueDepth().
+  std::atomic<int64_t> depth{0};
+  // Set by the reader when something stayed behind (queue full, or JS busy): the JS thread then
+  // pokes the eventfd after it takes an item off the queue, so the reader tries again at once.
+  std::atomic<bool> wakeOnDequeue{false};
+  // JS thread only.
+  int wakeFd = -1;
+  bool closed = false;
+};
+
+enum OverrunReason { kEnobufs = 0, kQueue = 1, kTruncated = 2, kReasonCount = 3 };
+const char* const kReasonNames[kReasonCount] = {"enobufs", "queue", "truncated"};
+
+struct Event {
+  enum Kind { kData, kOverrun, kError } kind;
+  uint8_t* data = nullptr;  // kData: malloc'd, ownership moves to the JS Buffer
+  size_t length = 0;
+  uint64_t count = 0;  // kData: datagrams in the chunk; kOverrun: overruns since the last signal
+  OverrunReason reason = kEnobufs;
+  int err = 0;  // kError
+  const char* syscall = nullptr;
+
+  ~Event() { std::free(data); }
+};
+
+void CallJs(Napi::Env env, Napi::Function onEvent, std::shared_ptr<Shared>* context, Event* raw);
+void Deliver(Napi::Env env, Napi::Function onEvent, Event& event);
+
+using Tsfn = Napi::TypedThreadSafeFunction<std::shared_ptr<Shared>, Event, CallJs>;
+
+// Runs on the JS thread for each queued event. env is null when the TSFN is being torn down
+// with items still queued (after close): those are only freed. By then the context may
+// already be deleted (Node runs the finalizer first), so it is not touched.
+void CallJs(Napi::Env env, Napi::Function onEvent, std::shared_ptr<Shared>* context, Event* raw) {
+  std::unique_ptr<Event> event(raw);
+  if (env == nullptr || onEvent.IsEmpty() || !event) return;
+  Shared& shared = **context;
+  // Lowered before wakeOnDequeue is read: see NetlinkSocket::Deliver.
+  shared.queued.fetch_sub(1);
+  if (event->kind == Event::kData) shared.depth.fetch_sub(1);
+  if (shared.closed) return;
+  if (shared.wakeOnDequeue.exchange(false)) {
+    uint64_t one = 1;
+    ssize_t ignored = ::write(shared.wakeFd, &one, sizeof one);
+    (void)ignored;  // a failed write to an eventfd can only mean its counter is saturated
+  }
+
+  try {
+    Deliver(env, onEvent, *event);
+  } catch (const Napi::Error& error) {
+    // onEvent threw. Node 20 would only print a deprecation warning for an exception escaping
+    // a thread-safe function's callback (unless --force-node-api-uncaught-exceptions-policy),
+    // so raise it as an uncaught exception ourselves: process 'uncaughtException', else exit.
+    napi_fatal_exception(env, error.Value());
+  }
+}
+
+void Deliver(Napi::Env env, Napi::Function onEvent, Event& event) {
+  switch (event.kind) {
+    case Event::kData: {
+      // External buffer: no copy. NewOrCopy copies only where external buffers are disallowed.
+      Napi::Buffer<uint8_t> chunk = Napi::Buffer<uint8_t>::NewOrCopy(
+          env, event.data, event.length, [](Napi::Env, uint8_t* data) { std::free(data); });
+      event.data = nullptr;
+      onEvent.Call({Napi::String::New(env, "data"), chunk,
+                    Napi::Number::New(env, static_cast<double>(event.count))});
+      break;
+    }
+    case Event::kOverrun:
+      onEvent.Call({Napi::String::New(env, "overrun"),
+                    Napi::String::New(env, kReasonNames[event.reason]),
+                    Napi::Number::New(env, static_cast<double>(event.count))});
+      break;
+    case Event::kError:
+      onEvent.Call({Napi::String::New(env, "error"),
+                    ErrnoError(env, event.err, event.syscall).Value(), Napi::Number::New(env, 1)});
+      break;
+  }
+}
+
+class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "NetlinkSocket",
+        {
+            InstanceMethod<&NetlinkSocket::Start>("start"),
+            InstanceMethod<&NetlinkSocket::Send>("send"),
+            InstanceMethod<&NetlinkSocket::QueueDepth>("queueDepth"),
+            InstanceMethod<&NetlinkSocket::Close>("close"),
+            InstanceAccessor<&NetlinkSocket::PortId>("portId"),
+            InstanceAccessor<&NetlinkSocket::ReceiveBufferBytes>("receiveBufferBytes"),
+            InstanceAccessor<&NetlinkSocket::ReceiveBufferForced>("receiveBufferForced"),
+        });
+  }
+
+  explicit NetlinkSocket(const Napi::CallbackInfo& info);
+  ~NetlinkSocket() override;
+
+ private:
+  // JS methods.
+  void Start(const Napi::CallbackInfo& info);
+  void Send(const Napi::CallbackInfo& info);
+  Napi::Value QueueDepth(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+  Napi::Value PortId(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), portId_);
+  }
+  Napi::Value ReceiveBufferBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), receiveBufferBytes_);
+  }
+  Napi::Value ReceiveBufferForced(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), receiveBufferForced_);
+  }
+
+  // Stops the reader, drops the TSFN, closes the fds. JS thread; idempotent.
+  void Shutdown();
+  static void OnEnvCleanup(void* self);
+  void ThrowIfClosed(Napi::Env env) const {
+    if (closed_) throw CodeError(env, "ERR_SOCKET_CLOSED", "NetlinkSocket is closed");
+  }
+
+  // Reader thread.
+  void ReaderMain();
+  void Drain();
+  void Overrun(OverrunReason reason);
+  void Fail(int err, const char* syscall);
+  void Deliver(bool mustEmpty);
+  bool TryDeliver(bool chunkIsDue);
+  bool HasRoom() const;
+  bool Push(Event* event);
+
+  napi_env env_;
+  UniqueFd socket_;
+  UniqueFd wake_;  // eventfd: close() and the JS thread wake the reader through it
+  uint32_t portId_ = 0;
+  int receiveBufferBytes_ = 0;
+  bool receiveBufferForced_ = false;
+  size_t chunkBytes_ = kDefaultChunkBytes;
+  size_t maxQueuedChunks_ = kDefaultMaxQueuedChunks;
+
+  Napi::FunctionReference onEvent_;  // until start() hands it to the TSFN
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  Tsfn tsfn_;
+  bool tsfnLive_ = false;
+  bool started_ = false;
+  bool closed_ = false;
+  bool cleanupHookAdded_ = false;
+  std::thread reader_;
+  std::atomic<bool> stop_{false};
+
+  // Reader thread only.
+  uint8_t* chunk_ = nullptr;
+  size_t used_ = 0;
+  uint64_t datagrams_ = 0;
+  uint64_t pending_[kReasonCount] = {};  // overruns not yet signalled, per reason
+  bool errorPending_ = false;
+  int errorErrno_ = 0;
+  const char* errorSyscall_ = nullptr;
+  bool failed_ = false;       // the socket failed: stop reading, deliver the error, exit
+  bool tsfnClosing_ = false;  // the TSFN said napi_closing
+};
+
+size_t SizeOption(Napi::Env env, Napi::Object options, const char* key, size_t fallback,
+                  size_t min, size_t max) {
+  Napi::Value value = options.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return fallback;
+  if (!value.IsNumber()) throw Napi::TypeError::New(env, std::string("options.") + key + " must be a number");
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= static_cast<double>(min) && number <= static_cast<double>(max)) ||
+      number != static_cast<double>(static_cast<uint64_t>(number))) {
+    throw Napi::RangeError::New(env, std::string("options.") + key + " must be an integer from " +
+                                         std::to_string(min) + " to " + std::to_string(max));
+  }
+  return static_cast<size_t>(number);
+}
+
+NetlinkSocket::NetlinkSocket(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NetlinkSocket>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "new NetlinkSocket(options, onEvent): options object and function required");
+  }
+  Napi::Object options = info[0].As<Napi::Object>();
+
+  std::string netnsPath;
+  Napi::Value nsValue = options.Get("netnsPath");
+  if (!nsValue.IsUndefined() && !nsValue.IsNull()) {
+    if (!nsValue.IsString()) throw Napi::TypeError::New(env, "options.netnsPath must be a string");
+    netnsPath = nsValue.As<Napi::String>().Utf8Value();
+    if (netnsPath.empty()) throw Napi::TypeError::New(env, "options.netnsPath must not be empty");
+  }
+
+  std::vector<uint32_t> groups;
+  Napi::Value groupsValue = options.Get("groups");
+  if (!groupsValue.IsArray()) throw Napi::TypeError::New(env, "options.groups must be an array of RTNLGRP_* numbers");
+  Napi::Array groupArray = groupsValue.As<Napi::Array>();
+  for (uint32_t i = 0; i < groupArray.Length(); i++) {
+    Napi::Value g = groupArray.Get(i);
+    double number = g.IsNumber() ? g.As<Napi::Number>().DoubleValue() : -1;
+    if (!(number >= 1 && number <= UINT32_MAX) || number != static_cast<double>(static_cast<uint32_t>(number))) {
+      throw Napi::RangeError::New(env, "options.groups[" + std::to_string(i) + "] must be a positive integer");
+    }
+    groups.push_back(static_cast<uint32_t>(number));
+  }
+
+  size_t askedBuffer = SizeOption(env, options, "receiveBufferBytes", 0, 0, INT_MAX);
+  chunkBytes_ = SizeOption(env, options, "chunkBytes", kDefaultChunkBytes, kMinChunkBytes, kMaxChunkBytes);
+  maxQueuedChunks_ = SizeOption(env, options, "maxQueuedChunks", kDefaultMaxQueuedChunks, 1, kMaxMaxQueuedChunks);
+
+  OpenResult opened;
+  try {
+    opened = netnsPath.empty() ? OpenSocket() : OpenSocketInNamespace(netnsPath);
+  } catch (const std::system_error& e) {  // std::thread could not start
+    throw ErrnoError(env, e.code().value(), "pthread_create");
+  }
+  if (opened.fd < 0) {
+    bool aboutPath = std::strcmp(opened.syscall, "socket") != 0;
+    throw ErrnoError(env, opened.err, opened.syscall, aboutPath ? netnsPath : "");
+  }
+  socket_.Reset(opened.fd);
+  int fd = socket_.Get();
+
+  // nl_pid 0: the kernel assigns a unique port id, read back below.
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) throw ErrnoError(env, errno, "bind");
+  socklen_t localLength = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &localLength) != 0) {
+    throw ErrnoError(env, errno, "getsockname");
+  }
+  portId_ = local.nl_pid;
+
+  // Groups by setsockopt, not the bind() bitmask, which cannot name groups >= 32 (NEXTHOP).
+  for (uint32_t group : groups) {
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+      throw ErrnoError(env, errno, "setsockopt");
+    }
+  }
+  // Error replies then carry the kernel's reason (NLMSGERR_ATTR_MSG); best effort.
+  int one = 1;
+  ::setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  // NETLINK_NO_ENOBUFS is deliberately never set: ENOBUFS is the only sign of lost messages.
+
+  if (askedBuffer > 0) {
+    int size = static_cast<int>(askedBuffer);
+    // SO_RCVBUFFORCE (CAP_NET_ADMIN) ignores net.core.rmem_max; SO_RCVBUF is capped by it.
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) == 0) {
+      receiveBufferForced_ = true;
+    } else if (errno == EPERM) {
+      if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) != 0) {
+        throw ErrnoError(env, errno, "setsockopt");
+      }
+    } else {
+      throw ErrnoError(env, errno, "setsockopt");
+    }
+  }
+  socklen_t sizeLength = sizeof receiveBufferBytes_;
+  if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBufferBytes_, &sizeLength) != 0) {
+    throw ErrnoError(env, errno, "getsockopt");
+  }
+
+  wake_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_.Valid()) throw ErrnoError(env, errno, "eventfd");
+  shared_->wakeFd = wake_.Get();
+  onEvent_ = Napi::Persistent(info[1].As<Napi::Function>());
+}
+
+NetlinkSocket::~NetlinkSocket() {
+  // Runs when the object is collected. A started socket holds a strong reference to itself
+  // until close(), so this only finds a socket never started or already closed.
+  Shutdown();
+  if (cleanupHookAdded_) napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+}
+
+void NetlinkSocket::OnEnvCleanup(void* self) {
+  // The environment is going away (process exit, worker terminated) with the socket still
+  // started: stop the thread before the TSFN and the addon's code are torn down.
+  auto* socket = static_cast<NetlinkSocket*>(self);
+  socket->cleanupHookAdded_ = false;
+  socket->Shutdown();
+}
+
+void NetlinkSocket::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env);
+  if (started_) throw CodeError(env, "ERR_INVALID_STATE", "NetlinkSocket is already started");
+
+  // The TSFN's queue is the bound between the reader and JS. It keeps the event loop alive
+  // (like a listening server) until close() aborts it. Its async context is the one current
+  // at start(), so AsyncLocalStorage state survives into onEvent.
+  tsfn_ = Tsfn::New(
+      env, onEvent_.Value(), "NetlinkSocket", maxQueuedChunks_, 1,
+      new std::shared_ptr<Shared>(shared_),
+      [](Napi::Env, void*, std::shared_ptr<Shared>* context) { delete context; });
+  tsfnLive_ = true;
+  onEvent_.Reset();
+
+  try {
+    reader_ = std::thread(&NetlinkSocket::ReaderMain, this);
+  } catch (const std::system_error& e) {
+    tsfn_.Abort();
+    tsfnLive_ = false;
+    throw ErrnoError(env, e.code().value(), "pthread_create");
+  }
+  started_ = true;
+  // The reader thread uses `this`: keep the JS object (and so this object) alive until close().
+  Ref();
+  // Added after the TSFN: hooks run in reverse order, so ours stops the reader first.
+  if (napi_add_env_cleanup_hook(env, OnEnvCleanup, this) == napi_ok) cleanupHookAdded_ = true;
+}
+
+void NetlinkSocket::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThrowIfClosed(env);
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "send(request): request must be a Buffer or Uint8Array");
+  }
+  Napi::Uint8Array request = info[0].As<Napi::Uint8Array>();
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;  // nl_pid 0: the kernel
+  // One datagram, however many nlmsghdr it holds; the kernel processes them all inside sendto.
+  ssize_t sent;
+  do {
+    sent = ::sendto(socket_.Get(), request.Data(), request.ByteLength(), 0,
+                    reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) throw ErrnoError(env, errno, "sendto");
+}
+
+Napi::Value NetlinkSocket::QueueDepth(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(shared_->depth.load()));
+}
+
+void NetlinkSocket::Close(const Napi::CallbackInfo& info) {
+  if (closed_) return;
+  bool wasStarted = started_;
+  Shutdown();
+  if (cleanupHookAdded_) {
+    napi_remove_env_cleanup_hook(info.Env(), OnEnvCleanup, this);
+    cleanupHookAdded_ = false;
+  }
+  if (wasStarted) Unref();
+}
+
+void NetlinkSocket::Shutdown() {
+  if (closed_) return;
+  closed_ = true;
+  shared_->closed = true;  // queued events are dropped from here on
+  if (reader_.joinable()) {
+    stop_.store(true);
+    uint64_t one = 1;
+    ssize_t ignored = ::write(wake_.Get(), &one, sizeof one);
+    (void)ignored;
+    reader_.join();
+  }
+  if (tsfnLive_) {
+    // Abort, not Release: queued events are freed without being delivered, and the event loop
+    // is no longer held.
+    tsfn_.Abort();
+    tsfnLive_ = false;
+  }
+  onEvent_.Reset();
+  shared_->depth.store(0);
+  shared_->queued.store(0);
+  shared_->wakeFd = -1;
+  wake_.Reset();
+  socket_.Reset();
+}
+
+// ---- Reader thread -------------------------------------------------------------------------
+//
+// Hand-off policy. The reader never waits for JS. It hands JS, in order, the overrun and error
+// signals it holds, then the chunk it is filling:
+// - a partial chunk (the socket ran dry) goes at once if JS has no chunk waiting, so an idle
+//   exporter sees each notification immediately; if JS is busy, handing it more tiny chunks
+//   would only fill the queue, so the chunk stays here and keeps filling;
+// - a full chunk goes if the queue has room, else it is dropped: a 'queue' overrun.
+// Whenever something stays behind, JS pokes the eventfd when it takes the next item off the
+// queue, and the reader tries again. So while JS stalls, up to (maxQueuedChunks + 1) nearly
+// full chunks wait for it, besides the kernel's receive buffer.
+
+void NetlinkSocket::ReaderMain() {
+  BlockAllSignals();
+  chunk_ = static_cast<uint8_t*>(std::malloc(chunkBytes_));
+  if (chunk_ == nullptr) Fail(ENOMEM, "malloc");
+
+  while (!stop_.load(std::memory_order_relaxed) && !tsfnClosing_) {
+    if (failed_ && !errorPending_) break;  // the error is delivered: the reader is done
+    pollfd fds[2] = {{wake_.Get(), POLLIN, 0}, {socket_.Get(), POLLIN, 0}};
+    // After a failure only the eventfd is watched: the error waits there for queue room.
+    int ready = ::poll(fds, failed_ ? 1 : 2, -1);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      Fail(errno, "poll");
+      continue;
+    }
+    if (fds[0].revents & POLLIN) {
+      uint64_t value;
+      ssize_t ignored = ::read(wake_.Get(), &value, sizeof value);
+      (void)ignored;
+      if (stop_.load()) break;
+      Deliver(false);  // JS took an item: hand over what stayed behind
+    }
+    if (failed_) continue;
+    if (fds[1].revents & POLLNVAL) {
+      Fail(EBADF, "poll");
+    } else if (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) {
+      // POLLERR is how netlink reports ENOBUFS: the next recv() returns it (and clears it).
+      Drain();
+    }
+  }
+  std::free(chunk_);
+  chunk_ = nullptr;
+}
+
+// Reads datagrams until EAGAIN, a failure or close().
+void NetlinkSocket::Drain() {
+  while (!stop_.load(std::memory_order_relaxed) && !tsfnClosing_) {
+    if (chunk_ == nullptr) {
+      Fail(ENOMEM, "malloc");
+      return;
+    }
+    size_t space = chunkBytes_ - used_;
+    if (space < kMaxDatagram + kFrameHeader) {
+      Deliver(true);
+      continue;
+    }
+    uint8_t* frame = chunk_ + used_;
+    // MSG_TRUNC: the return value is the datagram's real length even when it did not fit.
+    ssize_t n = ::recv(socket_.Get(), frame + kFrameHeader, space - kFrameHeader, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        Deliver(false);
+        return;
+      }
+      if (err == ENOBUFS) {
+        // The kernel dropped messages for us. The socket stays usable: keep reading.
+        Overrun(kEnobufs);
+        continue;
+      }
+      Fail(err, "recv");
+      return;
+    }
+    size_t length = static_cast<size_t>(n);
+    if (length > space - kFrameHeader) {
+      Overrun(kTruncated);
+      continue;
+    }
+    uint32_t length32 = static_cast<uint32_t>(length);
+    std::memcpy(frame, &length32, sizeof length32);
+    size_t padded = (length + 3) & ~static_cast<size_t>(3);
+    std::memset(frame + kFrameHeader + length, 0, padded - length);
+    used_ += kFrameHeader + padded;
+    datagrams_++;
+  }
+}
+
+// An overrun comes after the data read before it: that chunk goes first (or is dropped).
+void NetlinkSocket::Overrun(OverrunReason reason) {
+  Deliver(true);
+  pending_[reason]++;
+  Deliver(false);
+}
+
+void NetlinkSocket::Fail(int err, const char* syscall) {
+  Deliver(true);
+  failed_ = true;
+  errorPending_ = true;
+  errorErrno_ = err;
+  errorSyscall_ = syscall;
+  Deliver(false);
+}
+
+// Hands over what the policy above allows. `mustEmpty`: the chunk cannot stay (it is full, or a
+// signal must follow it), so if it cannot go it is dropped.
+void NetlinkSocket::Deliver(bool mustEmpty) {
+  if (TryDeliver(mustEmpty) || tsfnClosing_) return;
+  shared_->wakeOnDequeue.store(true);
+  // JS may have taken an item between the first try and the request, and will not poke: retry.
+  if (TryDeliver(mustEmpty) || tsfnClosing_) return;
+  if (mustEmpty && used_ > 0) {
+    used_ = 0;
+    datagrams_ = 0;
+    pending_[kQueue]++;
+  }
+}
+
+bool NetlinkSocket::TryDeliver(bool chunkIsDue) {
+  for (int r = 0; r < kReasonCount; r++) {
+    if (pending_[r] == 0) continue;
+    auto* event = new Event{Event::kOverrun};
+    event->reason = static_cast<OverrunReason>(r);
+    event->count = pending_[r];
+    if (!Push(event)) return false;
+    pending_[r] = 0;
+  }
+  if (errorPending_) {
+    auto* event = new Event{Event::kError};
+    event->err = errorErrno_;
+    event->syscall = errorSyscall_;
+    if (!Push(event)) return false;
+    errorPending_ = false;
+  }
+  if (used_ == 0) return true;
+  if (!chunkIsDue && shared_->depth.load() > 0) return false;  // JS is busy: keep filling
+  if (!HasRoom()) return false;
+  // Shrink to what is used (in place, no copy) so the Buffer's size is what V8 accounts for.
+  auto* data = static_cast<uint8_t*>(std::realloc(chunk_, used_));
+  if (data == nullptr) data = chunk_;
+  auto* event = new Event{Event::kData, data, used_, datagrams_};
+  chunk_ = static_cast<uint8_t*>(std::malloc(chunkBytes_));  // null is reported by Drain()
+  used_ = 0;
+  datagrams_ = 0;
+  if (!Push(event)) pending_[kQueue]++;  // cannot happen while only this thread pushes
+  return true;
+}
+
+bool NetlinkSocket::HasRoom() const {
+  // `queued` is raised before each push and lowered only after Node takes the item off the
+  // queue, so it is never below the real queue length: room here means room in the TSFN.
+  return !tsfnClosing_ && shared_->queued.load() < maxQueuedChunks_;
+}
+
+// Queues one event; takes ownership.
+bool NetlinkSocket::Push(Event* event) {
+  if (!HasRoom()) {
+    delete event;
+    return false;
+  }
+  bool data = event->kind == Event::kData;
+  shared_->queued.fetch_add(1);
+  if (data) shared_->depth.fetch_add(1);
+  napi_status status = tsfn_.NonBlockingCall(event);
+  if (status == napi_ok) return true;
+  shared_->queued.fetch_sub(1);
+  if (data) shared_->depth.fetch_sub(1);
+  delete event;
+  if (status != napi_queue_full) tsfnClosing_ = true;  // napi_closing: never touch it again
+  return false;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NetlinkSocket", NetlinkSocket::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(netlink_socket, Init)

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Checks what the test suite needs from the system, quietly when everything is there.
+#  - commands: ip (iproute2), curl. Missing ones are installed when we run as root on Debian
+#    (apt-get); otherwise the exact apt-get line is printed and we exit 1.
+#  - the live-kernel tests: root, `ip netns`, veth pairs, carrier counters in sysfs.
+#    Without root they cannot run: under CI=true (where a skip is a failure) or with
+#    NLE_REQUIRE_LIVE_TESTS=1 that is an error (exit 1); otherwise a loud warning, and the test
+#    files report their live suites as skipped with the same reason.
+set -euo pipefail
+
+say() { printf 'ensure-system-packages: %s\n' "$*" >&2; }
+
+# command -> Debian package
+declare -A PKG_OF=(
+  [ip]=iproute2
+  [curl]=curl
+)
+
+missing_pkgs=()
+for cmd in "${!PKG_OF[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    missing_pkgs+=("${PKG_OF[$cmd]}")
+  fi
+done
+
+is_root=0
+[ "$(id -u)" -eq 0 ] && is_root=1
+
+if [ "${#missing_pkgs[@]}" -gt 0 ]; then
+  # stable order for the printed line
+  mapfile -t missing_pkgs < <(printf '%s\n' "${missing_pkgs[@]}" | sort -u)
+  install_line="apt-get install -y --no-install-recommends ${missing_pkgs[*]}"
+  if [ "$is_root" -eq 1 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing missing packages: ${missing_pkgs[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive $install_line
+    for cmd in "${!PKG_OF[@]}"; do
+      command -v "$cmd" >/dev/null 2>&1 || { say "still missing after install: $cmd"; exit 1; }
+    done
+  else
+    say "missing system packages: ${missing_pkgs[*]}"
+    if command -v apt-get >/dev/null 2>&1; then
+      say "install them with: sudo $install_line"
+    else
+      say "this is not a Debian system (no apt-get); install the equivalent of: ${missing_pkgs[*]}"
+    fi
+    exit 1
+  fi
+fi
+
+# --- the live-kernel tests --------------------------------------------------------------------
+if [ "$is_root" -ne 1 ]; then
+  msg="the live-kernel tests need root (network namespaces); running as uid $(id -u)"
+  if [ "${CI:-}" = "true" ] || [ "${NLE_REQUIRE_LIVE_TESTS:-}" = "1" ]; then
+    say "$msg"
+    say "CI=true: a skipped live-kernel test is a failure. Run the tests as root."
+    exit 1
+  fi
+  say "WARNING: $msg; they will be reported as skipped (run as root, e.g. sudo npm test, to run them)"
+  exit 0
+fi
+
+ns="nle-check-$$-0"
+cleanup() { ip netns delete "$ns" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+fail_kernel() {
+  say "kernel feature check failed: $1"
+  [ -n "${2:-}" ] && say "  $2"
+  exit 1
+}
+
+out=$(ip netns add "$ns" 2>&1) || fail_kernel "cannot create a network namespace (ip netns add)" "$out"
+out=$(ip -n "$ns" link add name nlecheck0 type veth peer name nlecheck1 2>&1) \
+  || fail_kernel "cannot create a veth pair inside a namespace (CONFIG_VETH)" "$out"
+out=$(ip -n "$ns" link set dev nlecheck0 up 2>&1 && ip -n "$ns" link set dev nlecheck1 up 2>&1) \
+  || fail_kernel "cannot bring a veth pair up" "$out"
+out=$(ip netns exec "$ns" cat /sys/class/net/nlecheck0/carrier_down_count 2>&1) \
+  || fail_kernel "no /sys/class/net/IF/carrier_down_count (kernel >= 4.16 needed; is /sys mounted for ip netns exec?)" "$out"
+out=$(ip -n "$ns" -j link show dev nlecheck0 2>&1) \
+  || fail_kernel "ip -j (JSON output) does not work: iproute2 too old?" "$out"
+exit 0
