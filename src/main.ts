@@ -97,7 +97,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const watchers = createWatchers(config, logger, undefined);
   let sources = [...watchers];
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay monitor samples every 10 ms by default: a wake-up an idle exporter does not need.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const collectorOptions = {
     addressInfo: config.addresses.info,
     addressInfoLinkLocal: config.addresses.infoLinkLocal,
@@ -122,7 +123,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
     scrape: async () => ({
       contentType: registry.contentType,
-      body: renderNetlinkMetrics(sources, collectorOptions, VERSION) + (await registry.metrics()),
+      body:
+        renderNetlinkMetrics(sources, collectorOptions, VERSION, (collector, err) => logger.error('collector failed', { collector, error: err.stack ?? err.message })) +
+        (await registry.metrics()),
     }),
   });
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {
@@ -153,6 +156,7 @@ async function events(config: Config, logger: Logger): Promise<void> {
   onSignals(() => {
     fsw?.close();
     for (const w of watchers) w.close();
+    bus.flush();
   });
   await startWatchers(watchers, logger);
   logger.info('watching', { namespaces: watchers.length });

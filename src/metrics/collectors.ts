@@ -177,7 +177,13 @@ export const COLLECTORS: readonly [string, Collector][] = [
 ];
 
 /** Renders every collector, each guarded, then their success and duration. */
-export function renderNetlinkMetrics(sources: readonly NamespaceSource[], options: CollectorOptions, version: string, collectors = COLLECTORS): string {
+export function renderNetlinkMetrics(
+  sources: readonly NamespaceSource[],
+  options: CollectorOptions,
+  version: string,
+  onError: (collector: string, err: Error) => void = () => undefined,
+  collectors = COLLECTORS,
+): string {
   const parts: string[] = [];
   const results: [string, boolean, number][] = [];
   for (const source of sources) source.model.expireDeleted(options.deletedGracePeriod);
@@ -188,8 +194,9 @@ export function renderNetlinkMetrics(sources: readonly NamespaceSource[], option
     try {
       collect(w, sources, options);
       parts.push(w.text());
-    } catch {
+    } catch (err) {
       ok = false;
+      onError(name, err as Error);
     }
     results.push([name, ok, Number(process.hrtime.bigint() - started) / 1e9]);
   }

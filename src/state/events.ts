@@ -21,6 +21,7 @@ interface EventBase {
   netns: string;
   kind: EventKind;
   action: string;
+  /** The interface (for routes: of the first nexthop; "" when none, as for blackhole routes). */
   interface: string;
   ifindex: number;
 }
@@ -70,7 +71,12 @@ export interface RouteEvent extends EventBase {
   gateway?: string;
   /** RTN_* name: unicast, local, broadcast, blackhole, ... */
   type: string;
-  /** The interface and ifindex of the first nexthop ("" and 0 when it has none, as blackhole routes). */
+  /**
+   * Set on the summary of a route storm: this event stands for `count` changes of this table,
+   * protocol and action within a second, beyond the first few printed one by one; destination
+   * is then "*" and interface "" (routes of many devices).
+   */
+  count?: number;
 }
 
 export interface ResyncEvent extends EventBase {

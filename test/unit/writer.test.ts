@@ -36,3 +36,22 @@ test('every metric name follows the conventions', () => {
     assert.equal(def.name.endsWith('_total'), def.type === 'counter', `${def.name}: _total iff counter`);
   }
 });
+
+test('a collector that throws costs its own series only', async () => {
+  const { renderNetlinkMetrics, COLLECTORS } = await import('../../src/metrics/collectors');
+  const failing: typeof COLLECTORS = [
+    ['broken', () => {
+      throw new Error('boom');
+    }],
+    ['fine', (w) => {
+      w.family({ name: 'netlink_test', type: 'gauge', help: 'test', labels: [] });
+    }],
+  ];
+  const errors: string[] = [];
+  const text = renderNetlinkMetrics([], { addressInfo: true, addressInfoLinkLocal: false, deletedGracePeriod: 0 }, '1.2.3', (name) => errors.push(name), failing);
+  assert.deepEqual(errors, ['broken']);
+  assert.match(text, /netlink_collector_success\{collector="broken"\} 0/);
+  assert.match(text, /netlink_collector_success\{collector="fine"\} 1/);
+  assert.match(text, /# TYPE netlink_test gauge/);
+  assert.match(text, /netlink_exporter_build_info\{version="1.2.3",nodejs_version="[^"]+"\} 1/);
+});
