@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks what the test suite needs from the system, quietly when everything is there.
-#  - commands: ip (iproute2), curl. Missing ones are installed when we run as root on Debian
+#  - commands: ip (iproute2), curl, promtool (prometheus). Missing ones are installed when we run as root on Debian
 #    (apt-get); otherwise the exact apt-get line is printed and we exit 1.
 #  - the live-kernel tests: root, `ip netns`, veth pairs, carrier counters in sysfs.
 #    Without root they cannot run: under CI=true (where a skip is a failure) or with
@@ -14,6 +14,7 @@ say() { printf 'ensure-system-packages: %s\n' "$*" >&2; }
 declare -A PKG_OF=(
   [ip]=iproute2
   [curl]=curl
+  [promtool]=prometheus
 )
 
 missing_pkgs=()

@@ -99,6 +99,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const registry = new Registry();
   // The event-loop delay monitor samples every 10 ms by default: a wake-up an idle exporter does not need.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  // prom-client names these gauges `_total`, which promtool (rightly) rejects.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const collectorOptions = {
     addressInfo: config.addresses.info,
     addressInfoLinkLocal: config.addresses.infoLinkLocal,
