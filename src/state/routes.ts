@@ -18,13 +18,9 @@ const RTPROT_RA = 9;
 const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
 import type { RouteMessage } from '../netlink/types';
 
-const EMPTY = 0;
-const USED = 1;
-const TOMBSTONE = 2;
-const MIN_CAPACITY = 1024;
-/** Slots flag: the route's nexthops use more than one device, so `oif` cannot decide a flush. */
+/** Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. */
 const FLAG_MULTI_DEVICE = 1;
-/** Slots flag: rtm_scope host (local routes): their nexthop scope is "nowhere", and an admin down keeps them. */
+/** Route flag: rtm_scope host (local routes): their nexthop scope is "nowhere", and an admin down keeps them. */
 const FLAG_HOST_SCOPE = 2;
 const RT_SCOPE_HOST = 254;
 
@@ -44,7 +40,7 @@ export interface RouteRef {
   oif: number;
   priority: number;
   fingerprint: number;
-  /** The destination words; valid only during the callback. */
+  /** The destination words (at dstIndex); valid until the table's next call. */
   dst: Uint32Array;
   dstIndex: number;
 }
@@ -139,31 +135,47 @@ export function nexthopCount(m: RouteMessage): number {
   return Math.max(n, 1);
 }
 
+/** Records per page: pages are added as the table grows, so growing never copies the records. */
+const PAGE_BITS = 16;
+const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
+const MIN_INDEX = 1024;
+const INDEX_EMPTY = -1;
+const INDEX_TOMBSTONE = -2;
+
+// Record layout in u32 words, after the destination (1 word for IPv4, 4 for IPv6).
+const W_TABLE = 0;
+const W_PRIORITY = 1;
+const W_FINGERPRINT = 2;
+const W_OIF = 3;
+const W_NHID = 4;
+const W_PREFSRC = 5;
+/** dstLength | tos << 8 | protocol << 16 | routeType << 24. */
+const W_KEYBYTES = 6;
+/** used (bit 0) | seen (bit 1) | flags << 8 | nexthops << 16; a free record holds the next free index in its first word. */
+const W_META = 7;
+const META_USED = 1;
+const META_SEEN = 2;
+
 /**
- * One family's routes: an open-addressing hash table over parallel typed arrays.
- * The hash covers the kernel's key only, so a replace finds the route whatever its nexthops.
+ * One family's routes: records in fixed-size pages of one Uint32Array each (36 bytes an IPv4
+ * route, 48 an IPv6 one), and an open-addressing index of record numbers (4 bytes a bucket, at
+ * most half full) keyed by the kernel's key only, so a replace finds the route whatever its
+ * nexthops. Growth adds a page and rebuilds only the index; a withdrawal compacts the records
+ * and gives the memory back.
  */
 export class RouteTable {
   readonly family: number;
   private readonly words: number;
-  private capacity = 0;
+  private readonly stride: number;
+  private pages: Uint32Array[] = [];
+  /** Records ever handed out (the next fresh one). */
+  private highWater = 0;
+  private freeHead = -1;
   private size = 0;
+  private index = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
+  private indexUsed = 0;
   private tombstones = 0;
-  private state!: Uint8Array;
-  private flags!: Uint8Array;
-  private seen!: Uint8Array;
-  private dstLen!: Uint8Array;
-  private tos!: Uint8Array;
-  private protocol!: Uint8Array;
-  private routeType!: Uint8Array;
-  private nexthops!: Uint8Array;
-  private table!: Uint32Array;
-  private priority!: Uint32Array;
-  private fingerprint!: Uint32Array;
-  private oif!: Uint32Array;
-  private nhId!: Uint32Array;
-  private prefsrc!: Uint32Array;
-  private dst!: Uint32Array;
   /** Scratch for the key of the message being applied. */
   private readonly key: Uint32Array;
   private readonly ref: RouteRef;
@@ -171,156 +183,212 @@ export class RouteTable {
   constructor(family: number) {
     this.family = family;
     this.words = family === AF_INET6 ? 4 : 1;
+    this.stride = this.words + 8;
     this.key = new Uint32Array(this.words);
-    this.allocate(MIN_CAPACITY);
-    this.ref = { family, table: 0, protocol: 0, dstLength: 0, routeType: 0, oif: 0, priority: 0, fingerprint: 0, dst: this.dst, dstIndex: 0 };
+    this.ref = { family, table: 0, protocol: 0, dstLength: 0, routeType: 0, oif: 0, priority: 0, fingerprint: 0, dst: new Uint32Array(this.words), dstIndex: 0 };
   }
 
   get count(): number {
     return this.size;
   }
 
-  private allocate(capacity: number): void {
-    this.capacity = capacity;
-    this.state = new Uint8Array(capacity);
-    this.flags = new Uint8Array(capacity);
-    this.seen = new Uint8Array(capacity);
-    this.dstLen = new Uint8Array(capacity);
-    this.tos = new Uint8Array(capacity);
-    this.protocol = new Uint8Array(capacity);
-    this.routeType = new Uint8Array(capacity);
-    this.nexthops = new Uint8Array(capacity);
-    this.table = new Uint32Array(capacity);
-    this.priority = new Uint32Array(capacity);
-    this.fingerprint = new Uint32Array(capacity);
-    this.oif = new Uint32Array(capacity);
-    this.nhId = new Uint32Array(capacity);
-    this.prefsrc = new Uint32Array(this.words === 1 ? capacity : 0);
-    this.dst = new Uint32Array(capacity * this.words);
+  /** Bytes of typed arrays held (records and index). */
+  get bytes(): number {
+    return this.pages.length * PAGE_SIZE * this.stride * 4 + this.index.byteLength;
   }
 
-  /** Grows before the table is 3/4 full, shrinks when it is under 1/8 so memory comes back after a withdrawal. */
-  private resizeIfNeeded(): void {
-    let target = this.capacity;
-    if ((this.size + this.tombstones + 1) * 4 > this.capacity * 3) target = this.size * 4 > this.capacity ? this.capacity * 2 : this.capacity;
-    else if (this.capacity > MIN_CAPACITY && this.size * 8 < this.capacity) target = Math.max(MIN_CAPACITY, this.capacity / 2);
-    else return;
-    const old = {
-      state: this.state, flags: this.flags, seen: this.seen, dstLen: this.dstLen, tos: this.tos, protocol: this.protocol,
-      routeType: this.routeType, nexthops: this.nexthops, table: this.table, priority: this.priority,
-      fingerprint: this.fingerprint, oif: this.oif, nhId: this.nhId, prefsrc: this.prefsrc, dst: this.dst,
-    };
-    const oldCapacity = this.capacity;
-    this.allocate(target);
-    this.tombstones = 0;
-    const w = this.words;
-    for (let i = 0; i < oldCapacity; i++) {
-      if (old.state[i] !== USED) continue;
-      for (let k = 0; k < w; k++) this.key[k] = old.dst[i * w + k] as number;
-      let slot = this.hashOf(old.table[i] as number, old.dstLen[i] as number, old.tos[i] as number, old.priority[i] as number);
-      while (this.state[slot] !== EMPTY) slot = (slot + 1) & (this.capacity - 1);
-      this.state[slot] = USED;
-      this.flags[slot] = old.flags[i] as number;
-      this.seen[slot] = old.seen[i] as number;
-      this.dstLen[slot] = old.dstLen[i] as number;
-      this.tos[slot] = old.tos[i] as number;
-      this.protocol[slot] = old.protocol[i] as number;
-      this.routeType[slot] = old.routeType[i] as number;
-      this.nexthops[slot] = old.nexthops[i] as number;
-      this.table[slot] = old.table[i] as number;
-      this.priority[slot] = old.priority[i] as number;
-      this.fingerprint[slot] = old.fingerprint[i] as number;
-      this.oif[slot] = old.oif[i] as number;
-      this.nhId[slot] = old.nhId[i] as number;
-      if (w === 1) this.prefsrc[slot] = old.prefsrc[i] as number;
-      for (let k = 0; k < w; k++) this.dst[slot * w + k] = this.key[k] as number;
+  // ---- records -------------------------------------------------------------------------------
+
+  private page(record: number): Uint32Array {
+    return this.pages[record >>> PAGE_BITS] as Uint32Array;
+  }
+
+  private base(record: number): number {
+    return (record & PAGE_MASK) * this.stride;
+  }
+
+  private allocate(): number {
+    if (this.freeHead >= 0) {
+      const record = this.freeHead;
+      // A free record's first word holds the next free one, plus 1 (0 ends the list).
+      this.freeHead = (this.page(record)[this.base(record)] as number) - 1;
+      return record;
     }
-    this.ref.dst = this.dst;
+    const record = this.highWater++;
+    if (record >>> PAGE_BITS >= this.pages.length) this.pages.push(new Uint32Array(PAGE_SIZE * this.stride));
+    return record;
   }
 
-  private hashOf(table: number, dstLen: number, tos: number, priority: number): number {
+  private release(record: number): void {
+    const page = this.page(record);
+    const b = this.base(record);
+    page[b + this.words + W_META] = 0;
+    page[b] = this.freeHead + 1;
+    this.freeHead = record;
+  }
+
+  private isUsed(record: number): boolean {
+    return ((this.page(record)[this.base(record) + this.words + W_META] as number) & META_USED) !== 0;
+  }
+
+  // ---- index ---------------------------------------------------------------------------------
+
+  private hashKey(table: number, dstLen: number, tos: number, priority: number, dst: Uint32Array, dstIndex: number): number {
     let h = mix(0x811c9dc5, table);
     h = mix(h, dstLen | (tos << 8));
     h = mix(h, priority);
-    for (let k = 0; k < this.words; k++) h = mix(h, this.key[k] as number);
-    return h & (this.capacity - 1);
+    for (let k = 0; k < this.words; k++) h = mix(h, dst[dstIndex + k] as number);
+    return h & (this.index.length - 1);
   }
+
+  private hashRecord(record: number): number {
+    const page = this.page(record);
+    const b = this.base(record);
+    const w = this.words;
+    const keyBytes = page[b + w + W_KEYBYTES] as number;
+    return this.hashKey(page[b + w + W_TABLE] as number, keyBytes & 0xff, (keyBytes >>> 8) & 0xff, page[b + w + W_PRIORITY] as number, page, b);
+  }
+
+  private indexInsert(record: number): void {
+    const mask = this.index.length - 1;
+    let slot = this.hashRecord(record);
+    while (this.index[slot] !== INDEX_EMPTY && this.index[slot] !== INDEX_TOMBSTONE) slot = (slot + 1) & mask;
+    if (this.index[slot] === INDEX_TOMBSTONE) this.tombstones--;
+    this.index[slot] = record;
+    this.indexUsed++;
+  }
+
+  /** Rebuilds the index at the size that keeps it at most half full (and at least an eighth). */
+  private resizeIndexIfNeeded(): void {
+    const capacity = this.index.length;
+    let target = capacity;
+    while ((this.size + 1) * 2 > target) target *= 2;
+    while (target > MIN_INDEX && this.size * 8 < target) target /= 2;
+    if (target === capacity && (this.indexUsed + this.tombstones + 1) * 2 <= capacity) return;
+    this.index = new Int32Array(target).fill(INDEX_EMPTY);
+    this.indexUsed = 0;
+    this.tombstones = 0;
+    for (let record = 0; record < this.highWater; record++) if (this.isUsed(record)) this.indexInsert(record);
+  }
+
+  /** After a withdrawal: records move into as few pages as they need, and the rest is let go. */
+  private compactIfSparse(): void {
+    const allocated = this.pages.length * PAGE_SIZE;
+    if (this.size === 0) {
+      this.pages = [];
+      this.highWater = 0;
+      this.freeHead = -1;
+    } else if (allocated > PAGE_SIZE && this.size * 4 < allocated) {
+      const oldPages = this.pages;
+      const oldHighWater = this.highWater;
+      this.pages = [];
+      this.highWater = 0;
+      this.freeHead = -1;
+      for (let record = 0; record < oldHighWater; record++) {
+        const page = oldPages[record >>> PAGE_BITS] as Uint32Array;
+        const b = (record & PAGE_MASK) * this.stride;
+        if (((page[b + this.words + W_META] as number) & META_USED) === 0) continue;
+        const fresh = this.allocate();
+        this.page(fresh).set(page.subarray(b, b + this.stride), this.base(fresh));
+      }
+    } else return;
+    this.index = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
+    this.indexUsed = 0;
+    this.tombstones = 0;
+    this.resizeIndexIfNeeded();
+  }
+
+  // ---- lookups -------------------------------------------------------------------------------
 
   private loadKey(m: RouteMessage): void {
     for (let k = 0; k < this.words; k++) this.key[k] = m.dstOffset >= 0 ? m.buf.readUInt32LE(m.dstOffset + 4 * k) : 0;
   }
 
-  private keyEquals(slot: number, m: RouteMessage): boolean {
-    if (this.table[slot] !== m.table || this.dstLen[slot] !== m.dstLength || this.priority[slot] !== m.priority) return false;
-    if (this.tos[slot] !== m.tos) return false;
+  private keyEquals(record: number, m: RouteMessage): boolean {
+    const page = this.page(record);
+    const b = this.base(record);
     const w = this.words;
-    for (let k = 0; k < w; k++) if (this.dst[slot * w + k] !== this.key[k]) return false;
+    if (page[b + w + W_TABLE] !== m.table || page[b + w + W_PRIORITY] !== m.priority) return false;
+    if (((page[b + w + W_KEYBYTES] as number) & 0xffff) !== (m.dstLength | (m.tos << 8))) return false;
+    for (let k = 0; k < w; k++) if (page[b + k] !== this.key[k]) return false;
     return true;
   }
 
-  /** The slot of the route with this key (and, for IPv4 when `fingerprint` is given, these nexthops), or -1. */
+  /**
+   * The index slot of the route with this key (and, when `fingerprint` is given, these
+   * nexthops), or -1. Without a fingerprint, the first with the key, as the kernel replaces.
+   */
   private find(m: RouteMessage, fingerprint: number | undefined): number {
     this.loadKey(m);
-    const mask = this.capacity - 1;
-    let firstKeyMatch = -1;
-    for (let slot = this.hashOf(m.table, m.dstLength, m.tos, m.priority); ; slot = (slot + 1) & mask) {
-      const s = this.state[slot];
-      if (s === EMPTY) return fingerprint === undefined ? firstKeyMatch : -1;
-      if (s === USED && this.keyEquals(slot, m)) {
-        if (fingerprint === undefined || this.fingerprint[slot] === fingerprint) return slot;
-        if (firstKeyMatch < 0) firstKeyMatch = slot;
-      }
+    const mask = this.index.length - 1;
+    for (let slot = this.hashKey(m.table, m.dstLength, m.tos, m.priority, this.key, 0); ; slot = (slot + 1) & mask) {
+      const record = this.index[slot] as number;
+      if (record === INDEX_EMPTY) return -1;
+      if (record < 0 || !this.keyEquals(record, m)) continue;
+      if (fingerprint === undefined || this.page(record)[this.base(record) + this.words + W_FINGERPRINT] === fingerprint) return slot;
     }
   }
 
-  private describe(slot: number): RouteRef {
+  private describe(record: number): RouteRef {
     const r = this.ref;
-    r.table = this.table[slot] as number;
-    r.protocol = this.protocol[slot] as number;
-    r.dstLength = this.dstLen[slot] as number;
-    r.routeType = this.routeType[slot] as number;
-    r.oif = this.oif[slot] as number;
-    r.priority = this.priority[slot] as number;
-    r.fingerprint = this.fingerprint[slot] as number;
-    r.dstIndex = slot * this.words;
+    const page = this.page(record);
+    const b = this.base(record);
+    const w = this.words;
+    const keyBytes = page[b + w + W_KEYBYTES] as number;
+    r.table = page[b + w + W_TABLE] as number;
+    r.priority = page[b + w + W_PRIORITY] as number;
+    r.fingerprint = page[b + w + W_FINGERPRINT] as number;
+    r.oif = page[b + w + W_OIF] as number;
+    r.dstLength = keyBytes & 0xff;
+    r.protocol = (keyBytes >>> 16) & 0xff;
+    r.routeType = keyBytes >>> 24;
+    // Copied: the record's words may be reused (free list, compaction) before the caller is done.
+    for (let k = 0; k < w; k++) r.dst[k] = page[b + k] as number;
     return r;
   }
 
-  private write(slot: number, m: RouteMessage, fingerprint: number, nexthops: number): void {
+  private protocolOf(record: number): number {
+    return ((this.page(record)[this.base(record) + this.words + W_KEYBYTES] as number) >>> 16) & 0xff;
+  }
+
+  /** Writes everything but the key (which a replace keeps). */
+  private write(record: number, m: RouteMessage, fingerprint: number, nexthops: number): void {
+    const page = this.page(record);
+    const b = this.base(record) + this.words;
     const dev = nexthopDevice(m);
-    this.protocol[slot] = m.protocol;
-    this.routeType[slot] = m.routeType;
-    this.fingerprint[slot] = fingerprint;
-    this.oif[slot] = dev < 0 ? 0 : dev;
-    this.flags[slot] = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
-    this.nhId[slot] = m.nhId;
-    this.nexthops[slot] = Math.min(nexthops, 255);
-    this.seen[slot] = 1;
-    if (this.words === 1) this.prefsrc[slot] = m.prefsrcOffset >= 0 ? m.buf.readUInt32LE(m.prefsrcOffset) : 0;
+    const flags = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
+    page[b + W_FINGERPRINT] = fingerprint;
+    page[b + W_OIF] = dev < 0 ? 0 : dev;
+    page[b + W_NHID] = m.nhId;
+    page[b + W_PREFSRC] = this.words === 1 && m.prefsrcOffset >= 0 ? m.buf.readUInt32LE(m.prefsrcOffset) : 0;
+    page[b + W_KEYBYTES] = (m.dstLength | (m.tos << 8) | (m.protocol << 16) | (m.routeType << 24)) >>> 0;
+    page[b + W_META] = META_USED | META_SEEN | (flags << 8) | (Math.min(nexthops, 0xffff) << 16);
   }
 
   private insert(m: RouteMessage, fingerprint: number, nexthops: number): void {
-    this.resizeIfNeeded();
-    this.loadKey(m);
-    const mask = this.capacity - 1;
-    let slot = this.hashOf(m.table, m.dstLength, m.tos, m.priority);
-    while (this.state[slot] === USED) slot = (slot + 1) & mask;
-    if (this.state[slot] === TOMBSTONE) this.tombstones--;
-    this.state[slot] = USED;
-    this.table[slot] = m.table;
-    this.dstLen[slot] = m.dstLength;
-    this.tos[slot] = m.tos;
-    this.priority[slot] = m.priority;
-    for (let k = 0; k < this.words; k++) this.dst[slot * this.words + k] = this.key[k] as number;
-    this.write(slot, m, fingerprint, nexthops);
+    this.resizeIndexIfNeeded();
+    const record = this.allocate();
+    const page = this.page(record);
+    const b = this.base(record);
+    for (let k = 0; k < this.words; k++) page[b + k] = this.key[k] as number;
+    page[b + this.words + W_TABLE] = m.table;
+    page[b + this.words + W_PRIORITY] = m.priority;
+    this.write(record, m, fingerprint, nexthops);
     this.size++;
+    this.indexInsert(record);
   }
 
-  private removeSlot(slot: number): void {
-    this.state[slot] = TOMBSTONE;
+  /** Removes the record at an index slot (reporting it first). */
+  private removeAt(slot: number): void {
+    const record = this.index[slot] as number;
+    this.index[slot] = INDEX_TOMBSTONE;
     this.tombstones++;
+    this.indexUsed--;
+    this.release(record);
     this.size--;
   }
+
+  // ---- operations ----------------------------------------------------------------------------
 
   /**
    * Applies RTM_NEWROUTE (a notification or a dump reply). Returns what happened:
@@ -330,21 +398,22 @@ export class RouteTable {
   applyNew(m: RouteMessage, replace: boolean, onChange: (ref: RouteRef, previousProtocol: number) => void): 'added' | 'replaced' | 'same' {
     const fingerprint = routeFingerprint(m);
     const count = nexthopCount(m);
+    // find() loads the key into the scratch, which insert() writes.
     const slot = this.find(m, replace ? undefined : fingerprint);
     if (slot < 0) {
       this.insert(m, fingerprint, count);
       return 'added';
     }
-    const previousProtocol = this.protocol[slot] as number;
+    const record = this.index[slot] as number;
+    const previousProtocol = this.protocolOf(record);
+    // An IPv6 sibling appended to a multipath route (the kernel announces the whole new
+    // nexthop set, as a dump lists it), or a route re-announced as it is.
+    this.write(record, m, fingerprint, count);
     if (!replace) {
-      // An IPv6 sibling appended to a multipath route (the kernel announces the whole new
-      // nexthop set, as a dump lists it), or a route re-announced as it is.
-      this.write(slot, m, fingerprint, count);
-      if (previousProtocol !== m.protocol) onChange(this.describe(slot), previousProtocol);
+      if (previousProtocol !== m.protocol) onChange(this.describe(record), previousProtocol);
       return 'same';
     }
-    this.write(slot, m, fingerprint, count);
-    onChange(this.describe(slot), previousProtocol);
+    onChange(this.describe(record), previousProtocol);
     return 'replaced';
   }
 
@@ -358,28 +427,49 @@ export class RouteTable {
     // IPv4 nexthop members may differ from what we saw at add time: fall back to the key.
     if (slot < 0 && this.words === 1) slot = this.find(m, undefined);
     if (slot < 0) return undefined;
+    const record = this.index[slot] as number;
     if (fingerprint === IPV6_ECMP_FINGERPRINT) {
-      const left = (this.nexthops[slot] as number) - nexthopCount(m);
+      const page = this.page(record);
+      const w = this.base(record) + this.words + W_META;
+      const left = ((page[w] as number) >>> 16) - nexthopCount(m);
       if (left > 0) {
-        this.nexthops[slot] = left;
+        page[w] = (((page[w] as number) & 0xffff) | (left << 16)) >>> 0;
         return undefined;
       }
     }
-    const ref = this.describe(slot);
-    this.removeSlot(slot);
+    const ref = this.describe(record);
+    this.removeAt(slot);
+    if (this.sparse()) this.afterRemovals();
     return ref;
   }
 
-  /** Removes every route `predicate` picks (the kernel's silent flushes), reporting each. */
-  removeWhere(predicate: (slot: number) => boolean, onRemove: (ref: RouteRef) => void): number {
+  /** Whether removals left the pages or the index worth shrinking. */
+  private sparse(): boolean {
+    if (this.size === 0) return this.pages.length > 0 || this.index.length > MIN_INDEX;
+    return (this.pages.length > 1 && this.size * 4 < this.pages.length * PAGE_SIZE) || (this.index.length > MIN_INDEX && this.size * 8 < this.index.length);
+  }
+
+  private afterRemovals(): void {
+    this.compactIfSparse();
+    this.resizeIndexIfNeeded();
+  }
+
+  /** Removes every route `predicate` picks (given the record's page and base), reporting each. */
+  private removeWhere(predicate: (page: Uint32Array, meta: number) => boolean, onRemove: (ref: RouteRef) => void): number {
     let removed = 0;
-    for (let slot = 0; slot < this.capacity; slot++) {
-      if (this.state[slot] !== USED || !predicate(slot)) continue;
-      onRemove(this.describe(slot));
-      this.removeSlot(slot);
+    const mask = this.index.length - 1;
+    for (let record = 0; record < this.highWater; record++) {
+      const page = this.page(record);
+      const meta = this.base(record) + this.words;
+      if (((page[meta + W_META] as number) & META_USED) === 0 || !predicate(page, meta)) continue;
+      // Find its index slot: probe from its hash to the slot holding this record.
+      let slot = this.hashRecord(record);
+      while (this.index[slot] !== record) slot = (slot + 1) & mask;
+      onRemove(this.describe(record));
+      this.removeAt(slot);
       removed++;
     }
-    if (removed > 0) this.resizeIfNeeded();
+    if (removed > 0 && this.sparse()) this.afterRemovals();
     return removed;
   }
 
@@ -388,33 +478,32 @@ export class RouteTable {
    * down all but host-scope (local) routes; `force` (device gone, last address removed) all.
    */
   removeDevice(ifindex: number, force: boolean, onRemove: (ref: RouteRef) => void): number {
-    const keep = FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE);
-    return this.removeWhere((slot) => this.oif[slot] === ifindex && ((this.flags[slot] as number) & keep) === 0, onRemove);
+    const keep = (FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE)) << 8;
+    return this.removeWhere((page, m) => page[m + W_OIF] === ifindex && ((page[m + W_META] as number) & keep) === 0, onRemove);
   }
 
   /** IPv4 routes whose preferred source is `address` (fib_sync_down_addr). Address as read LE from the message. */
   removePrefsrc(address: number, onRemove: (ref: RouteRef) => void): number {
     if (this.words !== 1) return 0;
-    return this.removeWhere((slot) => this.prefsrc[slot] === address, onRemove);
+    return this.removeWhere((page, m) => page[m + W_PREFSRC] === address, onRemove);
   }
 
   /** Routes that use one of these nexthop objects. */
   removeNexthops(ids: ReadonlySet<number>, onRemove: (ref: RouteRef) => void): number {
-    return this.removeWhere((slot) => (this.nhId[slot] as number) !== 0 && ids.has(this.nhId[slot] as number), onRemove);
+    return this.removeWhere((page, m) => (page[m + W_NHID] as number) !== 0 && ids.has(page[m + W_NHID] as number), onRemove);
   }
 
   /** Starts a resync: every route is unseen until a dump reply or a notification sees it. */
   beginSweep(): void {
-    this.seen.fill(0);
+    for (let record = 0; record < this.highWater; record++) {
+      const page = this.page(record);
+      const m = this.base(record) + this.words + W_META;
+      page[m] = ((page[m] as number) & ~META_SEEN) >>> 0;
+    }
   }
 
   /** Ends a resync: routes the dump did not list are gone. */
   sweep(onRemove: (ref: RouteRef) => void): number {
-    return this.removeWhere((slot) => this.seen[slot] === 0, onRemove);
-  }
-
-  /** Approximate bytes held, for the benchmark. */
-  get bytes(): number {
-    return this.capacity * (8 + 6 * 4 + 4 * this.words);
+    return this.removeWhere((page, m) => ((page[m + W_META] as number) & META_SEEN) === 0, onRemove);
   }
 }
