@@ -46,6 +46,11 @@ export class ExpositionWriter {
     this.parts.push(`${line} ${formatValue(value)}\n`);
   }
 
+  /** Appends samples already in exposition format (each line ending in a newline). */
+  raw(lines: string): void {
+    if (lines !== '') this.parts.push(lines);
+  }
+
   text(): string {
     return this.parts.join('');
   }

@@ -38,6 +38,8 @@ export interface LinkRecord {
   deletedAt: number | undefined;
   /** Set by a resync dump; records a dump did not list are gone. */
   seen: boolean;
+  /** Bumped on every change of what the record's series show (their rendered text is cached by it). */
+  version: number;
 }
 
 /** Operationally up: operstate UP, or UNKNOWN with IFF_UP and IFF_LOWER_UP (lo, tun). */
@@ -77,6 +79,7 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
     tracked: false,
     deletedAt: undefined,
     seen: true,
+    version: 0,
   };
 }
 

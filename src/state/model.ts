@@ -147,6 +147,7 @@ export class NamespaceModel implements MessageSink {
       return;
     }
     known.seen = true;
+    known.version++;
     const previous = this.onEvent ? linkState(known) : undefined;
     const update = updateLink(known, m, now);
     if (update.renamedFrom !== undefined) {
@@ -189,7 +190,10 @@ export class NamespaceModel implements MessageSink {
     }
     const record = newAddressRecord(m, m.address);
     this.addresses.set(key, record);
-    if (link) link.addresses[fam]++;
+    if (link) {
+      link.addresses[fam]++;
+      link.version++;
+    }
     if (this.quiet(isDump)) return;
     if (link) (link.addressChanges[fam] as number[])[ADDRESS_ADDED]++;
     this.emitAddress('added', record, link);
@@ -299,6 +303,7 @@ export class NamespaceModel implements MessageSink {
     this.links.delete(ifindex);
     if (record.tracked) this.trackedCount--;
     record.deletedAt = this.now();
+    record.version++;
     if (record.tracked) this.deletedLinks.push(record);
     this.flushDevice(ifindex, true);
     this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
@@ -323,6 +328,7 @@ export class NamespaceModel implements MessageSink {
     const fam = record.family === 'inet6' ? FAMILY_INET6 : FAMILY_INET;
     if (link) {
       link.addresses[fam] = Math.max(0, link.addresses[fam] - 1);
+      link.version++;
       (link.addressChanges[fam] as number[])[ADDRESS_REMOVED]++;
     }
     this.emitAddress('removed', record, link);

@@ -152,17 +152,23 @@ const W_NHID = 4;
 const W_PREFSRC = 5;
 /** dstLength | tos << 8 | protocol << 16 | routeType << 24. */
 const W_KEYBYTES = 6;
-/** used (bit 0) | seen (bit 1) | flags << 8 | nexthops << 16; a free record holds the next free index in its first word. */
+/** used (bit 0) | seen (bit 1) | flags << 8 | nexthops << 16; a free record holds the next free index (+1) in its first word. */
 const W_META = 7;
+/** The circular list of routes with the same key (many devices' fe80::/64, `ip route append`). */
+const W_NEXT = 8;
+const W_PREV = 9;
+const RECORD_WORDS = 10;
 const META_USED = 1;
 const META_SEEN = 2;
 
 /**
- * One family's routes: records in fixed-size pages of one Uint32Array each (36 bytes an IPv4
- * route, 48 an IPv6 one), and an open-addressing index of record numbers (4 bytes a bucket, at
- * most half full) keyed by the kernel's key only, so a replace finds the route whatever its
- * nexthops. Growth adds a page and rebuilds only the index; a withdrawal compacts the records
- * and gives the memory back.
+ * One family's routes: records in fixed-size pages of one Uint32Array each (44 bytes an IPv4
+ * route, 56 an IPv6 one) and two open-addressing indexes of record numbers, each at most half
+ * full: `exact` by key and nexthop fingerprint (what a notification names), `byKey` by the
+ * kernel's key alone, pointing at the first of the routes that share it (what a replace
+ * names). Thousands of routes with one key (fe80::/64 on every veth of a Kubernetes node) cost
+ * no long probe. Growth adds a page and rebuilds only the indexes; a withdrawal compacts the
+ * records and gives the memory back.
  */
 export class RouteTable {
   readonly family: number;
@@ -173,9 +179,11 @@ export class RouteTable {
   private highWater = 0;
   private freeHead = -1;
   private size = 0;
-  private index = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
-  private indexUsed = 0;
-  private tombstones = 0;
+  private exact = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
+  private byKey = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
+  /** Filled or tombstoned slots per index (what decides a rebuild). */
+  private exactTaken = 0;
+  private byKeyTaken = 0;
   /** Scratch for the key of the message being applied. */
   private readonly key: Uint32Array;
   private readonly ref: RouteRef;
@@ -183,7 +191,7 @@ export class RouteTable {
   constructor(family: number) {
     this.family = family;
     this.words = family === AF_INET6 ? 4 : 1;
-    this.stride = this.words + 8;
+    this.stride = this.words + RECORD_WORDS;
     this.key = new Uint32Array(this.words);
     this.ref = { family, table: 0, protocol: 0, dstLength: 0, routeType: 0, oif: 0, priority: 0, fingerprint: 0, dst: new Uint32Array(this.words), dstIndex: 0 };
   }
@@ -192,9 +200,9 @@ export class RouteTable {
     return this.size;
   }
 
-  /** Bytes of typed arrays held (records and index). */
+  /** Bytes of typed arrays held (records and indexes). */
   get bytes(): number {
-    return this.pages.length * PAGE_SIZE * this.stride * 4 + this.index.byteLength;
+    return this.pages.length * PAGE_SIZE * this.stride * 4 + this.exact.byteLength + this.byKey.byteLength;
   }
 
   // ---- records -------------------------------------------------------------------------------
@@ -203,15 +211,23 @@ export class RouteTable {
     return this.pages[record >>> PAGE_BITS] as Uint32Array;
   }
 
-  private base(record: number): number {
-    return (record & PAGE_MASK) * this.stride;
+  /** Index of the record's first word after the destination, in its page. */
+  private at(record: number): number {
+    return (record & PAGE_MASK) * this.stride + this.words;
+  }
+
+  private word(record: number, field: number): number {
+    return this.page(record)[this.at(record) + field] as number;
+  }
+
+  private setWord(record: number, field: number, value: number): void {
+    this.page(record)[this.at(record) + field] = value;
   }
 
   private allocate(): number {
     if (this.freeHead >= 0) {
       const record = this.freeHead;
-      // A free record's first word holds the next free one, plus 1 (0 ends the list).
-      this.freeHead = (this.page(record)[this.base(record)] as number) - 1;
+      this.freeHead = (this.page(record)[this.at(record) - this.words] as number) - 1;
       return record;
     }
     const record = this.highWater++;
@@ -220,170 +236,246 @@ export class RouteTable {
   }
 
   private release(record: number): void {
-    const page = this.page(record);
-    const b = this.base(record);
-    page[b + this.words + W_META] = 0;
-    page[b] = this.freeHead + 1;
+    this.setWord(record, W_META, 0);
+    this.page(record)[this.at(record) - this.words] = this.freeHead + 1;
     this.freeHead = record;
   }
 
   private isUsed(record: number): boolean {
-    return ((this.page(record)[this.base(record) + this.words + W_META] as number) & META_USED) !== 0;
+    return (this.word(record, W_META) & META_USED) !== 0;
   }
 
-  // ---- index ---------------------------------------------------------------------------------
+  // ---- hashing and comparing -----------------------------------------------------------------
 
-  private hashKey(table: number, dstLen: number, tos: number, priority: number, dst: Uint32Array, dstIndex: number): number {
+  private keyHash(table: number, keyBytes: number, priority: number, dst: Uint32Array, dstIndex: number): number {
     let h = mix(0x811c9dc5, table);
-    h = mix(h, dstLen | (tos << 8));
+    h = mix(h, keyBytes & 0xffff); // dstLength | tos << 8
     h = mix(h, priority);
     for (let k = 0; k < this.words; k++) h = mix(h, dst[dstIndex + k] as number);
-    return h & (this.index.length - 1);
+    return h;
   }
 
-  private hashRecord(record: number): number {
+  private recordKeyHash(record: number): number {
     const page = this.page(record);
-    const b = this.base(record);
-    const w = this.words;
-    const keyBytes = page[b + w + W_KEYBYTES] as number;
-    return this.hashKey(page[b + w + W_TABLE] as number, keyBytes & 0xff, (keyBytes >>> 8) & 0xff, page[b + w + W_PRIORITY] as number, page, b);
+    const a = this.at(record);
+    return this.keyHash(page[a + W_TABLE] as number, page[a + W_KEYBYTES] as number, page[a + W_PRIORITY] as number, page, a - this.words);
   }
 
-  private indexInsert(record: number): void {
-    const mask = this.index.length - 1;
-    let slot = this.hashRecord(record);
-    while (this.index[slot] !== INDEX_EMPTY && this.index[slot] !== INDEX_TOMBSTONE) slot = (slot + 1) & mask;
-    if (this.index[slot] === INDEX_TOMBSTONE) this.tombstones--;
-    this.index[slot] = record;
-    this.indexUsed++;
+  private messageKeyHash(m: RouteMessage): number {
+    return this.keyHash(m.table, m.dstLength | (m.tos << 8), m.priority, this.key, 0);
   }
-
-  /** Rebuilds the index at the size that keeps it at most half full (and at least an eighth). */
-  private resizeIndexIfNeeded(): void {
-    const capacity = this.index.length;
-    let target = capacity;
-    while ((this.size + 1) * 2 > target) target *= 2;
-    while (target > MIN_INDEX && this.size * 8 < target) target /= 2;
-    if (target === capacity && (this.indexUsed + this.tombstones + 1) * 2 <= capacity) return;
-    this.index = new Int32Array(target).fill(INDEX_EMPTY);
-    this.indexUsed = 0;
-    this.tombstones = 0;
-    for (let record = 0; record < this.highWater; record++) if (this.isUsed(record)) this.indexInsert(record);
-  }
-
-  /** After a withdrawal: records move into as few pages as they need, and the rest is let go. */
-  private compactIfSparse(): void {
-    const allocated = this.pages.length * PAGE_SIZE;
-    if (this.size === 0) {
-      this.pages = [];
-      this.highWater = 0;
-      this.freeHead = -1;
-    } else if (allocated > PAGE_SIZE && this.size * 4 < allocated) {
-      const oldPages = this.pages;
-      const oldHighWater = this.highWater;
-      this.pages = [];
-      this.highWater = 0;
-      this.freeHead = -1;
-      for (let record = 0; record < oldHighWater; record++) {
-        const page = oldPages[record >>> PAGE_BITS] as Uint32Array;
-        const b = (record & PAGE_MASK) * this.stride;
-        if (((page[b + this.words + W_META] as number) & META_USED) === 0) continue;
-        const fresh = this.allocate();
-        this.page(fresh).set(page.subarray(b, b + this.stride), this.base(fresh));
-      }
-    } else return;
-    this.index = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
-    this.indexUsed = 0;
-    this.tombstones = 0;
-    this.resizeIndexIfNeeded();
-  }
-
-  // ---- lookups -------------------------------------------------------------------------------
 
   private loadKey(m: RouteMessage): void {
     for (let k = 0; k < this.words; k++) this.key[k] = m.dstOffset >= 0 ? m.buf.readUInt32LE(m.dstOffset + 4 * k) : 0;
   }
 
+  /** Whether the record has the message's key (loaded by loadKey). */
   private keyEquals(record: number, m: RouteMessage): boolean {
     const page = this.page(record);
-    const b = this.base(record);
-    const w = this.words;
-    if (page[b + w + W_TABLE] !== m.table || page[b + w + W_PRIORITY] !== m.priority) return false;
-    if (((page[b + w + W_KEYBYTES] as number) & 0xffff) !== (m.dstLength | (m.tos << 8))) return false;
-    for (let k = 0; k < w; k++) if (page[b + k] !== this.key[k]) return false;
+    const a = this.at(record);
+    if (page[a + W_TABLE] !== m.table || page[a + W_PRIORITY] !== m.priority) return false;
+    if (((page[a + W_KEYBYTES] as number) & 0xffff) !== (m.dstLength | (m.tos << 8))) return false;
+    for (let k = 0; k < this.words; k++) if (page[a - this.words + k] !== this.key[k]) return false;
     return true;
   }
 
-  /**
-   * The index slot of the route with this key (and, when `fingerprint` is given, these
-   * nexthops), or -1. Without a fingerprint, the first with the key, as the kernel replaces.
-   */
-  private find(m: RouteMessage, fingerprint: number | undefined): number {
-    this.loadKey(m);
-    const mask = this.index.length - 1;
-    for (let slot = this.hashKey(m.table, m.dstLength, m.tos, m.priority, this.key, 0); ; slot = (slot + 1) & mask) {
-      const record = this.index[slot] as number;
+  private sameKey(x: number, y: number): boolean {
+    const px = this.page(x);
+    const py = this.page(y);
+    const ax = this.at(x);
+    const ay = this.at(y);
+    if (px[ax + W_TABLE] !== py[ay + W_TABLE] || px[ax + W_PRIORITY] !== py[ay + W_PRIORITY]) return false;
+    if (((px[ax + W_KEYBYTES] as number) & 0xffff) !== ((py[ay + W_KEYBYTES] as number) & 0xffff)) return false;
+    for (let k = 1; k <= this.words; k++) if (px[ax - k] !== py[ay - k]) return false;
+    return true;
+  }
+
+  // ---- indexes -------------------------------------------------------------------------------
+
+  /** The route with this key and fingerprint, or -1. */
+  private findExact(m: RouteMessage, fingerprint: number): number {
+    const mask = this.exact.length - 1;
+    for (let slot = mix(this.messageKeyHash(m), fingerprint) & mask; ; slot = (slot + 1) & mask) {
+      const record = this.exact[slot] as number;
       if (record === INDEX_EMPTY) return -1;
-      if (record < 0 || !this.keyEquals(record, m)) continue;
-      if (fingerprint === undefined || this.page(record)[this.base(record) + this.words + W_FINGERPRINT] === fingerprint) return slot;
+      if (record >= 0 && this.word(record, W_FINGERPRINT) === fingerprint && this.keyEquals(record, m)) return record;
     }
   }
+
+  /** The first route with this key (the one the kernel replaces), or -1. */
+  private findFirst(m: RouteMessage): number {
+    const mask = this.byKey.length - 1;
+    for (let slot = this.messageKeyHash(m) & mask; ; slot = (slot + 1) & mask) {
+      const record = this.byKey[slot] as number;
+      if (record === INDEX_EMPTY) return -1;
+      if (record >= 0 && this.keyEquals(record, m)) return record;
+    }
+  }
+
+  /** The slot of `index` that holds `record`, probing from `hash`. */
+  private slotOf(index: Int32Array, hash: number, record: number): number {
+    const mask = index.length - 1;
+    let slot = hash & mask;
+    while (index[slot] !== record) {
+      if (index[slot] === INDEX_EMPTY) return -1;
+      slot = (slot + 1) & mask;
+    }
+    return slot;
+  }
+
+  private exactInsert(record: number): void {
+    const mask = this.exact.length - 1;
+    let slot = mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT)) & mask;
+    while ((this.exact[slot] as number) >= 0) slot = (slot + 1) & mask;
+    if (this.exact[slot] === INDEX_EMPTY) this.exactTaken++;
+    this.exact[slot] = record;
+  }
+
+  private exactRemove(record: number): void {
+    const slot = this.slotOf(this.exact, mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT)), record);
+    this.exact[slot] = INDEX_TOMBSTONE;
+  }
+
+  /** Indexes a record: in `exact`, and at the tail of its key's list (or as the list's head). */
+  private link(record: number): void {
+    this.exactInsert(record);
+    const mask = this.byKey.length - 1;
+    let free = -1;
+    for (let slot = this.recordKeyHash(record) & mask; ; slot = (slot + 1) & mask) {
+      const head = this.byKey[slot] as number;
+      if (head === INDEX_EMPTY) {
+        if (free < 0) {
+          free = slot;
+          this.byKeyTaken++;
+        }
+        break;
+      }
+      if (head === INDEX_TOMBSTONE) {
+        if (free < 0) free = slot;
+        continue;
+      }
+      if (this.sameKey(head, record)) {
+        const tail = this.word(head, W_PREV);
+        this.setWord(tail, W_NEXT, record);
+        this.setWord(record, W_PREV, tail);
+        this.setWord(record, W_NEXT, head);
+        this.setWord(head, W_PREV, record);
+        return;
+      }
+    }
+    this.byKey[free] = record;
+    this.setWord(record, W_NEXT, record);
+    this.setWord(record, W_PREV, record);
+  }
+
+  private unlink(record: number): void {
+    this.exactRemove(record);
+    const next = this.word(record, W_NEXT);
+    const keySlot = this.slotOf(this.byKey, this.recordKeyHash(record), record);
+    if (next === record) {
+      this.byKey[keySlot] = INDEX_TOMBSTONE;
+      return;
+    }
+    const prev = this.word(record, W_PREV);
+    this.setWord(prev, W_NEXT, next);
+    this.setWord(next, W_PREV, prev);
+    if (keySlot >= 0) this.byKey[keySlot] = next; // it was the head
+  }
+
+  /** Rebuilds both indexes, at most half full and at least an eighth, when growth or tombstones call for it. */
+  private reindexIfNeeded(force = false): void {
+    const capacity = this.exact.length;
+    let target = capacity;
+    while ((this.size + 1) * 2 > target) target *= 2;
+    while (target > MIN_INDEX && this.size * 8 < target) target /= 2;
+    const crowded = (this.exactTaken + 1) * 2 > capacity || (this.byKeyTaken + 1) * 2 > capacity;
+    if (!force && target === capacity && !crowded) return;
+    this.exact = new Int32Array(target).fill(INDEX_EMPTY);
+    this.byKey = new Int32Array(target).fill(INDEX_EMPTY);
+    this.exactTaken = 0;
+    this.byKeyTaken = 0;
+    for (let record = 0; record < this.highWater; record++) if (this.isUsed(record)) this.link(record);
+  }
+
+  /** After a withdrawal: records move into as few pages as they need, and the rest is let go. */
+  private compactIfSparse(): void {
+    const allocated = this.pages.length * PAGE_SIZE;
+    if (this.size > 0 && (allocated <= PAGE_SIZE || this.size * 4 >= allocated)) return;
+    const oldPages = this.pages;
+    const oldHighWater = this.highWater;
+    this.pages = [];
+    this.highWater = 0;
+    this.freeHead = -1;
+    for (let record = 0; record < oldHighWater; record++) {
+      const page = oldPages[record >>> PAGE_BITS] as Uint32Array;
+      const start = (record & PAGE_MASK) * this.stride;
+      if (((page[start + this.words + W_META] as number) & META_USED) === 0) continue;
+      const fresh = this.allocate();
+      this.page(fresh).set(page.subarray(start, start + this.stride), this.at(fresh) - this.words);
+    }
+    this.reindexIfNeeded(true);
+  }
+
+  /** Whether removals left the pages or the indexes worth shrinking. */
+  private sparse(): boolean {
+    if (this.size === 0) return this.pages.length > 0 || this.exact.length > MIN_INDEX;
+    return (this.pages.length > 1 && this.size * 4 < this.pages.length * PAGE_SIZE) || (this.exact.length > MIN_INDEX && this.size * 8 < this.exact.length);
+  }
+
+  private afterRemovals(): void {
+    this.compactIfSparse();
+    this.reindexIfNeeded();
+  }
+
+  // ---- reading and writing records -----------------------------------------------------------
 
   private describe(record: number): RouteRef {
     const r = this.ref;
     const page = this.page(record);
-    const b = this.base(record);
-    const w = this.words;
-    const keyBytes = page[b + w + W_KEYBYTES] as number;
-    r.table = page[b + w + W_TABLE] as number;
-    r.priority = page[b + w + W_PRIORITY] as number;
-    r.fingerprint = page[b + w + W_FINGERPRINT] as number;
-    r.oif = page[b + w + W_OIF] as number;
+    const a = this.at(record);
+    const keyBytes = page[a + W_KEYBYTES] as number;
+    r.table = page[a + W_TABLE] as number;
+    r.priority = page[a + W_PRIORITY] as number;
+    r.fingerprint = page[a + W_FINGERPRINT] as number;
+    r.oif = page[a + W_OIF] as number;
     r.dstLength = keyBytes & 0xff;
     r.protocol = (keyBytes >>> 16) & 0xff;
     r.routeType = keyBytes >>> 24;
     // Copied: the record's words may be reused (free list, compaction) before the caller is done.
-    for (let k = 0; k < w; k++) r.dst[k] = page[b + k] as number;
+    for (let k = 0; k < this.words; k++) r.dst[k] = page[a - this.words + k] as number;
     return r;
   }
 
-  private protocolOf(record: number): number {
-    return ((this.page(record)[this.base(record) + this.words + W_KEYBYTES] as number) >>> 16) & 0xff;
-  }
-
-  /** Writes everything but the key (which a replace keeps). */
+  /** Writes everything but the key and the list links. */
   private write(record: number, m: RouteMessage, fingerprint: number, nexthops: number): void {
     const page = this.page(record);
-    const b = this.base(record) + this.words;
+    const a = this.at(record);
     const dev = nexthopDevice(m);
     const flags = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
-    page[b + W_FINGERPRINT] = fingerprint;
-    page[b + W_OIF] = dev < 0 ? 0 : dev;
-    page[b + W_NHID] = m.nhId;
-    page[b + W_PREFSRC] = this.words === 1 && m.prefsrcOffset >= 0 ? m.buf.readUInt32LE(m.prefsrcOffset) : 0;
-    page[b + W_KEYBYTES] = (m.dstLength | (m.tos << 8) | (m.protocol << 16) | (m.routeType << 24)) >>> 0;
-    page[b + W_META] = META_USED | META_SEEN | (flags << 8) | (Math.min(nexthops, 0xffff) << 16);
+    page[a + W_FINGERPRINT] = fingerprint;
+    page[a + W_OIF] = dev < 0 ? 0 : dev;
+    page[a + W_NHID] = m.nhId;
+    page[a + W_PREFSRC] = this.words === 1 && m.prefsrcOffset >= 0 ? m.buf.readUInt32LE(m.prefsrcOffset) : 0;
+    page[a + W_KEYBYTES] = (m.dstLength | (m.tos << 8) | (m.protocol << 16) | (m.routeType << 24)) >>> 0;
+    page[a + W_META] = META_USED | META_SEEN | (flags << 8) | (Math.min(nexthops, 0xffff) << 16);
   }
 
+  /** Inserts the message's route (its key already loaded). */
   private insert(m: RouteMessage, fingerprint: number, nexthops: number): void {
-    this.resizeIndexIfNeeded();
+    this.size++;
+    this.reindexIfNeeded();
     const record = this.allocate();
     const page = this.page(record);
-    const b = this.base(record);
-    for (let k = 0; k < this.words; k++) page[b + k] = this.key[k] as number;
-    page[b + this.words + W_TABLE] = m.table;
-    page[b + this.words + W_PRIORITY] = m.priority;
+    const a = this.at(record);
+    for (let k = 0; k < this.words; k++) page[a - this.words + k] = this.key[k] as number;
+    page[a + W_TABLE] = m.table;
+    page[a + W_PRIORITY] = m.priority;
     this.write(record, m, fingerprint, nexthops);
-    this.size++;
-    this.indexInsert(record);
+    this.link(record);
   }
 
-  /** Removes the record at an index slot (reporting it first). */
-  private removeAt(slot: number): void {
-    const record = this.index[slot] as number;
-    this.index[slot] = INDEX_TOMBSTONE;
-    this.tombstones++;
-    this.indexUsed--;
+  private remove(record: number): void {
+    this.unlink(record);
     this.release(record);
     this.size--;
   }
@@ -398,17 +490,20 @@ export class RouteTable {
   applyNew(m: RouteMessage, replace: boolean, onChange: (ref: RouteRef, previousProtocol: number) => void): 'added' | 'replaced' | 'same' {
     const fingerprint = routeFingerprint(m);
     const count = nexthopCount(m);
-    // find() loads the key into the scratch, which insert() writes.
-    const slot = this.find(m, replace ? undefined : fingerprint);
-    if (slot < 0) {
+    this.loadKey(m);
+    let record = this.findExact(m, fingerprint);
+    if (record < 0 && replace) record = this.findFirst(m);
+    if (record < 0) {
       this.insert(m, fingerprint, count);
       return 'added';
     }
-    const record = this.index[slot] as number;
-    const previousProtocol = this.protocolOf(record);
+    const previousProtocol = (this.word(record, W_KEYBYTES) >>> 16) & 0xff;
+    const moved = this.word(record, W_FINGERPRINT) !== fingerprint;
+    if (moved) this.exactRemove(record);
     // An IPv6 sibling appended to a multipath route (the kernel announces the whole new
-    // nexthop set, as a dump lists it), or a route re-announced as it is.
+    // nexthop set, as a dump lists it), or a route re-announced or replaced.
     this.write(record, m, fingerprint, count);
+    if (moved) this.exactInsert(record);
     if (!replace) {
       if (previousProtocol !== m.protocol) onChange(this.describe(record), previousProtocol);
       return 'same';
@@ -423,50 +518,34 @@ export class RouteTable {
    */
   applyDelete(m: RouteMessage): RouteRef | undefined {
     const fingerprint = routeFingerprint(m);
-    let slot = this.find(m, fingerprint);
+    this.loadKey(m);
+    let record = this.findExact(m, fingerprint);
     // IPv4 nexthop members may differ from what we saw at add time: fall back to the key.
-    if (slot < 0 && this.words === 1) slot = this.find(m, undefined);
-    if (slot < 0) return undefined;
-    const record = this.index[slot] as number;
+    if (record < 0 && this.words === 1) record = this.findFirst(m);
+    if (record < 0) return undefined;
     if (fingerprint === IPV6_ECMP_FINGERPRINT) {
-      const page = this.page(record);
-      const w = this.base(record) + this.words + W_META;
-      const left = ((page[w] as number) >>> 16) - nexthopCount(m);
+      const meta = this.word(record, W_META);
+      const left = (meta >>> 16) - nexthopCount(m);
       if (left > 0) {
-        page[w] = (((page[w] as number) & 0xffff) | (left << 16)) >>> 0;
+        this.setWord(record, W_META, ((meta & 0xffff) | (left << 16)) >>> 0);
         return undefined;
       }
     }
     const ref = this.describe(record);
-    this.removeAt(slot);
+    this.remove(record);
     if (this.sparse()) this.afterRemovals();
     return ref;
   }
 
-  /** Whether removals left the pages or the index worth shrinking. */
-  private sparse(): boolean {
-    if (this.size === 0) return this.pages.length > 0 || this.index.length > MIN_INDEX;
-    return (this.pages.length > 1 && this.size * 4 < this.pages.length * PAGE_SIZE) || (this.index.length > MIN_INDEX && this.size * 8 < this.index.length);
-  }
-
-  private afterRemovals(): void {
-    this.compactIfSparse();
-    this.resizeIndexIfNeeded();
-  }
-
-  /** Removes every route `predicate` picks (given the record's page and base), reporting each. */
-  private removeWhere(predicate: (page: Uint32Array, meta: number) => boolean, onRemove: (ref: RouteRef) => void): number {
+  /** Removes every route `predicate` picks (given the record's page and field base), reporting each. */
+  private removeWhere(predicate: (page: Uint32Array, at: number) => boolean, onRemove: (ref: RouteRef) => void): number {
     let removed = 0;
-    const mask = this.index.length - 1;
     for (let record = 0; record < this.highWater; record++) {
       const page = this.page(record);
-      const meta = this.base(record) + this.words;
-      if (((page[meta + W_META] as number) & META_USED) === 0 || !predicate(page, meta)) continue;
-      // Find its index slot: probe from its hash to the slot holding this record.
-      let slot = this.hashRecord(record);
-      while (this.index[slot] !== record) slot = (slot + 1) & mask;
+      const a = this.at(record);
+      if (((page[a + W_META] as number) & META_USED) === 0 || !predicate(page, a)) continue;
       onRemove(this.describe(record));
-      this.removeAt(slot);
+      this.remove(record);
       removed++;
     }
     if (removed > 0 && this.sparse()) this.afterRemovals();
@@ -479,31 +558,31 @@ export class RouteTable {
    */
   removeDevice(ifindex: number, force: boolean, onRemove: (ref: RouteRef) => void): number {
     const keep = (FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE)) << 8;
-    return this.removeWhere((page, m) => page[m + W_OIF] === ifindex && ((page[m + W_META] as number) & keep) === 0, onRemove);
+    return this.removeWhere((page, a) => page[a + W_OIF] === ifindex && ((page[a + W_META] as number) & keep) === 0, onRemove);
   }
 
   /** IPv4 routes whose preferred source is `address` (fib_sync_down_addr). Address as read LE from the message. */
   removePrefsrc(address: number, onRemove: (ref: RouteRef) => void): number {
     if (this.words !== 1) return 0;
-    return this.removeWhere((page, m) => page[m + W_PREFSRC] === address, onRemove);
+    return this.removeWhere((page, a) => page[a + W_PREFSRC] === address, onRemove);
   }
 
   /** Routes that use one of these nexthop objects. */
   removeNexthops(ids: ReadonlySet<number>, onRemove: (ref: RouteRef) => void): number {
-    return this.removeWhere((page, m) => (page[m + W_NHID] as number) !== 0 && ids.has(page[m + W_NHID] as number), onRemove);
+    return this.removeWhere((page, a) => (page[a + W_NHID] as number) !== 0 && ids.has(page[a + W_NHID] as number), onRemove);
   }
 
   /** Starts a resync: every route is unseen until a dump reply or a notification sees it. */
   beginSweep(): void {
     for (let record = 0; record < this.highWater; record++) {
       const page = this.page(record);
-      const m = this.base(record) + this.words + W_META;
+      const m = this.at(record) + W_META;
       page[m] = ((page[m] as number) & ~META_SEEN) >>> 0;
     }
   }
 
   /** Ends a resync: routes the dump did not list are gone. */
   sweep(onRemove: (ref: RouteRef) => void): number {
-    return this.removeWhere((page, m) => ((page[m + W_META] as number) & META_SEEN) === 0, onRemove);
+    return this.removeWhere((page, a) => ((page[a + W_META] as number) & META_SEEN) === 0, onRemove);
   }
 }
