@@ -10,8 +10,9 @@ import { anchoredRegex, Config, ConfigError } from './config';
 import { EventBus, formatEventJson, formatEventLine } from './event-log';
 import { createLogger, Logger } from './log';
 import { renderNetlinkMetrics } from './metrics/collectors';
-import { loadNativeSocket } from './netlink/native';
+import { loadNativeSocket, trimMemory } from './netlink/native';
 import { ExporterServer } from './server';
+import { enableCollectOnRelease } from './state/memory';
 import { namespacePath, NamespaceWatcher } from './watcher';
 
 function readVersion(): string {
@@ -94,6 +95,7 @@ function onSignals(stop: () => Promise<void> | void): void {
 }
 
 async function serve(config: Config, logger: Logger): Promise<void> {
+  enableCollectOnRelease(trimMemory);
   const watchers = createWatchers(config, logger, undefined);
   let sources = [...watchers];
   const registry = new Registry();

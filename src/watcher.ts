@@ -20,6 +20,7 @@ import type { NativeSocket, NativeSocketConstructor } from './netlink/native';
 import { buildMessage, dumpRequest, DumpKind } from './netlink/request';
 import type { MessageHeader } from './netlink/types';
 import type { PendingEvent } from './state/events';
+import { released } from './state/memory';
 import { DumpMode, NamespaceModel } from './state/model';
 import type { NamespaceSource } from './metrics/collectors';
 
@@ -94,7 +95,10 @@ export class NamespaceWatcher implements NamespaceSource {
     this.socket = new this.options.Socket(
       { ...(this.options.path !== undefined ? { netnsPath: this.options.path } : {}), groups: SUBSCRIBED_GROUPS, receiveBufferBytes: this.options.receiveBufferBytes },
       (event, payload, count) => {
-        if (event === 'data') decodeChunk(payload as Buffer, this.model);
+        if (event === 'data') {
+          decodeChunk(payload as Buffer, this.model);
+          released((payload as Buffer).length);
+        }
         else if (event === 'overrun') this.overrun(payload as string, count);
         else this.socketError(payload as NodeJS.ErrnoException);
       },

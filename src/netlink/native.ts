@@ -52,16 +52,25 @@ export interface NativeSocketConstructor {
 
 interface NativeBinding {
   NetlinkSocket: NativeSocketConstructor;
+  /** malloc_trim(0): hands freed heap pages back to the kernel. */
+  trimMemory(): boolean;
 }
 
 let binding: NativeBinding | undefined;
 
 /** Loads build/Release/netlink_socket.node, built by node-gyp at `npm ci`. */
+function load(): NativeBinding {
+  // dist/src/netlink/native.js -> ../../../build/Release
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  binding ??= require('../../../build/Release/netlink_socket.node') as NativeBinding;
+  return binding;
+}
+
 export function loadNativeSocket(): NativeSocketConstructor {
-  if (!binding) {
-    // dist/src/netlink/native.js -> ../../../build/Release
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    binding = require('../../../build/Release/netlink_socket.node') as NativeBinding;
-  }
-  return binding.NetlinkSocket;
+  return load().NetlinkSocket;
+}
+
+/** Returns freed heap memory to the kernel (glibc keeps it otherwise). */
+export function trimMemory(): boolean {
+  return load().trimMemory();
 }

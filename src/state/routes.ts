@@ -17,6 +17,7 @@ const RTPROT_RA = 9;
 /** The fingerprint every IPv6 ECMP-class route shares: its siblings are one route. */
 const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
 import type { RouteMessage } from '../netlink/types';
+import { released } from './memory';
 
 /** Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. */
 const FLAG_MULTI_DEVICE = 1;
@@ -390,6 +391,7 @@ export class RouteTable {
     while (target > MIN_INDEX && this.size * 8 < target) target /= 2;
     const crowded = (this.exactTaken + 1) * 2 > capacity || (this.byKeyTaken + 1) * 2 > capacity;
     if (!force && target === capacity && !crowded) return;
+    released(this.exact.byteLength + this.byKey.byteLength);
     this.exact = new Int32Array(target).fill(INDEX_EMPTY);
     this.byKey = new Int32Array(target).fill(INDEX_EMPTY);
     this.exactTaken = 0;
@@ -403,6 +405,7 @@ export class RouteTable {
     if (this.size > 0 && (allocated <= PAGE_SIZE || this.size * 4 >= allocated)) return;
     const oldPages = this.pages;
     const oldHighWater = this.highWater;
+    released(oldPages.length * PAGE_SIZE * this.stride * 4);
     this.pages = [];
     this.highWater = 0;
     this.freeHead = -1;

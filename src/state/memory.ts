@@ -1,0 +1,46 @@
+// Giving memory back after a burst. The route table's pages and the socket's chunks are
+// ArrayBuffers: V8 frees them only at a garbage collection, and after a BGP withdrawal nothing
+// allocates any more, so none comes and tens of MB stay resident. When enabled (the exporter
+// does; tests and libraries need not), released memory is counted and a full collection runs
+// once enough has piled up, or a second after the last release.
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+const COLLECT_AT_BYTES = 16 * 1024 * 1024;
+const SETTLE_MS = 1000;
+
+let collect: (() => void) | undefined;
+let trim: (() => void) | undefined;
+let pending = 0;
+let timer: NodeJS.Timeout | undefined;
+
+/**
+ * Makes released memory trigger collections (V8's gc() through --expose-gc, set at run time),
+ * each followed by `trimHeap` (malloc_trim: glibc keeps freed pages mapped otherwise).
+ */
+export function enableCollectOnRelease(trimHeap?: () => void): void {
+  if (collect) return;
+  setFlagsFromString('--expose-gc');
+  collect = runInNewContext('gc') as () => void;
+  trim = trimHeap;
+}
+
+function run(): void {
+  if (timer) clearTimeout(timer);
+  timer = undefined;
+  pending = 0;
+  collect?.();
+  trim?.();
+}
+
+/** Counts bytes that became garbage (dropped pages, processed chunks). */
+export function released(bytes: number): void {
+  if (!collect) return;
+  pending += bytes;
+  if (pending >= COLLECT_AT_BYTES) run();
+  else if (!timer) {
+    timer = setTimeout(run, SETTLE_MS);
+    timer.unref();
+  }
+}
