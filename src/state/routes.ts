@@ -62,6 +62,13 @@ function mix(h: number, v: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
+/** MurmurHash3's finaliser: every input bit reaches the low bits an index mask keeps. */
+function finish(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** Hash of a route's nexthops (without the flags that change with carrier: linkdown, dead). */
 export function nexthopFingerprint(m: RouteMessage): number {
   let h = mix(0x811c9dc5, m.routeType);
@@ -253,7 +260,7 @@ export class RouteTable {
     h = mix(h, keyBytes & 0xffff); // dstLength | tos << 8
     h = mix(h, priority);
     for (let k = 0; k < this.words; k++) h = mix(h, dst[dstIndex + k] as number);
-    return h;
+    return finish(h);
   }
 
   private recordKeyHash(record: number): number {
@@ -296,7 +303,7 @@ export class RouteTable {
   /** The route with this key and fingerprint, or -1. */
   private findExact(m: RouteMessage, fingerprint: number): number {
     const mask = this.exact.length - 1;
-    for (let slot = mix(this.messageKeyHash(m), fingerprint) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = finish(mix(this.messageKeyHash(m), fingerprint)) & mask; ; slot = (slot + 1) & mask) {
       const record = this.exact[slot] as number;
       if (record === INDEX_EMPTY) return -1;
       if (record >= 0 && this.word(record, W_FINGERPRINT) === fingerprint && this.keyEquals(record, m)) return record;
@@ -326,14 +333,14 @@ export class RouteTable {
 
   private exactInsert(record: number): void {
     const mask = this.exact.length - 1;
-    let slot = mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT)) & mask;
+    let slot = finish(mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT))) & mask;
     while ((this.exact[slot] as number) >= 0) slot = (slot + 1) & mask;
     if (this.exact[slot] === INDEX_EMPTY) this.exactTaken++;
     this.exact[slot] = record;
   }
 
   private exactRemove(record: number): void {
-    const slot = this.slotOf(this.exact, mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT)), record);
+    const slot = this.slotOf(this.exact, finish(mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT))), record);
     this.exact[slot] = INDEX_TOMBSTONE;
   }
 
