@@ -74,6 +74,7 @@ export class NamespaceWatcher implements NamespaceSource {
   private resyncRunning = false;
   private resyncWanted = false;
   private lastResyncStart = 0;
+  private lastOverrunLog = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly options: WatcherOptions;
 
@@ -192,7 +193,12 @@ export class NamespaceWatcher implements NamespaceSource {
 
   private overrun(reason: string, count: number): void {
     this.overruns += Math.max(1, count);
-    this.options.logger.warn('netlink overrun: notifications were lost; resyncing', { netns: this.options.label, reason, count });
+    // One line per storm, not per ENOBUFS: the counter has the numbers.
+    const now = Date.now();
+    if (now - this.lastOverrunLog >= MIN_RESYNC_INTERVAL_MS) {
+      this.lastOverrunLog = now;
+      this.options.logger.warn('netlink overrun: notifications were lost; resyncing', { netns: this.options.label, reason, overruns: this.overruns });
+    }
     this.requestResync();
   }
 

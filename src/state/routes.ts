@@ -106,9 +106,14 @@ function isIPv6Ecmp(m: RouteMessage): boolean {
   return m.family === AF_INET6 && m.nhId === 0 && m.protocol !== RTPROT_RA && (m.gatewayOffset >= 0 || m.multipathOffset >= 0);
 }
 
-/** What tells a route apart from others with the same key (see the top of this file). */
+/**
+ * What tells a route apart from others with the same key (see the top of this file). A route
+ * through a nexthop object is told apart by the object's id alone: the kernel also expands the
+ * object's members into each notification, and those change when a group loses a member.
+ */
 export function routeFingerprint(m: RouteMessage): number {
-  return isIPv6Ecmp(m) ? IPV6_ECMP_FINGERPRINT : nexthopFingerprint(m);
+  if (isIPv6Ecmp(m)) return IPV6_ECMP_FINGERPRINT;
+  return m.nhId !== 0 ? mix(mix(0x811c9dc5, m.routeType), m.nhId) : nexthopFingerprint(m);
 }
 
 /** Nexthop devices of a route: its single oif, or the one device all its multipath members share (-1: several). */
