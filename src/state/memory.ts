@@ -2,13 +2,15 @@
 // ArrayBuffers: V8 frees them only at a garbage collection, and after a BGP withdrawal nothing
 // allocates any more, so none comes and tens of MB stay resident. When enabled (the exporter
 // does; tests and libraries need not), released memory is counted and a full collection runs
-// once enough has piled up, or a second after the last release.
+// once enough has piled up, or a second after a release when a few MB are pending.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const COLLECT_AT_BYTES = 16 * 1024 * 1024;
 const SETTLE_MS = 1000;
+/** Below this, a quiet exporter's few notifications never cost it a collection. */
+const SETTLE_AT_BYTES = 4 * 1024 * 1024;
 
 let collect: (() => void) | undefined;
 let trim: (() => void) | undefined;
@@ -39,7 +41,7 @@ export function released(bytes: number): void {
   if (!collect) return;
   pending += bytes;
   if (pending >= COLLECT_AT_BYTES) run();
-  else if (!timer) {
+  else if (!timer && pending >= SETTLE_AT_BYTES) {
     timer = setTimeout(run, SETTLE_MS);
     timer.unref();
   }
