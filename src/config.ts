@@ -5,6 +5,17 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './log';
+import { formatIp, parseIp } from './netlink/format';
+
+/** A virtual IP to watch: held here or not, by which interfaces, and which MAC answers for it. */
+export interface VipConfig {
+  /** Canonical text (RFC 5952 for IPv6). */
+  address: string;
+  family: number;
+  name: string;
+  /** Interfaces whose holding the VIP does not count (an LVS real server's lo). */
+  ignoreInterfaces: string[];
+}
 
 export interface Config {
   web: {
@@ -14,6 +25,7 @@ export interface Config {
     scrapeReadyTimeout: number;
   };
   netns: string[];
+  vips: VipConfig[];
   interfaces: {
     include: string;
     exclude: string;
@@ -37,6 +49,7 @@ export interface Config {
 export const DEFAULT_CONFIG: Config = {
   web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10 },
   netns: [],
+  vips: [],
   interfaces: { include: '.*', exclude: '', deletedGracePeriod: 300, maxTracked: 10000 },
   addresses: { info: true, infoLinkLocal: false },
   socket: { receiveBufferBytes: 16 * 1024 * 1024 },
@@ -138,6 +151,25 @@ const stringList: Checker<string[]> = (value, key) => {
   });
 };
 
+const vipList: Checker<VipConfig[]> = (value, key) => {
+  if (!Array.isArray(value)) throw new ConfigError(key, `must be a list, not ${describe(value)}`);
+  const seen = new Set<string>();
+  return value.map((item, i) => {
+    const at = `${key}[${i}]`;
+    const vip = section(item, at, { address: '', name: '', ignoreInterfaces: [] as string[] }, {
+      address: ['address', str],
+      name: ['name', str],
+      ignoreInterfaces: ['ignore_interfaces', stringList],
+    });
+    const parsed = parseIp(vip.address);
+    if (!parsed) throw new ConfigError(`${at}.address`, `must be an IPv4 or IPv6 address, not ${JSON.stringify(vip.address)}`);
+    const address = formatIp(parsed.family, parsed.bytes, 0);
+    if (seen.has(address)) throw new ConfigError(`${at}.address`, `${address} is listed twice`);
+    seen.add(address);
+    return { address, family: parsed.family, name: vip.name, ignoreInterfaces: vip.ignoreInterfaces };
+  });
+};
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -174,7 +206,7 @@ export function configFromObject(raw: unknown): Config {
   if (raw === undefined || raw === null) return structuredClone(d);
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `the document must be a mapping, not ${describe(raw)}`);
   const top = raw as Record<string, unknown>;
-  const sections = ['web', 'netns', 'interfaces', 'addresses', 'socket', 'log'];
+  const sections = ['web', 'netns', 'vips', 'interfaces', 'addresses', 'socket', 'log'];
   for (const key of Object.keys(top)) {
     if (!sections.includes(key)) throw new ConfigError(key, `unknown key (known: ${sections.join(', ')})`);
   }
@@ -185,6 +217,7 @@ export function configFromObject(raw: unknown): Config {
       scrapeReadyTimeout: ['scrape_ready_timeout', duration],
     }),
     netns: top.netns === undefined || top.netns === null ? [] : stringList(top.netns, 'netns'),
+    vips: top.vips === undefined || top.vips === null ? [] : vipList(top.vips, 'vips'),
     interfaces: section(top.interfaces, 'interfaces', d.interfaces, {
       include: ['include', regex],
       exclude: ['exclude', regex],

@@ -112,6 +112,14 @@ export function formatEventLine(e: DomainEvent): string {
       if (e.gateway !== undefined) line += ` via ${e.gateway}`;
       if (e.count !== undefined) line += ` count=${e.count}`;
       break;
+    case 'neighbour':
+      line += ` ${e.family} ${e.destination}`;
+      if (e.oldLladdr !== undefined) line += ` lladdr=${e.oldLladdr}->${e.lladdr ?? ''}`;
+      else if (e.lladdr !== undefined) line += ` lladdr=${e.lladdr}`;
+      break;
+    case 'vip':
+      line += ` vip=${e.vip}${e.name ? ` name=${value(e.name)}` : ''} holders=${e.holders.join(',') || '-'}`;
+      break;
     case 'resync':
       line += ` reason=${e.reason}`;
       break;

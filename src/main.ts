@@ -40,6 +40,7 @@ function createWatchers(config: Config, logger: Logger, bus: EventBus | undefine
         include,
         exclude,
         maxTracked: config.interfaces.maxTracked,
+        vips: config.vips,
         logger,
         Socket,
         ...(bus ? { onEvent: (e) => bus.publish(e) } : {}),

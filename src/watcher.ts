@@ -3,6 +3,7 @@
 // model). Shared by the exporter and `events` mode: one pipeline, two outputs.
 
 import { existsSync } from 'node:fs';
+import type { VipConfig } from './config';
 import type { Logger } from './log';
 import {
   NLM_F_ACK,
@@ -13,6 +14,7 @@ import {
   RTNLGRP_IPV6_IFADDR,
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
+  RTNLGRP_NEIGH,
   RTNLGRP_NEXTHOP,
 } from './netlink/constants';
 import { decodeChunk } from './netlink/decode';
@@ -24,9 +26,14 @@ import { released } from './state/memory';
 import { DumpMode, NamespaceModel } from './state/model';
 import type { NamespaceSource } from './metrics/collectors';
 
-export const SUBSCRIBED_GROUPS = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP];
-/** Links first (addresses and routes name them), nexthop objects before the routes that use them. */
-const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route'];
+export const SUBSCRIBED_GROUPS = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP, RTNLGRP_NEIGH];
+/**
+ * Links first (addresses, routes and neighbours name them), nexthop objects before the routes
+ * that use them; the neighbour tables' limits (gc_thresh3) last.
+ */
+const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route', 'neighbour', 'neighbourTable'];
+/** Dumps a kernel may not support (nexthop objects before 5.3). */
+const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['nexthop', 'neighbourTable']);
 const MAX_DUMP_ATTEMPTS = 5;
 /** Resyncs start at most this often, so an overrun storm does not become a dump loop. */
 const MIN_RESYNC_INTERVAL_MS = 1000;
@@ -42,6 +49,7 @@ export interface WatcherOptions {
   include: RegExp;
   exclude: RegExp | undefined;
   maxTracked: number;
+  vips: readonly VipConfig[];
   logger: Logger;
   Socket: NativeSocketConstructor;
   onEvent?: (event: PendingEvent) => void;
@@ -80,7 +88,7 @@ export class NamespaceWatcher implements NamespaceSource {
 
   constructor(options: WatcherOptions) {
     this.options = options;
-    this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked });
+    this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked, vips: options.vips });
     this.model.onEvent = options.onEvent;
     this.model.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
     this.model.barrier = (callback) => this.barrier(callback);
@@ -135,7 +143,7 @@ export class NamespaceWatcher implements NamespaceSource {
           const errno = await this.dump(kind);
           if (this.closed) return;
           if (errno !== 0) {
-            if (kind === 'nexthop' && OPTIONAL_DUMP_ERRNOS.has(errno)) break;
+            if (OPTIONAL_DUMPS.has(kind) && OPTIONAL_DUMP_ERRNOS.has(errno)) break;
             throw Object.assign(new Error(`${kind} dump failed: errno ${errno}`), { errno });
           }
           if (!this.model.dumpInterrupted) break;

@@ -6,7 +6,9 @@ import { IFF_UP, OPERSTATE_NAMES, RTM_NAMES } from '../netlink/constants';
 import { isLinkLocal, scopeName } from '../state/addresses';
 import { isOperUp, LinkRecord } from '../state/links';
 import { NamespaceModel, protocolName, tableName } from '../state/model';
+import { NEIGHBOUR_ACTIONS } from '../state/neighbours';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
+import type { VipState } from '../state/vips';
 import { Family, METRICS as M } from './contract';
 import { escapeLabelValue, ExpositionWriter, formatValue } from './writer';
 
@@ -53,6 +55,8 @@ const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
 const INFO = PER_LINK.length;
 const ADDRESSES = INFO + 1;
 const ADDRESS_CHANGES = INFO + 2;
+const DAD_FAILURES = INFO + 3;
+const NEIGHBOUR_CHANGES = INFO + 4;
 
 /**
  * A link's series as exposition text, one string per family, rebuilt only when the link
@@ -79,6 +83,15 @@ function linkText(netns: string, link: LinkRecord): string[] {
   lines[ADDRESS_CHANGES] =
     `${changes}{${labels},family="inet",action="added"} ${inet[0]}\n${changes}{${labels},family="inet",action="removed"} ${inet[1]}\n` +
     `${changes}{${labels},family="inet6",action="added"} ${inet6[0]}\n${changes}{${labels},family="inet6",action="removed"} ${inet6[1]}\n`;
+  lines[DAD_FAILURES] = `${M.dadFailures.name}{${labels}} ${link.dadFailures}\n`;
+  let neighbourLines = '';
+  link.neighbourChanges.forEach((counts, i) => {
+    const family = i === 0 ? 'inet' : 'inet6';
+    NEIGHBOUR_ACTIONS.forEach((action, a) => {
+      neighbourLines += `${M.neighbourChanges.name}{${labels},family="${family}",action="${action}"} ${counts[a]}\n`;
+    });
+  });
+  lines[NEIGHBOUR_CHANGES] = neighbourLines;
   // Template results are ropes; reading a character makes V8 flatten them once, here, instead
   // of at every scrape's join.
   for (const line of lines) line.charCodeAt(0);
@@ -107,6 +120,7 @@ function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], opt
   const texts = linkTexts(sources);
   familyOfLinks(w, M.interfaceAddresses, texts, ADDRESSES);
   familyOfLinks(w, M.addressChanges, texts, ADDRESS_CHANGES);
+  familyOfLinks(w, M.dadFailures, texts, DAD_FAILURES);
   w.family(M.addressInfo);
   if (!options.addressInfo) return;
   for (const source of sources) {
@@ -117,6 +131,40 @@ function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], opt
       if (!options.addressInfoLinkLocal && isLinkLocal(address)) continue;
       w.sample(M.addressInfo, [model.netns, link.name, address.family, address.address, String(address.prefixLength), scopeName(address.scope)], 1);
     }
+  }
+}
+
+function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+  const each = (fn: (netns: string, vip: VipState) => void): void => {
+    for (const source of sources) for (const vip of source.model.vips.vips) fn(source.model.netns, vip);
+  };
+  w.family(M.vipPresent);
+  each((netns, vip) => w.sample(M.vipPresent, [netns, vip.config.address, vip.config.name], vip.holders.length > 0 ? 1 : 0));
+  w.family(M.vipBindings);
+  each((netns, vip) => w.sample(M.vipBindings, [netns, vip.config.address, vip.config.name], vip.holders.length));
+  w.family(M.vipInterfaceInfo);
+  each((netns, vip) => {
+    for (const holder of vip.holders) w.sample(M.vipInterfaceInfo, [netns, vip.config.address, vip.config.name, holder], 1);
+  });
+  w.family(M.vipTransitions);
+  each((netns, vip) => {
+    w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'acquired'], vip.acquired);
+    w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'released'], vip.released);
+  });
+  w.family(M.vipMacChanges);
+  each((netns, vip) => w.sample(M.vipMacChanges, [netns, vip.config.address, vip.config.name], vip.macChanges));
+}
+
+function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+  familyOfLinks(w, M.neighbourChanges, linkTexts(sources), NEIGHBOUR_CHANGES);
+  w.family(M.neighbours);
+  for (const source of sources) {
+    w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
+    w.sample(M.neighbours, [source.model.netns, 'inet6'], source.model.neighbourCounts[1]);
+  }
+  w.family(M.neighbourLimit);
+  for (const source of sources) {
+    for (const [fam, limit] of source.model.neighbourLimits) w.sample(M.neighbourLimit, [source.model.netns, fam === 0 ? 'inet' : 'inet6'], limit);
   }
 }
 
@@ -189,6 +237,8 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['interfaces', interfaces],
   ['addresses', addresses],
   ['routes', routes],
+  ['vips', vips],
+  ['neighbours', neighbours],
   ['exporter', exporter],
 ];
 

@@ -30,6 +30,17 @@ export const METRICS = {
   interfaceAddresses: family('netlink_interface_addresses', 'gauge', 'Addresses on the interface, by family.', ['netns', 'interface', 'family'] as const),
   addressChanges: family('netlink_address_changes_total', 'counter', 'Addresses added to and removed from the interface (real transitions, not repeated RTM_NEWADDR).', ['netns', 'interface', 'family', 'action'] as const),
   addressInfo: family('netlink_address_info', 'gauge', 'An address held by an interface; always 1.', ['netns', 'interface', 'family', 'address', 'prefix_length', 'scope'] as const),
+  dadFailures: family('netlink_address_dad_failures_total', 'counter', 'IPv6 duplicate address detection failures (IFA_F_DADFAILED): another host on the link holds the address.', IF),
+  // ---- virtual IPs ----
+  vipPresent: family('netlink_vip_present', 'gauge', 'Whether the VIP is held here by an interface not in its ignore list (tentative or dadfailed addresses are not held).', ['netns', 'vip', 'name'] as const),
+  vipBindings: family('netlink_vip_bindings', 'gauge', 'How many interfaces hold the VIP here (more than 1 is a fault too).', ['netns', 'vip', 'name'] as const),
+  vipInterfaceInfo: family('netlink_vip_interface_info', 'gauge', 'An interface holding the VIP; always 1.', ['netns', 'vip', 'name', 'interface'] as const),
+  vipTransitions: family('netlink_vip_transitions_total', 'counter', 'Times the VIP became held here (acquired) or held nowhere here (released).', ['netns', 'vip', 'name', 'action'] as const),
+  vipMacChanges: family('netlink_vip_mac_changes_total', 'counter', "Times the neighbour entry for the VIP's address answered from a new MAC address (split brain, seen from a client or router).", ['netns', 'vip', 'name'] as const),
+  // ---- neighbours ----
+  neighbourChanges: family('netlink_neighbour_changes_total', 'counter', 'Neighbour (ARP/NDP) entries added, removed, or answering from a new MAC address (lladdr_changed); state churn and bridge FDB entries excluded.', ['netns', 'interface', 'family', 'action'] as const),
+  neighbours: family('netlink_neighbours', 'gauge', 'Entries in the neighbour table.', ['netns', 'family'] as const),
+  neighbourLimit: family('netlink_neighbour_table_limit', 'gauge', "The neighbour table's hard limit (gc_thresh3); past it the kernel logs \"neighbour table overflow\".", ['netns', 'family'] as const),
   // ---- routes ----
   routes: family('netlink_routes', 'gauge', 'Routes as `ip route show table all` lists them, by table, family and protocol.', ['netns', 'table', 'family', 'protocol'] as const),
   routeChanges: family('netlink_route_changes_total', 'counter', 'Route notifications by action, plus routes the kernel flushed without one (action="flushed"). A lower bound after an overrun.', ['netns', 'table', 'family', 'protocol', 'action'] as const),

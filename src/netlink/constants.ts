@@ -43,6 +43,8 @@ export const RTM_GETROUTE = 26;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+export const RTM_NEWNEIGHTBL = 64;
+export const RTM_GETNEIGHTBL = 66;
 export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
 export const RTM_NEWNEXTHOP = 104;
@@ -248,6 +250,13 @@ export const NUD_PROBE = 0x10;
 export const NUD_FAILED = 0x20;
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
+
+// Neighbour tables (RTM_NEWNEIGHTBL): ndtmsg is 4 bytes: family u8, pad u8, pad u16.
+export const NDTMSG_LEN = 4;
+export const NDTA_NAME = 1;
+export const NDTA_THRESH1 = 2;
+export const NDTA_THRESH2 = 3;
+export const NDTA_THRESH3 = 4;
 
 // Nexthop objects: nhmsg is 8 bytes: family u8, scope u8, protocol u8, resvd u8, flags u32.
 export const NHMSG_LEN = 8;

@@ -18,6 +18,7 @@ import {
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
+  RTM_NEWNEIGHTBL,
   RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
 } from './constants';
@@ -25,7 +26,7 @@ import { align4 } from './attributes';
 import { decodeAddress } from './address';
 import { NetlinkDecodeError } from './errors';
 import { decodeLink } from './link';
-import { decodeNeighbour } from './neighbour';
+import { decodeNeighbour, decodeNeighbourTable } from './neighbour';
 import { decodeNexthop } from './nexthop';
 import { decodeRoute } from './route';
 import type { MessageHeader, MessageSink } from './types';
@@ -116,6 +117,15 @@ export function decodeDatagram(buf: Buffer, start: number, end: number, sink: Me
       case RTM_DELNEIGH: {
         const m = guarded(decodeNeighbour, buf, payload, payloadLength, sink);
         if (m) sink.neighbour(m);
+        break;
+      }
+      case RTM_NEWNEIGHTBL: {
+        if (!sink.neighbourTable) {
+          sink.other({ ...freshHeader(), length: len });
+          break;
+        }
+        const m = guarded(decodeNeighbourTable, buf, payload, payloadLength, sink);
+        if (m) sink.neighbourTable(m);
         break;
       }
       case RTM_NEWNEXTHOP:

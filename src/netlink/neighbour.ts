@@ -1,11 +1,11 @@
 // RTM_NEWNEIGH / RTM_DELNEIGH: struct ndmsg + NDA_* attributes.
 // The neighbour group also carries bridge FDB entries (family AF_BRIDGE).
 
-import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN } from './constants';
-import { AttributeCursor, attrAddress, attrU16, attrU32 } from './attributes';
+import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN, NDTA_NAME, NDTA_THRESH3, NDTMSG_LEN } from './constants';
+import { AttributeCursor, attrAddress, attrString, attrU16, attrU32 } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import { formatMac } from './format';
-import type { MessageHeader, NeighbourMessage } from './types';
+import type { MessageHeader, NeighbourMessage, NeighbourTableMessage } from './types';
 
 /** Decodes the payload of a neighbour message ([offset, offset + length) after the nlmsghdr). */
 export function decodeNeighbour(buf: Buffer, offset: number, length: number, header: MessageHeader): NeighbourMessage {
@@ -47,6 +47,20 @@ export function decodeNeighbour(buf: Buffer, offset: number, length: number, hea
       default:
         break;
     }
+  }
+  return m;
+}
+
+/** Decodes the payload of RTM_NEWNEIGHTBL: the table's name and gc_thresh3 (per-device parameter messages carry neither). */
+export function decodeNeighbourTable(buf: Buffer, offset: number, length: number, header: MessageHeader): NeighbourTableMessage {
+  if (length < NDTMSG_LEN) {
+    throw new NetlinkDecodeError('ndtmsg truncated', offset, `payload ${length} bytes, need ${NDTMSG_LEN}`);
+  }
+  const m: NeighbourTableMessage = { type: header.type, flags: header.flags, seq: header.seq, pid: header.pid, family: buf[offset]! };
+  const it = new AttributeCursor().reset(buf, offset + NDTMSG_LEN, offset + length);
+  while (it.next()) {
+    if (it.type === NDTA_NAME) m.name = attrString(buf, it.offset, it.length);
+    else if (it.type === NDTA_THRESH3) m.thresh3 = attrU32(buf, it.offset, it.length);
   }
   return m;
 }

@@ -23,7 +23,9 @@ import {
   RTM_GETADDR,
   RTM_GETLINK,
   RTM_GETNEIGH,
+  RTM_GETNEIGHTBL,
   RTM_GETNEXTHOP,
+  NDTMSG_LEN,
   RTM_GETROUTE,
   RTN_UNICAST,
   RT_TABLE_UNSPEC,
@@ -43,7 +45,7 @@ export function buildMessage(type: number, flags: number, seq: number, payload: 
   return out;
 }
 
-export type DumpKind = 'link' | 'address' | 'route' | 'neighbour' | 'nexthop';
+export type DumpKind = 'link' | 'address' | 'route' | 'neighbour' | 'nexthop' | 'neighbourTable';
 
 /** GET type and fixed-header size per dump kind. The family is the first byte of each header. */
 const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number }>> = {
@@ -52,6 +54,7 @@ const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number }>> 
   route: { type: RTM_GETROUTE, headerLength: RTMSG_LEN },
   neighbour: { type: RTM_GETNEIGH, headerLength: NDMSG_LEN },
   nexthop: { type: RTM_GETNEXTHOP, headerLength: NHMSG_LEN },
+  neighbourTable: { type: RTM_GETNEIGHTBL, headerLength: NDTMSG_LEN },
 };
 
 /**

@@ -141,6 +141,15 @@ export interface NexthopMessage extends MessageHeader {
   fdb: boolean;
 }
 
+/** RTM_NEWNEIGHTBL (ndtmsg + NDTA_*): a neighbour table's garbage-collection thresholds. */
+export interface NeighbourTableMessage extends MessageHeader {
+  family: number;
+  /** "arp_cache", "ndisc_cache". */
+  name?: string;
+  /** gc_thresh3: the hard limit of the table's entries. */
+  thresh3?: number;
+}
+
 /** A message the codec does not decode further (rules, unknown types). */
 export interface OtherMessage extends MessageHeader {
   length: number;
@@ -156,6 +165,8 @@ export interface MessageSink {
   route(message: RouteMessage): void;
   neighbour(message: NeighbourMessage): void;
   nexthop(message: NexthopMessage): void;
+  /** Neighbour table parameters; sinks without it get them as `other`. */
+  neighbourTable?(message: NeighbourTableMessage): void;
   /** NLMSG_DONE ending a dump (flags carry NLM_F_DUMP_INTR when the dump was interrupted). */
   done(header: MessageHeader): void;
   /** NLMSG_ERROR: errno is positive (0 = ACK). */

@@ -1,7 +1,7 @@
 // The one domain-event schema of design.md: what `events` mode prints (human lines or JSON),
 // and later what /api/v1/events and the tracing output carry.
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'resync';
+export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'neighbour' | 'vip' | 'resync';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -50,7 +50,8 @@ export interface FlapEvent extends EventBase {
 
 export interface AddressEvent extends EventBase {
   kind: 'address';
-  action: 'added' | 'removed';
+  /** `dadfailed`: IPv6 duplicate address detection failed: another host holds the address. */
+  action: 'added' | 'removed' | 'dadfailed';
   family: 'inet' | 'inet6';
   address: string;
   prefixLength: number;
@@ -79,13 +80,34 @@ export interface RouteEvent extends EventBase {
   count?: number;
 }
 
+/** A neighbour (ARP/NDP entry) appeared, went, or answered from a new MAC address. */
+export interface NeighbourEvent extends EventBase {
+  kind: 'neighbour';
+  action: 'added' | 'removed' | 'lladdr_changed';
+  family: 'inet' | 'inet6';
+  destination: string;
+  lladdr?: string;
+  /** On `lladdr_changed`: the MAC before. */
+  oldLladdr?: string;
+}
+
+/** A watched virtual IP became held here (on `interface`), or held nowhere here any more. */
+export interface VipEvent extends EventBase {
+  kind: 'vip';
+  action: 'acquired' | 'released';
+  vip: string;
+  name: string;
+  /** The interfaces holding it after the change. */
+  holders: string[];
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
   reason: string;
 }
 
-export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | ResyncEvent;
+export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | NeighbourEvent | VipEvent | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E ? (E extends DomainEvent ? Omit<E, 'seq' | 'time'> : never) : never;

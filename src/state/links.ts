@@ -32,6 +32,10 @@ export interface LinkRecord {
   addresses: [number, number];
   /** Address transitions, [family][added, removed]. */
   addressChanges: [[number, number], [number, number]];
+  /** IPv6 duplicate address detection failures seen on it. */
+  dadFailures: number;
+  /** Neighbour changes, [family][added, removed, lladdr_changed]. */
+  neighbourChanges: [[number, number, number], [number, number, number]];
   /** Whether the interface gets series (include/exclude regexes and the cap). */
   tracked: boolean;
   /** Seconds since the epoch the kernel deleted it; series stay for the grace period. */
@@ -75,6 +79,11 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
     addressChanges: [
       [0, 0],
       [0, 0],
+    ],
+    dadFailures: 0,
+    neighbourChanges: [
+      [0, 0, 0],
+      [0, 0, 0],
     ],
     tracked: false,
     deletedAt: undefined,

@@ -6,6 +6,7 @@ import {
   AF_BRIDGE,
   AF_INET,
   AF_INET6,
+  IFA_F_DADFAILED,
   IFF_LOWER_UP,
   IFF_RUNNING,
   IFF_UP,
@@ -14,6 +15,7 @@ import {
   NLM_F_REPLACE,
   RTM_DELADDR,
   RTM_DELLINK,
+  RTM_DELNEIGH,
   RTM_DELNEXTHOP,
   RTM_DELROUTE,
   RTM_F_CLONED,
@@ -22,7 +24,10 @@ import {
 } from '../netlink/constants';
 import { formatIp } from '../netlink/format';
 import { routeDestination, routeGateway } from '../netlink/route';
-import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
+import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NeighbourTableMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
+import type { VipConfig } from '../config';
+import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbourKey, NeighbourRecord } from './neighbours';
+import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent } from './events';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
@@ -38,6 +43,8 @@ export interface ModelOptions {
   maxTracked: number;
   /** Seconds since the epoch. */
   now?: () => number;
+  /** Virtual IPs to watch. */
+  vips?: readonly VipConfig[];
 }
 
 export interface DefaultRoute {
@@ -74,6 +81,13 @@ export class NamespaceModel implements MessageSink {
   /** netlink_default_route_changes_total by "table|family". */
   readonly defaultRouteChanges = new Map<string, number>();
   readonly nexthops = new Map<number, NexthopObject>();
+  readonly vips: VipWatch;
+  /** ARP and NDP entries by neighbourKey (no series per neighbour: counts only). */
+  readonly neighbours = new Map<string, NeighbourRecord>();
+  /** Neighbour table sizes, [inet, inet6]. */
+  readonly neighbourCounts: [number, number] = [0, 0];
+  /** The kernel's gc_thresh3 per family index (0 inet, 1 inet6), from the neighbour-table dump. */
+  readonly neighbourLimits = new Map<0 | 1, number>();
 
   /** Notifications by nlmsg_type (what the kernel multicast to us). */
   readonly messagesReceived = new Float64Array(RTM_NAME_MAX);
@@ -104,6 +118,7 @@ export class NamespaceModel implements MessageSink {
     this.options = options;
     this.netns = options.netns;
     this.now = options.now ?? (() => Date.now() / 1000);
+    this.vips = new VipWatch(options.vips ?? []);
   }
 
   // ---- MessageSink ---------------------------------------------------------------------------
@@ -154,6 +169,8 @@ export class NamespaceModel implements MessageSink {
       this.buryName(known.name);
       this.retrack(known);
       this.onEvent?.({ netns: this.netns, kind: 'link', action: 'renamed', interface: known.name, ifindex: known.ifindex, state: linkState(known), oldName: update.renamedFrom });
+      // Ignore lists name interfaces.
+      this.vipChanged(undefined);
     }
     if (update.flaps > 0 && !this.quiet(isDump)) {
       this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: known.name, ifindex: known.ifindex, flaps: update.flaps, oper: linkState(known).oper });
@@ -179,13 +196,18 @@ export class NamespaceModel implements MessageSink {
       if (!known) return;
       this.removeAddress(key, known, link);
       if (m.family === AF_INET) this.afterIPv4AddressRemoved(known);
+      this.vipChanged(m.address);
       return;
     }
+    const quiet = this.quiet(isDump);
     if (known) {
+      const dadFailed = (m.addressFlags & IFA_F_DADFAILED) !== 0 && (known.flags & IFA_F_DADFAILED) === 0;
       known.flags = m.addressFlags;
       known.scope = m.scope;
       known.label = m.label ?? known.label;
       known.seen = true;
+      if (dadFailed && !quiet) this.dadFailed(known, link);
+      this.vipChanged(m.address);
       return;
     }
     const record = newAddressRecord(m, m.address);
@@ -194,9 +216,32 @@ export class NamespaceModel implements MessageSink {
       link.addresses[fam]++;
       link.version++;
     }
-    if (this.quiet(isDump)) return;
-    if (link) (link.addressChanges[fam] as number[])[ADDRESS_ADDED]++;
-    this.emitAddress('added', record, link);
+    if (!quiet) {
+      if (link) (link.addressChanges[fam] as number[])[ADDRESS_ADDED]++;
+      this.emitAddress('added', record, link);
+      if ((record.flags & IFA_F_DADFAILED) !== 0) this.dadFailed(record, link);
+    }
+    this.vipChanged(m.address);
+  }
+
+  /** IPv6 duplicate address detection failed: another host on the link holds the address. */
+  private dadFailed(record: AddressRecord, link: LinkRecord | undefined): void {
+    if (link) {
+      link.dadFailures++;
+      link.version++;
+    }
+    this.emitAddress('dadfailed', record, link);
+  }
+
+  /** After a change of `address` (any of its records), or of interface names: VIPs held or released. */
+  private vipChanged(address: string | undefined): void {
+    if (this.vips.empty) return;
+    const targets = address === undefined ? this.vips.vips : [this.vips.get(address)].filter((v): v is VipState => v !== undefined);
+    for (const vip of targets) {
+      const action = this.vips.recompute(vip, this.addresses.values(), (ifindex) => this.links.get(ifindex)?.name);
+      if (!action) continue;
+      this.onEvent?.({ netns: this.netns, kind: 'vip', action, interface: vip.holders[0] ?? '', ifindex: 0, vip: vip.config.address, name: vip.config.name, holders: [...vip.holders] });
+    }
   }
 
   route(m: RouteMessage): void {
@@ -234,7 +279,65 @@ export class NamespaceModel implements MessageSink {
   }
 
   neighbour(m: NeighbourMessage): void {
+    const isDump = this.account(m);
+    // Bridge FDB entries (AF_BRIDGE) share the group; they are not neighbours.
+    if ((m.family !== AF_INET && m.family !== AF_INET6) || m.destination === undefined) return;
+    const fam = m.family === AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
+    const key = neighbourKey(m.ifindex, m.destination);
+    const known = this.neighbours.get(key);
+    const quiet = this.quiet(isDump);
+    if (m.type === RTM_DELNEIGH) {
+      if (!known) return;
+      this.removeNeighbour(key, known);
+      return;
+    }
+    if (!known) {
+      this.neighbours.set(key, { ifindex: m.ifindex, family: fam, destination: m.destination, lladdr: m.lladdr ?? '', seen: true });
+      this.neighbourCounts[fam]++;
+      if (!quiet) this.countNeighbour(m.ifindex, fam, NEIGHBOUR_ADDED, m.destination, m.lladdr, undefined);
+      return;
+    }
+    known.seen = true;
+    // A deleted entry is first re-sent FAILED without a MAC: not a change of MAC.
+    if (m.lladdr === undefined || m.lladdr === known.lladdr) return;
+    const before = known.lladdr;
+    known.lladdr = m.lladdr;
+    if (before === '' || quiet) return;
+    this.countNeighbour(m.ifindex, fam, NEIGHBOUR_LLADDR_CHANGED, m.destination, m.lladdr, before);
+    const vip = this.vips.get(m.destination);
+    if (vip) vip.macChanges++;
+  }
+
+  neighbourTable(m: NeighbourTableMessage): void {
     this.account(m);
+    if (m.thresh3 === undefined) return;
+    if (m.family === AF_INET) this.neighbourLimits.set(FAMILY_INET, m.thresh3);
+    else if (m.family === AF_INET6) this.neighbourLimits.set(FAMILY_INET6, m.thresh3);
+  }
+
+  private removeNeighbour(key: string, record: NeighbourRecord): void {
+    this.neighbours.delete(key);
+    this.neighbourCounts[record.family] = Math.max(0, this.neighbourCounts[record.family] - 1);
+    this.countNeighbour(record.ifindex, record.family, NEIGHBOUR_REMOVED, record.destination, record.lladdr || undefined, undefined);
+  }
+
+  private countNeighbour(ifindex: number, fam: 0 | 1, action: number, destination: string, lladdr: string | undefined, oldLladdr: string | undefined): void {
+    const link = this.links.get(ifindex);
+    if (link) {
+      (link.neighbourChanges[fam] as number[])[action]++;
+      link.version++;
+    }
+    this.onEvent?.({
+      netns: this.netns,
+      kind: 'neighbour',
+      action: (['added', 'removed', 'lladdr_changed'] as const)[action] as 'added' | 'removed' | 'lladdr_changed',
+      interface: link?.name ?? `if${ifindex}`,
+      ifindex,
+      family: fam === FAMILY_INET6 ? 'inet6' : 'inet',
+      destination,
+      ...(lladdr !== undefined ? { lladdr } : {}),
+      ...(oldLladdr !== undefined ? { oldLladdr } : {}),
+    });
   }
 
   nexthop(m: NexthopMessage): void {
@@ -307,6 +410,7 @@ export class NamespaceModel implements MessageSink {
     if (record.tracked) this.deletedLinks.push(record);
     this.flushDevice(ifindex, true);
     this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
+    this.vipChanged(undefined);
   }
 
   /** Drops the series of links deleted more than `grace` seconds ago, and their addresses. */
@@ -316,8 +420,12 @@ export class NamespaceModel implements MessageSink {
       const record = this.deletedLinks[i] as LinkRecord;
       if ((record.deletedAt ?? 0) <= limit) this.deletedLinks.splice(i, 1);
     }
-    for (const [key, address] of this.addresses) {
-      if (!this.links.has(address.ifindex) && !this.deletedLinks.some((l) => l.ifindex === address.ifindex)) this.addresses.delete(key);
+    const gone = (ifindex: number): boolean => !this.links.has(ifindex) && !this.deletedLinks.some((l) => l.ifindex === ifindex);
+    for (const [key, address] of this.addresses) if (gone(address.ifindex)) this.addresses.delete(key);
+    for (const [key, neighbour] of this.neighbours) {
+      if (!gone(neighbour.ifindex)) continue;
+      this.neighbours.delete(key);
+      this.neighbourCounts[neighbour.family] = Math.max(0, this.neighbourCounts[neighbour.family] - 1);
     }
   }
 
@@ -361,7 +469,7 @@ export class NamespaceModel implements MessageSink {
     else repair();
   }
 
-  private emitAddress(action: 'added' | 'removed', record: AddressRecord, link: LinkRecord | undefined): void {
+  private emitAddress(action: 'added' | 'removed' | 'dadfailed', record: AddressRecord, link: LinkRecord | undefined): void {
     this.onEvent?.({
       netns: this.netns,
       kind: 'address',
@@ -526,6 +634,7 @@ export class NamespaceModel implements MessageSink {
   beginSweep(): void {
     for (const link of this.links.values()) link.seen = false;
     for (const address of this.addresses.values()) address.seen = false;
+    for (const neighbour of this.neighbours.values()) neighbour.seen = false;
     this.routes4.beginSweep();
     this.routes6.beginSweep();
   }
@@ -536,6 +645,8 @@ export class NamespaceModel implements MessageSink {
     for (const [key, address] of [...this.addresses]) {
       if (!address.seen) this.removeAddress(key, address, this.links.get(address.ifindex));
     }
+    for (const [key, neighbour] of [...this.neighbours]) if (!neighbour.seen) this.removeNeighbour(key, neighbour);
+    this.vipChanged(undefined);
     this.routes4.sweep((ref) => this.routeSwept(ref));
     this.routes6.sweep((ref) => this.routeSwept(ref));
   }
