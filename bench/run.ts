@@ -1,0 +1,116 @@
+// npm run bench: the benchmark of issue 4. See bench/args.ts for the flags and
+// bench/measure.ts for how each figure is measured.
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ScenarioName, USAGE, UsageError, parseBenchArgs } from './args';
+import { cleanupSync, removeStaleLeftovers } from './cleanup';
+import { MAIN_JS } from './procs';
+import { addressScenario, carrierScenario, flapScenario, routeScenario } from './scenarios/bursts';
+import { Context, makeContext } from './scenarios/context';
+import { fullTableScenario } from './scenarios/fulltable';
+import { fuzzScenario } from './scenarios/fuzz';
+import { interfacesScenario } from './scenarios/interfaces';
+import { latencyScenario } from './scenarios/latency';
+import { LEGEND, Row, renderTable } from './table';
+
+const RUNNERS: Record<ScenarioName, { title: string; run: (ctx: Context) => Promise<Row[]> }> = {
+  route: { title: '1 route burst', run: routeScenario },
+  address: { title: '2 address burst', run: addressScenario },
+  flap: { title: '3 flap burst', run: flapScenario },
+  carrier: { title: '4 carrier-only burst', run: carrierScenario },
+  fulltable: { title: '5 full table', run: fullTableScenario },
+  interfaces: { title: '6 many interfaces', run: interfacesScenario },
+  latency: { title: '7 event latency', run: latencyScenario },
+  fuzz: { title: '8 codec fuzz', run: fuzzScenario },
+};
+
+function machine(): string {
+  const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const ipVersion = spawnSync('ip', ['-V'], { encoding: 'utf8' }).stdout.trim();
+  const mem = (os.totalmem() / 1024 ** 3).toFixed(1);
+  const repo = path.resolve(__dirname, '..', '..');
+  const git = (...a: string[]): string => spawnSync('git', ['-C', repo, ...a], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git('log', '-1', '--format=%h %s').slice(0, 100);
+  const dirty = git('status', '--porcelain', '--', 'src', 'addon').length > 0;
+  const addonSrc = path.join(repo, 'addon', 'netlink_socket.cc');
+  const addonBin = path.join(repo, 'build', 'Release', 'netlink_socket.node');
+  const staleAddon = fs.existsSync(addonSrc) && fs.statSync(addonBin).mtimeMs < fs.statSync(addonSrc).mtimeMs;
+  return [
+    `machine: nproc ${os.availableParallelism?.() ?? os.cpus().length}, ${cpu}, ${mem} GiB RAM`,
+    `kernel:  ${os.release()}; node ${process.version}; ${ipVersion}`,
+    `code:    ${head || 'unknown'}${dirty ? ' (+ uncommitted changes in src/ or addon/)' : ''}` +
+      (staleAddon ? '\nWARNING: build/Release/netlink_socket.node is older than addon/netlink_socket.cc (npm run build)' : ''),
+    `load:    ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at start; ${new Date().toISOString()}`,
+  ].join('\n');
+}
+
+function preflight(): void {
+  if (process.platform !== 'linux') throw new Error('the benchmark needs Linux');
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, SO_RCVBUFFORCE)');
+  if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: npm run build`);
+  const addon = path.resolve(__dirname, '..', '..', 'build', 'Release', 'netlink_socket.node');
+  if (!fs.existsSync(addon)) throw new Error(`${addon} is missing: npm run build (node-gyp)`);
+  if (spawnSync('ip', ['-V']).status !== 0) throw new Error('iproute2 `ip` is missing: apt-get install iproute2');
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`bench: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  preflight();
+  const stale = removeStaleLeftovers();
+  if (stale.length) process.stderr.write(`bench: removed leftovers of killed runs: ${stale.join(', ')}\n`);
+
+  const ctx = makeContext(args.scale);
+  const header = `netlink-exporter benchmark (issue 4)${args.scale !== 1 ? `, --scale ${args.scale}` : ''}\n${machine()}\n`;
+  process.stdout.write(header + '\n');
+  const rows: Row[] = [];
+  for (const name of args.only) {
+    const r = RUNNERS[name];
+    ctx.log(`${r.title}: start`);
+    try {
+      const got = await r.run(ctx);
+      rows.push(...got);
+      for (const row of got) for (const f of row.failures) ctx.log(`${row.scenario}: EXACTNESS FAILURE: ${f}`);
+    } catch (e) {
+      const err = e as Error;
+      ctx.log(`${r.title}: ERROR: ${err.stack ?? err.message}`);
+      rows.push({ scenario: r.title, notes: [], failures: [], error: err.message });
+    }
+    ctx.log(`${r.title}: done`);
+  }
+  process.stdout.write(`${renderTable(rows)}\n${LEGEND}\n`);
+  const bad = rows.filter((r) => r.error || r.failures.length);
+  if (bad.length) {
+    process.stdout.write(`\nFAILED: ${bad.map((r) => r.scenario).join(', ')}\n`);
+    return 1;
+  }
+  process.stdout.write('\nall scenarios exact, no errors\n');
+  return 0;
+}
+
+main().then(
+  (code) => {
+    cleanupSync();
+    process.exit(code);
+  },
+  (err: Error) => {
+    process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+    cleanupSync();
+    process.exit(1);
+  },
+);
