@@ -52,7 +52,7 @@ export const DEFAULT_CONFIG: Config = {
   vips: [],
   interfaces: { include: '.*', exclude: '', deletedGracePeriod: 300, maxTracked: 10000 },
   addresses: { info: true, infoLinkLocal: false },
-  socket: { receiveBufferBytes: 16 * 1024 * 1024 },
+  socket: { receiveBufferBytes: 64 * 1024 * 1024 },
   log: { level: 'info', format: 'logfmt' },
 };
 

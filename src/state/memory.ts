@@ -2,7 +2,8 @@
 // ArrayBuffers: V8 frees them only at a garbage collection, and after a BGP withdrawal nothing
 // allocates any more, so none comes and tens of MB stay resident. When enabled (the exporter
 // does; tests and libraries need not), released memory is counted and a full collection runs
-// once enough has piled up, or a second after a release when a few MB are pending.
+// soon after enough has piled up, or a second after a release when a few MB are pending.
+// Never synchronously: the caller's frame may still hold what it just released.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -16,6 +17,7 @@ let collect: (() => void) | undefined;
 let trim: (() => void) | undefined;
 let pending = 0;
 let timer: NodeJS.Timeout | undefined;
+let soon: NodeJS.Immediate | undefined;
 
 /**
  * Makes released memory trigger collections (V8's gc() through --expose-gc, set at run time),
@@ -30,18 +32,21 @@ export function enableCollectOnRelease(trimHeap?: () => void): void {
 
 function run(): void {
   if (timer) clearTimeout(timer);
+  if (soon) clearImmediate(soon);
   timer = undefined;
+  soon = undefined;
   pending = 0;
   collect?.();
   trim?.();
 }
 
-/** Counts bytes that became garbage (dropped pages, processed chunks). */
+/** Counts bytes that became garbage (dropped pages, processed chunks, a scrape's text). */
 export function released(bytes: number): void {
   if (!collect) return;
   pending += bytes;
-  if (pending >= COLLECT_AT_BYTES) run();
-  else if (!timer && pending >= SETTLE_AT_BYTES) {
+  if (pending >= COLLECT_AT_BYTES) {
+    soon ??= setImmediate(run);
+  } else if (!timer && pending >= SETTLE_AT_BYTES) {
     timer = setTimeout(run, SETTLE_MS);
     timer.unref();
   }

@@ -71,6 +71,8 @@ export class NamespaceModel implements MessageSink {
   /** Deleted links whose series stay for the grace period. */
   readonly deletedLinks: LinkRecord[] = [];
   readonly addresses = new Map<string, AddressRecord>();
+  /** IPv4 records per "ifindex|address" (one address may be held with several prefix lengths). */
+  private readonly ipv4Held = new Map<string, number>();
   readonly routes4 = new RouteTable(AF_INET);
   readonly routes6 = new RouteTable(AF_INET6);
   /** netlink_routes by groupKey(table, family, protocol). */
@@ -212,6 +214,7 @@ export class NamespaceModel implements MessageSink {
     }
     const record = newAddressRecord(m, m.address);
     this.addresses.set(key, record);
+    if (m.family === AF_INET) this.countIPv4(record, 1);
     if (link) {
       link.addresses[fam]++;
       link.version++;
@@ -421,7 +424,11 @@ export class NamespaceModel implements MessageSink {
       if ((record.deletedAt ?? 0) <= limit) this.deletedLinks.splice(i, 1);
     }
     const gone = (ifindex: number): boolean => !this.links.has(ifindex) && !this.deletedLinks.some((l) => l.ifindex === ifindex);
-    for (const [key, address] of this.addresses) if (gone(address.ifindex)) this.addresses.delete(key);
+    for (const [key, address] of this.addresses) {
+      if (!gone(address.ifindex)) continue;
+      this.addresses.delete(key);
+      if (address.family === 'inet') this.countIPv4(address, -1);
+    }
     for (const [key, neighbour] of this.neighbours) {
       if (!gone(neighbour.ifindex)) continue;
       this.neighbours.delete(key);
@@ -431,8 +438,16 @@ export class NamespaceModel implements MessageSink {
 
   // ---- addresses -----------------------------------------------------------------------------
 
+  private countIPv4(record: AddressRecord, delta: number): void {
+    const key = `${record.ifindex}|${record.address}`;
+    const next = (this.ipv4Held.get(key) ?? 0) + delta;
+    if (next > 0) this.ipv4Held.set(key, next);
+    else this.ipv4Held.delete(key);
+  }
+
   private removeAddress(key: string, record: AddressRecord, link: LinkRecord | undefined): void {
     this.addresses.delete(key);
+    if (record.family === 'inet') this.countIPv4(record, -1);
     const fam = record.family === 'inet6' ? FAMILY_INET6 : FAMILY_INET;
     if (link) {
       link.addresses[fam] = Math.max(0, link.addresses[fam] - 1);
@@ -452,13 +467,8 @@ export class NamespaceModel implements MessageSink {
    */
   private afterIPv4AddressRemoved(record: AddressRecord): void {
     const repair = (): void => {
-      let stillHeld = false;
-      let othersOnDevice = false;
-      for (const other of this.addresses.values()) {
-        if (other.ifindex !== record.ifindex || other.family !== 'inet') continue;
-        othersOnDevice = true;
-        if (other.address === record.address) stillHeld = true;
-      }
+      const stillHeld = this.ipv4Held.has(`${record.ifindex}|${record.address}`);
+      const othersOnDevice = (this.links.get(record.ifindex)?.addresses[FAMILY_INET] ?? 0) > 0;
       if (!stillHeld) {
         const word = Buffer.from(record.address.split('.').map(Number)).readUInt32LE(0);
         this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));

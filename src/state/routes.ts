@@ -148,6 +148,16 @@ export function nexthopCount(m: RouteMessage): number {
   return Math.max(n, 1);
 }
 
+/** Adds `delta` to the count of a non-zero key, forgetting keys that reach 0. */
+function bump(counts: Map<number, number>, key: number, delta: number): void {
+  if (key === 0) return;
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
+}
+
+const SHRINK_AFTER_MS = 250;
+
 /** Records per page: pages are added as the table grows, so growing never copies the records. */
 const PAGE_BITS = 16;
 const PAGE_SIZE = 1 << PAGE_BITS;
@@ -200,6 +210,16 @@ export class RouteTable {
   /** Scratch for the key of the message being applied. */
   private readonly key: Uint32Array;
   private readonly ref: RouteRef;
+  /**
+   * Routes per device, preferred source and nexthop object: a silent flush (an address
+   * removed, a device down) scans the table only when some route can match.
+   */
+  private readonly perDevice = new Map<number, number>();
+  private readonly perPrefsrc = new Map<number, number>();
+  private readonly perNexthop = new Map<number, number>();
+  /** Shrinking waits until removals pause: a withdrawal must not stall on a compaction. */
+  private shrinkTimer: NodeJS.Timeout | undefined;
+  private lastRemoval = 0;
 
   constructor(family: number) {
     this.family = family;
@@ -437,9 +457,30 @@ export class RouteTable {
     return (this.pages.length > 1 && this.size * 4 < this.pages.length * PAGE_SIZE) || (this.exact.length > MIN_INDEX && this.size * 8 < this.exact.length);
   }
 
-  private afterRemovals(): void {
+  /** Shrinks the pages and indexes now if removals left them sparse. */
+  shrink(): void {
+    if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
+    this.shrinkTimer = undefined;
+    if (!this.sparse()) return;
     this.compactIfSparse();
     this.reindexIfNeeded();
+  }
+
+  /** Shrinks once removals have paused for a moment (checked, not re-armed, per removal). */
+  private shrinkLater(): void {
+    this.lastRemoval = Date.now();
+    if (this.shrinkTimer || !this.sparse()) return;
+    const check = (): void => {
+      const quiet = Date.now() - this.lastRemoval;
+      if (quiet < SHRINK_AFTER_MS) {
+        this.shrinkTimer = setTimeout(check, SHRINK_AFTER_MS - quiet);
+        this.shrinkTimer.unref();
+        return;
+      }
+      this.shrink();
+    };
+    this.shrinkTimer = setTimeout(check, SHRINK_AFTER_MS);
+    this.shrinkTimer.unref();
   }
 
   // ---- reading and writing records -----------------------------------------------------------
@@ -465,6 +506,7 @@ export class RouteTable {
   private write(record: number, m: RouteMessage, fingerprint: number, nexthops: number): void {
     const page = this.page(record);
     const a = this.at(record);
+    if (((page[a + W_META] as number) & META_USED) !== 0) this.uncount(page, a);
     const dev = nexthopDevice(m);
     const flags = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
     page[a + W_FINGERPRINT] = fingerprint;
@@ -473,6 +515,15 @@ export class RouteTable {
     page[a + W_PREFSRC] = this.words === 1 && m.prefsrcOffset >= 0 ? m.buf.readUInt32LE(m.prefsrcOffset) : 0;
     page[a + W_KEYBYTES] = (m.dstLength | (m.tos << 8) | (m.protocol << 16) | (m.routeType << 24)) >>> 0;
     page[a + W_META] = META_USED | META_SEEN | (flags << 8) | (Math.min(nexthops, 0xffff) << 16);
+    bump(this.perDevice, page[a + W_OIF] as number, 1);
+    bump(this.perPrefsrc, page[a + W_PREFSRC] as number, 1);
+    bump(this.perNexthop, page[a + W_NHID] as number, 1);
+  }
+
+  private uncount(page: Uint32Array, a: number): void {
+    bump(this.perDevice, page[a + W_OIF] as number, -1);
+    bump(this.perPrefsrc, page[a + W_PREFSRC] as number, -1);
+    bump(this.perNexthop, page[a + W_NHID] as number, -1);
   }
 
   /** Inserts the message's route (its key already loaded). */
@@ -490,6 +541,7 @@ export class RouteTable {
   }
 
   private remove(record: number): void {
+    this.uncount(this.page(record), this.at(record));
     this.unlink(record);
     this.release(record);
     this.size--;
@@ -548,7 +600,7 @@ export class RouteTable {
     }
     const ref = this.describe(record);
     this.remove(record);
-    if (this.sparse()) this.afterRemovals();
+    this.shrinkLater();
     return ref;
   }
 
@@ -563,7 +615,7 @@ export class RouteTable {
       this.remove(record);
       removed++;
     }
-    if (removed > 0 && this.sparse()) this.afterRemovals();
+    if (removed > 0) this.shrinkLater();
     return removed;
   }
 
@@ -572,18 +624,20 @@ export class RouteTable {
    * down all but host-scope (local) routes; `force` (device gone, last address removed) all.
    */
   removeDevice(ifindex: number, force: boolean, onRemove: (ref: RouteRef) => void): number {
+    if (!this.perDevice.has(ifindex)) return 0;
     const keep = (FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE)) << 8;
     return this.removeWhere((page, a) => page[a + W_OIF] === ifindex && ((page[a + W_META] as number) & keep) === 0, onRemove);
   }
 
   /** IPv4 routes whose preferred source is `address` (fib_sync_down_addr). Address as read LE from the message. */
   removePrefsrc(address: number, onRemove: (ref: RouteRef) => void): number {
-    if (this.words !== 1) return 0;
+    if (this.words !== 1 || !this.perPrefsrc.has(address)) return 0;
     return this.removeWhere((page, a) => page[a + W_PREFSRC] === address, onRemove);
   }
 
   /** Routes that use one of these nexthop objects. */
   removeNexthops(ids: ReadonlySet<number>, onRemove: (ref: RouteRef) => void): number {
+    if (![...ids].some((id) => this.perNexthop.has(id))) return 0;
     return this.removeWhere((page, a) => (page[a + W_NHID] as number) !== 0 && ids.has(page[a + W_NHID] as number), onRemove);
   }
 

@@ -129,5 +129,6 @@ test('a withdrawal gives the memory back, and a resync sweep removes what a dump
   assert.equal(table.count, N / 2);
   for (let n = 0; n < N; n += 2) assert.ok(table.applyDelete(message({ type: RTM_DELROUTE, flags: 0, family: AF_INET, n, table: 254, protocol: 186, oif: 2 })));
   assert.equal(table.count, 0);
+  table.shrink(); // the exporter does it once removals pause
   assert.equal(table.bytes, empty);
 });
