@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Checks what the test suite needs from the system, quietly when everything is there.
-#  - commands: ip (iproute2), curl, promtool (prometheus). Missing ones are installed when we run as root on Debian
-#    (apt-get); otherwise the exact apt-get line is printed and we exit 1.
+#  - commands: ip (iproute2), curl, promtool (prometheus), prometheus-alertmanager. Missing ones are installed when
+#    we run as root on Debian (apt-get); otherwise the exact apt-get line is printed and we exit 1.
+#    The tests run their own Prometheus and Alertmanager on free loopback ports; the system services that the Debian
+#    packages start on installation (prometheus on :9090, alertmanager on :9093/:9094) are not wanted, so when this
+#    script installed those packages it stops and disables their services again.
 #  - the live-kernel tests: root, `ip netns`, veth pairs, carrier counters in sysfs.
 #    Without root they cannot run: under CI=true (where a skip is a failure) or with
 #    NLE_REQUIRE_LIVE_TESTS=1 that is an error (exit 1); otherwise a loud warning, and the test
@@ -15,6 +18,13 @@ declare -A PKG_OF=(
   [ip]=iproute2
   [curl]=curl
   [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
+)
+
+# Debian package -> the service its postinst starts (on a systemd machine without a policy-rc.d that forbids it)
+declare -A SERVICE_OF=(
+  [prometheus]=prometheus.service
+  [prometheus-alertmanager]=prometheus-alertmanager.service
 )
 
 missing_pkgs=()
@@ -38,6 +48,16 @@ if [ "${#missing_pkgs[@]}" -gt 0 ]; then
     for cmd in "${!PKG_OF[@]}"; do
       command -v "$cmd" >/dev/null 2>&1 || { say "still missing after install: $cmd"; exit 1; }
     done
+    # Only the binaries are needed: undo the services the installation started.
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      for pkg in "${missing_pkgs[@]}"; do
+        svc="${SERVICE_OF[$pkg]:-}"
+        [ -n "$svc" ] || continue
+        if systemctl disable --now "$svc" >/dev/null 2>&1; then
+          say "stopped and disabled $svc (installed for its binary only; the tests start their own)"
+        fi
+      done
+    fi
   else
     say "missing system packages: ${missing_pkgs[*]}"
     if command -v apt-get >/dev/null 2>&1; then

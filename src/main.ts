@@ -128,9 +128,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
     scrape: async () => ({
       contentType: registry.contentType,
-      body:
-        renderNetlinkMetrics(sources, collectorOptions, VERSION, (collector, err) => logger.error('collector failed', { collector, error: err.stack ?? err.message })) +
-        (await registry.metrics()),
+      body: [
+        ...renderNetlinkMetrics(sources, collectorOptions, VERSION, (collector, err) => logger.error('collector failed', { collector, error: err.stack ?? err.message })),
+        Buffer.from(await registry.metrics()),
+      ],
     }),
   });
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {

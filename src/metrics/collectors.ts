@@ -63,9 +63,9 @@ const NEIGHBOUR_CHANGES = INFO + 4;
  * changes (its version moves): a scrape of thousands of interfaces joins ready strings instead
  * of escaping and formatting every series again.
  */
-const textCache = new WeakMap<LinkRecord, { version: number; netns: string; lines: string[] }>();
+const textCache = new WeakMap<LinkRecord, { version: number; netns: string; lines: Buffer[] }>();
 
-function linkText(netns: string, link: LinkRecord): string[] {
+function linkText(netns: string, link: LinkRecord): Buffer[] {
   const cached = textCache.get(link);
   if (cached && cached.version === link.version && cached.netns === netns) return cached.lines;
   const labels = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
@@ -92,22 +92,21 @@ function linkText(netns: string, link: LinkRecord): string[] {
     });
   });
   lines[NEIGHBOUR_CHANGES] = neighbourLines;
-  // Template results are ropes; reading a character makes V8 flatten them once, here, instead
-  // of at every scrape's join.
-  for (const line of lines) line.charCodeAt(0);
-  textCache.set(link, { version: link.version, netns, lines });
-  return lines;
+  // Kept as bytes: a scrape copies them into its response, with no string join or encoding.
+  const bytes = lines.map((line) => Buffer.from(line));
+  textCache.set(link, { version: link.version, netns, lines: bytes });
+  return bytes;
 }
 
-function linkTexts(sources: readonly NamespaceSource[]): string[][] {
-  const texts: string[][] = [];
+function linkTexts(sources: readonly NamespaceSource[]): Buffer[][] {
+  const texts: Buffer[][] = [];
   for (const source of sources) for (const link of seriesLinks(source.model)) texts.push(linkText(source.model.netns, link));
   return texts;
 }
 
-function familyOfLinks(w: ExpositionWriter, def: Family, texts: readonly string[][], at: number): void {
+function familyOfLinks(w: ExpositionWriter, def: Family, texts: readonly Buffer[][], at: number): void {
   w.family(def);
-  for (const lines of texts) w.raw(lines[at] as string);
+  for (const lines of texts) w.raw(lines[at] as Buffer);
 }
 
 function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
@@ -242,15 +241,18 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['exporter', exporter],
 ];
 
-/** Renders every collector, each guarded, then their success and duration. */
+/**
+ * Renders every collector, each guarded, then their success and duration, as a list of chunks
+ * to write in order: the cached per-interface bytes go out as they are, never joined.
+ */
 export function renderNetlinkMetrics(
   sources: readonly NamespaceSource[],
   options: CollectorOptions,
   version: string,
   onError: (collector: string, err: Error) => void = () => undefined,
   collectors = COLLECTORS,
-): string {
-  const parts: string[] = [];
+): Buffer[] {
+  const chunks: Buffer[] = [];
   const results: [string, boolean, number][] = [];
   for (const source of sources) source.model.expireDeleted(options.deletedGracePeriod);
   for (const [name, collect] of collectors) {
@@ -259,7 +261,7 @@ export function renderNetlinkMetrics(
     let ok = true;
     try {
       collect(w, sources, options);
-      parts.push(w.text());
+      w.drainInto(chunks);
     } catch (err) {
       ok = false;
       onError(name, err as Error);
@@ -273,6 +275,6 @@ export function renderNetlinkMetrics(
   for (const [name, , seconds] of results) w.sample(M.collectorDuration, [name], seconds);
   w.family(M.buildInfo);
   w.sample(M.buildInfo, [version, process.versions.node], 1);
-  parts.push(w.text());
-  return parts.join('');
+  w.drainInto(chunks);
+  return chunks;
 }

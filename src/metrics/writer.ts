@@ -22,7 +22,8 @@ export function formatValue(value: number): string {
 }
 
 export class ExpositionWriter {
-  private readonly parts: string[] = [];
+  /** Text, or ready bytes (the cached per-interface lines), in order. */
+  private readonly parts: (string | Buffer)[] = [];
   private readonly started = new Set<string>();
 
   /** Writes HELP and TYPE, once; families with no samples still announce themselves. */
@@ -47,11 +48,29 @@ export class ExpositionWriter {
   }
 
   /** Appends samples already in exposition format (each line ending in a newline). */
-  raw(lines: string): void {
-    if (lines !== '') this.parts.push(lines);
+  raw(lines: string | Buffer): void {
+    if (lines.length > 0) this.parts.push(lines);
+  }
+
+  /** Appends the exposition to `chunks`: runs of text as one buffer each, ready buffers as they are. */
+  drainInto(chunks: Buffer[]): void {
+    let text = '';
+    for (const part of this.parts) {
+      if (typeof part === 'string') {
+        text += part;
+        continue;
+      }
+      if (text !== '') chunks.push(Buffer.from(text));
+      text = '';
+      chunks.push(part);
+    }
+    if (text !== '') chunks.push(Buffer.from(text));
+    this.parts.length = 0;
   }
 
   text(): string {
-    return this.parts.join('');
+    const chunks: Buffer[] = [];
+    this.drainInto(chunks);
+    return Buffer.concat(chunks).toString();
   }
 }

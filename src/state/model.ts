@@ -498,6 +498,8 @@ export class NamespaceModel implements MessageSink {
 
   private adjustRouteCount(table: number, family: number, protocol: number, delta: number): void {
     const key = groupKey(table, family, protocol);
+    // A group's change counters exist (at 0) from its first route, so the first change is a rate.
+    if (delta > 0 && !this.routeChanges.has(key)) this.routeChanges.set(key, [0, 0, 0, 0]);
     const next = (this.routeCounts.get(key) ?? 0) + delta;
     if (next <= 0) this.routeCounts.delete(key);
     else this.routeCounts.set(key, next);
@@ -576,6 +578,8 @@ export class NamespaceModel implements MessageSink {
       }
     }
     this.defaultRoutes.set(key, { table: m.table, family: m.family, protocol: m.protocol, ifindex: m.oif, gateway: routeGateway(m) ?? '' });
+    const changesKey = `${m.table}|${m.family}`;
+    if (!this.defaultRouteChanges.has(changesKey)) this.defaultRouteChanges.set(changesKey, 0);
     if (!quiet) this.countDefaultChange(m.table, m.family);
   }
 
