@@ -84,6 +84,17 @@ function watchNamespaceRemoval(watchers: NamespaceWatcher[], logger: Logger, onG
   }
 }
 
+/** Waits for `work` at most `ms`; its failure or lateness is the caller's to ignore. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    work.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    }).catch(() => undefined);
+  });
+}
+
 function onSignals(stop: () => Promise<void> | void): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -126,13 +137,16 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         });
       }),
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
-    scrape: async () => ({
-      contentType: registry.contentType,
-      body: [
-        ...renderNetlinkMetrics(sources, collectorOptions, VERSION, (collector, err) => logger.error('collector failed', { collector, error: err.stack ?? err.message })),
-        Buffer.from(await registry.metrics()),
-      ],
-    }),
+    scrape: async () => {
+      // The neighbour tables' entry counts are host-wide state with no notification: read them
+      // now, bounded, so a busy resync cannot hold the scrape.
+      await settledWithin(Promise.all(sources.map((w) => w.refreshNeighbourTables())), 500);
+      const onError = (collector: string, err: Error): void => logger.error('collector failed', { collector, error: err.stack ?? err.message });
+      return {
+        contentType: registry.contentType,
+        body: [...renderNetlinkMetrics(sources, collectorOptions, VERSION, onError), Buffer.from(await registry.metrics())],
+      };
+    },
   });
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {
     logger.error('cannot listen', { address: config.web.listenAddress, code: err.code, error: err.message });

@@ -77,6 +77,7 @@ export class NamespaceWatcher implements NamespaceSource {
   private socket: NativeSocket | undefined;
   private seq = 1;
   private pending: PendingDump | undefined;
+  private dumpQueue: Promise<unknown> = Promise.resolve();
   /** Barrier callbacks by the seq of their NLMSG_NOOP request. */
   private readonly barriers = new Map<number, () => void>();
   private resyncRunning = false;
@@ -159,7 +160,24 @@ export class NamespaceWatcher implements NamespaceSource {
     }
   }
 
+  /**
+   * Dumps one kind; resolves with the errno it ended with (0 = complete). Dumps run one after
+   * another: the kernel allows one per socket, and a scrape's table refresh may meet a resync.
+   */
   private dump(kind: DumpKind): Promise<number> {
+    const run = this.dumpQueue.then(() => this.dumpNow(kind));
+    this.dumpQueue = run.catch(() => 0);
+    return run;
+  }
+
+  /** Refreshes the neighbour tables' entry counts (host-wide, they move with every ARP entry). */
+  async refreshNeighbourTables(): Promise<void> {
+    if (!this.ready || this.closed) return;
+    await this.dump('neighbourTable');
+  }
+
+  private dumpNow(kind: DumpKind): Promise<number> {
+    if (this.closed) return Promise.resolve(0);
     const seq = this.seq++;
     return new Promise<number>((resolve) => {
       this.pending = { seq, resolve };

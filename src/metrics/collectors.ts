@@ -161,9 +161,14 @@ function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): v
     w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
     w.sample(M.neighbours, [source.model.netns, 'inet6'], source.model.neighbourCounts[1]);
   }
-  w.family(M.neighbourLimit);
-  for (const source of sources) {
-    for (const [fam, limit] of source.model.neighbourLimits) w.sample(M.neighbourLimit, [source.model.netns, fam === 0 ? 'inet' : 'inet6'], limit);
+  for (const [def, values] of [
+    [M.neighbourLimit, (m: NamespaceModel) => m.neighbourLimits],
+    [M.neighbourTableEntries, (m: NamespaceModel) => m.neighbourTableEntries],
+  ] as const) {
+    w.family(def);
+    for (const source of sources) {
+      for (const [fam, value] of values(source.model)) w.sample(def, [source.model.netns, fam === 0 ? 'inet' : 'inet6'], value);
+    }
   }
 }
 

@@ -257,6 +257,8 @@ export const NDTA_NAME = 1;
 export const NDTA_THRESH1 = 2;
 export const NDTA_THRESH2 = 3;
 export const NDTA_THRESH3 = 4;
+/** struct ndt_config: key_len u16, entry_size u16, entries u32 (host-wide), ... */
+export const NDTA_CONFIG = 5;
 
 // Nexthop objects: nhmsg is 8 bytes: family u8, scope u8, protocol u8, resvd u8, flags u32.
 export const NHMSG_LEN = 8;

@@ -1,7 +1,7 @@
 // RTM_NEWNEIGH / RTM_DELNEIGH: struct ndmsg + NDA_* attributes.
 // The neighbour group also carries bridge FDB entries (family AF_BRIDGE).
 
-import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN, NDTA_NAME, NDTA_THRESH3, NDTMSG_LEN } from './constants';
+import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN, NDTA_CONFIG, NDTA_NAME, NDTA_THRESH3, NDTMSG_LEN } from './constants';
 import { AttributeCursor, attrAddress, attrString, attrU16, attrU32 } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import { formatMac } from './format';
@@ -61,6 +61,10 @@ export function decodeNeighbourTable(buf: Buffer, offset: number, length: number
   while (it.next()) {
     if (it.type === NDTA_NAME) m.name = attrString(buf, it.offset, it.length);
     else if (it.type === NDTA_THRESH3) m.thresh3 = attrU32(buf, it.offset, it.length);
+    else if (it.type === NDTA_CONFIG) {
+      if (it.length < 8) throw new NetlinkDecodeError('NDTA_CONFIG truncated', it.offset, `${it.length} bytes, need 8`);
+      m.entries = buf.readUInt32LE(it.offset + 4);
+    }
   }
   return m;
 }

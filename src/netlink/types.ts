@@ -148,6 +148,8 @@ export interface NeighbourTableMessage extends MessageHeader {
   name?: string;
   /** gc_thresh3: the hard limit of the table's entries. */
   thresh3?: number;
+  /** Entries in the table now (NDTA_CONFIG ndtc_entries): the table is shared by every namespace. */
+  entries?: number;
 }
 
 /** A message the codec does not decode further (rules, unknown types). */

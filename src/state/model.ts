@@ -90,6 +90,8 @@ export class NamespaceModel implements MessageSink {
   readonly neighbourCounts: [number, number] = [0, 0];
   /** The kernel's gc_thresh3 per family index (0 inet, 1 inet6), from the neighbour-table dump. */
   readonly neighbourLimits = new Map<0 | 1, number>();
+  /** Entries of the host-wide neighbour tables (every namespace's), as of the last table dump. */
+  readonly neighbourTableEntries = new Map<0 | 1, number>();
 
   /** Notifications by nlmsg_type (what the kernel multicast to us). */
   readonly messagesReceived = new Float64Array(RTM_NAME_MAX);
@@ -313,9 +315,10 @@ export class NamespaceModel implements MessageSink {
 
   neighbourTable(m: NeighbourTableMessage): void {
     this.account(m);
-    if (m.thresh3 === undefined) return;
-    if (m.family === AF_INET) this.neighbourLimits.set(FAMILY_INET, m.thresh3);
-    else if (m.family === AF_INET6) this.neighbourLimits.set(FAMILY_INET6, m.thresh3);
+    const fam = m.family === AF_INET ? FAMILY_INET : m.family === AF_INET6 ? FAMILY_INET6 : undefined;
+    if (fam === undefined) return;
+    if (m.thresh3 !== undefined) this.neighbourLimits.set(fam, m.thresh3);
+    if (m.entries !== undefined) this.neighbourTableEntries.set(fam, m.entries);
   }
 
   private removeNeighbour(key: string, record: NeighbourRecord): void {
