@@ -84,17 +84,6 @@ function watchNamespaceRemoval(watchers: NamespaceWatcher[], logger: Logger, onG
   }
 }
 
-/** Waits for `work` at most `ms`; its failure or lateness is the caller's to ignore. */
-function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    work.finally(() => {
-      clearTimeout(timer);
-      resolve();
-    }).catch(() => undefined);
-  });
-}
-
 function onSignals(stop: () => Promise<void> | void): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -138,9 +127,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       }),
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
     scrape: async () => {
-      // The neighbour tables' entry counts are host-wide state with no notification: read them
-      // now, bounded, so a busy resync cannot hold the scrape.
-      await settledWithin(Promise.all(sources.map((w) => w.refreshNeighbourTables())), 500);
+      // The neighbour tables' entry counts are host-wide state with no notification: each scrape
+      // asks for them again and shows what the previous request brought, so a socket backed up
+      // by a burst (the reply queues behind it) never delays the scrape.
+      for (const w of sources) void w.refreshNeighbourTables().catch(() => undefined);
       const onError = (collector: string, err: Error): void => logger.error('collector failed', { collector, error: err.stack ?? err.message });
       return {
         contentType: registry.contentType,

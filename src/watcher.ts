@@ -170,10 +170,15 @@ export class NamespaceWatcher implements NamespaceSource {
     return run;
   }
 
-  /** Refreshes the neighbour tables' entry counts (host-wide, they move with every ARP entry). */
-  async refreshNeighbourTables(): Promise<void> {
-    if (!this.ready || this.closed) return;
-    await this.dump('neighbourTable');
+  private tableRefresh: Promise<unknown> | undefined;
+
+  /** Refreshes the neighbour tables' entry counts (host-wide, they move with every ARP entry); one at a time. */
+  refreshNeighbourTables(): Promise<unknown> {
+    if (!this.ready || this.closed) return Promise.resolve();
+    this.tableRefresh ??= this.dump('neighbourTable').finally(() => {
+      this.tableRefresh = undefined;
+    });
+    return this.tableRefresh;
   }
 
   private dumpNow(kind: DumpKind): Promise<number> {
