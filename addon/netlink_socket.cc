@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -44,6 +45,12 @@ constexpr size_t kFrameHeader = 4;
 constexpr size_t kMinChunkBytes = kMaxDatagram + kFrameHeader;
 /** Datagrams per recvmmsg call. */
 constexpr unsigned kBatch = 16;
+/**
+ * A partial chunk waits this long for company when the previous hand-over was this recent:
+ * under a steady trickle (thousands a second) each notification would otherwise cost a wake-up
+ * of both threads. A first notification after a quiet moment goes at once.
+ */
+constexpr std::chrono::microseconds kGatherWindow{500};
 constexpr size_t kMaxChunkBytes = 64 * 1024 * 1024;
 constexpr size_t kDefaultChunkBytes = 256 * 1024;
 constexpr size_t kDefaultMaxQueuedChunks = 64;
@@ -210,9 +217,10 @@ void CallJs(Napi::Env env, Napi::Function onEvent, std::shared_ptr<Shared>* cont
 void Deliver(Napi::Env env, Napi::Function onEvent, Event& event) {
   switch (event.kind) {
     case Event::kData: {
-      // External buffer: no copy. NewOrCopy copies only where external buffers are disallowed.
-      Napi::Buffer<uint8_t> chunk = Napi::Buffer<uint8_t>::NewOrCopy(
-          env, event.data, event.length, [](Napi::Env, uint8_t* data) { std::free(data); });
+      // Copied into a V8-owned buffer and freed here: an external buffer would need a finalizer
+      // per chunk, which costs more than copying the few hundred bytes a chunk usually holds.
+      Napi::Buffer<uint8_t> chunk = Napi::Buffer<uint8_t>::Copy(env, event.data, event.length);
+      std::free(event.data);
       event.data = nullptr;
       onEvent.Call({Napi::String::New(env, "data"), chunk,
                     Napi::Number::New(env, static_cast<double>(event.count))});
@@ -275,6 +283,7 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
   // Reader thread.
   void ReaderMain();
   void Drain();
+  void DrainedPartial();
   void Overrun(OverrunReason reason);
   void Fail(int err, const char* syscall);
   void Deliver(bool mustEmpty);
@@ -306,6 +315,9 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
   /** kBatch slots of kMaxDatagram bytes that recvmmsg fills (only the bytes received are touched). */
   uint8_t* scratch_ = nullptr;
   size_t used_ = 0;
+  std::chrono::steady_clock::time_point lastHandover_{};
+  std::chrono::steady_clock::time_point gatherUntil_{};
+  bool gathering_ = false;  // a partial chunk waits for the gather window to close
   uint64_t datagrams_ = 0;
   uint64_t pending_[kReasonCount] = {};  // overruns not yet signalled, per reason
   bool errorPending_ = false;
@@ -545,11 +557,20 @@ void NetlinkSocket::ReaderMain() {
     if (failed_ && !errorPending_) break;  // the error is delivered: the reader is done
     pollfd fds[2] = {{wake_.Get(), POLLIN, 0}, {socket_.Get(), POLLIN, 0}};
     // After a failure only the eventfd is watched: the error waits there for queue room.
-    int ready = ::poll(fds, failed_ ? 1 : 2, -1);
+    int timeoutMs = -1;
+    if (gathering_) {
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(gatherUntil_ - std::chrono::steady_clock::now());
+      timeoutMs = left.count() <= 0 ? 0 : static_cast<int>((left.count() + 999) / 1000);
+    }
+    int ready = ::poll(fds, failed_ ? 1 : 2, timeoutMs);
     if (ready < 0) {
       if (errno == EINTR) continue;
       Fail(errno, "poll");
       continue;
+    }
+    if (gathering_ && std::chrono::steady_clock::now() >= gatherUntil_) {
+      gathering_ = false;
+      Deliver(false);  // the window closed: what gathered goes now
     }
     if (fds[0].revents & POLLIN) {
       uint64_t value;
@@ -595,7 +616,7 @@ void NetlinkSocket::Drain() {
       int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) {
-        Deliver(false);
+        DrainedPartial();
         return;
       }
       if (err == ENOBUFS) {
@@ -630,10 +651,23 @@ void NetlinkSocket::Drain() {
     }
     // Fewer than asked: the socket ran dry (an error after some datagrams waits for the next call).
     if (received < static_cast<int>(kBatch)) {
-      Deliver(false);
+      DrainedPartial();
       return;
     }
   }
+}
+
+// The socket ran dry with a partial chunk: hand it over now, or, if the last hand-over was
+// within the gather window, wait for the window to close (poll wakes us then).
+void NetlinkSocket::DrainedPartial() {
+  auto now = std::chrono::steady_clock::now();
+  if (used_ > 0 && !gathering_ && now - lastHandover_ < kGatherWindow) {
+    gathering_ = true;
+    gatherUntil_ = lastHandover_ + kGatherWindow;
+    return;
+  }
+  if (gathering_) return;  // poll's timeout delivers it
+  Deliver(false);
 }
 
 // An overrun comes after the data read before it: that chunk goes first (or is dropped).
@@ -685,11 +719,21 @@ bool NetlinkSocket::TryDeliver(bool chunkIsDue) {
   if (used_ == 0) return true;
   if (!chunkIsDue && shared_->depth.load() > 0) return false;  // JS is busy: keep filling
   if (!HasRoom()) return false;
-  // Shrink to what is used (in place, no copy) so the Buffer's size is what V8 accounts for.
-  auto* data = static_cast<uint8_t*>(std::realloc(chunk_, used_));
-  if (data == nullptr) data = chunk_;
+  // The chunk stays here and is reused; JS gets a right-sized copy. A fresh 256 KiB block per
+  // hand-over would be an mmap/munmap pair (and page faults) per notification when they come
+  // one at a time, far more than copying the bytes received.
+  auto* data = static_cast<uint8_t*>(std::malloc(used_));
+  if (data == nullptr) {
+    // Out of memory: the chunk is lost like a full queue's, and repaired the same way.
+    used_ = 0;
+    datagrams_ = 0;
+    pending_[kQueue]++;
+    return true;
+  }
+  std::memcpy(data, chunk_, used_);
   auto* event = new Event{Event::kData, data, used_, datagrams_};
-  chunk_ = static_cast<uint8_t*>(std::malloc(chunkBytes_));  // null is reported by Drain()
+  lastHandover_ = std::chrono::steady_clock::now();
+  gathering_ = false;
   used_ = 0;
   datagrams_ = 0;
   if (!Push(event)) pending_[kQueue]++;  // cannot happen while only this thread pushes
