@@ -7,26 +7,21 @@
 
 import {
   AF_INET,
-  IFADDRMSG_LEN,
-  IFA_ADDRESS,
-  IFA_LOCAL,
-  IFF_UP,
-  IFINFOMSG_LEN,
   NLA_HDRLEN,
   NLMSG_HDRLEN,
   NLM_F_CREATE,
   NLM_F_EXCL,
-  NLM_F_REQUEST,
   RTA_DST,
   RTMSG_LEN,
   RTM_DELADDR,
   RTM_DELROUTE,
   RTM_NEWADDR,
-  RTM_NEWLINK,
   RTM_NEWROUTE,
   RT_TABLE_MAIN,
 } from '../src/netlink/constants';
-import { buildMessage, routeRequest } from '../src/netlink/request';
+import { addressRequest, linkAdminRequest, routeRequest } from '../src/netlink/request';
+
+export { linkAdminRequest };
 
 /** Requests per sendmsg. */
 export const BATCH = 256;
@@ -109,38 +104,6 @@ export function routeBurst(o: RouteBurstOptions): Buffer[] {
   return out;
 }
 
-export interface AddressRequestOptions {
-  /** RTM_NEWADDR or RTM_DELADDR. */
-  type: number;
-  flags: number;
-  seq: number;
-  ifindex: number;
-  prefixLength: number;
-  /** IPv4 address bytes: IFA_LOCAL and IFA_ADDRESS (as `ip addr add` sends them). */
-  address: Uint8Array;
-  /** RT_SCOPE_*; 0 = universe (global). */
-  scope?: number;
-}
-
-/** One IPv4 address add or delete (nlmsghdr + ifaddrmsg + IFA_LOCAL + IFA_ADDRESS). */
-export function addressRequest(o: AddressRequestOptions): Buffer {
-  if (o.address.length !== 4) throw new Error('addressRequest: IPv4 only');
-  const payload = Buffer.alloc(IFADDRMSG_LEN + 2 * (NLA_HDRLEN + 4));
-  payload[0] = AF_INET;
-  payload[1] = o.prefixLength;
-  payload[2] = 0; // ifa_flags
-  payload[3] = o.scope ?? 0;
-  payload.writeUInt32LE(o.ifindex, 4);
-  let pos = IFADDRMSG_LEN;
-  for (const type of [IFA_LOCAL, IFA_ADDRESS]) {
-    payload.writeUInt16LE(NLA_HDRLEN + 4, pos);
-    payload.writeUInt16LE(type, pos + 2);
-    payload.set(o.address, pos + NLA_HDRLEN);
-    pos += NLA_HDRLEN + 4;
-  }
-  return buildMessage(o.type, o.flags | NLM_F_REQUEST, o.seq, payload);
-}
-
 /** `count` /32 address adds or removes, address i on ifindexes[i % length], BATCH per buffer. */
 export function addressBurst(type: number, count: number, base: string, ifindexes: number[], seqStart = 1): Buffer[] {
   const reqs: Buffer[] = [];
@@ -148,7 +111,7 @@ export function addressBurst(type: number, count: number, base: string, ifindexe
     reqs.push(
       addressRequest({
         type,
-        flags: type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0,
+        family: AF_INET,
         seq: seqStart + i,
         ifindex: ifindexes[i % ifindexes.length]!,
         prefixLength: 32,
@@ -157,17 +120,6 @@ export function addressBurst(type: number, count: number, base: string, ifindexe
     );
   }
   return toBatches(reqs);
-}
-
-/** RTM_NEWLINK setting only IFF_UP (ifi_change = IFF_UP): `ip link set dev X up|down`. */
-export function linkAdminRequest(seq: number, ifindex: number, up: boolean): Buffer {
-  const payload = Buffer.alloc(IFINFOMSG_LEN);
-  payload[0] = 0; // AF_UNSPEC
-  payload.writeUInt16LE(0, 2); // ifi_type
-  payload.writeInt32LE(ifindex, 4);
-  payload.writeUInt32LE(up ? IFF_UP : 0, 8); // ifi_flags
-  payload.writeUInt32LE(IFF_UP, 12); // ifi_change
-  return buildMessage(RTM_NEWLINK, NLM_F_REQUEST, seq, payload);
 }
 
 /**

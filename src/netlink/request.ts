@@ -1,16 +1,25 @@
-// Request builders: dumps for start-up and resync, route add/delete for benchmarks and
-// tests. Every message is padded to 4 bytes, so Buffer.concat of many is a valid
+// Request builders: dumps for start-up and resync; route, address and link requests for the
+// benchmark and the tests' bursts. Every message is padded to 4 bytes, so Buffer.concat of many is a valid
 // multi-message request (one send, one datagram).
 
 import {
+  AF_INET,
+  AF_INET6,
   AF_UNSPEC,
+  IFA_ADDRESS,
+  IFA_FLAGS,
+  IFA_F_NODAD,
+  IFA_LOCAL,
   IFADDRMSG_LEN,
+  IFF_UP,
   IFINFOMSG_LEN,
   NDMSG_LEN,
   NHMSG_LEN,
   NLA_HDRLEN,
   NLMSG_HDRLEN,
+  NLM_F_CREATE,
   NLM_F_DUMP,
+  NLM_F_EXCL,
   NLM_F_REQUEST,
   RTA_DST,
   RTA_GATEWAY,
@@ -27,6 +36,8 @@ import {
   RTM_GETNEXTHOP,
   NDTMSG_LEN,
   RTM_GETROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
   RTN_UNICAST,
   RT_TABLE_UNSPEC,
 } from './constants';
@@ -149,4 +160,49 @@ export function routeRequest(o: RouteRequestOptions): Buffer {
   if (o.nhId !== undefined) pos = putU32(payload, pos, RTA_NH_ID, o.nhId);
   if (o.priority !== undefined) pos = putU32(payload, pos, RTA_PRIORITY, o.priority);
   return buildMessage(o.type, o.flags | NLM_F_REQUEST, o.seq, payload);
+}
+
+export interface AddressRequestOptions {
+  /** RTM_NEWADDR or RTM_DELADDR. */
+  type: number;
+  seq: number;
+  family: number;
+  ifindex: number;
+  /** 4 or 16 bytes. */
+  address: Uint8Array;
+  prefixLength: number;
+  /** IFA_F_* (default: IFA_F_NODAD for IPv6, so a test address is not tentative); sent in ifa_flags and IFA_FLAGS. */
+  addressFlags?: number;
+  /** RT_SCOPE_*; default 0 (universe). */
+  scope?: number;
+}
+
+/**
+ * One address add (NLM_F_CREATE | NLM_F_EXCL) or delete, as `ip addr` sends it: IFA_LOCAL and
+ * IFA_ADDRESS for IPv4, IFA_ADDRESS for IPv6, IFA_FLAGS on an add with flags.
+ */
+export function addressRequest(o: AddressRequestOptions): Buffer {
+  const flags = o.addressFlags ?? (o.family === AF_INET6 ? IFA_F_NODAD : 0);
+  const isNew = o.type === RTM_NEWADDR;
+  const attrs = (o.family === AF_INET ? 2 : 1) * align4(NLA_HDRLEN + o.address.length) + (isNew && flags !== 0 ? NLA_HDRLEN + 4 : 0);
+  const payload = Buffer.alloc(IFADDRMSG_LEN + attrs);
+  payload[0] = o.family;
+  payload[1] = o.prefixLength;
+  payload[2] = flags & 0xff;
+  payload[3] = o.scope ?? 0;
+  payload.writeUInt32LE(o.ifindex, 4);
+  let pos = IFADDRMSG_LEN;
+  if (o.family === AF_INET) pos = putAttribute(payload, pos, IFA_LOCAL, o.address);
+  pos = putAttribute(payload, pos, IFA_ADDRESS, o.address);
+  if (isNew && flags !== 0) pos = putU32(payload, pos, IFA_FLAGS, flags);
+  return buildMessage(o.type, NLM_F_REQUEST | (isNew ? NLM_F_CREATE | NLM_F_EXCL : 0), o.seq, payload);
+}
+
+/** RTM_NEWLINK that only sets (up) or clears IFF_UP (ifi_change = IFF_UP): `ip link set X up|down`. */
+export function linkAdminRequest(seq: number, ifindex: number, up: boolean): Buffer {
+  const payload = Buffer.alloc(IFINFOMSG_LEN);
+  payload.writeInt32LE(ifindex, 4);
+  payload.writeUInt32LE(up ? IFF_UP : 0, 8);
+  payload.writeUInt32LE(IFF_UP, 12);
+  return buildMessage(RTM_NEWLINK, NLM_F_REQUEST, seq, payload);
 }
