@@ -35,13 +35,6 @@ const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route', 
 /** Dumps a kernel may not support (nexthop objects before 5.3). */
 const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['nexthop', 'neighbourTable']);
 const MAX_DUMP_ATTEMPTS = 5;
-/**
- * Node runs every queued chunk in one go before it serves other I/O, so the queue's depth times
- * a chunk's decoding time is how long a scrape can wait in a burst: 16 chunks of 128 KiB (about
- * 2 ms each) keep that near 40 ms. The kernel's receive buffer, not this queue, absorbs bursts.
- */
-const CHUNK_BYTES = 128 * 1024;
-const MAX_QUEUED_CHUNKS = 16;
 /** Resyncs start at most this often, so an overrun storm does not become a dump loop. */
 const MIN_RESYNC_INTERVAL_MS = 1000;
 /** Errno values a dump may answer with where the kernel lacks the feature (nexthop objects before 5.3). */
@@ -110,7 +103,7 @@ export class NamespaceWatcher implements NamespaceSource {
   async start(): Promise<void> {
     const { logger, label } = this.options;
     this.socket = new this.options.Socket(
-      { ...(this.options.path !== undefined ? { netnsPath: this.options.path } : {}), groups: SUBSCRIBED_GROUPS, receiveBufferBytes: this.options.receiveBufferBytes, chunkBytes: CHUNK_BYTES, maxQueuedChunks: MAX_QUEUED_CHUNKS },
+      { ...(this.options.path !== undefined ? { netnsPath: this.options.path } : {}), groups: SUBSCRIBED_GROUPS, receiveBufferBytes: this.options.receiveBufferBytes },
       (event, payload, count) => {
         if (event === 'data') {
           decodeChunk(payload as Buffer, this.model);

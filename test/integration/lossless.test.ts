@@ -222,11 +222,13 @@ liveDescribe('lossless bursts (default configuration)', { timeout: 180_000 }, ()
         if (changes !== k.changes) wrong.push(`${e}: carrier_changes_total ${changes}, kernel ${k.changes}`);
         if (s.value('netlink_interface_up', labels(e)) !== 1) wrong.push(`${e}: netlink_interface_up ${s.value('netlink_interface_up', labels(e))}`);
       }
+      // Every admin toggle is notified at once for the toggled end (only carrier changes
+      // coalesce). Polled too: the flap counters can be right (from the kernel's carrier
+      // counters) while the last notifications are still on their way.
+      const newlinks = msgs(s, 'RTM_NEWLINK') - newlinkBase;
+      if (newlinks < requests.length) wrong.push(`messages_received_total{type="RTM_NEWLINK"} delta ${newlinks} < ${requests.length} toggles`);
       return wrong.length ? wrong.slice(0, 8).join('; ') : true;
     }, { timeoutMs: 30_000 });
-    // Every admin toggle is notified at once for the toggled end (only carrier changes coalesce).
-    const newlinks = msgs(s1, 'RTM_NEWLINK') - newlinkBase;
-    assert.ok(newlinks >= requests.length, `messages_received_total{type="RTM_NEWLINK"} delta ${newlinks} < ${requests.length} toggles`);
     assertNoLoss(s1, 'after the flap burst');
   });
 });
