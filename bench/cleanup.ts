@@ -10,6 +10,7 @@
 
 import { ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { pidAlive } from '../test/helpers/netns';
 
 export const NETNS_DIR = '/run/netns';
 export const NS_PREFIX = 'nle-bench-';
@@ -100,22 +101,6 @@ function install(): void {
       // The default action now: the exit status still says "killed by sig".
       process.kill(process.pid, sig);
     });
-  }
-}
-
-/** Whether a process runs (a zombie, killed but not yet reaped, does not). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }
 

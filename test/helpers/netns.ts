@@ -152,7 +152,7 @@ function installHandlers(): void {
 }
 
 /** Whether a process runs (a zombie, killed but not yet reaped, does not). */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
