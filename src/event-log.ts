@@ -26,10 +26,6 @@ export class EventBus {
     this.listeners.push(listener);
   }
 
-  get active(): boolean {
-    return this.listeners.length > 0;
-  }
-
   publish(pending: PendingEvent): void {
     if (pending.kind === 'route' && !this.admitRoute(pending)) return;
     this.emit(pending);

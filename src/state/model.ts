@@ -9,7 +9,6 @@ import {
   IFA_F_DADFAILED,
   IFF_LOWER_UP,
   IFF_RUNNING,
-  IFF_UP,
   NLM_F_CREATE,
   NLM_F_DUMP_INTR,
   NLM_F_REPLACE,
@@ -666,11 +665,6 @@ export class NamespaceModel implements MessageSink {
     this.vipChanged(undefined);
     this.routes4.sweep((ref) => this.routeSwept(ref));
     this.routes6.sweep((ref) => this.routeSwept(ref));
-  }
-
-  /** Whether the link at ifindex is administratively up. */
-  isAdminUp(ifindex: number): boolean {
-    return ((this.links.get(ifindex)?.ifFlags ?? 0) & IFF_UP) !== 0;
   }
 }
 
