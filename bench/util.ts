@@ -2,6 +2,7 @@
 
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { poll } from '../test/helpers/exporter';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,19 +48,7 @@ export function httpGet(url: string, timeoutMs = 30_000): Promise<GetResult> {
   });
 }
 
-/** Polls `check` until it returns true; throws with the last string it returned. */
-export async function waitUntil(what: string, check: () => Promise<true | string> | true | string, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let last = '(never checked)';
-  for (;;) {
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = r;
-    } catch (e) {
-      last = `error: ${(e as Error).message}`;
-    }
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last}`);
-    await sleep(intervalMs);
-  }
+/** Polls `check` until it returns true; throws with the last string it returned (the tests' poll). */
+export function waitUntil(what: string, check: () => Promise<true | string> | true | string, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
+  return poll(what, check, { timeoutMs, intervalMs });
 }

@@ -450,3 +450,14 @@ export function groupRoutes(routes: KernelRoute[]): Map<string, number> {
   }
   return m;
 }
+
+/** Differences between two count maps (absent = 0), one line each, sorted: for failure messages. */
+export function diffCounts(what: string, got: ReadonlyMap<string, number>, want: ReadonlyMap<string, number>): string[] {
+  const out: string[] = [];
+  for (const k of new Set([...got.keys(), ...want.keys()])) {
+    const g = got.get(k) ?? 0;
+    const w = want.get(k) ?? 0;
+    if (g !== w) out.push(`${what}{${k}} = ${g}, expected ${w}`);
+  }
+  return out.sort();
+}

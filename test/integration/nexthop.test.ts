@@ -10,7 +10,7 @@
 
 import { test, before, after, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey } from '../helpers/netns';
+import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey, diffCounts } from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
 
 type Counts = Map<string, number>;
@@ -80,20 +80,11 @@ function nexthopSuite(suite: string): {
     return m;
   }
 
-  function diff(what: string, got: Counts, want: Counts): string[] {
-    const out: string[] = [];
-    for (const k of new Set([...got.keys(), ...want.keys()])) {
-      const g = got.get(k) ?? 0;
-      const w = want.get(k) ?? 0;
-      if (g !== w) out.push(`${what}{${k}} = ${g}, expected ${w}`);
-    }
-    return out.sort();
-  }
 
   function gaugeWrong(s: Scrape): string[] {
     const got: Counts = new Map();
     for (const x of s.series('netlink_routes', { netns: ns.name })) got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
-    return diff('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
+    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
   }
 
   before(async () => {
@@ -128,7 +119,7 @@ function nexthopSuite(suite: string): {
     },
     settle(what) {
       return ex!.waitFor(what, (s) => {
-        const wrong = [...diff('netlink_route_changes_total', exporterChanges(s), expected), ...gaugeWrong(s)];
+        const wrong = [...diffCounts('netlink_route_changes_total', exporterChanges(s), expected), ...gaugeWrong(s)];
         return wrong.length ? wrong.join('; ') : true;
       });
     },

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey } from '../helpers/netns';
+import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey, diffCounts } from '../helpers/netns';
 import { Exporter, Scrape, startExporter } from '../helpers/exporter';
 
 
@@ -27,29 +27,19 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     return m;
   }
 
-  /** Differences between two count maps (absent = 0). */
-  function diff(what: string, got: Counts, want: Counts): string[] {
-    const out: string[] = [];
-    for (const k of new Set([...got.keys(), ...want.keys()])) {
-      const g = got.get(k) ?? 0;
-      const w = want.get(k) ?? 0;
-      if (g !== w) out.push(`${what}{${k}} = ${g}, expected ${w}`);
-    }
-    return out.sort();
-  }
 
   function gaugeWrong(s: Scrape): string[] {
     const got: Counts = new Map();
     for (const x of s.series('netlink_routes', { netns: ns.name })) {
       got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
     }
-    return diff('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
+    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
   }
 
   /** Waits until the gauge equals the kernel and the change counters equal `expected`. */
   async function settle(what: string): Promise<Scrape> {
     return ex!.waitFor(what, (s) => {
-      const wrong = [...diff('netlink_route_changes_total', exporterChanges(s), expected), ...gaugeWrong(s)];
+      const wrong = [...diffCounts('netlink_route_changes_total', exporterChanges(s), expected), ...gaugeWrong(s)];
       return wrong.length ? wrong.join('; ') : true;
     });
   }
