@@ -32,6 +32,9 @@ Flags:
   --config.file=FILE           YAML config; the embedded default is config/default.yml
   --netns=NAME|PATH            also watch this network namespace (/run/netns/NAME or a path
                                such as /proc/PID/ns/net); repeatable
+  --netns.all                  also watch every namespace named under /run/netns, following
+                               them as they come and go
+  --web.config.file=FILE       TLS, basic auth and headers (Prometheus exporter-toolkit format)
   --log.level=LEVEL            debug, info, warn or error (default "info")
   --log.format=FORMAT          logfmt or json (default "logfmt"); in events mode, json
                                prints the events as JSON lines
@@ -39,7 +42,9 @@ Flags:
   --version                    show the version
 `;
 
-const VALUE_FLAGS = ['web.listen-address', 'web.telemetry-path', 'config.file', 'netns', 'log.level', 'log.format'] as const;
+const VALUE_FLAGS = ['web.listen-address', 'web.telemetry-path', 'web.config.file', 'config.file', 'netns', 'log.level', 'log.format'] as const;
+const BOOLEAN_FLAGS = ['netns.all'] as const;
+type BooleanFlag = (typeof BOOLEAN_FLAGS)[number];
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 
 /** Parses argv (without node and the script) into what to do; throws UsageError or ConfigError. */
@@ -47,6 +52,7 @@ export function parseArgs(argv: readonly string[]): Invocation {
   let command: Command = 'serve';
   let action: Invocation['action'] = 'run';
   const values = new Map<ValueFlag, string[]>();
+  const switches = new Map<BooleanFlag, boolean>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '-h' || arg === '--help') {
@@ -66,6 +72,12 @@ export function parseArgs(argv: readonly string[]): Invocation {
     }
     const eq = arg.indexOf('=');
     const name = (eq >= 0 ? arg.slice(2, eq) : arg.slice(2)) as ValueFlag;
+    if (BOOLEAN_FLAGS.includes(name as string as BooleanFlag)) {
+      const text = eq >= 0 ? arg.slice(eq + 1) : 'true';
+      if (text !== 'true' && text !== 'false') throw new UsageError(`flag --${name} takes no value (or =true, =false)`);
+      switches.set(name as string as BooleanFlag, text === 'true');
+      continue;
+    }
     if (!VALUE_FLAGS.includes(name)) throw new UsageError(`unknown flag --${name}`);
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
@@ -105,6 +117,13 @@ export function parseArgs(argv: readonly string[]): Invocation {
     if (!LOG_FORMATS.includes(format as LogFormat)) throw new UsageError(`--log.format must be one of ${LOG_FORMATS.join(', ')}`);
     config.log.format = format as LogFormat;
   }
+  const webConfigFile = last('web.config.file');
+  if (webConfigFile !== undefined) {
+    if (webConfigFile === '') throw new UsageError('--web.config.file needs a file');
+    config.web.configFile = webConfigFile;
+  }
+  const netnsAll = switches.get('netns.all');
+  if (netnsAll !== undefined) config.netnsAll = netnsAll;
   for (const ns of values.get('netns') ?? []) {
     if (ns === '') throw new UsageError('--netns needs a name or a path');
     if (!config.netns.includes(ns)) config.netns.push(ns);

@@ -23,8 +23,16 @@ export interface Config {
     telemetryPath: string;
     /** Seconds a scrape waits for the initial dump. */
     scrapeReadyTimeout: number;
+    /** Exporter-toolkit web config (TLS, basic auth, headers); "" for plain HTTP. */
+    configFile: string;
+    /** Scrapes rendered at once; the excess waits in a queue. */
+    maxConcurrentScrapes: number;
+    /** Scrapes waiting beyond which a scrape is answered 503. */
+    maxQueuedScrapes: number;
   };
   netns: string[];
+  /** Watch every namespace named under /run/netns, following them as they come and go. */
+  netnsAll: boolean;
   vips: VipConfig[];
   interfaces: {
     include: string;
@@ -44,16 +52,43 @@ export interface Config {
     level: LogLevel;
     format: LogFormat;
   };
+  events: {
+    /** Recent domain events kept for /api/v1/events and /events. */
+    bufferSize: number;
+    /** Live /events streams at once. */
+    streamMaxClients: number;
+    /** Also log each domain event at this level; "off" for none. */
+    logLevel: EventLogLevel;
+  };
+  tracing: {
+    /** Tracing is also on when OTEL_TRACES_EXPORTER (not "none") or an OTLP endpoint variable is set. */
+    enabled: boolean;
+    /** OTLP/HTTP base URL (".../v1/traces" is appended); "" leaves it to OTEL_EXPORTER_OTLP_* or the SDK default. */
+    endpoint: string;
+    /** "" leaves it to OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL (default http/protobuf). */
+    protocol: '' | 'http/protobuf' | 'http/json';
+    /** Spans started per second at most; the excess is dropped and counted. */
+    maxSpansPerSecond: number;
+    /** Finished spans waiting for export at most; the excess is dropped and counted. */
+    maxQueueSize: number;
+  };
 }
 
+export const EVENT_LOG_LEVELS = ['off', 'debug', 'info', 'warn'] as const;
+export type EventLogLevel = (typeof EVENT_LOG_LEVELS)[number];
+export const TRACING_PROTOCOLS = ['', 'http/protobuf', 'http/json'] as const;
+
 export const DEFAULT_CONFIG: Config = {
-  web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10 },
+  web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10, configFile: '', maxConcurrentScrapes: 4, maxQueuedScrapes: 1000 },
   netns: [],
+  netnsAll: false,
   vips: [],
   interfaces: { include: '.*', exclude: '', deletedGracePeriod: 300, maxTracked: 10000 },
   addresses: { info: true, infoLinkLocal: false },
   socket: { receiveBufferBytes: 64 * 1024 * 1024 },
   log: { level: 'info', format: 'logfmt' },
+  events: { bufferSize: 1000, streamMaxClients: 16, logLevel: 'off' },
+  tracing: { enabled: false, endpoint: '', protocol: '', maxSpansPerSecond: 100, maxQueueSize: 2048 },
 };
 
 export class ConfigError extends Error {
@@ -108,6 +143,17 @@ const count: Checker<number> = (value, key) => {
     throw new ConfigError(key, `must be a whole number >= 0, not ${describe(value)}`);
   }
   return value;
+};
+const positive: Checker<number> = (value, key) => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConfigError(key, `must be a whole number >= 1, not ${describe(value)}`);
+  }
+  return value;
+};
+const url: Checker<string> = (value, key) => {
+  const text = str(value, key);
+  if (text !== '' && !/^https?:\/\/[^/]/.test(text)) throw new ConfigError(key, `must be an http:// or https:// URL, not ${JSON.stringify(text)}`);
+  return text;
 };
 const duration: Checker<number> = (value, key) => {
   const seconds = typeof value === 'string' ? parseDuration(value) : undefined;
@@ -206,7 +252,7 @@ export function configFromObject(raw: unknown): Config {
   if (raw === undefined || raw === null) return structuredClone(d);
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `the document must be a mapping, not ${describe(raw)}`);
   const top = raw as Record<string, unknown>;
-  const sections = ['web', 'netns', 'vips', 'interfaces', 'addresses', 'socket', 'log'];
+  const sections = ['web', 'netns', 'netns_all', 'vips', 'interfaces', 'addresses', 'socket', 'log', 'events', 'tracing'];
   for (const key of Object.keys(top)) {
     if (!sections.includes(key)) throw new ConfigError(key, `unknown key (known: ${sections.join(', ')})`);
   }
@@ -215,8 +261,12 @@ export function configFromObject(raw: unknown): Config {
       listenAddress: ['listen_address', listenAddress],
       telemetryPath: ['telemetry_path', path],
       scrapeReadyTimeout: ['scrape_ready_timeout', duration],
+      configFile: ['config_file', str],
+      maxConcurrentScrapes: ['max_concurrent_scrapes', positive],
+      maxQueuedScrapes: ['max_queued_scrapes', count],
     }),
     netns: top.netns === undefined || top.netns === null ? [] : stringList(top.netns, 'netns'),
+    netnsAll: top.netns_all === undefined || top.netns_all === null ? false : bool(top.netns_all, 'netns_all'),
     vips: top.vips === undefined || top.vips === null ? [] : vipList(top.vips, 'vips'),
     interfaces: section(top.interfaces, 'interfaces', d.interfaces, {
       include: ['include', regex],
@@ -234,6 +284,18 @@ export function configFromObject(raw: unknown): Config {
     log: section(top.log, 'log', d.log, {
       level: ['level', oneOf(LOG_LEVELS)],
       format: ['format', oneOf(LOG_FORMATS)],
+    }),
+    events: section(top.events, 'events', d.events, {
+      bufferSize: ['buffer_size', positive],
+      streamMaxClients: ['stream_max_clients', count],
+      logLevel: ['log_level', oneOf(EVENT_LOG_LEVELS)],
+    }),
+    tracing: section(top.tracing, 'tracing', d.tracing, {
+      enabled: ['enabled', bool],
+      endpoint: ['endpoint', url],
+      protocol: ['protocol', oneOf(TRACING_PROTOCOLS)],
+      maxSpansPerSecond: ['max_spans_per_second', positive],
+      maxQueueSize: ['max_queue_size', positive],
     }),
   };
 }

@@ -12,6 +12,10 @@ import { createLogger, Logger } from './log';
 import { renderNetlinkMetrics } from './metrics/collectors';
 import { loadNativeSocket, trimMemory } from './netlink/native';
 import { ExporterServer } from './server';
+import { EventRing } from './events/ring';
+import { startTracing } from './tracing';
+import { createEventRoutes } from './web/event-routes';
+import type { DomainEvent } from './state/events';
 import { enableCollectOnRelease } from './state/memory';
 import { namespacePath, NamespaceWatcher } from './watcher';
 
@@ -95,9 +99,24 @@ function onSignals(stop: () => Promise<void> | void): void {
   }
 }
 
+/** Writes each domain event to the exporter's log too, when `events.log_level` asks for it. */
+function logEvents(config: Config, logger: Logger): ((e: DomainEvent) => void) | undefined {
+  const level = config.events.logLevel;
+  if (level === 'off') return undefined;
+  return (e) => logger[level]('event', { line: formatEventLine(e) });
+}
+
 async function serve(config: Config, logger: Logger): Promise<void> {
   enableCollectOnRelease(trimMemory);
-  const watchers = createWatchers(config, logger, undefined);
+  // Every domain event goes to the ring (/api/v1/events, /events), and to tracing and the log when on.
+  const bus = new EventBus();
+  const ring = new EventRing(config.events.bufferSize);
+  bus.subscribe((e) => ring.push(e));
+  const toLog = logEvents(config, logger);
+  if (toLog) bus.subscribe(toLog);
+  const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
+  if (tracing) bus.subscribe((e) => tracing.onEvent(e));
+  const watchers = createWatchers(config, logger, bus);
   let sources = [...watchers];
   const registry = new Registry();
   // The event-loop delay monitor samples every 10 ms by default: a wake-up an idle exporter does not need.
@@ -126,6 +145,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         });
       }),
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
+    routes: createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger }),
+    links: [['/events', 'Recent events'], ['/api/v1/events', 'Recent events as JSON']],
     scrape: async () => {
       // The neighbour tables' entry counts are host-wide state with no notification: each scrape
       // asks for them again and shows what the previous request brought, so a socket backed up
@@ -150,7 +171,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     logger.info('shutting down');
     fsw?.close();
     for (const w of watchers) w.close();
+    bus.flush();
     await server.close();
+    await tracing?.shutdown();
   });
   await startWatchers(watchers, logger);
   ready = true;

@@ -5,6 +5,18 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from './log';
 import { released } from './state/memory';
 
+/** A path served beside the metrics (the event API and page). */
+export interface Route {
+  handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  /** A long-lived stream (Server-Sent Events): exempt from request timeouts and compression. */
+  streaming?: boolean;
+}
+
+export interface ScrapeRequest {
+  /** The scraper asked for OpenMetrics (Accept: application/openmetrics-text): exemplars allowed. */
+  openMetrics: boolean;
+}
+
 export interface ServerOptions {
   listenAddress: string;
   telemetryPath: string;
@@ -16,7 +28,16 @@ export interface ServerOptions {
   waitReady: (ms: number) => Promise<void>;
   scrapeReadyTimeoutMs: number;
   /** The exposition, as chunks written in order, and its content type. */
-  scrape: () => Promise<{ contentType: string; body: Buffer[] }>;
+  scrape: (request: ScrapeRequest) => Promise<{ contentType: string; body: Buffer[] }>;
+  /** Further paths, by exact path. */
+  routes?: Record<string, Route>;
+  /** Links for the landing page: [href, text]. */
+  links?: [string, string][];
+}
+
+/** Whether the Accept header prefers OpenMetrics, as Prometheus sends it when it wants exemplars. */
+export function acceptsOpenMetrics(accept: string | undefined): boolean {
+  return accept !== undefined && /application\/openmetrics-text/i.test(accept);
 }
 
 /** Splits ":9932", "127.0.0.1:9932" or "[::1]:9932" into host (undefined = every address) and port. */
@@ -37,7 +58,7 @@ function landingPage(o: ServerOptions): string {
 <p>Event-driven Prometheus exporter for Linux rtnetlink: interface flaps, address churn and route changes. Version ${o.version}.</p>
 <ul>
 <li><a href="${o.telemetryPath}">Metrics</a> (<code>${o.telemetryPath}</code>)</li>
-<li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>
+${(o.links ?? []).map(([href, text]) => `<li><a href="${href}">${text}</a></li>\n`).join('')}<li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>
 </ul>
 </body>
 </html>
@@ -72,12 +93,17 @@ export class ExporterServer {
     if (path === o.telemetryPath) {
       // Values are right from the first scrape: wait for the initial dump (bounded).
       if (!o.isReady()) await o.waitReady(o.scrapeReadyTimeoutMs);
-      const { contentType, body } = await o.scrape();
+      const { contentType, body } = await o.scrape({ openMetrics: acceptsOpenMetrics(req.headers.accept) });
       const length = body.reduce((sum, chunk) => sum + chunk.length, 0);
       res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': length });
       // One copy into one buffer beats a write per chunk (tens of thousands of interfaces' lines).
       res.end(req.method === 'HEAD' ? undefined : Buffer.concat(body, length));
       released(length);
+      return;
+    }
+    const route = o.routes?.[path];
+    if (route) {
+      await route.handle(req, res);
       return;
     }
     if (path === '/') {
