@@ -117,6 +117,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   const watchers = createWatchers(config, logger, bus);
+  const eventRoutes = createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger });
   let sources = [...watchers];
   const registry = new Registry();
   // The event-loop delay monitor samples every 10 ms by default: a wake-up an idle exporter does not need.
@@ -145,7 +146,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         });
       }),
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
-    routes: createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger }),
+    routes: eventRoutes.routes,
     links: [['/events', 'Recent events'], ['/api/v1/events', 'Recent events as JSON']],
     scrape: async () => {
       // The neighbour tables' entry counts are host-wide state with no notification: each scrape
@@ -172,6 +173,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     fsw?.close();
     for (const w of watchers) w.close();
     bus.flush();
+    eventRoutes.close();
     await server.close();
     await tracing?.shutdown();
   });

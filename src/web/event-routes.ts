@@ -12,6 +12,12 @@ export interface EventRoutesOptions {
   logger: Logger;
 }
 
-export function createEventRoutes(_options: EventRoutesOptions): Record<string, Route> {
-  return {};
+export interface EventRoutes {
+  routes: Record<string, Route>;
+  /** Ends every open stream (at shutdown, so the server can close). */
+  close(): void;
+}
+
+export function createEventRoutes(_options: EventRoutesOptions): EventRoutes {
+  return { routes: {}, close: () => undefined };
 }
