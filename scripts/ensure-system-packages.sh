@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks what the test suite needs from the system, quietly when everything is there.
-#  - commands: ip (iproute2), curl, promtool (prometheus), prometheus-alertmanager. Missing ones are installed when
-#    we run as root on Debian (apt-get); otherwise the exact apt-get line is printed and we exit 1.
+#  - commands: ip (iproute2), curl, promtool (prometheus), prometheus-alertmanager; for the packaging tests
+#    setpriv (util-linux), useradd (passwd), dpkg-deb, dpkg-shlibdeps (dpkg-dev), systemd-analyze (systemd).
+#    Missing ones are installed when we run as root on Debian (apt-get); otherwise the exact apt-get line is
+#    printed and we exit 1.
 #    The tests run their own Prometheus and Alertmanager on free loopback ports; the system services that the Debian
 #    packages start on installation (prometheus on :9090, alertmanager on :9093/:9094) are not wanted, so when this
 #    script installed those packages it stops and disables their services again.
@@ -19,6 +21,14 @@ declare -A PKG_OF=(
   [curl]=curl
   [promtool]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager
+  # the packaging tests (test/packaging): run as another user with chosen capabilities, build and
+  # install the Debian package, verify its systemd unit
+  [setpriv]=util-linux
+  [useradd]=passwd
+  [dpkg-deb]=dpkg
+  [dpkg-shlibdeps]=dpkg-dev
+  [systemd-analyze]=systemd
+  [chromium]=chromium
 )
 
 # Debian package -> the service its postinst starts (on a systemd machine without a policy-rc.d that forbids it)

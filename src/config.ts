@@ -29,6 +29,10 @@ export interface Config {
     maxConcurrentScrapes: number;
     /** Scrapes waiting beyond which a scrape is answered 503. */
     maxQueuedScrapes: number;
+    /** Seconds a client has to send its request headers (a slow client is cut off). */
+    headerTimeout: number;
+    /** Seconds a connection may stay silent (an idle keep-alive, a client that stopped reading). */
+    idleTimeout: number;
   };
   netns: string[];
   /** Watch every namespace named under /run/netns, following them as they come and go. */
@@ -71,6 +75,8 @@ export interface Config {
     maxSpansPerSecond: number;
     /** Finished spans waiting for export at most; the excess is dropped and counted. */
     maxQueueSize: number;
+    /** Outage and resync spans open at once at most (an outage stays open until the interface is up); past it, counted as queue_full. */
+    maxOpenSpans: number;
   };
 }
 
@@ -79,7 +85,7 @@ export type EventLogLevel = (typeof EVENT_LOG_LEVELS)[number];
 export const TRACING_PROTOCOLS = ['', 'http/protobuf', 'http/json'] as const;
 
 export const DEFAULT_CONFIG: Config = {
-  web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10, configFile: '', maxConcurrentScrapes: 4, maxQueuedScrapes: 1000 },
+  web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10, configFile: '', maxConcurrentScrapes: 4, maxQueuedScrapes: 1000, headerTimeout: 10, idleTimeout: 60 },
   netns: [],
   netnsAll: false,
   vips: [],
@@ -88,7 +94,7 @@ export const DEFAULT_CONFIG: Config = {
   socket: { receiveBufferBytes: 64 * 1024 * 1024 },
   log: { level: 'info', format: 'logfmt' },
   events: { bufferSize: 1000, streamMaxClients: 16, logLevel: 'off' },
-  tracing: { enabled: false, endpoint: '', protocol: '', maxSpansPerSecond: 100, maxQueueSize: 2048 },
+  tracing: { enabled: false, endpoint: '', protocol: '', maxSpansPerSecond: 100, maxQueueSize: 2048, maxOpenSpans: 10000 },
 };
 
 export class ConfigError extends Error {
@@ -264,6 +270,8 @@ export function configFromObject(raw: unknown): Config {
       configFile: ['config_file', str],
       maxConcurrentScrapes: ['max_concurrent_scrapes', positive],
       maxQueuedScrapes: ['max_queued_scrapes', count],
+      headerTimeout: ['header_timeout', duration],
+      idleTimeout: ['idle_timeout', duration],
     }),
     netns: top.netns === undefined || top.netns === null ? [] : stringList(top.netns, 'netns'),
     netnsAll: top.netns_all === undefined || top.netns_all === null ? false : bool(top.netns_all, 'netns_all'),
@@ -296,6 +304,7 @@ export function configFromObject(raw: unknown): Config {
       protocol: ['protocol', oneOf(TRACING_PROTOCOLS)],
       maxSpansPerSecond: ['max_spans_per_second', positive],
       maxQueueSize: ['max_queue_size', positive],
+      maxOpenSpans: ['max_open_spans', positive],
     }),
   };
 }

@@ -1,73 +1,102 @@
 // The event bus (stamps seq and time on the model's domain events and fans them out) and the two
 // line formats of `events` mode: one human line per event, or the schema as a JSON line.
 
+import { familyName } from './state/addresses';
 import type { DomainEvent, LinkState, PendingEvent, RouteEvent } from './state/events';
+import { protocolName, routeTypeName, tableName } from './state/model';
+import { ROUTE_ACTIONS, splitGroupKey } from './state/routes';
 
 export type EventListener = (event: DomainEvent) => void;
 
-/** Route events per table, protocol and action printed one by one each second; the rest are summed. */
+/** Route events per netns, table, family, protocol and action passed one by one each second; the rest are summed. */
 export const ROUTE_EVENTS_PER_SECOND = 20;
 const STORM_WINDOW_MS = 1000;
 
 interface StormWindow {
   passed: number;
   suppressed: number;
-  last: RouteEvent | undefined;
+  /** RTN_* type of the last suppressed route (for the summary's `type`). */
+  lastType: number;
   timer: NodeJS.Timeout;
+}
+
+/**
+ * Asked by the model before it builds a route event: a storm (a BGP full table) then costs a
+ * counter per route, not an object and strings. Keys are the model's numeric groupKey.
+ */
+export interface RouteGate {
+  admit(groupKey: number, action: number, routeType: number): boolean;
 }
 
 export class EventBus {
   private seq = 0;
   private readonly listeners: EventListener[] = [];
-  /** Route storms are coalesced (a BGP full table must not become a million lines or spans). */
-  private readonly storms = new Map<string, StormWindow>();
+  /** Open storm windows per netns, by groupKey * 4 + action. */
+  private readonly storms = new Map<string, Map<number, StormWindow>>();
 
   subscribe(listener: EventListener): void {
     this.listeners.push(listener);
   }
 
   publish(pending: PendingEvent): void {
-    if (pending.kind === 'route' && !this.admitRoute(pending)) return;
-    this.emit(pending);
-  }
-
-  private emit(pending: PendingEvent): void {
     const event = { seq: ++this.seq, time: new Date().toISOString(), ...pending } as DomainEvent;
     for (const listener of this.listeners) listener(event);
   }
 
-  /** Whether a route event goes out now; past the per-second allowance it is counted for the summary. */
-  private admitRoute(e: Omit<RouteEvent, 'seq' | 'time'>): boolean {
-    const key = `${e.netns}|${e.family}|${e.table}|${e.protocol}|${e.action}`;
-    let window = this.storms.get(key);
-    if (!window) {
-      const timer = setTimeout(() => this.closeWindow(key), STORM_WINDOW_MS);
-      timer.unref();
-      window = { passed: 0, suppressed: 0, last: undefined, timer };
-      this.storms.set(key, window);
-    }
-    if (window.passed < ROUTE_EVENTS_PER_SECOND) {
-      window.passed++;
-      return true;
-    }
-    window.suppressed++;
-    window.last = e as RouteEvent;
-    return false;
+  /** The route-storm gate for one namespace's model. */
+  routeGate(netns: string): RouteGate {
+    let windows = this.storms.get(netns);
+    if (!windows) this.storms.set(netns, (windows = new Map()));
+    const open = windows;
+    return {
+      admit: (groupKey, action, routeType) => {
+        const key = groupKey * 4 + action;
+        let window = open.get(key);
+        if (!window) {
+          const timer = setTimeout(() => this.closeWindow(netns, open, key), STORM_WINDOW_MS);
+          timer.unref();
+          window = { passed: 0, suppressed: 0, lastType: routeType, timer };
+          open.set(key, window);
+        }
+        if (window.passed < ROUTE_EVENTS_PER_SECOND) {
+          window.passed++;
+          return true;
+        }
+        window.suppressed++;
+        window.lastType = routeType;
+        return false;
+      },
+    };
   }
 
-  private closeWindow(key: string): void {
-    const window = this.storms.get(key);
-    this.storms.delete(key);
-    if (!window?.last || window.suppressed === 0) return;
-    const { seq: _seq, time: _time, gateway: _gateway, ...last } = window.last;
-    this.emit({ ...last, interface: '', ifindex: 0, destination: '*', count: window.suppressed });
+  private closeWindow(netns: string, open: Map<number, StormWindow>, key: number): void {
+    const window = open.get(key);
+    open.delete(key);
+    if (!window || window.suppressed === 0) return;
+    const action = key % 4;
+    const { table, family, protocol } = splitGroupKey((key - action) / 4);
+    this.publish({
+      netns,
+      kind: 'route',
+      action: ROUTE_ACTIONS[action] as RouteEvent['action'],
+      interface: '',
+      ifindex: 0,
+      family: familyName(family),
+      table: tableName(table),
+      protocol: protocolName(protocol),
+      destination: '*',
+      type: routeTypeName(window.lastType),
+      count: window.suppressed,
+    });
   }
 
   /** Emits the summaries of open storm windows now (at shutdown). */
   flush(): void {
-    for (const [key, window] of [...this.storms]) {
-      clearTimeout(window.timer);
-      this.closeWindow(key);
+    for (const [netns, open] of this.storms) {
+      for (const [key, window] of [...open]) {
+        clearTimeout(window.timer);
+        this.closeWindow(netns, open, key);
+      }
     }
   }
 }

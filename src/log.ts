@@ -13,6 +13,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   enabled(level: LogLevel): boolean;
+  /** A config reload's new level. */
+  setLevel(level: LogLevel): void;
 }
 
 function logfmtValue(value: string | number | boolean): string {
@@ -21,7 +23,7 @@ function logfmtValue(value: string | number | boolean): string {
 }
 
 export function createLogger(level: LogLevel, format: LogFormat, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const threshold = LOG_LEVELS.indexOf(level);
+  let threshold = LOG_LEVELS.indexOf(level);
   const log = (lvl: LogLevel, msg: string, fields: LogFields = {}): void => {
     if (LOG_LEVELS.indexOf(lvl) < threshold) return;
     const time = new Date().toISOString();
@@ -41,5 +43,8 @@ export function createLogger(level: LogLevel, format: LogFormat, write: (line: s
     warn: (msg, fields) => log('warn', msg, fields),
     error: (msg, fields) => log('error', msg, fields),
     enabled: (lvl) => LOG_LEVELS.indexOf(lvl) >= threshold,
+    setLevel: (lvl) => {
+      threshold = LOG_LEVELS.indexOf(lvl);
+    },
   };
 }

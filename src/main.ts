@@ -2,22 +2,26 @@
 // netlink-exporter: the command line. Parses flags and config, starts one watcher per network
 // namespace, then either serves /metrics or (in `events` mode) prints each change on stdout.
 
-import { watch, FSWatcher, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseArgs, USAGE, UsageError, Invocation } from './cli';
-import { anchoredRegex, Config, ConfigError } from './config';
+import { anchoredRegex, Config, ConfigError, EventLogLevel } from './config';
 import { EventBus, formatEventJson, formatEventLine } from './event-log';
 import { createLogger, Logger } from './log';
 import { renderNetlinkMetrics } from './metrics/collectors';
+import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
 import { loadNativeSocket, trimMemory } from './netlink/native';
-import { ExporterServer } from './server';
+import { ExporterServer, ServerOptions } from './server';
+import { WebConfigError } from './http/web-config';
+import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './lifecycle';
 import { EventRing } from './events/ring';
 import { startTracing } from './tracing';
 import { createEventRoutes } from './web/event-routes';
 import type { DomainEvent } from './state/events';
 import { enableCollectOnRelease } from './state/memory';
-import { namespacePath, NamespaceWatcher } from './watcher';
+import { ManagedWatcher, NamespaceSet } from './namespaces';
+import { NamespaceWatcher } from './watcher';
 
 function readVersion(): string {
   try {
@@ -29,96 +33,104 @@ function readVersion(): string {
 
 const VERSION = readVersion();
 
-function createWatchers(config: Config, logger: Logger, bus: EventBus | undefined): NamespaceWatcher[] {
+/** The namespaces' manager; each watcher it opens is made from the config current at that moment. */
+function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus, onChange: (sources: readonly ManagedWatcher[]) => void): NamespaceSet {
   const Socket = loadNativeSocket();
-  const include = anchoredRegex(config.interfaces.include);
-  const exclude = config.interfaces.exclude === '' ? undefined : anchoredRegex(config.interfaces.exclude);
-  const specs: { label: string; path: string | undefined }[] = [{ label: '', path: undefined }];
-  for (const ns of config.netns) specs.push({ label: ns, path: namespacePath(ns) });
-  return specs.map(
-    ({ label, path }) =>
-      new NamespaceWatcher({
+  return new NamespaceSet({
+    logger,
+    onChange,
+    createWatcher: (label, path) => {
+      const c = config();
+      return new NamespaceWatcher({
         label,
         path,
-        receiveBufferBytes: config.socket.receiveBufferBytes,
-        include,
-        exclude,
-        maxTracked: config.interfaces.maxTracked,
-        vips: config.vips,
+        receiveBufferBytes: c.socket.receiveBufferBytes,
+        include: anchoredRegex(c.interfaces.include),
+        exclude: c.interfaces.exclude === '' ? undefined : anchoredRegex(c.interfaces.exclude),
+        maxTracked: c.interfaces.maxTracked,
+        vips: c.vips,
         logger,
         Socket,
-        ...(bus ? { onEvent: (e) => bus.publish(e) } : {}),
-      }),
-  );
+        onEvent: (e) => bus.publish(e),
+        routeGate: bus.routeGate(label),
+      });
+    },
+  });
 }
 
-/** Starts every watcher; a namespace that cannot be opened is fatal at start-up. */
-async function startWatchers(watchers: NamespaceWatcher[], logger: Logger): Promise<void> {
-  const results = await Promise.allSettled(watchers.map((w) => w.start()));
-  const failed = results.findIndex((r) => r.status === 'rejected');
-  if (failed >= 0) {
-    const err = (results[failed] as PromiseRejectedResult).reason as NodeJS.ErrnoException;
-    const label = watchers[failed]?.model.netns || '(own namespace)';
-    logger.error('cannot watch network namespace', { netns: label, code: err.code, error: err.message });
-    for (const w of watchers) w.close();
+/**
+ * Opens every namespace present (see src/namespaces.ts). Our own namespace failing is fatal
+ * (netlink itself is unusable); another that cannot be watched is logged once with the reason
+ * and the rest are watched.
+ */
+async function startNamespaces(namespaces: NamespaceSet, config: Config, logger: Logger): Promise<void> {
+  await namespaces.start(config.netns, config.netnsAll).catch((err: NodeJS.ErrnoException) => {
+    logger.error('cannot watch our own network namespace', { code: err.code, syscall: err.syscall, error: err.message });
+    namespaces.close();
+    process.exit(1);
+  });
+}
+
+/**
+ * SIGHUP: the config file and the flags again, as at start-up. A bad file keeps the running
+ * config and says why; keys that only a restart can apply are named.
+ */
+function reloadConfig(current: Config, logger: Logger): Config | undefined {
+  let next: Config;
+  try {
+    next = parseArgs(process.argv.slice(2)).config;
+  } catch (err) {
+    logger.error('config not reloaded; keeping the previous one', { error: (err as Error).message });
+    return undefined;
+  }
+  for (const key of changesNeedingRestart(current, next)) logger.warn('config change takes effect at the next restart', { key });
+  logger.setLevel(next.log.level);
+  return next;
+}
+
+function configFileOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg.startsWith('--config.file=')) return arg.slice('--config.file='.length);
+    if (arg === '--config.file') return argv[i + 1];
+  }
+  return undefined;
+}
+
+/** Writes each domain event to the exporter's log too, at the level `events.log_level` names (live: a reload changes it). */
+function logEvents(level: () => EventLogLevel, logger: Logger): (e: DomainEvent) => void {
+  return (e) => {
+    const at = level();
+    if (at !== 'off') logger[at]('event', { line: formatEventLine(e) });
+  };
+}
+
+/** The server, or exit 1 naming the key when the web config file is bad. */
+function newServer(options: ServerOptions, logger: Logger): ExporterServer {
+  try {
+    return new ExporterServer(options);
+  } catch (err) {
+    if (!(err instanceof WebConfigError)) throw err;
+    logger.error('bad web config', { error: err.message });
     process.exit(1);
   }
 }
 
-/**
- * A socket opened inside a namespace keeps it (and its interfaces) alive: when a watched
- * namespace's name goes away, close its socket and drop its series.
- */
-function watchNamespaceRemoval(watchers: NamespaceWatcher[], logger: Logger, onGone: (w: NamespaceWatcher) => void): FSWatcher | undefined {
-  if (!watchers.some((w) => w.model.netns !== '')) return undefined;
-  try {
-    const fsw = watch('/run/netns', { persistent: false }, () => {
-      for (const w of watchers) {
-        if (!w.closed && w.namespaceGone()) {
-          logger.warn('network namespace is gone; closing its socket', { netns: w.model.netns });
-          w.close();
-          onGone(w);
-        }
-      }
-    });
-    fsw.on('error', () => fsw.close());
-    return fsw;
-  } catch {
-    return undefined;
-  }
-}
-
-function onSignals(stop: () => Promise<void> | void): void {
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      void Promise.resolve(stop()).finally(() => process.exit(0));
-    });
-  }
-}
-
-/** Writes each domain event to the exporter's log too, when `events.log_level` asks for it. */
-function logEvents(config: Config, logger: Logger): ((e: DomainEvent) => void) | undefined {
-  const level = config.events.logLevel;
-  if (level === 'off') return undefined;
-  return (e) => logger[level]('event', { line: formatEventLine(e) });
-}
-
-async function serve(config: Config, logger: Logger): Promise<void> {
+async function serve(initial: Config, logger: Logger): Promise<void> {
+  let config = initial;
   enableCollectOnRelease(trimMemory);
   // Every domain event goes to the ring (/api/v1/events, /events), and to tracing and the log when on.
   const bus = new EventBus();
   const ring = new EventRing(config.events.bufferSize);
   bus.subscribe((e) => ring.push(e));
-  const toLog = logEvents(config, logger);
-  if (toLog) bus.subscribe(toLog);
+  bus.subscribe(logEvents(() => config.events.logLevel, logger));
   const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
-  const watchers = createWatchers(config, logger, bus);
+  let sources: readonly ManagedWatcher[] = [];
+  const namespaces = createNamespaceSet(() => config, logger, bus, (now) => {
+    sources = now;
+  });
   const eventRoutes = createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger });
-  let sources = [...watchers];
   const registry = new Registry();
   // The event-loop delay monitor samples every 10 ms by default: a wake-up an idle exporter does not need.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
@@ -131,7 +143,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   };
   let ready = false;
   const readyWaiters: (() => void)[] = [];
-  const server = new ExporterServer({
+  const reloadMetrics = new ReloadMetrics(registry);
+  const server = newServer({
     listenAddress: config.web.listenAddress,
     telemetryPath: config.web.telemetryPath,
     version: VERSION,
@@ -146,38 +159,64 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         });
       }),
     scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
+    webConfigFile: config.web.configFile,
+    maxConcurrentScrapes: config.web.maxConcurrentScrapes,
+    maxQueuedScrapes: config.web.maxQueuedScrapes,
+    headerTimeoutMs: config.web.headerTimeout * 1000,
+    idleTimeoutMs: config.web.idleTimeout * 1000,
+    onWebConfigReload: (ok) => reloadMetrics.record(ok),
     routes: eventRoutes.routes,
     links: [['/events', 'Recent events'], ['/api/v1/events', 'Recent events as JSON']],
-    scrape: async () => {
+    scrape: async ({ openMetrics }) => {
       // The neighbour tables' entry counts are host-wide state with no notification: each scrape
       // asks for them again and shows what the previous request brought, so a socket backed up
       // by a burst (the reply queues behind it) never delays the scrape.
       for (const w of sources) void w.refreshNeighbourTables().catch(() => undefined);
       const onError = (collector: string, err: Error): void => logger.error('collector failed', { collector, error: err.stack ?? err.message });
-      return {
-        contentType: registry.contentType,
-        body: [...renderNetlinkMetrics(sources, collectorOptions, VERSION, onError), Buffer.from(await registry.metrics())],
-      };
+      // OpenMetrics when the scraper asks for it (Prometheus does, and stores exemplars from it):
+      // the flap and address-change counters then carry the trace id of the span that last moved them.
+      const options = { ...collectorOptions, openMetrics, ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}) };
+      const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
+      const defaults = await registry.metrics();
+      if (!openMetrics) return { contentType: registry.contentType, body: [...netlink, Buffer.from(defaults)] };
+      return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults) + OPENMETRICS_EOF)] };
     },
-  });
+  }, logger);
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {
     logger.error('cannot listen', { address: config.web.listenAddress, code: err.code, error: err.message });
     process.exit(1);
   });
   logger.info('listening', { address, telemetry_path: config.web.telemetryPath, version: VERSION });
-  const fsw = watchNamespaceRemoval(watchers, logger, (gone) => {
-    sources = sources.filter((w) => w !== gone);
-  });
-  onSignals(async () => {
-    logger.info('shutting down');
-    fsw?.close();
-    for (const w of watchers) w.close();
-    bus.flush();
+  onShutdown(logger, async () => {
+    // Stop taking requests and let the scrapes in flight finish, then close the sockets.
     eventRoutes.close();
     await server.close();
+    namespaces.close();
+    bus.flush();
     await tracing?.shutdown();
   });
-  await startWatchers(watchers, logger);
+  onReload(() => {
+    const next = reloadConfig(config, logger);
+    if (!next) {
+      reloadMetrics.record(false);
+      return;
+    }
+    collectorOptions.addressInfo = next.addresses.info;
+    collectorOptions.addressInfoLinkLocal = next.addresses.infoLinkLocal;
+    collectorOptions.deletedGracePeriod = next.interfaces.deletedGracePeriod;
+    const include = anchoredRegex(next.interfaces.include);
+    const exclude = next.interfaces.exclude === '' ? undefined : anchoredRegex(next.interfaces.exclude);
+    for (const w of sources) {
+      w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);
+      w.model.setVips(next.vips);
+    }
+    config = next;
+    void namespaces.setWanted(next.netns, next.netnsAll);
+    const webOk = next.web.configFile === '' || server.reloadWebConfig();
+    reloadMetrics.record(webOk);
+    logger.info('config reloaded', { file: configFileOf(process.argv) ?? '(embedded default)' });
+  });
+  await startNamespaces(namespaces, config, logger);
   ready = true;
   for (const wake of readyWaiters.splice(0)) wake();
 }
@@ -186,15 +225,13 @@ async function events(config: Config, logger: Logger): Promise<void> {
   const bus = new EventBus();
   const format = config.log.format === 'json' ? formatEventJson : formatEventLine;
   bus.subscribe((e) => process.stdout.write(format(e) + '\n'));
-  const watchers = createWatchers(config, logger, bus);
-  const fsw = watchNamespaceRemoval(watchers, logger, () => undefined);
-  onSignals(() => {
-    fsw?.close();
-    for (const w of watchers) w.close();
+  const namespaces = createNamespaceSet(() => config, logger, bus, () => undefined);
+  onShutdown(logger, () => {
+    namespaces.close();
     bus.flush();
   });
-  await startWatchers(watchers, logger);
-  logger.info('watching', { namespaces: watchers.length });
+  await startNamespaces(namespaces, config, logger);
+  logger.info('watching', { namespaces: namespaces.openLabels.length });
 }
 
 function invocation(argv: string[]): Invocation {

@@ -1,14 +1,26 @@
-// The HTTP side: a landing page, the metrics, and the health endpoints, on plain node:http.
+// The HTTP side: a landing page, the metrics, the health endpoints and the routes others add
+// (the event API and page), over HTTP or HTTPS as the web config file says, behind basic auth
+// when it lists users. Hardened the way an exporter on every host must be: only GET and HEAD,
+// header and idle timeouts, a bounded scrape queue, gzip when asked.
 
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { watch, FSWatcher } from 'node:fs';
+import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { dirname, basename } from 'node:path';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { BasicAuth, certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig } from './http/web-config';
 import type { Logger } from './log';
 import { released } from './state/memory';
+
+const gzipAsync = promisify(gzip);
 
 /** A path served beside the metrics (the event API and page). */
 export interface Route {
   handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-  /** A long-lived stream (Server-Sent Events): exempt from request timeouts and compression. */
+  /** A long-lived stream (Server-Sent Events): exempt from the idle timeout and from compression. */
   streaming?: boolean;
 }
 
@@ -33,11 +45,30 @@ export interface ServerOptions {
   routes?: Record<string, Route>;
   /** Links for the landing page: [href, text]. */
   links?: [string, string][];
+  /** Exporter-toolkit web config file ("" = plain HTTP, no auth). */
+  webConfigFile: string;
+  maxConcurrentScrapes: number;
+  maxQueuedScrapes: number;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Called after every attempt to re-read the web config (for the reload metrics). */
+  onWebConfigReload?: (ok: boolean) => void;
 }
 
 /** Whether the Accept header prefers OpenMetrics, as Prometheus sends it when it wants exemplars. */
 export function acceptsOpenMetrics(accept: string | undefined): boolean {
   return accept !== undefined && /application\/openmetrics-text/i.test(accept);
+}
+
+/** Whether the client takes gzip (Accept-Encoding: gzip, not gzip;q=0). */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (!acceptEncoding) return false;
+  return acceptEncoding.split(',').some((part) => {
+    const [coding, ...params] = part.trim().split(';');
+    if (coding?.trim().toLowerCase() !== 'gzip') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }
 
 /** Splits ":9932", "127.0.0.1:9932" or "[::1]:9932" into host (undefined = every address) and port. */
@@ -48,78 +79,250 @@ export function splitListenAddress(address: string): { host: string | undefined;
   return { host: host === '' ? undefined : host, port: Number(address.slice(at + 1)) };
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function landingPage(o: ServerOptions): string {
+  const links: [string, string][] = [[o.telemetryPath, `Metrics (${o.telemetryPath})`], ...(o.links ?? []), ['/-/healthy', 'Health'], ['/-/ready', 'Readiness']];
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>netlink-exporter</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2rem}</style></head>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}</style></head>
 <body>
 <h1>netlink-exporter</h1>
-<p>Event-driven Prometheus exporter for Linux rtnetlink: interface flaps, address churn and route changes. Version ${o.version}.</p>
+<p>Event-driven Prometheus exporter for Linux rtnetlink: interface flaps, address churn and route changes. Version ${escapeHtml(o.version)}.</p>
 <ul>
-<li><a href="${o.telemetryPath}">Metrics</a> (<code>${o.telemetryPath}</code>)</li>
-${(o.links ?? []).map(([href, text]) => `<li><a href="${href}">${text}</a></li>\n`).join('')}<li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>
+${links.map(([href, text]) => `<li><a href="${escapeHtml(href)}">${escapeHtml(text)}</a></li>`).join('\n')}
 </ul>
 </body>
 </html>
 `;
 }
 
+/** Counts scrapes in flight; the excess waits in a FIFO, and past its bound is turned away. */
+export class ScrapeGate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly queueBound: number,
+  ) {}
+
+  /** Resolves with a release function, or undefined when the queue is full. */
+  async enter(): Promise<(() => void) | undefined> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.queueBound) return undefined;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    };
+  }
+}
+
+const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
+
 export class ExporterServer {
   private readonly server: Server;
   private readonly options: ServerOptions;
+  private readonly gate: ScrapeGate;
+  private web: WebConfig;
+  private auth: BasicAuth;
+  private readonly watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<ServerResponse>();
 
+  /** Throws WebConfigError when the web config file is bad (fatal at start-up). */
   constructor(options: ServerOptions) {
     this.options = options;
-    this.server = createServer((req, res) => {
+    this.web = options.webConfigFile === '' ? EMPTY_WEB_CONFIG : loadWebConfig(options.webConfigFile);
+    this.auth = new BasicAuth(this.web.users);
+    this.gate = new ScrapeGate(options.maxConcurrentScrapes, options.maxQueuedScrapes);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.inFlight.add(res);
+      res.once('close', () => this.inFlight.delete(res));
       this.handle(req, res).catch((err: Error) => {
         options.logger.error('request failed', { path: req.url, error: err.message });
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        if (!res.headersSent) res.writeHead(500, TEXT);
         res.end(`internal error: ${err.message}\n`);
       });
-    });
-    // A scrape must never hang a connection forever.
-    this.server.requestTimeout = 60_000;
-    this.server.headersTimeout = 30_000;
+    };
+    // A slow client must not hold a connection: headers within header_timeout, then silence
+    // for at most idle_timeout. Node checks the header deadline every connectionsCheckingInterval.
+    const common = {
+      headersTimeout: options.headerTimeoutMs,
+      requestTimeout: options.headerTimeoutMs * 2,
+      connectionsCheckingInterval: Math.min(1000, options.headerTimeoutMs),
+      keepAliveTimeout: Math.min(5000, options.idleTimeoutMs),
+    };
+    const tls = this.web.tls;
+    if (tls) {
+      const policy = tls.clientAuth;
+      this.server = createHttpsServer({ ...common, ...tls.context, requestCert: policy !== 'NoClientCert', rejectUnauthorized: policy === 'RequireAndVerifyClientCert' }, handler);
+      this.server.on('secureConnection', (socket: TLSSocket) => this.checkClientCertificate(socket));
+      this.server.on('tlsClientError', (err: Error) => options.logger.debug('TLS handshake failed', { error: err.message }));
+    } else {
+      this.server = createHttpServer(common, handler);
+    }
+    this.server.setTimeout(options.idleTimeoutMs);
+    this.refreshWatches();
+  }
+
+  /** The client certificate policies that a handshake alone does not enforce. */
+  private checkClientCertificate(socket: TLSSocket): void {
+    const tls = this.web.tls;
+    if (!tls) return;
+    const cert = socket.getPeerCertificate();
+    const present = cert !== null && Object.keys(cert).length > 0;
+    let refuse: string | undefined;
+    if (!present && (tls.clientAuth === 'RequireAnyClientCert' || tls.clientAuth === 'RequireAndVerifyClientCert')) refuse = 'no client certificate';
+    else if (present && tls.clientAuth === 'VerifyClientCertIfGiven' && !socket.authorized) refuse = `client certificate not trusted: ${String(socket.authorizationError)}`;
+    else if (present && tls.clientAllowedSans.length > 0 && !certificateSans(cert.subjectaltname).some((san) => tls.clientAllowedSans.includes(san))) refuse = 'client certificate has none of client_allowed_sans';
+    if (refuse) {
+      this.options.logger.debug('refusing TLS connection', { reason: refuse, remote: socket.remoteAddress });
+      socket.destroy();
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [name, value] of Object.entries(this.web.headers)) res.setHeader(name, value);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-      return;
-    }
     const o = this.options;
-    if (path === o.telemetryPath) {
-      // Values are right from the first scrape: wait for the initial dump (bounded).
-      if (!o.isReady()) await o.waitReady(o.scrapeReadyTimeoutMs);
-      const { contentType, body } = await o.scrape({ openMetrics: acceptsOpenMetrics(req.headers.accept) });
-      const length = body.reduce((sum, chunk) => sum + chunk.length, 0);
-      res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': length });
-      // One copy into one buffer beats a write per chunk (tens of thousands of interfaces' lines).
-      res.end(req.method === 'HEAD' ? undefined : Buffer.concat(body, length));
-      released(length);
+    const route = o.routes?.[path];
+    const known = route !== undefined || path === o.telemetryPath || path === '/' || path === '/-/healthy' || path === '/-/ready';
+    if (!known) {
+      res.writeHead(404, TEXT).end('not found\n');
       return;
     }
-    const route = o.routes?.[path];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', ...TEXT }).end('method not allowed\n');
+      return;
+    }
+    if (this.auth.enabled && !(await this.auth.check(req.headers.authorization))) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="netlink-exporter", charset="UTF-8"', ...TEXT }).end('unauthorized\n');
+      return;
+    }
     if (route) {
+      // A live stream stays open for as long as its reader wants: no idle timeout.
+      if (route.streaming) req.socket.setTimeout(0);
       await route.handle(req, res);
       return;
     }
+    if (path === o.telemetryPath) return this.scrape(req, res);
     if (path === '/') {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(landingPage(o));
       return;
     }
     if (path === '/-/healthy') {
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('OK\n');
+      res.writeHead(200, TEXT).end('OK\n');
       return;
     }
-    if (path === '/-/ready') {
-      const ready = o.isReady();
-      res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(ready ? 'OK\n' : 'initial dump in progress\n');
+    const ready = o.isReady();
+    res.writeHead(ready ? 200 : 503, TEXT).end(ready ? 'OK\n' : 'initial dump in progress\n');
+  }
+
+  private async scrape(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = this.options;
+    const release = await this.gate.enter();
+    if (!release) {
+      res.writeHead(503, { 'Retry-After': '1', ...TEXT }).end('too many scrapes waiting\n');
       return;
     }
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+    try {
+      if (res.destroyed) return;
+      // Values are right from the first scrape: wait for the initial dump (bounded).
+      if (!o.isReady()) await o.waitReady(o.scrapeReadyTimeoutMs);
+      const { contentType, body } = await o.scrape({ openMetrics: acceptsOpenMetrics(req.headers.accept) });
+      const length = body.reduce((sum, chunk) => sum + chunk.length, 0);
+      // One copy into one buffer beats a write per chunk (tens of thousands of interfaces' lines).
+      let payload = Buffer.concat(body, length);
+      const headers: Record<string, string | number> = { 'Content-Type': contentType, Vary: 'Accept, Accept-Encoding' };
+      if (acceptsGzip(req.headers['accept-encoding'])) {
+        // zlib runs on libuv's thread pool: the event loop (and the netlink path) goes on meanwhile.
+        payload = await gzipAsync(payload);
+        headers['Content-Encoding'] = 'gzip';
+      }
+      headers['Content-Length'] = payload.length;
+      res.writeHead(200, headers);
+      res.end(req.method === 'HEAD' ? undefined : payload);
+      released(length);
+    } finally {
+      release();
+    }
+  }
+
+  /** Re-reads the web config when its file, or a certificate, key or CA file it names, changes. */
+  private refreshWatches(): void {
+    const file = this.options.webConfigFile;
+    if (file === '') return;
+    for (const w of this.watchers.splice(0)) w.close();
+    // Editors and cert-manager replace files (rename), which a watch on the file itself misses:
+    // watch the directories and filter by name.
+    const targets = new Map<string, Set<string>>();
+    for (const path of [file, ...(this.web.tls?.files ?? [])]) {
+      const names = targets.get(dirname(path)) ?? new Set<string>();
+      names.add(basename(path));
+      targets.set(dirname(path), names);
+    }
+    for (const [dir, names] of targets) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (name === null || names.has(name.toString())) this.scheduleReload();
+        });
+        w.on('error', () => w.close());
+        this.watchers.push(w);
+      } catch (err) {
+        this.options.logger.warn('cannot watch the web config files; they are re-read on SIGHUP only', { dir, error: (err as Error).message });
+      }
+    }
+  }
+
+  private scheduleReload(): void {
+    // A save is often several events (truncate, write, rename): re-read once they settle.
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => this.reloadWebConfig(), 100);
+    this.reloadTimer.unref();
+  }
+
+  /** Re-reads the web config file; a bad one keeps the current settings and says why. */
+  reloadWebConfig(): boolean {
+    const file = this.options.webConfigFile;
+    if (file === '') return true;
+    let next: WebConfig;
+    try {
+      next = loadWebConfig(file);
+      if (Boolean(next.tls) !== Boolean(this.web.tls)) {
+        throw new Error(`${file}: switching between ${this.web.tls ? 'HTTPS and HTTP' : 'HTTP and HTTPS'} needs a restart`);
+      }
+    } catch (err) {
+      this.options.logger.error('web config not reloaded; keeping the previous one', { error: (err as Error).message });
+      this.options.onWebConfigReload?.(false);
+      return false;
+    }
+    if (next.tls) {
+      const server = this.server as unknown as TlsServer & { requestCert: boolean; rejectUnauthorized: boolean };
+      server.setSecureContext(next.tls.context);
+      // Node reads these two per new connection (tls_wrap): the new policy applies to the next handshake.
+      server.requestCert = next.tls.clientAuth !== 'NoClientCert';
+      server.rejectUnauthorized = next.tls.clientAuth === 'RequireAndVerifyClientCert';
+    }
+    this.web = next;
+    this.auth = new BasicAuth(next.users);
+    this.refreshWatches();
+    this.options.logger.info('web config reloaded', { file, tls: Boolean(next.tls), users: next.users.size });
+    this.options.onWebConfigReload?.(true);
+    return true;
+  }
+
+  get tls(): boolean {
+    return Boolean(this.web.tls);
   }
 
   /** Listens; resolves with the address actually bound (port 0 picks a free one). */
@@ -135,10 +338,20 @@ export class ExporterServer {
     });
   }
 
-  close(): Promise<void> {
+  /**
+   * Stops accepting, lets scrapes in flight finish (up to `graceMs`), then cuts what is left
+   * (live streams, slow readers). Resolves when every connection is gone.
+   */
+  close(graceMs = 5000): Promise<void> {
+    for (const w of this.watchers) w.close();
+    clearTimeout(this.reloadTimer);
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
+      const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      deadline.unref();
+      // Responses that finish now leave keep-alive connections behind: close those as they go idle.
+      for (const res of this.inFlight) res.once('finish', () => (res.socket as Socket | null)?.end());
     });
   }
 }

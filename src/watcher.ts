@@ -2,7 +2,6 @@
 // subscribe-then-dump start, and the repair after an overrun (a fresh dump diffed against the
 // model). Shared by the exporter and `events` mode: one pipeline, two outputs.
 
-import { existsSync } from 'node:fs';
 import type { VipConfig } from './config';
 import type { Logger } from './log';
 import {
@@ -21,7 +20,9 @@ import { decodeChunk } from './netlink/decode';
 import type { NativeSocket, NativeSocketConstructor } from './netlink/native';
 import { buildMessage, dumpRequest, DumpKind } from './netlink/request';
 import type { MessageHeader } from './netlink/types';
+import { warnReceiveBufferOnce } from './privileges';
 import type { PendingEvent } from './state/events';
+import type { RouteGate } from './event-log';
 import { released } from './state/memory';
 import { DumpMode, NamespaceModel } from './state/model';
 import type { NamespaceSource } from './metrics/collectors';
@@ -53,6 +54,8 @@ export interface WatcherOptions {
   logger: Logger;
   Socket: NativeSocketConstructor;
   onEvent?: (event: PendingEvent) => void;
+  /** Route-storm coalescing, asked before a route event is built (EventBus.routeGate). */
+  routeGate?: RouteGate;
 }
 
 /** Resolves --netns NAME to /run/netns/NAME; anything with a slash is a path already. */
@@ -79,7 +82,9 @@ export class NamespaceWatcher implements NamespaceSource {
   private pending: PendingDump | undefined;
   private dumpQueue: Promise<unknown> = Promise.resolve();
   /** Barrier callbacks by the seq of their NLMSG_NOOP request. */
-  private readonly barriers = new Map<number, () => void>();
+  private readonly barriers = new Map<number, (() => void)[]>();
+  /** The seq of the barrier sent last and not yet answered (later callers join it). */
+  private openBarrier: number | undefined;
   private resyncRunning = false;
   private resyncWanted = false;
   private lastResyncStart = 0;
@@ -91,6 +96,7 @@ export class NamespaceWatcher implements NamespaceSource {
     this.options = options;
     this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked, vips: options.vips });
     this.model.onEvent = options.onEvent;
+    this.model.routeGate = options.routeGate;
     this.model.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
     this.model.barrier = (callback) => this.barrier(callback);
   }
@@ -115,14 +121,8 @@ export class NamespaceWatcher implements NamespaceSource {
     );
     this.model.portId = this.socket.portId;
     this.receiveBufferBytes = this.socket.receiveBufferBytes;
-    const asked = this.options.receiveBufferBytes;
-    if (asked > 0 && !this.socket.receiveBufferForced) {
-      logger.warn('no CAP_NET_ADMIN: the receive buffer is capped by net.core.rmem_max, and a burst may overrun it (each overrun is repaired by a resync)', {
-        netns: label,
-        asked,
-        granted: this.receiveBufferBytes,
-      });
-    }
+    // Without CAP_NET_ADMIN every socket meets the same rmem_max ceiling: said once per process.
+    warnReceiveBufferOnce(logger, { asked: this.options.receiveBufferBytes, granted: this.receiveBufferBytes, forced: this.socket.receiveBufferForced });
     this.socket.start();
     await this.dumpAll('initial');
     if (this.closed) return;
@@ -199,11 +199,23 @@ export class NamespaceWatcher implements NamespaceSource {
    * Runs `callback` once every notification the kernel queued to us before now has been applied:
    * an NLMSG_NOOP with NLM_F_ACK is answered in order, behind them.
    */
+  /**
+   * Runs `callback` once every notification queued before now has been applied: after the ACK
+   * of an NLMSG_NOOP sent now. While a barrier is still unanswered, later callers join it: what
+   * they saw arrived before its ACK, and so did the kernel's notifications of the same change
+   * (sent under the same lock). An address burst then costs a request per batch, not per address.
+   */
   private barrier(callback: () => void): void {
+    const open = this.openBarrier === undefined ? undefined : this.barriers.get(this.openBarrier);
+    if (open) {
+      open.push(callback);
+      return;
+    }
     const seq = this.seq++;
     try {
       this.socket?.send(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, seq, Buffer.alloc(0)));
-      this.barriers.set(seq, callback);
+      this.barriers.set(seq, [callback]);
+      this.openBarrier = seq;
     } catch {
       callback();
     }
@@ -213,7 +225,8 @@ export class NamespaceWatcher implements NamespaceSource {
     const barrier = this.barriers.get(header.seq);
     if (barrier) {
       this.barriers.delete(header.seq);
-      barrier();
+      if (this.openBarrier === header.seq) this.openBarrier = undefined;
+      for (const callback of barrier) callback();
       return;
     }
     const pending = this.pending;
@@ -281,11 +294,6 @@ export class NamespaceWatcher implements NamespaceSource {
       this.resyncRunning = false;
       if (this.resyncWanted) this.requestResync();
     }
-  }
-
-  /** Whether the namespace file still exists (a deleted namespace must not be kept alive by our socket). */
-  namespaceGone(): boolean {
-    return this.options.path !== undefined && !existsSync(this.options.path);
   }
 
   close(): void {

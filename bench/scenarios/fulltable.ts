@@ -3,7 +3,9 @@
 // deleted, which removes its IPv4 routes without a notification. netlink_routes must be exact
 // after each phase; /metrics is scraped every 200 ms throughout; RSS is followed.
 
-import { execFile } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface, Interface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { RTM_DELROUTE, RTM_NEWROUTE } from '../../src/netlink/constants';
 import { parseExposition } from '../../test/helpers/exporter';
@@ -18,47 +20,49 @@ import type { Context } from './context';
 const NH_ID = 100;
 const MB20 = 20 * 1024;
 
-/** Scrapes /metrics every 200 ms (one at a time) while running; keeps latencies and the last body. */
+/**
+ * Scrapes /metrics every 200 ms (one at a time) from a child process of its own (bench/scrape-loop):
+ * this process blocks in sendmsg during a burst and would otherwise time itself, not the exporter.
+ */
 class Scraper {
   latencies: number[] = [];
   errors: string[] = [];
-  lastBody = '';
+  /** netlink_routes{main,inet} in the last scrape, and when it was answered (performance.now()). */
+  lastRoutes: number | undefined;
   lastAt = 0;
   /** Largest nodejs_eventloop_lag_max_seconds seen (prom-client resets it at each scrape). */
   maxLoopLag = 0;
   /** When the slowest scrape started (performance.now()). */
   slowestAt = 0;
   readonly startedAt = performance.now();
-  private running = true;
-  private loop: Promise<void>;
+  private readonly child: ChildProcess;
+  private readonly lines: Interface;
+  /** performance.now() - Date.now(): the child reports wall-clock times. */
+  private readonly clockOffset = performance.now() - Date.now();
 
-  constructor(private readonly exporter: ExporterProc) {
-    this.loop = this.run();
+  constructor(exporter: ExporterProc, netns: string) {
+    this.child = spawn(process.execPath, [join(__dirname, '..', 'scrape-loop.js'), `http://127.0.0.1:${exporter.port}/metrics`, netns, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.child.stdout! });
+    this.lines.on('line', (line) => this.take(JSON.parse(line) as { at: number; ms: number; routes?: number; lag?: number; error?: string }));
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      const t0 = performance.now();
-      try {
-        const r = await this.exporter.metrics(10_000);
-        if (r.ms > Math.max(0, ...this.latencies)) this.slowestAt = t0;
-        this.latencies.push(r.ms);
-        const lag = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(r.body);
-        if (lag) this.maxLoopLag = Math.max(this.maxLoopLag, Number(lag[1]));
-        this.lastBody = r.body;
-        this.lastAt = performance.now();
-      } catch (e) {
-        this.errors.push((e as Error).message);
-        this.latencies.push(performance.now() - t0);
-      }
-      const wait = 200 - (performance.now() - t0);
-      if (wait > 0) await sleep(wait);
+  private take(r: { at: number; ms: number; routes?: number; lag?: number; error?: string }): void {
+    if (r.ms > Math.max(0, ...this.latencies)) this.slowestAt = r.at + this.clockOffset;
+    this.latencies.push(r.ms);
+    if (r.error !== undefined) {
+      this.errors.push(r.error);
+      return;
     }
+    this.maxLoopLag = Math.max(this.maxLoopLag, r.lag ?? 0);
+    this.lastRoutes = r.routes;
+    this.lastAt = r.at + r.ms + this.clockOffset;
   }
 
   async stop(): Promise<{ max: number; p50: number; count: number; errors: string[]; maxLoopLag: number; slowestAfter: number }> {
-    this.running = false;
-    await this.loop;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill();
+    await exited;
+    this.lines.close();
     return {
       max: Math.max(0, ...this.latencies),
       p50: percentile(this.latencies, 50),
@@ -122,7 +126,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const s0 = await scrape();
       const truthMsgs0 = tr.total;
       const msgs0 = s0.sum('netlink_messages_received_total', nsl);
-      const scraper = new Scraper(ex);
+      const scraper = new Scraper(ex, ns.name);
       const t0 = performance.now();
       await act();
       const actMs = performance.now() - t0;
@@ -133,8 +137,8 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const deadline = performance.now() + 180_000;
       for (;;) {
         await sleep(100);
-        if (!scraper.lastBody) continue;
-        got = routesOf(scraper.lastBody);
+        if (scraper.lastRoutes === undefined) continue;
+        got = scraper.lastRoutes;
         if (got === kernel) {
           exactAt = scraper.lastAt;
           break;

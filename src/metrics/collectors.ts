@@ -9,7 +9,10 @@ import { NamespaceModel, protocolName, tableName } from '../state/model';
 import { NEIGHBOUR_ACTIONS } from '../state/neighbours';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
 import type { VipState } from '../state/vips';
+import type { Exemplar, ExemplarLookup } from '../tracing/exemplars';
+import { DROP_REASONS, TraceStats } from '../tracing/stats';
 import { Family, METRICS as M } from './contract';
+import { formatExemplar } from './openmetrics';
 import { escapeLabelValue, ExpositionWriter, formatValue } from './writer';
 
 /** What the metrics read of one watched namespace. */
@@ -29,6 +32,12 @@ export interface CollectorOptions {
   addressInfoLinkLocal: boolean;
   /** Seconds a deleted interface's series stay. */
   deletedGracePeriod: number;
+  /** Write OpenMetrics 1.0 (HELP/TYPE lines, exemplars); the caller appends `# EOF`. */
+  openMetrics?: boolean;
+  /** Trace ids for exemplars on the flap and address-change counters (OpenMetrics only). */
+  exemplars?: ExemplarLookup;
+  /** Present when tracing is on: netlink_trace_spans_*_total get samples. */
+  tracing?: TraceStats;
 }
 
 type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
@@ -109,16 +118,65 @@ function familyOfLinks(w: ExpositionWriter, def: Family, texts: readonly Buffer[
   for (const lines of texts) w.raw(lines[at] as Buffer);
 }
 
-function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+/** A cached sample line with an exemplar appended (OpenMetrics). */
+function withExemplar(line: string, exemplar: Exemplar | undefined): string {
+  return exemplar ? `${line}${formatExemplar(exemplar)}` : line;
+}
+
+/** netlink_interface_flaps_total, with the exemplar of the outage span that last moved it. */
+function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], at: number, lookup: ExemplarLookup): void {
+  w.family(M.interfaceFlaps);
+  for (const source of sources) {
+    const netns = source.model.netns;
+    for (const link of seriesLinks(source.model)) {
+      const cached = linkText(netns, link)[at] as Buffer;
+      const exemplar = lookup.flap(netns, link.ifindex);
+      if (!exemplar || cached.length === 0) w.raw(cached);
+      else w.raw(`${withExemplar(cached.toString().slice(0, -1), exemplar)}\n`);
+    }
+  }
+}
+
+const ADDRESS_SERIES = [
+  ['inet', 'added'],
+  ['inet', 'removed'],
+  ['inet6', 'added'],
+  ['inet6', 'removed'],
+] as const;
+
+/** netlink_address_changes_total (four lines a link, in ADDRESS_SERIES order), with exemplars. */
+function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
+  w.family(M.addressChanges);
+  for (const source of sources) {
+    const netns = source.model.netns;
+    for (const link of seriesLinks(source.model)) {
+      const cached = linkText(netns, link)[ADDRESS_CHANGES] as Buffer;
+      const exemplars = ADDRESS_SERIES.map(([family, action]) => lookup.addressChange(netns, link.ifindex, family, action));
+      if (exemplars.every((e) => e === undefined)) {
+        w.raw(cached);
+        continue;
+      }
+      const series = cached.toString().split('\n');
+      w.raw(`${series.slice(0, ADDRESS_SERIES.length).map((line, i) => withExemplar(line, exemplars[i])).join('\n')}\n`);
+    }
+  }
+}
+
+function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
   const texts = linkTexts(sources);
-  PER_LINK.forEach(([def], at) => familyOfLinks(w, def, texts, at));
+  const exemplars = w.openMetrics ? options.exemplars : undefined;
+  PER_LINK.forEach(([def], at) => {
+    if (exemplars && def === M.interfaceFlaps) flapsWithExemplars(w, sources, at, exemplars);
+    else familyOfLinks(w, def, texts, at);
+  });
   familyOfLinks(w, M.interfaceInfo, texts, INFO);
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
   const texts = linkTexts(sources);
   familyOfLinks(w, M.interfaceAddresses, texts, ADDRESSES);
-  familyOfLinks(w, M.addressChanges, texts, ADDRESS_CHANGES);
+  if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
+  else familyOfLinks(w, M.addressChanges, texts, ADDRESS_CHANGES);
   familyOfLinks(w, M.dadFailures, texts, DAD_FAILURES);
   w.family(M.addressInfo);
   if (!options.addressInfo) return;
@@ -205,7 +263,7 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
   }
 }
 
-function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
   for (const [def, counts] of [
     [M.messagesReceived, (s: NamespaceSource) => s.model.messagesReceived],
     [M.dumpMessages, (s: NamespaceSource) => s.model.dumpMessages],
@@ -235,6 +293,15 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[]): voi
     w.family(def);
     for (const source of sources) w.sample(def, [source.model.netns], read(source));
   }
+  // Announced always (the contract), with samples only when tracing is on.
+  const tracing = options.tracing;
+  w.family(M.traceSpansDropped);
+  if (tracing) {
+    const dropped = tracing.dropped();
+    for (const reason of DROP_REASONS) w.sample(M.traceSpansDropped, [reason], dropped[reason]);
+  }
+  w.family(M.traceSpansExported);
+  if (tracing) w.sample(M.traceSpansExported, [], tracing.exported());
 }
 
 export const COLLECTORS: readonly [string, Collector][] = [
@@ -262,7 +329,7 @@ export function renderNetlinkMetrics(
   for (const source of sources) source.model.expireDeleted(options.deletedGracePeriod);
   for (const [name, collect] of collectors) {
     const started = process.hrtime.bigint();
-    const w = new ExpositionWriter();
+    const w = new ExpositionWriter(options.openMetrics);
     let ok = true;
     try {
       collect(w, sources, options);
@@ -273,7 +340,7 @@ export function renderNetlinkMetrics(
     }
     results.push([name, ok, Number(process.hrtime.bigint() - started) / 1e9]);
   }
-  const w = new ExpositionWriter();
+  const w = new ExpositionWriter(options.openMetrics);
   w.family(M.collectorSuccess);
   for (const [name, ok] of results) w.sample(M.collectorSuccess, [name], ok ? 1 : 0);
   w.family(M.collectorDuration);

@@ -61,5 +61,8 @@ export const METRICS = {
   namespaceReady: family('netlink_namespace_ready', 'gauge', 'Whether the initial dump of the namespace is in and its socket is open.', ['netns'] as const),
   collectorSuccess: family('netlink_collector_success', 'gauge', 'Whether the collector succeeded in this scrape.', ['collector'] as const),
   collectorDuration: family('netlink_collector_duration_seconds', 'gauge', 'How long the collector took in this scrape.', ['collector'] as const),
+  // ---- tracing (samples only when tracing is on) ----
+  traceSpansDropped: family('netlink_trace_spans_dropped_total', 'counter', 'Trace spans dropped before reaching the collector: queue_full (export queue or open-span cap full), rate_limited (tracing.max_spans_per_second), export_failed (the collector refused or did not answer).', ['reason'] as const),
+  traceSpansExported: family('netlink_trace_spans_exported_total', 'counter', 'Trace spans the collector accepted.', [] as const),
   buildInfo: family('netlink_exporter_build_info', 'gauge', 'The exporter version and the Node.js version it runs on; always 1.', ['version', 'nodejs_version'] as const),
 } as const;

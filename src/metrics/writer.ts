@@ -1,6 +1,8 @@
 // Prometheus text exposition (0.0.4), written by hand for the netlink_* families: the state
 // lives in plain structures and prom-client's per-series cost (about 4 us) would make a scrape of
 // thousands of interfaces slow. HELP/TYPE once per family; samples of a family together.
+// OpenMetrics 1.0 when asked (openmetrics.ts): the samples are the same lines; only the HELP and
+// TYPE lines differ (a counter family is named without `_total`), plus exemplars and `# EOF`.
 
 import type { Family } from './contract';
 
@@ -12,6 +14,16 @@ export function escapeLabelValue(value: string): string {
 
 function escapeHelp(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** OpenMetrics escapes double quotes in HELP too. */
+export function escapeOpenMetricsHelp(text: string): string {
+  return escapeHelp(text).replace(/"/g, '\\"');
+}
+
+/** The family name OpenMetrics announces: a counter's without its `_total`. */
+export function openMetricsFamilyName(def: Pick<Family, 'name' | 'type'>): string {
+  return def.type === 'counter' && def.name.endsWith('_total') ? def.name.slice(0, -'_total'.length) : def.name;
 }
 
 export function formatValue(value: number): string {
@@ -26,11 +38,19 @@ export class ExpositionWriter {
   private readonly parts: (string | Buffer)[] = [];
   private readonly started = new Set<string>();
 
+  /** `openMetrics`: HELP and TYPE lines as OpenMetrics 1.0 writes them. */
+  constructor(readonly openMetrics = false) {}
+
   /** Writes HELP and TYPE, once; families with no samples still announce themselves. */
   family(def: Family): this {
     if (this.started.has(def.name)) return this;
     this.started.add(def.name);
-    this.parts.push(`# HELP ${def.name} ${escapeHelp(def.help)}\n# TYPE ${def.name} ${def.type}\n`);
+    if (this.openMetrics) {
+      const name = openMetricsFamilyName(def);
+      this.parts.push(`# HELP ${name} ${escapeOpenMetricsHelp(def.help)}\n# TYPE ${name} ${def.type}\n`);
+    } else {
+      this.parts.push(`# HELP ${def.name} ${escapeHelp(def.help)}\n# TYPE ${def.name} ${def.type}\n`);
+    }
     return this;
   }
 

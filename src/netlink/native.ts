@@ -74,3 +74,31 @@ export function loadNativeSocket(): NativeSocketConstructor {
 export function trimMemory(): boolean {
   return load().trimMemory();
 }
+
+// ---- ProcessWatch (addon/process_watch.cc, its own module) -------------------------------------
+
+/** Watches one process through a pidfd; the callback runs once, when it exits. */
+export interface ProcessWatch {
+  readonly pid: number;
+  /** Stops watching; the callback is not called after it. Idempotent. */
+  close(): void;
+  /** Does not keep the event loop alive for this watch (as fs.watch's persistent: false). */
+  unref(): void;
+}
+
+export interface ProcessWatchConstructor {
+  /**
+   * Throws a Node-shaped error (`code` 'ESRCH', `syscall` 'pidfd_open') when no such process
+   * runs. `onExit` gets null, or an error if polling the pidfd failed.
+   */
+  new (pid: number, onExit: (err: NodeJS.ErrnoException | null) => void): ProcessWatch;
+}
+
+let processWatch: ProcessWatchConstructor | undefined;
+
+/** Loads build/Release/process_watch.node. */
+export function loadProcessWatch(): ProcessWatchConstructor {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  processWatch ??= (require('../../../build/Release/process_watch.node') as { ProcessWatch: ProcessWatchConstructor }).ProcessWatch;
+  return processWatch;
+}

@@ -29,6 +29,7 @@ import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbour
 import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent } from './events';
+import type { RouteGate } from '../event-log';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
 import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
 
@@ -82,7 +83,7 @@ export class NamespaceModel implements MessageSink {
   /** netlink_default_route_changes_total by "table|family". */
   readonly defaultRouteChanges = new Map<string, number>();
   readonly nexthops = new Map<number, NexthopObject>();
-  readonly vips: VipWatch;
+  vips: VipWatch;
   /** ARP and NDP entries by neighbourKey (no series per neighbour: counts only). */
   readonly neighbours = new Map<string, NeighbourRecord>();
   /** Neighbour table sizes, [inet, inet6]. */
@@ -112,8 +113,10 @@ export class NamespaceModel implements MessageSink {
   barrier: ((callback: () => void) => void) | undefined;
   /** Domain events go here when someone listens; none are built otherwise. */
   onEvent: ((event: PendingEvent) => void) | undefined;
+  /** Asked before a route event is built: past a storm's allowance the event is only counted. */
+  routeGate: RouteGate | undefined;
 
-  private readonly options: ModelOptions;
+  private options: ModelOptions;
   private readonly now: () => number;
   private readonly scratch = Buffer.alloc(16);
 
@@ -390,6 +393,38 @@ export class NamespaceModel implements MessageSink {
     this.trackedCount++;
   }
 
+  /**
+   * A config reload's new include/exclude regexes and cap, applied to every link now. Links are
+   * modelled whether they have series or not, so one that gains series starts with its true counts.
+   */
+  setSeriesFilter(include: RegExp, exclude: RegExp | undefined, maxTracked: number): void {
+    this.options = { ...this.options, include, exclude, maxTracked };
+    for (const record of this.links.values()) {
+      if (record.tracked && !this.wantsSeries(record.name)) {
+        record.tracked = false;
+        this.trackedCount--;
+        record.version++;
+      }
+    }
+    for (const record of this.links.values()) {
+      if (!record.tracked) {
+        this.track(record);
+        if (record.tracked) record.version++;
+      }
+    }
+  }
+
+  /** A config reload's VIP list: VIPs kept keep their counters; new ones start from the current addresses. */
+  setVips(configs: readonly VipConfig[]): void {
+    const previous = this.vips;
+    this.vips = new VipWatch(configs);
+    for (const vip of this.vips.vips) {
+      const old = previous.get(vip.config.address);
+      if (old) Object.assign(vip, { holders: old.holders, acquired: old.acquired, released: old.released, macChanges: old.macChanges });
+    }
+    this.vipChanged(undefined);
+  }
+
   /** A rename may move an interface in or out of the include/exclude regexes. */
   private retrack(record: LinkRecord): void {
     if (record.tracked && !this.wantsSeries(record.name)) {
@@ -610,6 +645,7 @@ export class NamespaceModel implements MessageSink {
   }
 
   private emitRouteMessage(action: 'added' | 'removed' | 'replaced', m: RouteMessage): void {
+    if (this.routeGate && !this.routeGate.admit(groupKey(m.table, m.family, m.protocol), ROUTE_ACTIONS.indexOf(action), m.routeType)) return;
     const gateway = routeGateway(m);
     this.onEvent?.({
       netns: this.netns,
@@ -627,6 +663,7 @@ export class NamespaceModel implements MessageSink {
   }
 
   private emitRouteRef(action: 'removed' | 'flushed', ref: RouteRef): void {
+    if (this.routeGate && !this.routeGate.admit(groupKey(ref.table, ref.family, ref.protocol), ROUTE_ACTIONS.indexOf(action), ref.routeType)) return;
     const words = ref.family === AF_INET6 ? 4 : 1;
     for (let k = 0; k < words; k++) this.scratch.writeUInt32LE(ref.dst[ref.dstIndex + k] as number, 4 * k);
     const destination = ref.dstLength === 0 ? 'default' : `${formatIp(ref.family, this.scratch, 0)}/${ref.dstLength}`;

@@ -1,15 +1,26 @@
-// OpenTelemetry trace events (issue 6). Loaded only when tracing is on: the SDK is not even
-// required otherwise, and no connection is made.
+// OpenTelemetry trace events (issue 6): domain events become spans (spans.ts), exported over
+// OTLP/HTTP through a bounded, rate-limited path (processor.ts), with exemplars for the flap
+// and address-change counters (exemplars.ts). When tracing is off (settings.ts decides) the SDK
+// is not even loaded (sdk.ts is imported dynamically) and no connection is made.
 
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { DomainEvent } from '../state/events';
+import type { ExemplarLookup } from './exemplars';
+import { resolveTracing } from './settings';
+import type { TraceStats } from './stats';
+
+export { tracingEnabled } from './settings';
 
 export interface Tracing {
-  /** Turns one domain event into spans (outages, address changes, storms...). */
+  /** Turns one domain event into spans (outages, address changes, storms...). O(1), never waits. */
   onEvent(event: DomainEvent): void;
-  /** Flushes what it can within a bound and stops. */
+  /** Ends open spans, flushes what it can within a bound (3 s) and stops. */
   shutdown(): Promise<void>;
+  /** Spans dropped by reason and exported, for netlink_trace_spans_*_total. */
+  readonly stats: TraceStats;
+  /** The trace ids behind the flap and address-change counters (OpenMetrics exemplars). */
+  readonly exemplars: ExemplarLookup;
 }
 
 export interface TracingOptions {
@@ -19,16 +30,9 @@ export interface TracingOptions {
   env: NodeJS.ProcessEnv;
 }
 
-/** Whether tracing is on: the config says so, or the standard OTEL_* variables ask for it. */
-export function tracingEnabled(config: Config['tracing'], env: NodeJS.ProcessEnv): boolean {
-  if (config.enabled) return true;
-  const exporter = env.OTEL_TRACES_EXPORTER;
-  if (exporter !== undefined && exporter !== '' && exporter !== 'none') return true;
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
-
 export async function startTracing(options: TracingOptions): Promise<Tracing | undefined> {
-  if (!tracingEnabled(options.config, options.env)) return undefined;
-  options.logger.warn('tracing is not built yet');
-  return undefined;
+  const settings = resolveTracing(options.config, options.env);
+  if (!settings) return undefined;
+  const { createTracing } = await import('./sdk');
+  return createTracing(options, settings);
 }

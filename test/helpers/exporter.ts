@@ -427,6 +427,8 @@ export interface ExporterOptions {
   startTimeoutMs?: number;
   /** Script to run instead of dist/src/main.js (harness self-tests use a fake). */
   main?: string;
+  /** Environment on top of this process's (a key set to undefined is removed, e.g. OTEL_*). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface WaitForOptions {
@@ -541,7 +543,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const main = opts.main ?? MAIN_JS;
   assertMainExists(main);
   const args = exporterArgs(opts);
-  const exporter = new Exporter(spawnNode(main, args), args, opts.telemetryPath ?? '/metrics');
+  const exporter = new Exporter(spawnNode(main, args, opts.env), args, opts.telemetryPath ?? '/metrics');
   const timeoutMs = opts.startTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   try {

@@ -210,16 +210,25 @@ function startDaemon(name: string, argv: string[]): Daemon {
   return d;
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (for programs without a port-0 log line). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
+/**
+ * A port that was free a moment ago on 127.0.0.1 (for programs without a port-0 log line),
+ * chosen below the kernel's ephemeral range: a port from that range can be taken meanwhile by
+ * any outgoing connection (the test's own scrapes) or port-0 listener (the exporters).
+ */
+async function freePort(): Promise<number> {
+  const ephemeralLow = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const low = 10_000;
+  const high = Math.max(low + 1000, Math.min(ephemeralLow, 32_768));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range after 50 tries');
 }
 
 async function waitHttpOk(d: Daemon, url: string, timeoutMs: number): Promise<void> {

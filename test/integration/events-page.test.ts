@@ -1,0 +1,186 @@
+// The live /events page in a real headless browser: Debian's chromium (/usr/bin/chromium, never
+// a downloaded one) driven by playwright-core, against the real exporter watching a private
+// namespace. The page loads the recent events, a link flap made afterwards appears as new rows
+// without a reload, the kind and interface filters hide the rest, an interface name full of
+// HTML characters shows as text, the page fits a 375 px wide phone screen, the status says when
+// the exporter goes away, and no script or CSP error happens on the way. Screenshots go to
+// test-artifacts/.
+
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createNetns, liveDescribe, Netns } from '../helpers/netns';
+import { Exporter, poll, startExporter } from '../helpers/exporter';
+
+const CHROMIUM = '/usr/bin/chromium';
+/** dist/test/integration -> the repository's test-artifacts/ */
+const ARTIFACTS = path.resolve(__dirname, '..', '..', '..', 'test-artifacts');
+/** A legal interface name (no '/', ':' or white space, at most 15 bytes) that is also HTML. */
+const ODD = `<b>x&"'`;
+
+function browserProblem(): string | undefined {
+  if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is missing: apt-get install -y chromium (npm test's pretest installs it as root)`;
+  return undefined;
+}
+
+const missing = browserProblem();
+if (missing && process.env.CI === 'true') {
+  test('events page: browser prerequisite', () => {
+    throw new Error(`${missing}; CI=true, where a skipped test is a failure`);
+  });
+}
+
+interface Row {
+  seq: number;
+  kind: string;
+  action: string;
+  iface: string;
+  hidden: boolean;
+  cells: string[];
+}
+
+// Browser-side code is given as text (the project compiles without the DOM library).
+const ROWS_JS = `[...document.querySelectorAll('#rows tr')].map((tr) => ({
+  seq: Number(tr.getAttribute('data-seq')),
+  kind: tr.getAttribute('data-kind') || '',
+  action: tr.getAttribute('data-action') || '',
+  iface: tr.getAttribute('data-interface') || '',
+  hidden: tr.hidden || getComputedStyle(tr).display === 'none',
+  cells: [...tr.querySelectorAll('td')].map((td) => td.textContent || ''),
+}))`;
+
+async function rows(page: Page): Promise<Row[]> {
+  return (await page.evaluate(ROWS_JS)) as Row[];
+}
+
+const suite = missing ? (name: string, opts: { timeout?: number }, fn: () => void) => describe(name, { ...opts, skip: missing }, fn) : liveDescribe;
+
+suite('/events in headless chromium', { timeout: 180_000 }, () => {
+  let ns: Netns;
+  let ex: Exporter | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const problems: string[] = [];
+
+  before(async () => {
+    ns = createNetns('evpage');
+    ns.addVeth('pw0', 'pw1', { up: true });
+    ex = await startExporter({ netns: [ns.name] });
+    // Something in the list before the page opens.
+    ns.ip('addr', 'add', '10.78.0.1/24', 'dev', 'pw0');
+    await poll('address added on pw0 in /api/v1/events', async () => {
+      const r = await ex!.get(`/api/v1/events?kind=address&interface=pw0&netns=${encodeURIComponent(ns.name)}`);
+      return r.status === 200 && r.body.includes('10.78.0.1') ? true : `HTTP ${r.status} ${r.body.slice(0, 200)}`;
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // playwright-core adds --headless and a fresh temporary --user-data-dir itself.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+    });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await ex?.stop();
+    ns?.delete();
+  });
+
+  test('the page loads the recent events and goes live', async () => {
+    const res = await page.goto(`${ex!.baseUrl}/events`);
+    assert.equal(res?.status(), 200);
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 10_000 });
+    await page.waitForSelector('#rows tr[data-kind="address"][data-interface="pw0"]', { timeout: 10_000 });
+    const row = (await rows(page)).find((r) => r.kind === 'address' && r.iface === 'pw0')!;
+    assert.deepEqual(row.cells.slice(1, 5), [ns.name, 'address', 'added', 'pw0']);
+    assert.match(row.cells[5]!, /10\.78\.0\.1\/24/);
+  });
+
+  test('a link flap appears as new rows on top, without a reload', async () => {
+    await page.evaluate('window.stayed = true');
+    const before = await rows(page);
+    const newest = Math.max(0, ...before.map((r) => r.seq));
+    ns.ip('link', 'set', 'dev', 'pw0', 'down');
+    ns.ip('link', 'set', 'dev', 'pw0', 'up');
+    await page.waitForSelector('#rows tr[data-kind="flap"][data-interface="pw0"]', { timeout: 10_000 });
+    await page.waitForFunction(
+      `[...document.querySelectorAll('#rows tr[data-kind="link"][data-interface="pw0"]')].some((tr) => tr.textContent.includes('admin down\u2192up'))`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    assert.equal(await page.evaluate('window.stayed'), true, 'the page was not reloaded');
+    const after = await rows(page);
+    const flap = after.find((r) => r.kind === 'flap' && r.iface === 'pw0')!;
+    assert.ok(flap.seq > newest, 'a new event');
+    assert.deepEqual(flap.cells.slice(1, 5), [ns.name, 'flap', 'down', 'pw0']);
+    assert.match(flap.cells[5]!, /flaps 1/);
+    const seqs = after.map((r) => r.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest on top');
+    assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
+    assert.ok(seqs.includes(before[0]!.seq), 'the earlier rows stay');
+  });
+
+  test('the kind and interface filters hide the other rows', async () => {
+    await page.selectOption('#f-kind', 'flap');
+    let shown = (await rows(page)).filter((r) => !r.hidden);
+    assert.ok(shown.length >= 1);
+    assert.ok(shown.every((r) => r.kind === 'flap'), JSON.stringify(shown));
+    assert.ok((await rows(page)).some((r) => r.kind === 'address' && r.hidden), 'the address row is hidden');
+    assert.match(await page.textContent('#count') ?? '', /of \d+ events shown/);
+    await page.fill('#f-interface', 'PW0');
+    shown = (await rows(page)).filter((r) => !r.hidden);
+    assert.ok(shown.length >= 1 && shown.every((r) => r.kind === 'flap' && r.iface === 'pw0'), JSON.stringify(shown));
+    assert.match(page.url(), /[?&]kind=flap/, 'the filters are in the address, to share');
+    // A new event that does not match arrives hidden.
+    ns.ip('addr', 'add', '10.78.1.1/24', 'dev', 'pw0');
+    await poll('the second address row', async () => ((await rows(page)).filter((r) => r.kind === 'address').length >= 2 ? true : 'not yet'));
+    assert.ok((await rows(page)).filter((r) => r.kind === 'address').every((r) => r.hidden));
+    await page.selectOption('#f-kind', '');
+    await page.fill('#f-interface', '');
+    assert.ok((await rows(page)).every((r) => !r.hidden), 'no filter, every row');
+  });
+
+  test('an interface name made of HTML characters shows as text', async () => {
+    ns.ip('link', 'add', 'name', ODD, 'type', 'veth', 'peer', 'name', 'pw2');
+    await page.waitForFunction(`[...document.querySelectorAll('#rows tr')].some((tr) => tr.getAttribute('data-interface') === ${JSON.stringify(ODD)})`, undefined, {
+      timeout: 10_000,
+    });
+    const row = (await rows(page)).find((r) => r.iface === ODD)!;
+    assert.equal(row.cells[4], ODD);
+    assert.equal(await page.locator('#rows b').count(), 0, 'no element made from event data');
+  });
+
+  test('readable on a 375 px phone screen: no horizontal scrolling, rows become cards', async () => {
+    await page.setViewportSize({ width: 375, height: 700 });
+    const size = (await page.evaluate(`({
+      scrollWidth: document.documentElement.scrollWidth,
+      clientWidth: document.documentElement.clientWidth,
+      rowDisplay: getComputedStyle(document.querySelector('#rows tr')).display,
+    })`)) as { scrollWidth: number; clientWidth: number; rowDisplay: string };
+    assert.ok(size.scrollWidth <= size.clientWidth, `page ${size.scrollWidth} px wide in a ${size.clientWidth} px screen`);
+    assert.equal(size.rowDisplay, 'block');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'events-page.png'), fullPage: false, animations: 'disabled' });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'events-page-wide.png'), fullPage: false, animations: 'disabled' });
+    assert.ok(fs.statSync(path.join(ARTIFACTS, 'events-page.png')).size > 0);
+  });
+
+  test('no script error and no CSP violation', () => {
+    assert.deepEqual(problems, []);
+  });
+
+  test('the status says when the exporter goes away', async () => {
+    await ex!.stop();
+    await page.waitForSelector('#status:not([data-state="live"])', { timeout: 10_000 });
+    assert.match((await page.textContent('#status')) ?? '', /reconnecting|offline/);
+  });
+});
