@@ -128,6 +128,9 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   let sources: readonly ManagedWatcher[] = [];
   const namespaces = createNamespaceSet(() => config, logger, bus, (now) => {
+    // A namespace that went away takes its open spans with it (outages would never end).
+    // A watcher replaced under the same label (deleted, or re-created) counts as gone too.
+    for (const gone of sources) if (!now.includes(gone)) tracing?.namespaceGone(gone.model.netns);
     sources = now;
   });
   const eventRoutes = createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger });

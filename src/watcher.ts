@@ -101,6 +101,10 @@ export class NamespaceWatcher implements NamespaceSource {
     this.model.barrier = (callback) => this.barrier(callback);
   }
 
+  get opened(): boolean {
+    return this.socket !== undefined;
+  }
+
   get queueDepth(): number {
     return this.socket && !this.closed ? this.socket.queueDepth() : 0;
   }

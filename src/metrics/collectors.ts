@@ -25,6 +25,12 @@ export interface NamespaceSource {
   readonly receiveBufferBytes: number;
   readonly queueDepth: number;
   readonly ready: boolean;
+  /**
+   * Whether its socket was ever opened. A configured namespace that is absent (not created yet,
+   * or deleted) is listed for netlink_namespace_ready 0 alone: zeros for its socket's counters
+   * would claim a socket that does not exist.
+   */
+  readonly opened: boolean;
 }
 
 export interface CollectorOptions {
@@ -291,7 +297,7 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
   ];
   for (const [def, read] of perNamespace) {
     w.family(def);
-    for (const source of sources) w.sample(def, [source.model.netns], read(source));
+    for (const source of sources) if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source));
   }
   // Announced always (the contract), with samples only when tracing is on.
   const tracing = options.tracing;

@@ -15,6 +15,8 @@ export { tracingEnabled } from './settings';
 export interface Tracing {
   /** Turns one domain event into spans (outages, address changes, storms...). O(1), never waits. */
   onEvent(event: DomainEvent): void;
+  /** A watched namespace went away: its open outage spans end now, with an error status. */
+  namespaceGone(netns: string): void;
   /** Ends open spans, flushes what it can within a bound (3 s) and stops. */
   shutdown(): Promise<void>;
   /** Spans dropped by reason and exported, for netlink_trace_spans_*_total. */

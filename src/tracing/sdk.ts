@@ -111,6 +111,9 @@ export async function createTracing(options: TracingOptions, settings: TracingSe
         failed = true;
       }
     },
+    namespaceGone(netns: string): void {
+      if (!stopped) spans.namespaceGone(netns, Date.now());
+    },
     stats: counters,
     exemplars,
     async shutdown(): Promise<void> {

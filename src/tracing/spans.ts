@@ -199,7 +199,7 @@ export class EventSpans {
     if (span) this.outages.set(key, { span, flaps });
   }
 
-  private endOutage(key: string, outage: Outage, at: number, how: 'up' | 'deleted' | 'shutdown', error?: string): void {
+  private endOutage(key: string, outage: Outage, at: number, how: 'up' | 'deleted' | 'shutdown' | 'namespace_gone', error?: string): void {
     this.outages.delete(key);
     outage.span.setAttribute(ATTR.outageEnd, how);
     if (error !== undefined) outage.span.setStatus({ code: SpanStatusCode.ERROR, message: error });
@@ -315,6 +315,24 @@ export class EventSpans {
     if (e.action !== 'started') return;
     const span = this.startOpen(SPAN.resync, at, { [ATTR.netns]: e.netns, [ATTR.resyncReason]: e.reason });
     if (span) this.resyncs.set(e.netns, span);
+  }
+
+  /**
+   * The namespace was deleted (its socket is closed): its open outages end with an error status,
+   * and nothing more will come for them. Otherwise they would stay open until shutdown.
+   */
+  namespaceGone(netns: string, at: number): void {
+    const prefix = `${netns}\0`;
+    for (const [key, outage] of [...this.outages]) {
+      if (key.startsWith(prefix)) this.endOutage(key, outage, at, 'namespace_gone', 'network namespace deleted while the interface was down');
+    }
+    for (const key of [...this.pendingFlaps.keys()]) if (key.startsWith(prefix)) this.pendingFlaps.delete(key);
+    const resync = this.resyncs.get(netns);
+    if (resync) {
+      resync.setStatus({ code: SpanStatusCode.ERROR, message: 'the network namespace was deleted during the resync' });
+      resync.end(at);
+      this.resyncs.delete(netns);
+    }
   }
 
   /** At shutdown: route windows become spans now, open outages end as "shutdown", open resyncs with an error. */

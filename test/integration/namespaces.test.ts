@@ -91,8 +91,12 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
       const ready = sc.value('netlink_namespace_ready', { netns: a.name });
       return left.length === 0 && ready === 0 ? true : `ready ${ready}; left: ${left.slice(0, 5).join(', ')}`;
     });
-    // A configured namespace keeps its ready series (0), so an alert can tell it is missing.
+    // A configured namespace keeps its ready series (0), so an alert can tell it is missing,
+    // and nothing that would claim a socket: no buffer, overrun or queue series.
     assert.equal(s.value('netlink_namespace_ready', { netns: '' }), 1);
+    for (const name of ['netlink_socket_receive_buffer_bytes', 'netlink_socket_overruns_total', 'netlink_event_queue_depth']) {
+      assert.equal(s.value(name, { netns: a.name }), undefined, s.show(name));
+    }
     await peerGone(peer, 'vp0', 'the exporter closed its socket in the deleted namespace');
 
     // Created again under the same name: a new namespace, picked up with fresh series.

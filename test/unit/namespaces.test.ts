@@ -63,6 +63,9 @@ class FakeWatcher implements ManagedWatcher {
   ready = false;
   closed = false;
   started = false;
+  get opened(): boolean {
+    return this.started && !this.failWith;
+  }
   constructor(
     readonly label: string,
     readonly path: string | undefined,
