@@ -82,9 +82,7 @@ export class NamespaceWatcher implements NamespaceSource {
   private pending: PendingDump | undefined;
   private dumpQueue: Promise<unknown> = Promise.resolve();
   /** Barrier callbacks by the seq of their NLMSG_NOOP request. */
-  private readonly barriers = new Map<number, (() => void)[]>();
-  /** The seq of the barrier sent last and not yet answered (later callers join it). */
-  private openBarrier: number | undefined;
+  private readonly barriers = new Map<number, () => void>();
   private resyncRunning = false;
   private resyncWanted = false;
   private lastResyncStart = 0;
@@ -205,21 +203,19 @@ export class NamespaceWatcher implements NamespaceSource {
    */
   /**
    * Runs `callback` once every notification queued before now has been applied: after the ACK
-   * of an NLMSG_NOOP sent now. While a barrier is still unanswered, later callers join it: what
-   * they saw arrived before its ACK, and so did the kernel's notifications of the same change
-   * (sent under the same lock). An address burst then costs a request per batch, not per address.
+   * of an NLMSG_NOOP sent now. One barrier per caller, never shared: the kernel answers
+   * NLMSG_NOOP without taking the RTNL lock, so a barrier sent earlier can be answered in the
+   * middle of a later change (after its RTM_DELADDR, before the route notifications that follow
+   * it), and a caller that joined it would repair too early: a notified local route counted as
+   * flushed (test/integration/lossless.test.ts caught 2-5 in 1,000 when barriers were shared).
+   * A barrier sent once the RTM_DELADDR is read comes after the change's own notifications
+   * unless the kernel spends longer on the change than the reader takes to hand it over.
    */
   private barrier(callback: () => void): void {
-    const open = this.openBarrier === undefined ? undefined : this.barriers.get(this.openBarrier);
-    if (open) {
-      open.push(callback);
-      return;
-    }
     const seq = this.seq++;
     try {
       this.socket?.send(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, seq, Buffer.alloc(0)));
-      this.barriers.set(seq, [callback]);
-      this.openBarrier = seq;
+      this.barriers.set(seq, callback);
     } catch {
       callback();
     }
@@ -229,8 +225,7 @@ export class NamespaceWatcher implements NamespaceSource {
     const barrier = this.barriers.get(header.seq);
     if (barrier) {
       this.barriers.delete(header.seq);
-      if (this.openBarrier === header.seq) this.openBarrier = undefined;
-      for (const callback of barrier) callback();
+      barrier();
       return;
     }
     const pending = this.pending;

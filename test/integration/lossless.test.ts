@@ -174,6 +174,10 @@ liveDescribe('lossless bursts (default configuration)', { timeout: 180_000 }, ()
     }, { timeoutMs: 30_000 });
     assertNoLoss(s2, 'after the address removals');
     assert.deepEqual(routeGaugeWrong(s2), [], 'netlink_routes still equal to the kernel (local routes of the addresses came and went)');
+    // The kernel notifies the removal of each address's local route: none may be taken for a
+    // silent removal (flushed), which a repair that ran before the notification would do.
+    const flushed = s2.sum('netlink_route_changes_total', { netns: ns.name, action: 'flushed' }) - s0.sum('netlink_route_changes_total', { netns: ns.name, action: 'flushed' });
+    assert.equal(flushed, 0, s2.show('netlink_route_changes_total', { netns: ns.name, action: 'flushed' }));
   });
 
   test(`flap burst: ${2 * FLAP_CYCLES * FLAP_PAIRS} admin toggles over ${FLAP_PAIRS} veth pairs; flaps == carrier_down_count delta on every end`, async () => {
