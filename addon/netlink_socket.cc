@@ -164,10 +164,24 @@ struct Shared {
   // Set by the reader when something stayed behind (queue full, or JS busy): the JS thread then
   // pokes the eventfd after it takes an item off the queue, so the reader tries again at once.
   std::atomic<bool> wakeOnDequeue{false};
+  // Set at construction: a chunk stays counted (queued, depth) until JS calls release() after
+  // processing it, not merely until JS receives it. JS can then process chunks in slices,
+  // yielding to its event loop between them, and the bound still covers every chunk not done.
+  bool explicitRelease = false;
   // JS thread only.
   int wakeFd = -1;
   bool closed = false;
 };
+
+// After JS took (or, with explicitRelease, finished) an item: if the reader left something
+// behind for want of room, it waits on the eventfd for exactly this.
+void PokeReaderIfWaiting(Shared& shared) {
+  if (shared.wakeOnDequeue.exchange(false)) {
+    uint64_t one = 1;
+    ssize_t ignored = ::write(shared.wakeFd, &one, sizeof one);
+    (void)ignored;  // a failed write to an eventfd can only mean its counter is saturated
+  }
+}
 
 enum OverrunReason { kEnobufs = 0, kQueue = 1, kTruncated = 2, kReasonCount = 3 };
 const char* const kReasonNames[kReasonCount] = {"enobufs", "queue", "truncated"};
@@ -196,15 +210,15 @@ void CallJs(Napi::Env env, Napi::Function onEvent, std::shared_ptr<Shared>* cont
   std::unique_ptr<Event> event(raw);
   if (env == nullptr || onEvent.IsEmpty() || !event) return;
   Shared& shared = **context;
-  // Lowered before wakeOnDequeue is read: see NetlinkSocket::Deliver.
-  shared.queued.fetch_sub(1);
-  if (event->kind == Event::kData) shared.depth.fetch_sub(1);
-  if (shared.closed) return;
-  if (shared.wakeOnDequeue.exchange(false)) {
-    uint64_t one = 1;
-    ssize_t ignored = ::write(shared.wakeFd, &one, sizeof one);
-    (void)ignored;  // a failed write to an eventfd can only mean its counter is saturated
+  // A chunk JS must release stays counted until then (NetlinkSocket::Release).
+  bool held = event->kind == Event::kData && shared.explicitRelease;
+  if (!held) {
+    // Lowered before wakeOnDequeue is read: see NetlinkSocket::Deliver.
+    shared.queued.fetch_sub(1);
+    if (event->kind == Event::kData) shared.depth.fetch_sub(1);
   }
+  if (shared.closed) return;
+  if (!held) PokeReaderIfWaiting(shared);
 
   try {
     Deliver(env, onEvent, *event);
@@ -249,6 +263,7 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
             InstanceMethod<&NetlinkSocket::Start>("start"),
             InstanceMethod<&NetlinkSocket::Send>("send"),
             InstanceMethod<&NetlinkSocket::QueueDepth>("queueDepth"),
+            InstanceMethod<&NetlinkSocket::Release>("release"),
             InstanceMethod<&NetlinkSocket::Close>("close"),
             InstanceAccessor<&NetlinkSocket::PortId>("portId"),
             InstanceAccessor<&NetlinkSocket::ReceiveBufferBytes>("receiveBufferBytes"),
@@ -264,6 +279,7 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
   void Start(const Napi::CallbackInfo& info);
   void Send(const Napi::CallbackInfo& info);
   Napi::Value QueueDepth(const Napi::CallbackInfo& info);
+  void Release(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value PortId(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), portId_);
@@ -375,6 +391,9 @@ NetlinkSocket::NetlinkSocket(const Napi::CallbackInfo& info)
   size_t askedBuffer = SizeOption(env, options, "receiveBufferBytes", 0, 0, INT_MAX);
   chunkBytes_ = SizeOption(env, options, "chunkBytes", kDefaultChunkBytes, kMinChunkBytes, kMaxChunkBytes);
   maxQueuedChunks_ = SizeOption(env, options, "maxQueuedChunks", kDefaultMaxQueuedChunks, 1, kMaxMaxQueuedChunks);
+  Napi::Value releaseValue = options.Get("explicitRelease");
+  if (!releaseValue.IsUndefined() && !releaseValue.IsBoolean()) throw Napi::TypeError::New(env, "options.explicitRelease must be a boolean");
+  shared_->explicitRelease = releaseValue.IsBoolean() && releaseValue.As<Napi::Boolean>().Value();
 
   OpenResult opened;
   try {
@@ -499,6 +518,15 @@ void NetlinkSocket::Send(const Napi::CallbackInfo& info) {
 
 Napi::Value NetlinkSocket::QueueDepth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(shared_->depth.load()));
+}
+
+// With explicitRelease: JS finished one chunk; it no longer counts against the queue bound.
+void NetlinkSocket::Release(const Napi::CallbackInfo& info) {
+  (void)info;
+  if (closed_ || !shared_->explicitRelease || shared_->depth.load() <= 0) return;
+  shared_->queued.fetch_sub(1);
+  shared_->depth.fetch_sub(1);
+  PokeReaderIfWaiting(*shared_);
 }
 
 void NetlinkSocket::Close(const Napi::CallbackInfo& info) {

@@ -17,7 +17,7 @@ import {
   RTNLGRP_NEXTHOP,
 } from './netlink/constants';
 import { decodeChunk } from './netlink/decode';
-import type { NativeSocket, NativeSocketConstructor } from './netlink/native';
+import type { NativeEventHandler, NativeSocket, NativeSocketConstructor } from './netlink/native';
 import { buildMessage, dumpRequest, DumpKind } from './netlink/request';
 import type { MessageHeader } from './netlink/types';
 import { warnReceiveBufferOnce } from './privileges';
@@ -40,6 +40,16 @@ const MAX_DUMP_ATTEMPTS = 5;
 const MIN_RESYNC_INTERVAL_MS = 1000;
 /** Errno values a dump may answer with where the kernel lacks the feature (nexthop objects before 5.3). */
 const OPTIONAL_DUMP_ERRNOS = new Set([95 /* EOPNOTSUPP */, 22 /* EINVAL */, 97 /* EAFNOSUPPORT */]);
+
+/** Longest stretch of netlink processing before the event loop gets a turn (scrapes, timers). */
+const PROCESS_SLICE_MS = 10;
+
+type NativeEvent = Parameters<NativeEventHandler>[0];
+interface ReaderEvent {
+  event: NativeEvent;
+  payload: Buffer | string | NodeJS.ErrnoException;
+  count: number;
+}
 
 export interface WatcherOptions {
   /** The `netns` label: "" for our own namespace, else what the user gave. */
@@ -89,6 +99,8 @@ export class NamespaceWatcher implements NamespaceSource {
   private lastOverrunLog = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly options: WatcherOptions;
+  private readonly backlog: ReaderEvent[] = [];
+  private drainScheduled = false;
 
   constructor(options: WatcherOptions) {
     this.options = options;
@@ -111,15 +123,13 @@ export class NamespaceWatcher implements NamespaceSource {
   async start(): Promise<void> {
     const { logger, label } = this.options;
     this.socket = new this.options.Socket(
-      { ...(this.options.path !== undefined ? { netnsPath: this.options.path } : {}), groups: SUBSCRIBED_GROUPS, receiveBufferBytes: this.options.receiveBufferBytes },
-      (event, payload, count) => {
-        if (event === 'data') {
-          decodeChunk(payload as Buffer, this.model);
-          released((payload as Buffer).length);
-        }
-        else if (event === 'overrun') this.overrun(payload as string, count);
-        else this.socketError(payload as NodeJS.ErrnoException);
+      {
+        ...(this.options.path !== undefined ? { netnsPath: this.options.path } : {}),
+        groups: SUBSCRIBED_GROUPS,
+        receiveBufferBytes: this.options.receiveBufferBytes,
+        explicitRelease: true,
       },
+      (event, payload, count) => this.enqueue(event, payload, count),
     );
     this.model.portId = this.socket.portId;
     this.receiveBufferBytes = this.socket.receiveBufferBytes;
@@ -295,9 +305,46 @@ export class NamespaceWatcher implements NamespaceSource {
     }
   }
 
+  /** Reader events wait here, in order, to be processed in slices (drainBacklog). */
+  private enqueue(event: NativeEvent, payload: Buffer | string | NodeJS.ErrnoException, count: number): void {
+    this.backlog.push({ event, payload, count });
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drainBacklog());
+    }
+  }
+
+  /**
+   * Processes what the reader handed over for at most PROCESS_SLICE_MS, then lets the event loop
+   * serve scrapes and timers before going on: a full-table burst is seconds of work, and in one
+   * go it would hold a scrape for as long. A chunk is released to the reader's bound only once
+   * processed, so the bound still counts everything not done (the addon's explicitRelease).
+   */
+  private drainBacklog(): void {
+    this.drainScheduled = false;
+    const until = performance.now() + PROCESS_SLICE_MS;
+    let done = 0;
+    while (done < this.backlog.length && !this.closed) {
+      const { event, payload, count } = this.backlog[done++] as ReaderEvent;
+      if (event === 'data') {
+        decodeChunk(payload as Buffer, this.model);
+        released((payload as Buffer).length);
+        this.socket?.release();
+      } else if (event === 'overrun') this.overrun(payload as string, count);
+      else this.socketError(payload as NodeJS.ErrnoException);
+      if (performance.now() >= until) break;
+    }
+    this.backlog.splice(0, done);
+    if (this.backlog.length > 0 && !this.closed) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drainBacklog());
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.backlog.length = 0;
     this.ready = false;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     this.resyncTimer = undefined;

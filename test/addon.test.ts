@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadNativeSocket } from '../src/netlink/native';
 import type { NativeSocket, NativeSocketOptions } from '../src/netlink/native';
+import { poll } from './helpers/exporter';
 
 const NetlinkSocket = loadNativeSocket();
 const ADDON_PATH = path.resolve(__dirname, '../../build/Release/netlink_socket.node');
@@ -435,6 +436,32 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       ip('-n', ns, 'link', 'set', 'lo', 'alias', 'nle-after');
       await rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK), 'data after the overrun', overrun.index + 1);
       assert.ok(rec.events.every((e) => e.event !== 'overrun' || e.payload === 'queue'), 'only queue overruns');
+    } finally {
+      sock.close();
+      deleteNamespace(ns);
+    }
+  });
+
+  test('explicitRelease: a chunk counts against the bound until release(); the reader waits for it, then goes on', async () => {
+    const ns = createNamespace();
+    const rec = new Recorder();
+    const sock = open({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 16 * MiB, maxQueuedChunks: 1, explicitRelease: true }, rec);
+    try {
+      sock.start();
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      const first = await rec.waitFor(isData, 'the first chunk');
+      // Received but not released: it still fills the queue of one.
+      assert.equal(sock.queueDepth(), 1, 'an unreleased chunk stays counted');
+      ip('-n', ns, 'link', 'set', 'lo', 'down');
+      await poll('the second notification to be read by the reader and held back', () => (socketRmem(ns, sock.portId) === 0 ? true : 'still in the socket'));
+      assert.equal(rec.events.filter(isData).length, 1, 'nothing more is delivered while the first chunk is held');
+      sock.release();
+      await rec.waitFor(isData, 'the held-back chunk after release()', first.index + 1);
+      sock.release();
+      assert.equal(sock.queueDepth(), 0);
+      sock.release(); // a release too many is ignored
+      assert.equal(sock.queueDepth(), 0);
+      assert.ok(rec.events.every((e) => e.event === 'data'), 'no overrun: the reader waited, nothing was dropped');
     } finally {
       sock.close();
       deleteNamespace(ns);

@@ -13,6 +13,11 @@ export interface NativeSocketOptions {
   chunkBytes?: number;
   /** Chunks that may wait for JS; one more is an overrun (default 64). */
   maxQueuedChunks?: number;
+  /**
+   * A chunk counts against maxQueuedChunks until release() is called for it, not merely until
+   * it reaches JS: for a consumer that processes chunks later, in slices (default false).
+   */
+  explicitRelease?: boolean;
 }
 
 /**
@@ -40,8 +45,10 @@ export interface NativeSocket {
   start(): void;
   /** Sends one or more requests (a buffer may hold many nlmsghdr) to the kernel. Throws an errno error. */
   send(request: Buffer): void;
-  /** Chunks waiting for JS. */
+  /** Chunks waiting for JS (with explicitRelease: not yet released). */
   queueDepth(): number;
+  /** With explicitRelease: one chunk is processed; it leaves the queue bound. */
+  release(): void;
   /** Stops the reader thread and closes the socket. Idempotent. */
   close(): void;
 }
