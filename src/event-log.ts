@@ -30,6 +30,8 @@ export interface RouteGate {
 
 export class EventBus {
   private seq = 0;
+  private isoAt = -1;
+  private iso = '';
   private readonly listeners: EventListener[] = [];
   /** Open storm windows per netns, by groupKey * 4 + action. */
   private readonly storms = new Map<string, Map<number, StormWindow>>();
@@ -39,8 +41,18 @@ export class EventBus {
   }
 
   publish(pending: PendingEvent): void {
-    const event = { seq: ++this.seq, time: new Date().toISOString(), ...pending } as DomainEvent;
+    const event = { seq: ++this.seq, time: this.isoNow(), ...pending } as DomainEvent;
     for (const listener of this.listeners) listener(event);
+  }
+
+  /** The time as ISO 8601, formatted once per millisecond (a flap burst makes hundreds per ms). */
+  private isoNow(): string {
+    const now = Date.now();
+    if (now !== this.isoAt) {
+      this.isoAt = now;
+      this.iso = new Date(now).toISOString();
+    }
+    return this.iso;
   }
 
   /** The route-storm gate for one namespace's model. */
