@@ -10,12 +10,17 @@ import { parseExposition } from '../test/helpers/exporter';
 const [url = '', netns = '', intervalText = '200'] = process.argv.slice(2);
 const interval = Number(intervalText);
 
-function get(): Promise<string> {
+/** The body, and the milliseconds until its last byte arrived (before we decode it). */
+function get(t0: number): Promise<{ body: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () => {
+        const ms = performance.now() - t0;
+        if (res.statusCode === 200) resolve({ body: Buffer.concat(chunks).toString('utf8'), ms });
+        else reject(new Error(`HTTP ${res.statusCode}`));
+      });
       res.on('error', reject);
     });
     req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
@@ -28,8 +33,7 @@ async function loop(): Promise<void> {
     const t0 = performance.now();
     const at = Date.now();
     try {
-      const body = await get();
-      const ms = performance.now() - t0;
+      const { body, ms } = await get(t0);
       const s = parseExposition(body);
       const routes = s.sum('netlink_routes', { netns, table: 'main', family: 'inet' });
       const lag = s.sum('nodejs_eventloop_lag_max_seconds', {});
