@@ -503,14 +503,16 @@ export class NamespaceModel implements MessageSink {
    * removes only what is still held.
    */
   private afterIPv4AddressRemoved(record: AddressRecord): void {
+    const word = Buffer.from(record.address.split('.').map(Number)).readUInt32LE(0);
+    const othersOnDevice = (): boolean => (this.links.get(record.ifindex)?.addresses[FAMILY_INET] ?? 0) > 0;
+    // Nothing can go silently when the device keeps an IPv4 address and no route but the
+    // kernel's own (notified) ones prefers this source: no barrier, no repair. An address burst
+    // then costs no request per removal.
+    if (othersOnDevice() && !this.routes4.hasNonKernelPrefsrc(word)) return;
     const repair = (): void => {
       const stillHeld = this.ipv4Held.has(`${record.ifindex}|${record.address}`);
-      const othersOnDevice = (this.links.get(record.ifindex)?.addresses[FAMILY_INET] ?? 0) > 0;
-      if (!stillHeld) {
-        const word = Buffer.from(record.address.split('.').map(Number)).readUInt32LE(0);
-        this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
-      }
-      if (!othersOnDevice && this.links.has(record.ifindex)) this.routes4.removeDevice(record.ifindex, true, (ref) => this.routeFlushed(ref));
+      if (!stillHeld) this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
+      if (!othersOnDevice() && this.links.has(record.ifindex)) this.routes4.removeDevice(record.ifindex, true, (ref) => this.routeFlushed(ref));
     };
     if (this.barrier) this.barrier(repair);
     else repair();

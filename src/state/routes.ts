@@ -13,6 +13,7 @@
 
 import { AF_INET6, RTA_GATEWAY, RTA_VIA, RTNEXTHOP_LEN } from '../netlink/constants';
 
+const RTPROT_KERNEL = 2;
 const RTPROT_RA = 9;
 /** The fingerprint every IPv6 ECMP-class route shares: its siblings are one route. */
 const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
@@ -216,6 +217,8 @@ export class RouteTable {
    */
   private readonly perDevice = new Map<number, number>();
   private readonly perPrefsrc = new Map<number, number>();
+  /** The same, for routes not of protocol kernel: the ones an address removal may drop silently. */
+  private readonly perPrefsrcNotKernel = new Map<number, number>();
   private readonly perNexthop = new Map<number, number>();
   /** Shrinking waits until removals pause: a withdrawal must not stall on a compaction. */
   private shrinkTimer: NodeJS.Timeout | undefined;
@@ -517,12 +520,14 @@ export class RouteTable {
     page[a + W_META] = META_USED | META_SEEN | (flags << 8) | (Math.min(nexthops, 0xffff) << 16);
     bump(this.perDevice, page[a + W_OIF] as number, 1);
     bump(this.perPrefsrc, page[a + W_PREFSRC] as number, 1);
+    if (m.protocol !== RTPROT_KERNEL) bump(this.perPrefsrcNotKernel, page[a + W_PREFSRC] as number, 1);
     bump(this.perNexthop, page[a + W_NHID] as number, 1);
   }
 
   private uncount(page: Uint32Array, a: number): void {
     bump(this.perDevice, page[a + W_OIF] as number, -1);
     bump(this.perPrefsrc, page[a + W_PREFSRC] as number, -1);
+    if ((((page[a + W_KEYBYTES] as number) >>> 16) & 0xff) !== RTPROT_KERNEL) bump(this.perPrefsrcNotKernel, page[a + W_PREFSRC] as number, -1);
     bump(this.perNexthop, page[a + W_NHID] as number, -1);
   }
 
@@ -627,6 +632,15 @@ export class RouteTable {
     if (!this.perDevice.has(ifindex)) return 0;
     const keep = (FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE)) << 8;
     return this.removeWhere((page, a) => page[a + W_OIF] === ifindex && ((page[a + W_META] as number) & keep) === 0, onRemove);
+  }
+
+  /**
+   * Whether some IPv4 route that the kernel did not make itself has `address` (LE) as its
+   * preferred source. The routes the kernel makes for an address (local, broadcast, prefix) it
+   * deletes with a notification when the address goes; others it may drop silently.
+   */
+  hasNonKernelPrefsrc(address: number): boolean {
+    return this.words === 1 && this.perPrefsrcNotKernel.has(address);
   }
 
   /** IPv4 routes whose preferred source is `address` (fib_sync_down_addr). Address as read LE from the message. */

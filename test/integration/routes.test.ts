@@ -177,6 +177,33 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     await settle(`counters after rt0 up (kernel added ${back.map(routeId).join('; ')})`);
   });
 
+  test('an address removed while the device keeps another: a route preferring it as source goes once (removed or flushed), gauges exact', async () => {
+    ns.ip('addr', 'add', '10.31.0.1/24', 'dev', 'rt0');
+    const kernelMade = vanished(kernelRoutes(ns), []).filter((r) => r.family === 'inet' && r.protocol === 'kernel' && (r.dst ?? '').startsWith('10.31.'));
+    for (const r of kernelMade) bump(r.table, 'inet', 'kernel', 'added');
+    ns.ip('route', 'add', '198.51.100.0/24', 'dev', 'rt0', 'src', '10.31.0.1', 'proto', 'static');
+    bump('main', 'inet', 'static', 'added');
+    await settle('10.31.0.1 and a route preferring it added');
+    const beforeDel = kernelRoutes(ns);
+    ns.ip('addr', 'del', '10.31.0.1/24', 'dev', 'rt0');
+    const gone = vanished(beforeDel, kernelRoutes(ns)).filter((r) => r.family === 'inet');
+    assert.ok(gone.some((r) => r.dst === '198.51.100.0/24'), `kernel dropped: ${gone.map(routeId).join('; ')}`);
+    for (const r of gone) if (r.protocol === 'kernel') bump(r.table, 'inet', 'kernel', 'removed');
+    // Whether this kernel notifies the static route's removal decides removed or flushed; either
+    // way it is counted once, and the gauges equal the kernel's.
+    await ex!.waitFor('the static route counted gone exactly once', (sc) => {
+      const got = exporterChanges(sc);
+      const once = (got.get(changeKey('main', 'inet', 'static', 'removed')) ?? 0) + (got.get(changeKey('main', 'inet', 'static', 'flushed')) ?? 0);
+      const before = (expected.get(changeKey('main', 'inet', 'static', 'removed')) ?? 0) + (expected.get(changeKey('main', 'inet', 'static', 'flushed')) ?? 0);
+      const wrong = gaugeWrong(sc);
+      if (once !== before + 1) wrong.push(`static removed+flushed ${once}, expected ${before + 1}`);
+      return wrong.length ? wrong.join('; ') : true;
+    });
+    const got = exporterChanges(await ex!.scrape());
+    for (const action of ['removed', 'flushed']) expected.set(changeKey('main', 'inet', 'static', action), got.get(changeKey('main', 'inet', 'static', action)) ?? 0);
+    await settle('counters after the address went');
+  });
+
   test('last IPv4 address removed: routes via it are flushed silently', async () => {
     ns.ip('route', 'add', '10.34.0.0/24', 'via', '10.30.0.2', 'proto', 'static');
     bump('main', 'inet', 'static', 'added');
