@@ -68,11 +68,6 @@ export interface WatcherOptions {
   routeGate?: RouteGate;
 }
 
-/** Resolves --netns NAME to /run/netns/NAME; anything with a slash is a path already. */
-export function namespacePath(spec: string): string {
-  return spec.includes('/') ? spec : `/run/netns/${spec}`;
-}
-
 interface PendingDump {
   seq: number;
   resolve: (errno: number) => void;
