@@ -51,6 +51,15 @@ const ROWS_JS = `[...document.querySelectorAll('#rows tr')].map((tr) => ({
   cells: [...tr.querySelectorAll('td')].map((td) => td.textContent || ''),
 }))`;
 
+/**
+ * Polls an expression in the page until it is true. Not page.waitForFunction: its polling
+ * evaluates the predicate with eval inside the page, which the page's CSP (no unsafe-eval)
+ * rightly refuses whenever the first check is not already true.
+ */
+async function waitInPage(page: Page, what: string, expression: string): Promise<void> {
+  await poll(what, async () => ((await page.evaluate(expression)) === true ? true : 'not yet'), { timeoutMs: 10_000 });
+}
+
 async function rows(page: Page): Promise<Row[]> {
   return (await page.evaluate(ROWS_JS)) as Row[];
 }
@@ -112,11 +121,7 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
     ns.ip('link', 'set', 'dev', 'pw0', 'down');
     ns.ip('link', 'set', 'dev', 'pw0', 'up');
     await page.waitForSelector('#rows tr[data-kind="flap"][data-interface="pw0"]', { timeout: 10_000 });
-    await page.waitForFunction(
-      `[...document.querySelectorAll('#rows tr[data-kind="link"][data-interface="pw0"]')].some((tr) => tr.textContent.includes('admin down\u2192up'))`,
-      undefined,
-      { timeout: 10_000 },
-    );
+    await waitInPage(page, 'the link row of pw0 coming back up', `[...document.querySelectorAll('#rows tr[data-kind="link"][data-interface="pw0"]')].some((tr) => tr.textContent.includes('admin down\u2192up'))`);
     assert.equal(await page.evaluate('window.stayed'), true, 'the page was not reloaded');
     const after = await rows(page);
     const flap = after.find((r) => r.kind === 'flap' && r.iface === 'pw0')!;
@@ -151,9 +156,7 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
 
   test('an interface name made of HTML characters shows as text', async () => {
     ns.ip('link', 'add', 'name', ODD, 'type', 'veth', 'peer', 'name', 'pw2');
-    await page.waitForFunction(`[...document.querySelectorAll('#rows tr')].some((tr) => tr.getAttribute('data-interface') === ${JSON.stringify(ODD)})`, undefined, {
-      timeout: 10_000,
-    });
+    await waitInPage(page, `a row for ${ODD}`, `[...document.querySelectorAll('#rows tr')].some((tr) => tr.getAttribute('data-interface') === ${JSON.stringify(ODD)})`);
     const row = (await rows(page)).find((r) => r.iface === ODD)!;
     assert.equal(row.cells[4], ODD);
     assert.equal(await page.locator('#rows b').count(), 0, 'no element made from event data');
