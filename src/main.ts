@@ -18,6 +18,7 @@ import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './li
 import { EventRing } from './events/ring';
 import { startTracing } from './tracing';
 import { createEventRoutes } from './web/event-routes';
+import { registerEventStreamMetrics } from './web/event-stream-metrics';
 import type { DomainEvent } from './state/events';
 import { enableCollectOnRelease } from './state/memory';
 import { ManagedWatcher, NamespaceSet } from './namespaces';
@@ -147,6 +148,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   let ready = false;
   const readyWaiters: (() => void)[] = [];
   const reloadMetrics = new ReloadMetrics(registry);
+  registerEventStreamMetrics(registry, () => eventRoutes.streamStats());
   const server = newServer({
     listenAddress: config.web.listenAddress,
     telemetryPath: config.web.telemetryPath,

@@ -6,7 +6,7 @@ import { parseCursor, parseEventQuery, QueryError } from '../events/query';
 import type { EventRing } from '../events/ring';
 import type { Logger } from '../log';
 import type { Route } from '../server';
-import { EventStream } from './event-stream';
+import { EventStream, EventStreamStats } from './event-stream';
 import { EVENTS_PAGE_CSP, EVENTS_PAGE_HTML } from './events-page';
 
 export const EVENTS_API_PATH = '/api/v1/events';
@@ -24,6 +24,8 @@ export interface EventRoutesOptions {
 
 export interface EventRoutes {
   routes: Record<string, Route>;
+  /** The live stream's clients and cut-offs (netlink_event_stream_* metrics). */
+  streamStats(): EventStreamStats;
   /** Ends every open stream (at shutdown, so the server can close). */
   close(): void;
 }
@@ -118,5 +120,5 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
       },
     },
   };
-  return { routes, close: () => stream.close() };
+  return { routes, streamStats: () => stream.stats(), close: () => stream.close() };
 }

@@ -50,8 +50,22 @@ function frame(e: DomainEvent): string {
   return `id: ${e.seq}\ndata: ${formatEventJson(e)}\n\n`;
 }
 
+/** What the stream did, for netlink_event_stream_* metrics. */
+export interface EventStreamStats {
+  clients: number;
+  /** Requests answered 503: past the client cap, or after close(). */
+  refused: number;
+  /** Clients cut off because the ring overwrote events they had not been sent. */
+  tooSlow: number;
+  /** Clients cut off because their socket did not drain for stallMs. */
+  stalled: number;
+}
+
 export class EventStream {
   private readonly clients = new Set<Client>();
+  private refused = 0;
+  private tooSlow = 0;
+  private stalled = 0;
   private readonly ring: EventRing;
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
@@ -73,13 +87,19 @@ export class EventStream {
     return this.clients.size;
   }
 
+  stats(): EventStreamStats {
+    return { clients: this.clients.size, refused: this.refused, tooSlow: this.tooSlow, stalled: this.stalled };
+  }
+
   /** Answers a stream request: 503 past the cap or after close(), else the stream. */
   open(req: IncomingMessage, res: ServerResponse, request: StreamRequest): void {
     if (this.closed) {
+      this.refused++;
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('shutting down\n');
       return;
     }
     if (this.clients.size >= this.options.maxClients) {
+      this.refused++;
       const why =
         this.options.maxClients === 0
           ? 'the event stream is off (events.stream_max_clients: 0)\n'
@@ -166,6 +186,7 @@ export class EventStream {
       if (client.cursor < ring.oldest - 1) {
         // The ring overwrote events this client, connected all along, was not sent yet: it
         // reads too slowly. Its EventSource reconnects and is told what it lost.
+        this.tooSlow++;
         this.logger.warn('event stream client too slow: disconnected', { client: client.id, remote: client.remote, behind: ring.latest - client.cursor });
         this.drop(client);
         return;
@@ -214,6 +235,7 @@ export class EventStream {
       if (client.blockedSince === undefined) {
         this.write(client, ': heartbeat\n\n');
       } else if (now - client.blockedSince >= this.stallMs) {
+        this.stalled++;
         this.logger.warn('event stream client stalled: disconnected', { client: client.id, remote: client.remote, stalled_ms: now - client.blockedSince });
         this.drop(client);
       }

@@ -355,6 +355,11 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     assert.match(String(over.res.headers['retry-after']), /^\d+$/);
     await poll('the 503 body', () => (over.ended ? true : 'not ended'));
     assert.match(over.body, /stream_max_clients/);
+    // The metrics say so: the clients following now, the one turned away, nobody cut off.
+    const m = await ex!.scrape();
+    assert.equal(m.value('netlink_event_stream_clients', {}), MAX_CLIENTS, m.show('netlink_event_stream_clients'));
+    assert.ok((m.value('netlink_event_stream_refused_total', {}) ?? 0) >= 1, m.show('netlink_event_stream_refused_total'));
+    assert.equal(m.value('netlink_event_stream_disconnects_total', { reason: 'stalled' }), 0, m.show('netlink_event_stream_disconnects_total'));
     // The JSON API is not capped.
     assert.equal((await get('')).status, 200);
     held[0]!.close();
@@ -460,6 +465,7 @@ describe('event stream backpressure (in-process)', { timeout: 60_000 }, () => {
         },
         { timeoutMs: 30_000, intervalMs: 1 },
       );
+      assert.equal(routes.streamStats().tooSlow, 1, 'counted for netlink_event_stream_disconnects_total{reason="too_slow"}');
       // The slot is free again: a new client is accepted (cap 2: the reader and this one).
       const next = await SseClient.open(`http://127.0.0.1:${port}/api/v1/events/stream`);
       assert.equal(next.status, 200);
