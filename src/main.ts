@@ -78,24 +78,17 @@ async function startNamespaces(namespaces: NamespaceSet, config: Config, logger:
  */
 function reloadConfig(current: Config, logger: Logger): Config | undefined {
   let next: Config;
+  let file: string | undefined;
   try {
-    next = parseArgs(process.argv.slice(2)).config;
+    ({ config: next, configFile: file } = parseArgs(process.argv.slice(2)));
   } catch (err) {
     logger.error('config not reloaded; keeping the previous one', { error: (err as Error).message });
     return undefined;
   }
   for (const key of changesNeedingRestart(current, next)) logger.warn('config change takes effect at the next restart', { key });
   logger.setLevel(next.log.level);
+  logger.info('config reloaded', { file: file ?? '(embedded default)' });
   return next;
-}
-
-function configFileOf(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg.startsWith('--config.file=')) return arg.slice('--config.file='.length);
-    if (arg === '--config.file') return argv[i + 1];
-  }
-  return undefined;
 }
 
 /** Writes each domain event to the exporter's log too, at the level `events.log_level` names (live: a reload changes it). */
@@ -219,7 +212,6 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     void namespaces.setWanted(next.netns, next.netnsAll);
     const webOk = next.web.configFile === '' || server.reloadWebConfig();
     reloadMetrics.record(webOk);
-    logger.info('config reloaded', { file: configFileOf(process.argv) ?? '(embedded default)' });
   });
   await startNamespaces(namespaces, config, logger);
   ready = true;
