@@ -321,10 +321,6 @@ export class ExporterServer {
     return true;
   }
 
-  get tls(): boolean {
-    return Boolean(this.web.tls);
-  }
-
   /** Listens; resolves with the address actually bound (port 0 picks a free one). */
   listen(): Promise<string> {
     const { host, port } = splitListenAddress(this.options.listenAddress);

@@ -89,10 +89,13 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   const keyFile = resolve(text(raw, 'key_file', file, key));
   const caFile = resolve(text(raw, 'client_ca_file', file, key));
   const clientAuthText = text(raw, 'client_auth_type', file, key);
-  const enabled = certFile !== '' || keyFile !== '' || caFile !== '' || text(raw, 'cert', file, key) !== '' || text(raw, 'key', file, key) !== '' || text(raw, 'client_ca', file, key) !== '' || clientAuthText !== '';
-  if (!enabled) return undefined;
-  const cert = certFile !== '' ? readPem(certFile, file, `${key}.cert_file`) : text(raw, 'cert', file, key);
-  const privateKey = keyFile !== '' ? readPem(keyFile, file, `${key}.key_file`) : text(raw, 'key', file, key);
+  const inlineCert = text(raw, 'cert', file, key);
+  const inlineKey = text(raw, 'key', file, key);
+  const inlineCa = text(raw, 'client_ca', file, key);
+  // TLS is on when any TLS key is set, as exporter-toolkit decides (then cert and key must be).
+  if ([certFile, keyFile, caFile, inlineCert, inlineKey, inlineCa, clientAuthText].every((v) => v === '')) return undefined;
+  const cert = certFile !== '' ? readPem(certFile, file, `${key}.cert_file`) : inlineCert;
+  const privateKey = keyFile !== '' ? readPem(keyFile, file, `${key}.key_file`) : inlineKey;
   if (cert === '') throw new WebConfigError(file, key, 'missing one of cert or cert_file');
   if (privateKey === '') throw new WebConfigError(file, key, 'missing one of key or key_file');
   try {
@@ -101,7 +104,7 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   } catch (err) {
     throw new WebConfigError(file, key, `the certificate or key does not load: ${(err as Error).message}`);
   }
-  const ca = caFile !== '' ? readPem(caFile, file, `${key}.client_ca_file`) : text(raw, 'client_ca', file, key);
+  const ca = caFile !== '' ? readPem(caFile, file, `${key}.client_ca_file`) : inlineCa;
   // exporter-toolkit also accepts the older name RequireClientCert.
   const clientAuth = (clientAuthText === '' ? 'NoClientCert' : clientAuthText === 'RequireClientCert' ? 'RequireAnyClientCert' : clientAuthText) as ClientAuthType;
   if (!CLIENT_AUTH_TYPES.includes(clientAuth)) throw new WebConfigError(file, `${key}.client_auth_type`, `must be one of ${CLIENT_AUTH_TYPES.join(', ')}, not ${JSON.stringify(clientAuthText)}`);

@@ -10,7 +10,6 @@ import type { ExemplarLookup } from './exemplars';
 import { resolveTracing } from './settings';
 import type { TraceStats } from './stats';
 
-export { tracingEnabled } from './settings';
 
 export interface Tracing {
   /** Turns one domain event into spans (outages, address changes, storms...). O(1), never waits. */

@@ -83,10 +83,6 @@ export class EventStream {
     this.batch = options.batch ?? 200;
   }
 
-  get clientCount(): number {
-    return this.clients.size;
-  }
-
   stats(): EventStreamStats {
     return { clients: this.clients.size, refused: this.refused, tooSlow: this.tooSlow, stalled: this.stalled };
   }
