@@ -285,7 +285,8 @@ const arbSetup: fc.Arbitrary<Setup> = fc.record({
 function codecErrors(chunk: Buffer): number {
   let errors = 0;
   const noop = (): void => {};
-  const sink: MessageSink = { link: noop, address: noop, route: noop, neighbour: noop, nexthop: noop, done: noop, error: noop, other: noop, decodeError: () => void errors++ };
+  // Every handler, the optional neighbourTable too: the codec decodes (and can reject) only what a sink takes.
+  const sink: MessageSink = { link: noop, address: noop, route: noop, neighbour: noop, nexthop: noop, neighbourTable: noop, done: noop, error: noop, other: noop, decodeError: () => void errors++ };
   decodeChunk(chunk, sink);
   return errors;
 }
