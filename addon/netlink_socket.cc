@@ -43,6 +43,8 @@ namespace {
 constexpr size_t kMaxDatagram = 64 * 1024;
 constexpr size_t kFrameHeader = 4;
 constexpr size_t kMinChunkBytes = kMaxDatagram + kFrameHeader;
+/** EINVALs in a row, with no datagram between, after which the socket is taken as broken. */
+constexpr unsigned kMaxSpuriousInRow = 64;
 /** Datagrams per recvmmsg call. */
 constexpr unsigned kBatch = 16;
 /**
@@ -183,8 +185,8 @@ void PokeReaderIfWaiting(Shared& shared) {
   }
 }
 
-enum OverrunReason { kEnobufs = 0, kQueue = 1, kTruncated = 2, kReasonCount = 3 };
-const char* const kReasonNames[kReasonCount] = {"enobufs", "queue", "truncated"};
+enum OverrunReason { kEnobufs = 0, kQueue = 1, kTruncated = 2, kSocketError = 3, kReasonCount = 4 };
+const char* const kReasonNames[kReasonCount] = {"enobufs", "queue", "truncated", "socket_error"};
 
 struct Event {
   enum Kind { kData, kOverrun, kError } kind;
@@ -337,6 +339,7 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
   std::chrono::steady_clock::time_point gatherUntil_{};
   bool gathering_ = false;  // a partial chunk waits for the gather window to close
   uint64_t datagrams_ = 0;
+  unsigned spuriousInRow_ = 0;  // EINVALs from recvmmsg since the last datagram (see Drain)
   uint64_t pending_[kReasonCount] = {};  // overruns not yet signalled, per reason
   bool errorPending_ = false;
   int errorErrno_ = 0;
@@ -663,9 +666,26 @@ void NetlinkSocket::Drain() {
         Overrun(kEnobufs);
         continue;
       }
-      Fail(err, "recvmmsg");
-      return;
+      if (err == EBADF || err == ENOTSOCK || err == EFAULT) {
+        Fail(err, "recvmmsg");
+        return;
+      }
+      // Any other errno is the socket's pending error (sk_err), reported once and cleared by
+      // this very call; the socket stays usable.
+      if (err == EINVAL) {
+        // netlink_recvmsg tests cb_running without the dump lock, then continues the dump
+        // under it: when our own sendmsg started and finished a dump (an empty one, say) in
+        // between, the continuation finds no dump and sets EINVAL. Nothing was lost. Only a
+        // run of them with no datagram between would be a real fault.
+        if (++spuriousInRow_ < kMaxSpuriousInRow) continue;
+        Fail(err, "recvmmsg");
+        return;
+      }
+      // Others (a notification the kernel failed to build, rtnl_set_sk_err) mean lost messages.
+      Overrun(kSocketError);
+      continue;
     }
+    spuriousInRow_ = 0;
     for (int i = 0; i < received; i++) {
       size_t length = messages[i].msg_len;
       if ((messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || length > kMaxDatagram) {

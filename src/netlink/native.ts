@@ -25,8 +25,11 @@ export interface NativeSocketOptions {
  * - 'data': a chunk of datagrams, each as [u32 length, host order][datagram][pad to 4].
  * - 'overrun': messages were lost. reason 'enobufs' (the kernel dropped them: ENOBUFS, also as a
  *   poll error), 'queue' (the bounded queue to JS was full and a chunk was dropped) or
- *   'truncated' (a datagram larger than the read buffer). count = overruns since the last signal.
- * - 'error': any other socket error (Node-shaped: errno, code, syscall); the reader stops.
+ *   'truncated' (a datagram larger than the read buffer) or 'socket_error' (the kernel reported
+ *   an error on the socket, such as a notification it failed to build). count = overruns since
+ *   the last signal. The spurious EINVAL of the kernel's dump-continuation race is skipped.
+ * - 'error': the socket itself failed (EBADF, ENOTSOCK, a run of EINVALs; Node-shaped: errno,
+ *   code, syscall); the reader stops.
  */
 export type NativeEventHandler = (
   event: 'data' | 'overrun' | 'error',
