@@ -155,7 +155,10 @@ export class ExporterProc {
    */
   static async spawn(netns: string[], extraArgs: string[] = []): Promise<ExporterProc> {
     const args = [MAIN_JS, '--web.listen-address=127.0.0.1:0', ...netns.flatMap((n) => ['--netns', n]), ...extraArgs];
-    const e = new ExporterProc(spawnTracked([process.execPath, ...args], ['ignore', 'pipe', 'pipe']));
+    // BENCH_EXPORTER_NODE_ARGS: node flags for the exporter, to profile it where it is measured
+    // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+    const nodeArgs = (process.env.BENCH_EXPORTER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const e = new ExporterProc(spawnTracked([process.execPath, ...nodeArgs, ...args], ['ignore', 'pipe', 'pipe']));
     const deadline = performance.now() + 20_000;
     let seen = 0;
     while (!e.port) {

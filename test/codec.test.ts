@@ -52,6 +52,7 @@ import {
   formatIPv6,
   formatIp,
   formatMac,
+  ipv4Word,
   parseIp,
   routeDestination,
   routeGateway,
@@ -521,6 +522,13 @@ test('formatIPv4, formatIp, formatMac', () => {
   assert.throws(() => formatIp(7, b, 0), RangeError);
   assert.equal(formatMac(Buffer.from([2, 0, 0x5e, 0, 1, 0xab]), 0, 6), '02:00:5e:00:01:ab');
   assert.equal(formatMac(b, 0, 0), '');
+});
+
+test('ipv4Word reads formatIPv4 text back as the little-endian u32 of its bytes', () => {
+  for (const bytes of [[0, 0, 0, 0], [255, 255, 255, 255], [10, 128, 3, 4], [192, 0, 2, 1], [1, 2, 3, 200]]) {
+    const b = Buffer.from(bytes);
+    assert.equal(ipv4Word(formatIPv4(b, 0)), b.readUInt32LE(0), bytes.join('.'));
+  }
 });
 
 test('parseIp', () => {

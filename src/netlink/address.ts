@@ -10,7 +10,7 @@ import {
   IFA_LOCAL,
   IFA_PROTO,
 } from './constants';
-import { AttributeCursor, attrAddress, attrString, attrU32, attrU8, requireLength } from './attributes';
+import { AttributeCursor, attrAddress, attrString, attrU32, attrU8, requireLength, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import type { AddressMessage, MessageHeader } from './types';
 
@@ -38,7 +38,7 @@ export function decodeAddress(buf: Buffer, offset: number, length: number, heade
     prefixLength: buf[offset + 1]!,
     addressFlags: buf[offset + 2]!,
     scope: buf[offset + 3]!,
-    ifindex: buf.readUInt32LE(offset + 4),
+    ifindex: u32le(buf, offset + 4),
   };
   let local: string | undefined;
   const it = new AttributeCursor().reset(buf, offset + IFADDRMSG_LEN, offset + length);

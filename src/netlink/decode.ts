@@ -22,7 +22,7 @@ import {
   RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
 } from './constants';
-import { align4 } from './attributes';
+import { align4, u16le, u32le } from './attributes';
 import { decodeAddress } from './address';
 import { NetlinkDecodeError } from './errors';
 import { decodeLink } from './link';
@@ -81,16 +81,16 @@ export function decodeDatagram(buf: Buffer, start: number, end: number, sink: Me
       sink.decodeError(new NetlinkDecodeError('nlmsghdr truncated', pos, `${remaining} bytes left in the datagram`));
       return;
     }
-    const len = buf.readUInt32LE(pos);
+    const len = u32le(buf, pos);
     if (len < NLMSG_HDRLEN || len > remaining) {
       sink.decodeError(new NetlinkDecodeError('bad nlmsg_len', pos, `nlmsg_len ${len}, ${remaining} bytes left`));
       return;
     }
-    const type = buf.readUInt16LE(pos + 4);
+    const type = u16le(buf, pos + 4);
     scratchHeader.type = type;
-    scratchHeader.flags = buf.readUInt16LE(pos + 6);
-    scratchHeader.seq = buf.readUInt32LE(pos + 8);
-    scratchHeader.pid = buf.readUInt32LE(pos + 12);
+    scratchHeader.flags = u16le(buf, pos + 6);
+    scratchHeader.seq = u32le(buf, pos + 8);
+    scratchHeader.pid = u32le(buf, pos + 12);
     const payload = pos + NLMSG_HDRLEN;
     const payloadLength = len - NLMSG_HDRLEN;
 
@@ -182,7 +182,7 @@ export function decodeChunk(chunk: Buffer, sink: MessageSink): void {
       sink.decodeError(new NetlinkDecodeError('chunk frame truncated', pos, `${remaining} bytes left in the chunk`));
       return;
     }
-    const len = chunk.readUInt32LE(pos);
+    const len = u32le(chunk, pos);
     if (len > remaining - CHUNK_FRAME_HDRLEN) {
       sink.decodeError(new NetlinkDecodeError('bad chunk frame length', pos, `datagram length ${len}, ${remaining - CHUNK_FRAME_HDRLEN} bytes left`));
       return;

@@ -11,6 +11,25 @@ export function formatIPv4(buf: Uint8Array, off: number): string {
 }
 
 /**
+ * The dotted quad formatIPv4 wrote, back as the u32 its 4 bytes read little-endian (how the
+ * route table stores a preferred source). Arithmetic only: no array or buffer per address.
+ */
+export function ipv4Word(text: string): number {
+  let word = 0;
+  let octet = 0;
+  let shift = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      word |= octet << shift;
+      shift += 8;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return (word | (octet << shift)) >>> 0;
+}
+
+/**
  * RFC 5952 text of the 16 bytes at `off`: lower-case hex, no leading zeros, the longest
  * run of two or more zero groups (the first on a tie) written as "::". IPv4-mapped
  * addresses are written in hex too ("::ffff:c000:201"), which RFC 5952 permits.

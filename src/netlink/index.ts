@@ -25,7 +25,7 @@ export {
   attrU64BigInt,
   attrU8,
 } from './attributes';
-export { formatIPv4, formatIPv6, formatIp, formatMac, ipLength, parseIp } from './format';
+export { formatIPv4, formatIPv6, formatIp, formatMac, ipLength, ipv4Word, parseIp } from './format';
 export type { ParsedIp } from './format';
 export { decodeLink } from './link';
 export { decodeAddress } from './address';

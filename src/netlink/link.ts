@@ -20,9 +20,8 @@ import {
   IFLA_PROP_LIST,
   IFLA_PROTO_DOWN,
 } from './constants';
-import { AttributeCursor, attrS32, attrString, attrU32, attrU8 } from './attributes';
+import { AttributeCursor, attrMac, attrS32, attrString, attrU32, attrU8, s32le, u16le, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
-import { formatMac } from './format';
 import type { LinkMessage, MessageHeader } from './types';
 
 /**
@@ -39,10 +38,10 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     seq: header.seq,
     pid: header.pid,
     family: buf[offset]!,
-    deviceType: buf.readUInt16LE(offset + 2),
-    ifindex: buf.readInt32LE(offset + 4),
-    ifFlags: buf.readUInt32LE(offset + 8),
-    change: buf.readUInt32LE(offset + 12),
+    deviceType: u16le(buf, offset + 2),
+    ifindex: s32le(buf, offset + 4),
+    ifFlags: u32le(buf, offset + 8),
+    change: u32le(buf, offset + 12),
   };
   const it = new AttributeCursor().reset(buf, offset + IFINFOMSG_LEN, offset + length);
   while (it.next()) {
@@ -72,7 +71,7 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
         break;
       case IFLA_ADDRESS:
         // Devices without a hardware address (tun, wireguard) send none or an empty one.
-        if (n > 0) m.mac = formatMac(buf, o, n);
+        if (n > 0) m.mac = attrMac(buf, o, n);
         break;
       case IFLA_MASTER:
         m.master = attrU32(buf, o, n);

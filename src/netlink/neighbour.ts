@@ -2,9 +2,8 @@
 // The neighbour group also carries bridge FDB entries (family AF_BRIDGE).
 
 import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN, NDTA_CONFIG, NDTA_NAME, NDTA_THRESH3, NDTMSG_LEN } from './constants';
-import { AttributeCursor, attrAddress, attrString, attrU16, attrU32 } from './attributes';
+import { AttributeCursor, attrAddress, attrMac, attrString, attrU16, attrU32 } from './attributes';
 import { NetlinkDecodeError } from './errors';
-import { formatMac } from './format';
 import type { MessageHeader, NeighbourMessage, NeighbourTableMessage } from './types';
 
 /** Decodes the payload of a neighbour message ([offset, offset + length) after the nlmsghdr). */
@@ -36,7 +35,7 @@ export function decodeNeighbour(buf: Buffer, offset: number, length: number, hea
         break;
       case NDA_LLADDR:
         // Absent or empty while INCOMPLETE/FAILED and on NOARP devices.
-        if (n > 0) m.lladdr = formatMac(buf, o, n);
+        if (n > 0) m.lladdr = attrMac(buf, o, n);
         break;
       case NDA_VLAN:
         m.vlan = attrU16(buf, o, n);

@@ -29,7 +29,7 @@ import {
   RTMSG_LEN,
   RTNEXTHOP_LEN,
 } from './constants';
-import { AttributeCursor, align4, attrU32, requireLength } from './attributes';
+import { AttributeCursor, align4, attrU32, requireLength, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import { formatIPv4, formatIPv6, formatMac } from './format';
 import type { MessageHeader, RouteMessage, RouteNexthop } from './types';
@@ -160,7 +160,7 @@ export function decodeRoute(buf: Buffer, offset: number, length: number, header:
     protocol: buf[offset + 5]!,
     scope: buf[offset + 6]!,
     routeType: buf[offset + 7]!,
-    routeFlags: buf.readUInt32LE(offset + 8),
+    routeFlags: u32le(buf, offset + 8),
     oif,
     priority,
     nhId,

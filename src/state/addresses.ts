@@ -11,7 +11,6 @@ export interface AddressRecord {
   prefixLength: number;
   scope: number;
   flags: number;
-  label: string;
   /** Set by a resync dump; records a dump did not list are gone. */
   seen: boolean;
 }
@@ -35,8 +34,17 @@ const FLAG_NAMES: readonly [number, string][] = [
   [IFA_F_PERMANENT, 'permanent'],
 ];
 
-export function addressFlagNames(flags: number): string[] {
-  return FLAG_NAMES.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+/** One frozen list per flag combination: events share it instead of building arrays per address. */
+const flagNameLists = new Map<number, readonly string[]>();
+
+export function addressFlagNames(flags: number): readonly string[] {
+  let names = flagNameLists.get(flags);
+  if (!names) {
+    names = Object.freeze(FLAG_NAMES.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name));
+    // Flags beyond the named bits (kernel additions) would otherwise grow the cache without bound.
+    if (flagNameLists.size < 256) flagNameLists.set(flags, names);
+  }
+  return names;
 }
 
 /** rtnetlink scope names (RT_SCOPE_*), as `ip addr` prints them. */
@@ -71,7 +79,6 @@ export function newAddressRecord(m: AddressMessage, address: string): AddressRec
     prefixLength: m.prefixLength,
     scope: m.scope,
     flags: m.addressFlags,
-    label: m.label ?? '',
     seen: true,
   };
 }

@@ -57,7 +57,7 @@ export interface AddressEvent extends EventBase {
   prefixLength: number;
   scope: string;
   /** IFA_F_* names: permanent, secondary, tentative, dadfailed, nodad, deprecated, ... */
-  flags: string[];
+  flags: readonly string[];
 }
 
 export interface RouteEvent extends EventBase {

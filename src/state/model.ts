@@ -21,7 +21,7 @@ import {
   RTN_LOCAL,
   RTPROT_NAMES,
 } from '../netlink/constants';
-import { formatIp } from '../netlink/format';
+import { formatIp, ipv4Word } from '../netlink/format';
 import { routeDestination, routeGateway } from '../netlink/route';
 import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NeighbourTableMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
 import type { VipConfig } from '../config';
@@ -71,8 +71,6 @@ export class NamespaceModel implements MessageSink {
   /** Deleted links whose series stay for the grace period. */
   readonly deletedLinks: LinkRecord[] = [];
   readonly addresses = new Map<string, AddressRecord>();
-  /** IPv4 records per "ifindex|address" (one address may be held with several prefix lengths). */
-  private readonly ipv4Held = new Map<string, number>();
   readonly routes4 = new RouteTable(AF_INET);
   readonly routes6 = new RouteTable(AF_INET6);
   /** netlink_routes by groupKey(table, family, protocol). */
@@ -210,7 +208,6 @@ export class NamespaceModel implements MessageSink {
       const dadFailed = (m.addressFlags & IFA_F_DADFAILED) !== 0 && (known.flags & IFA_F_DADFAILED) === 0;
       known.flags = m.addressFlags;
       known.scope = m.scope;
-      known.label = m.label ?? known.label;
       known.seen = true;
       if (dadFailed && !quiet) this.dadFailed(known, link);
       this.vipChanged(m.address);
@@ -218,7 +215,6 @@ export class NamespaceModel implements MessageSink {
     }
     const record = newAddressRecord(m, m.address);
     this.addresses.set(key, record);
-    if (m.family === AF_INET) this.countIPv4(record, 1);
     if (link) {
       link.addresses[fam]++;
       link.version++;
@@ -464,7 +460,6 @@ export class NamespaceModel implements MessageSink {
     for (const [key, address] of this.addresses) {
       if (!gone(address.ifindex)) continue;
       this.addresses.delete(key);
-      if (address.family === 'inet') this.countIPv4(address, -1);
     }
     for (const [key, neighbour] of this.neighbours) {
       if (!gone(neighbour.ifindex)) continue;
@@ -475,16 +470,8 @@ export class NamespaceModel implements MessageSink {
 
   // ---- addresses -----------------------------------------------------------------------------
 
-  private countIPv4(record: AddressRecord, delta: number): void {
-    const key = `${record.ifindex}|${record.address}`;
-    const next = (this.ipv4Held.get(key) ?? 0) + delta;
-    if (next > 0) this.ipv4Held.set(key, next);
-    else this.ipv4Held.delete(key);
-  }
-
   private removeAddress(key: string, record: AddressRecord, link: LinkRecord | undefined): void {
     this.addresses.delete(key);
-    if (record.family === 'inet') this.countIPv4(record, -1);
     const fam = record.family === 'inet6' ? FAMILY_INET6 : FAMILY_INET;
     if (link) {
       link.addresses[fam] = Math.max(0, link.addresses[fam] - 1);
@@ -503,19 +490,31 @@ export class NamespaceModel implements MessageSink {
    * removes only what is still held.
    */
   private afterIPv4AddressRemoved(record: AddressRecord): void {
-    const word = Buffer.from(record.address.split('.').map(Number)).readUInt32LE(0);
+    const word = ipv4Word(record.address);
     const othersOnDevice = (): boolean => (this.links.get(record.ifindex)?.addresses[FAMILY_INET] ?? 0) > 0;
     // Nothing can go silently when the device keeps an IPv4 address and no route but the
     // kernel's own (notified) ones prefers this source: no barrier, no repair. An address burst
     // then costs no request per removal.
     if (othersOnDevice() && !this.routes4.hasNonKernelPrefsrc(word)) return;
     const repair = (): void => {
-      const stillHeld = this.ipv4Held.has(`${record.ifindex}|${record.address}`);
+      const stillHeld = this.holdsIPv4(record.ifindex, record.address);
       if (!stillHeld) this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
       if (!othersOnDevice() && this.links.has(record.ifindex)) this.routes4.removeDevice(record.ifindex, true, (ref) => this.routeFlushed(ref));
     };
     if (this.barrier) this.barrier(repair);
     else repair();
+  }
+
+  /**
+   * Whether the device still holds `address` with any prefix length (10.0.0.1/24 and
+   * 10.0.0.1/32 may both be configured): 33 lookups, paid only by a repair, where a count per
+   * address would cost every address change two more map operations.
+   */
+  private holdsIPv4(ifindex: number, address: string): boolean {
+    for (let prefixLength = 0; prefixLength <= 32; prefixLength++) {
+      if (this.addresses.has(addressKey(ifindex, address, prefixLength))) return true;
+    }
+    return false;
   }
 
   private emitAddress(action: 'added' | 'removed' | 'dadfailed', record: AddressRecord, link: LinkRecord | undefined): void {

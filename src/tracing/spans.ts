@@ -223,7 +223,7 @@ export class EventSpans {
       [ATTR.addressIp]: e.address,
       [ATTR.prefixLength]: e.prefixLength,
       [ATTR.addressScope]: e.scope,
-      [ATTR.addressFlags]: e.flags,
+      [ATTR.addressFlags]: [...e.flags],
     };
     if (e.action === 'dadfailed') {
       this.instant(SPAN.dadFailed, at, attributes, 'duplicate address detection failed: another host holds the address');
