@@ -74,6 +74,16 @@ class Scraper {
   }
 }
 
+/** Where the memory is: RSS, peak so far, and V8's own view (heap, off-heap buffers), in MB. */
+function memoryNote(pid: number, s: ReturnType<typeof parseExposition>): string {
+  const m = memory(pid);
+  const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
+  return (
+    `RSS ${mb(m.rssKiB * 1024)} (peak so far ${mb(m.hwmKiB * 1024)}); V8 heap used ${mb(s.sum('nodejs_heap_size_used_bytes'))} ` +
+    `of ${mb(s.sum('nodejs_heap_size_total_bytes'))}, external ${mb(s.sum('nodejs_external_memory_bytes'))}`
+  );
+}
+
 function execAsync(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: 300_000 }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
@@ -113,10 +123,10 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
     const routesOf = (text: string): number => parseExposition(text).sum('netlink_routes', { netns: ns.name, table: 'main', family: 'inet' });
     const scrape = async () => parseExposition((await ex.metrics()).body);
 
-    await ex.metrics(); // first scrape warms up the renderer; RSS is taken after it
+    const first = parseExposition((await ex.metrics()).body); // warms up the renderer; RSS is taken after it
     await waitIdle(ex.pid);
     const rssStart = memory(ex.pid).rssKiB;
-    notes.push(`RSS at start ${(rssStart / 1024).toFixed(1)} MB (after the first scrape)`);
+    notes.push(`RSS at start ${(rssStart / 1024).toFixed(1)} MB (after the first scrape); ${memoryNote(ex.pid, first)}`);
 
     const build = (type: number, withNh: boolean, seqStart: number): Buffer[] =>
       routeBurst({ type, count, base: '11.0.0.0', protocol: RTPROT_BGP, ...(withNh ? { nhId: NH_ID } : { oif }), seqStart });
@@ -166,6 +176,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
           `(started ${stats.slowestAfter.toFixed(1)} s into the phase; exporter event-loop lag max ${(stats.maxLoopLag * 1000).toFixed(0)} ms)` +
           (stats.errors.length ? `; scrape errors: ${stats.errors.slice(0, 2).join('; ')}` : ''),
       );
+      notes.push(`${label}: memory ${memoryNote(ex.pid, s1)}`);
       if (!exact) failures.push(`${label}: netlink_routes ${got} != kernel ${kernel}`);
       if (msgs !== truthMsgs) notes.push(`${label}: exporter received ${msgs} notifications, truth listener ${truthMsgs}`);
       return { exact, scrapeMax: stats.max };
@@ -182,7 +193,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const within = rss - rssStart <= MB20;
       notes.push(
         `RSS after ${label}: ${(rss / 1024).toFixed(1)} MB (${rss >= rssStart ? '+' : ''}${((rss - rssStart) / 1024).toFixed(1)} MB vs start, ` +
-          `${within ? 'within' : 'NOT within'} 20 MB${within ? '' : ' after 15 s'})`,
+          `${within ? 'within' : 'NOT within'} 20 MB${within ? '' : ' after 15 s'}); ${memoryNote(ex.pid, await scrape())}`,
       );
     };
 

@@ -3,7 +3,9 @@
 // allocates any more, so none comes and tens of MB stay resident. When enabled (the exporter
 // does; tests and libraries need not), released memory is counted and a full collection runs
 // soon after enough has piled up, or a second after a release when a few MB are pending.
-// Never synchronously: the caller's frame may still hold what it just released.
+// Never synchronously: the caller's frame may still hold what it just released. And once the
+// burst is over, one more: V8 gives back the young generation a burst grew (to tens of MB) only
+// at a collection that finds allocation slow, under 1 MB/s over its last 5 s.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -12,12 +14,15 @@ const COLLECT_AT_BYTES = 16 * 1024 * 1024;
 const SETTLE_MS = 1000;
 /** Below this, a quiet exporter's few notifications never cost it a collection. */
 const SETTLE_AT_BYTES = 4 * 1024 * 1024;
+/** The last collection after a burst: this long after the last one that released memory. */
+const QUIET_MS = 6000;
 
 let collect: (() => void) | undefined;
 let trim: (() => void) | undefined;
 let pending = 0;
 let timer: NodeJS.Timeout | undefined;
 let soon: NodeJS.Immediate | undefined;
+let quiet: NodeJS.Timeout | undefined;
 
 /**
  * Makes released memory trigger collections (V8's gc() through --expose-gc, set at run time),
@@ -38,6 +43,15 @@ function run(): void {
   pending = 0;
   collect?.();
   trim?.();
+  if (quiet) quiet.refresh();
+  else {
+    quiet = setTimeout(() => {
+      quiet = undefined;
+      collect?.();
+      trim?.();
+    }, QUIET_MS);
+    quiet.unref();
+  }
 }
 
 /** Counts bytes that became garbage (dropped pages, processed chunks, a scrape's text). */

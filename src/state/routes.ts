@@ -164,8 +164,144 @@ const PAGE_BITS = 16;
 const PAGE_SIZE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SIZE - 1;
 const MIN_INDEX = 1024;
-const INDEX_EMPTY = -1;
-const INDEX_TOMBSTONE = -2;
+/** Index slots hold a record number + 1, so a new (zeroed) index is empty without a pass to fill it. */
+const SLOT_EMPTY = 0;
+const SLOT_TOMBSTONE = -1;
+/**
+ * Slots of an index's old array moved per operation while it is resized. An index doubles when
+ * half full, so it is half full again only after as many inserts as the old array has slots,
+ * divided by 2: at 16 slots an operation the move is done long before.
+ */
+const MIGRATE_PER_OPERATION = 16;
+/** Background work (moving index slots, compaction) runs in slices of about this long. */
+const MAINTENANCE_SLICE_MS = 4;
+/** Units of background work between two looks at the clock. */
+const MIGRATE_STEP = 4096;
+const COMPACT_STEP = 1024;
+
+/** The power-of-two size for `count` entries: at most half full, at least an eighth (or MIN_INDEX). */
+function capacityFor(capacity: number, count: number): number {
+  let target = capacity;
+  while ((count + 1) * 2 > target) target *= 2;
+  while (target > MIN_INDEX && count * 8 < target) target /= 2;
+  return target;
+}
+
+/** Writes `value` over the slot of `slots` that holds `entry`, probing from `hash`; false if none does. */
+function overwrite(slots: Int32Array, hash: number, entry: number, value: number): boolean {
+  const mask = slots.length - 1;
+  for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+    const found = slots[slot] as number;
+    if (found === entry) {
+      slots[slot] = value;
+      return true;
+    }
+    if (found === SLOT_EMPTY) return false;
+  }
+}
+
+/**
+ * An open-addressing index of record numbers (linear probing, at most half full). A resize
+ * keeps the old array and moves its entries over a few slots per operation (step) and in the
+ * background, so none stops the exporter: at a million routes, rebuilding in one go took 250
+ * ms. Meanwhile each entry is in exactly one of the two arrays, and lookups search both.
+ */
+class RecordIndex {
+  slots = new Int32Array(MIN_INDEX);
+  /** The array being moved out of, during a resize. */
+  old: Int32Array | undefined;
+  /** Entries held. */
+  count = 0;
+  /** Filled or tombstoned slots of `slots` (tombstones, too, lengthen probes). */
+  private taken = 0;
+  /** Slots of `old` below this one are moved. */
+  private moved = 0;
+
+  /** `hashOf` hashes a record as it is indexed; `onResize` is told when a resize starts (to move it along in the background). */
+  constructor(
+    private readonly hashOf: (record: number) => number,
+    private readonly onResize: () => void,
+  ) {}
+
+  get bytes(): number {
+    return this.slots.byteLength + (this.old?.byteLength ?? 0);
+  }
+
+  /** Before an insert: resizes when the index would be over half full, or tombstones crowd it. */
+  reserve(): void {
+    const capacity = this.slots.length;
+    let target = capacityFor(capacity, this.count + 1);
+    const crowded = (this.taken + 1) * 2 > capacity;
+    // Rebuilt at the same size, a crowded index more than a quarter full would soon be again.
+    if (crowded && target === capacity && (this.count + 1) * 4 > capacity) target *= 2;
+    if (target !== capacity || crowded) this.resize(target);
+  }
+
+  /** Whether removals left the index worth shrinking. */
+  get sparse(): boolean {
+    return capacityFor(this.slots.length, this.count) < this.slots.length;
+  }
+
+  shrink(): void {
+    if (this.sparse) this.resize(capacityFor(this.slots.length, this.count));
+  }
+
+  private resize(capacity: number): void {
+    this.step(Infinity); // a resize during one (rare: see MIGRATE_PER_OPERATION) finishes it first
+    this.old = this.slots;
+    this.moved = 0;
+    this.slots = new Int32Array(capacity);
+    this.taken = 0;
+    this.onResize();
+  }
+
+  /** Moves up to `n` slots of the old array over, and lets it go once all are. */
+  step(n: number): void {
+    const old = this.old;
+    if (!old) return;
+    const end = Math.min(old.length, this.moved + n);
+    for (let slot = this.moved; slot < end; slot++) {
+      const entry = old[slot] as number;
+      if (entry <= 0) continue;
+      old[slot] = SLOT_TOMBSTONE; // probes in `old` go on past it
+      this.put(entry - 1, this.hashOf(entry - 1));
+    }
+    this.moved = end;
+    if (end < old.length) return;
+    this.old = undefined;
+    released(old.byteLength);
+  }
+
+  insert(record: number, hash: number): void {
+    this.count++;
+    this.put(record, hash);
+  }
+
+  private put(record: number, hash: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let slot = hash & mask;
+    while ((slots[slot] as number) > 0) slot = (slot + 1) & mask;
+    if (slots[slot] === SLOT_EMPTY) this.taken++;
+    slots[slot] = record + 1;
+  }
+
+  /** Removes the record's entry; false if it has none. */
+  remove(record: number, hash: number): boolean {
+    if (!this.overwrite(record, hash, SLOT_TOMBSTONE)) return false;
+    this.count--;
+    return true;
+  }
+
+  /** Points the record's entry at record `other` instead; false if it has none. */
+  replace(record: number, hash: number, other: number): boolean {
+    return this.overwrite(record, hash, other + 1);
+  }
+
+  private overwrite(record: number, hash: number, value: number): boolean {
+    return overwrite(this.slots, hash, record + 1, value) || (this.old !== undefined && overwrite(this.old, hash, record + 1, value));
+  }
+}
 
 // Record layout in u32 words, after the destination (1 word for IPv4, 4 for IPv6).
 const W_TABLE = 0;
@@ -178,7 +314,7 @@ const W_PREFSRC = 5;
 const W_KEYBYTES = 6;
 /** used (bit 0) | seen (bit 1) | flags << 8 | nexthops << 16; a free record holds the next free index (+1) in its first word. */
 const W_META = 7;
-/** The circular list of routes with the same key (many devices' fe80::/64, `ip route append`). */
+/** The circular list of routes with the same key (many devices' fe80::/64, `ip route append`), in the kernel's order. */
 const W_NEXT = 8;
 const W_PREV = 9;
 const RECORD_WORDS = 10;
@@ -187,12 +323,14 @@ const META_SEEN = 2;
 
 /**
  * One family's routes: records in fixed-size pages of one Uint32Array each (44 bytes an IPv4
- * route, 56 an IPv6 one) and two open-addressing indexes of record numbers, each at most half
- * full: `exact` by key and nexthop fingerprint (what a notification names), `byKey` by the
- * kernel's key alone, pointing at the first of the routes that share it (what a replace
- * names). Thousands of routes with one key (fe80::/64 on every veth of a Kubernetes node) cost
- * no long probe. Growth adds a page and rebuilds only the indexes; a withdrawal compacts the
- * records and gives the memory back.
+ * route, 56 an IPv6 one) and two indexes of record numbers: `byKey` by the kernel's key,
+ * pointing at the first of the routes that share it (what a replace names, and most keys have
+ * only one route), and `exact` by key and nexthop fingerprint for the others (what a
+ * notification names, when it is not the first). A million routes with distinct keys cost one
+ * index, and thousands of routes with one key (fe80::/64 on every veth of a Kubernetes node)
+ * no long probe. Growth adds a page, and resizes an index a few slots per operation; a
+ * withdrawal compacts the records, in short slices once removals pause, and gives the memory
+ * back.
  */
 export class RouteTable {
   readonly family: number;
@@ -203,11 +341,23 @@ export class RouteTable {
   private highWater = 0;
   private freeHead = -1;
   private size = 0;
-  private exact = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
-  private byKey = new Int32Array(MIN_INDEX).fill(INDEX_EMPTY);
-  /** Filled or tombstoned slots per index (what decides a rebuild). */
-  private exactTaken = 0;
-  private byKeyTaken = 0;
+  private readonly byKey = new RecordIndex(
+    (record) => this.recordKeyHash(record),
+    () => this.scheduleMaintenance(),
+  );
+  private readonly exact = new RecordIndex(
+    (record) => this.exactHash(record, this.recordKeyHash(record)),
+    () => this.scheduleMaintenance(),
+  );
+  /** While compacting: records from here up move into free records below it (-1: not compacting). */
+  private compactLimit = -1;
+  /** The record compaction looks at next, going down. */
+  private compactNext = -1;
+  /** Set when removals have paused: compaction, then smaller indexes, as the size calls for. */
+  private shrinkWanted = false;
+  private maintenance: NodeJS.Immediate | undefined;
+  /** How long a background slice may run; tests pass 0 (one step a slice) to land operations between the steps. */
+  private readonly sliceMs: number;
   /** Scratch for the key of the message being applied. */
   private readonly key: Uint32Array;
   private readonly ref: RouteRef;
@@ -224,8 +374,9 @@ export class RouteTable {
   private shrinkTimer: NodeJS.Timeout | undefined;
   private lastRemoval = 0;
 
-  constructor(family: number) {
+  constructor(family: number, options: { maintenanceSliceMs?: number } = {}) {
     this.family = family;
+    this.sliceMs = options.maintenanceSliceMs ?? MAINTENANCE_SLICE_MS;
     this.words = family === AF_INET6 ? 4 : 1;
     this.stride = this.words + RECORD_WORDS;
     this.key = new Uint32Array(this.words);
@@ -238,7 +389,7 @@ export class RouteTable {
 
   /** Bytes of typed arrays held (records and indexes). */
   get bytes(): number {
-    return this.pages.length * PAGE_SIZE * this.stride * 4 + this.exact.byteLength + this.byKey.byteLength;
+    return this.pages.length * PAGE_SIZE * this.stride * 4 + this.byKey.bytes + this.exact.bytes;
   }
 
   // ---- records -------------------------------------------------------------------------------
@@ -260,21 +411,44 @@ export class RouteTable {
     this.page(record)[this.at(record) + field] = value;
   }
 
+  private popFree(): number {
+    const record = this.freeHead;
+    this.freeHead = (this.page(record)[this.at(record) - this.words] as number) - 1;
+    return record;
+  }
+
   private allocate(): number {
-    if (this.freeHead >= 0) {
-      const record = this.freeHead;
-      this.freeHead = (this.page(record)[this.at(record) - this.words] as number) - 1;
-      return record;
+    if (this.compactLimit >= 0) {
+      // Compaction is emptying the records above its limit: take a free one below.
+      const record = this.allocateBelow(this.compactLimit);
+      if (record >= 0) return record;
+      this.stopCompaction(); // the table grew back
     }
+    if (this.freeHead >= 0) return this.popFree();
     const record = this.highWater++;
     if (record >>> PAGE_BITS >= this.pages.length) this.pages.push(new Uint32Array(PAGE_SIZE * this.stride));
     return record;
+  }
+
+  /** A free record below `limit`, or -1; the free ones above it leave the free list (compaction drops them). */
+  private allocateBelow(limit: number): number {
+    while (this.freeHead >= 0) {
+      const record = this.popFree();
+      if (record < limit) return record;
+    }
+    return -1;
   }
 
   private release(record: number): void {
     this.setWord(record, W_META, 0);
     this.page(record)[this.at(record) - this.words] = this.freeHead + 1;
     this.freeHead = record;
+  }
+
+  /** Makes every unused record below highWater free, the lowest handed out first. */
+  private rebuildFreeList(): void {
+    this.freeHead = -1;
+    for (let record = this.highWater - 1; record >= 0; record--) if (!this.isUsed(record)) this.release(record);
   }
 
   private isUsed(record: number): boolean {
@@ -297,12 +471,10 @@ export class RouteTable {
     return this.keyHash(page[a + W_TABLE] as number, page[a + W_KEYBYTES] as number, page[a + W_PRIORITY] as number, page, a - this.words);
   }
 
-  private messageKeyHash(m: RouteMessage): number {
-    return this.keyHash(m.table, m.dstLength | (m.tos << 8), m.priority, this.key, 0);
-  }
-
-  private loadKey(m: RouteMessage): void {
+  /** Loads the message's key into `key` and returns its hash. */
+  private loadKey(m: RouteMessage): number {
     for (let k = 0; k < this.words; k++) this.key[k] = m.dstOffset >= 0 ? m.buf.readUInt32LE(m.dstOffset + 4 * k) : 0;
+    return this.keyHash(m.table, m.dstLength | (m.tos << 8), m.priority, this.key, 0);
   }
 
   /** Whether the record has the message's key (loaded by loadKey). */
@@ -315,158 +487,161 @@ export class RouteTable {
     return true;
   }
 
-  private sameKey(x: number, y: number): boolean {
-    const px = this.page(x);
-    const py = this.page(y);
-    const ax = this.at(x);
-    const ay = this.at(y);
-    if (px[ax + W_TABLE] !== py[ay + W_TABLE] || px[ax + W_PRIORITY] !== py[ay + W_PRIORITY]) return false;
-    if (((px[ax + W_KEYBYTES] as number) & 0xffff) !== ((py[ay + W_KEYBYTES] as number) & 0xffff)) return false;
-    for (let k = 1; k <= this.words; k++) if (px[ax - k] !== py[ay - k]) return false;
-    return true;
+  // ---- lookups and links ---------------------------------------------------------------------
+  // `h` is the hash of the key (loadKey, recordKeyHash).
+
+  /** The first route with the message's key (the one the kernel replaces), or -1. */
+  private findFirst(m: RouteMessage, h: number): number {
+    const found = this.findKeyIn(this.byKey.slots, m, h);
+    return found >= 0 || !this.byKey.old ? found : this.findKeyIn(this.byKey.old, m, h);
   }
 
-  // ---- indexes -------------------------------------------------------------------------------
-
-  /** The route with this key and fingerprint, or -1. */
-  private findExact(m: RouteMessage, fingerprint: number): number {
-    const mask = this.exact.length - 1;
-    for (let slot = finish(mix(this.messageKeyHash(m), fingerprint)) & mask; ; slot = (slot + 1) & mask) {
-      const record = this.exact[slot] as number;
-      if (record === INDEX_EMPTY) return -1;
-      if (record >= 0 && this.word(record, W_FINGERPRINT) === fingerprint && this.keyEquals(record, m)) return record;
+  private findKeyIn(slots: Int32Array, m: RouteMessage, h: number): number {
+    const mask = slots.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
+      if (entry === SLOT_EMPTY) return -1;
+      if (entry > 0 && this.keyEquals(entry - 1, m)) return entry - 1;
     }
   }
 
-  /** The first route with this key (the one the kernel replaces), or -1. */
-  private findFirst(m: RouteMessage): number {
-    const mask = this.byKey.length - 1;
-    for (let slot = this.messageKeyHash(m) & mask; ; slot = (slot + 1) & mask) {
-      const record = this.byKey[slot] as number;
-      if (record === INDEX_EMPTY) return -1;
-      if (record >= 0 && this.keyEquals(record, m)) return record;
+  /** The route with the message's key and this fingerprint, given the key's first route (`head`, -1 if none), or -1. */
+  private findExact(m: RouteMessage, h: number, fingerprint: number, head: number): number {
+    if (head < 0 || this.word(head, W_FINGERPRINT) === fingerprint) return head;
+    if (this.word(head, W_NEXT) === head) return -1;
+    const hash = finish(mix(h, fingerprint));
+    const found = this.findExactIn(this.exact.slots, m, hash, fingerprint);
+    return found >= 0 || !this.exact.old ? found : this.findExactIn(this.exact.old, m, hash, fingerprint);
+  }
+
+  private findExactIn(slots: Int32Array, m: RouteMessage, hash: number, fingerprint: number): number {
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
+      if (entry === SLOT_EMPTY) return -1;
+      if (entry > 0 && this.word(entry - 1, W_FINGERPRINT) === fingerprint && this.keyEquals(entry - 1, m)) return entry - 1;
     }
   }
 
-  /** The slot of `index` that holds `record`, probing from `hash`. */
-  private slotOf(index: Int32Array, hash: number, record: number): number {
-    const mask = index.length - 1;
-    let slot = hash & mask;
-    while (index[slot] !== record) {
-      if (index[slot] === INDEX_EMPTY) return -1;
-      slot = (slot + 1) & mask;
-    }
-    return slot;
+  private exactHash(record: number, h: number): number {
+    return finish(mix(h, this.word(record, W_FINGERPRINT)));
   }
 
-  private exactInsert(record: number): void {
-    const mask = this.exact.length - 1;
-    let slot = finish(mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT))) & mask;
-    while ((this.exact[slot] as number) >= 0) slot = (slot + 1) & mask;
-    if (this.exact[slot] === INDEX_EMPTY) this.exactTaken++;
-    this.exact[slot] = record;
-  }
-
-  private exactRemove(record: number): void {
-    const slot = this.slotOf(this.exact, finish(mix(this.recordKeyHash(record), this.word(record, W_FINGERPRINT))), record);
-    this.exact[slot] = INDEX_TOMBSTONE;
-  }
-
-  /** Indexes a record: in `exact`, and at the tail of its key's list (or as the list's head). */
-  private link(record: number): void {
-    this.exactInsert(record);
-    const mask = this.byKey.length - 1;
-    let free = -1;
-    for (let slot = this.recordKeyHash(record) & mask; ; slot = (slot + 1) & mask) {
-      const head = this.byKey[slot] as number;
-      if (head === INDEX_EMPTY) {
-        if (free < 0) {
-          free = slot;
-          this.byKeyTaken++;
-        }
-        break;
-      }
-      if (head === INDEX_TOMBSTONE) {
-        if (free < 0) free = slot;
-        continue;
-      }
-      if (this.sameKey(head, record)) {
-        const tail = this.word(head, W_PREV);
-        this.setWord(tail, W_NEXT, record);
-        this.setWord(record, W_PREV, tail);
-        this.setWord(record, W_NEXT, head);
-        this.setWord(head, W_PREV, record);
-        return;
-      }
-    }
-    this.byKey[free] = record;
-    this.setWord(record, W_NEXT, record);
-    this.setWord(record, W_PREV, record);
-  }
-
-  private unlink(record: number): void {
-    this.exactRemove(record);
-    const next = this.word(record, W_NEXT);
-    const keySlot = this.slotOf(this.byKey, this.recordKeyHash(record), record);
-    if (next === record) {
-      this.byKey[keySlot] = INDEX_TOMBSTONE;
+  /** Indexes a new record: as its key's first route, or at the tail of the key's list (kernel order). */
+  private link(record: number, h: number, head: number): void {
+    if (head < 0) {
+      this.byKey.reserve();
+      this.byKey.insert(record, h);
+      this.setWord(record, W_NEXT, record);
+      this.setWord(record, W_PREV, record);
       return;
     }
+    this.exact.reserve();
+    this.exact.insert(record, this.exactHash(record, h));
+    const tail = this.word(head, W_PREV);
+    this.setWord(tail, W_NEXT, record);
+    this.setWord(record, W_PREV, tail);
+    this.setWord(record, W_NEXT, head);
+    this.setWord(head, W_PREV, record);
+  }
+
+  private unlink(record: number, h: number): void {
+    const next = this.word(record, W_NEXT);
+    if (next === record) {
+      this.byKey.remove(record, h);
+      return;
+    }
+    // The first route gone, the next one becomes the first: it leaves `exact` for `byKey`.
+    if (this.byKey.replace(record, h, next)) this.exact.remove(next, this.exactHash(next, h));
+    else this.exact.remove(record, this.exactHash(record, h));
     const prev = this.word(record, W_PREV);
     this.setWord(prev, W_NEXT, next);
     this.setWord(next, W_PREV, prev);
-    if (keySlot >= 0) this.byKey[keySlot] = next; // it was the head
   }
 
-  /** Rebuilds both indexes, at most half full and at least an eighth, when growth or tombstones call for it. */
-  private reindexIfNeeded(force = false): void {
-    const capacity = this.exact.length;
-    let target = capacity;
-    while ((this.size + 1) * 2 > target) target *= 2;
-    while (target > MIN_INDEX && this.size * 8 < target) target /= 2;
-    const crowded = (this.exactTaken + 1) * 2 > capacity || (this.byKeyTaken + 1) * 2 > capacity;
-    if (!force && target === capacity && !crowded) return;
-    released(this.exact.byteLength + this.byKey.byteLength);
-    this.exact = new Int32Array(target).fill(INDEX_EMPTY);
-    this.byKey = new Int32Array(target).fill(INDEX_EMPTY);
-    this.exactTaken = 0;
-    this.byKeyTaken = 0;
-    for (let record = 0; record < this.highWater; record++) if (this.isUsed(record)) this.link(record);
+  /** Per operation while an index is resized: a few more of its slots moved. */
+  private migrate(): void {
+    if (this.byKey.old) this.byKey.step(MIGRATE_PER_OPERATION);
+    if (this.exact.old) this.exact.step(MIGRATE_PER_OPERATION);
   }
 
-  /** After a withdrawal: records move into as few pages as they need, and the rest is let go. */
-  private compactIfSparse(): void {
-    const allocated = this.pages.length * PAGE_SIZE;
-    if (this.size > 0 && (allocated <= PAGE_SIZE || this.size * 4 >= allocated)) return;
-    const oldPages = this.pages;
-    const oldHighWater = this.highWater;
-    released(oldPages.length * PAGE_SIZE * this.stride * 4);
-    this.pages = [];
-    this.highWater = 0;
-    this.freeHead = -1;
-    for (let record = 0; record < oldHighWater; record++) {
-      const page = oldPages[record >>> PAGE_BITS] as Uint32Array;
-      const start = (record & PAGE_MASK) * this.stride;
-      if (((page[start + this.words + W_META] as number) & META_USED) === 0) continue;
-      const fresh = this.allocate();
-      this.page(fresh).set(page.subarray(start, start + this.stride), this.at(fresh) - this.words);
-    }
-    this.reindexIfNeeded(true);
-  }
+  // ---- compaction, after a withdrawal ----------------------------------------------------------
 
   /** Whether removals left the pages or the indexes worth shrinking. */
   private sparse(): boolean {
-    if (this.size === 0) return this.pages.length > 0 || this.exact.length > MIN_INDEX;
-    return (this.pages.length > 1 && this.size * 4 < this.pages.length * PAGE_SIZE) || (this.exact.length > MIN_INDEX && this.size * 8 < this.exact.length);
+    return this.pagesSparse() || this.byKey.sparse || this.exact.sparse;
   }
 
-  /** Shrinks the pages and indexes now if removals left them sparse. */
+  private pagesSparse(): boolean {
+    const allocated = this.pages.length * PAGE_SIZE;
+    return this.size === 0 ? allocated > 0 : this.pages.length > 1 && this.size * 4 < allocated;
+  }
+
+  /** Starts moving the records into as few pages as they need; the rest is let go when done. */
+  private startCompaction(): void {
+    if (this.compactLimit >= 0 || !this.pagesSparse()) return;
+    this.compactLimit = Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
+    this.compactNext = this.highWater - 1;
+  }
+
+  /** Moves up to `count` records from above the limit down, and drops the emptied pages when none is left. */
+  private compact(count: number): void {
+    const limit = this.compactLimit;
+    for (; this.compactNext >= limit && count > 0; this.compactNext--) {
+      const record = this.compactNext;
+      if (!this.isUsed(record)) continue;
+      const to = this.allocateBelow(limit);
+      if (to < 0) return this.stopCompaction(); // the table grew back meanwhile
+      this.relocate(record, to);
+      count--;
+    }
+    if (this.compactNext >= limit) return;
+    const keep = limit / PAGE_SIZE;
+    released((this.pages.length - keep) * PAGE_SIZE * this.stride * 4);
+    this.pages.length = keep;
+    this.highWater = Math.min(this.highWater, limit);
+    this.stopCompaction();
+  }
+
+  private stopCompaction(): void {
+    this.compactLimit = -1;
+    this.rebuildFreeList(); // without the free records above the limit that allocateBelow passed over
+  }
+
+  /** Moves a record to the free record `to`, with its index entry and list links. */
+  private relocate(from: number, to: number): void {
+    const h = this.recordKeyHash(from);
+    if (!this.byKey.replace(from, h, to)) this.exact.replace(from, this.exactHash(from, h), to);
+    const source = this.page(from);
+    const target = this.page(to);
+    const a = this.at(from) - this.words;
+    const b = this.at(to) - this.words;
+    for (let k = 0; k < this.stride; k++) target[b + k] = source[a + k] as number;
+    const next = this.word(from, W_NEXT);
+    if (next === from) {
+      this.setWord(to, W_NEXT, to);
+      this.setWord(to, W_PREV, to);
+    } else {
+      this.setWord(this.word(from, W_PREV), W_NEXT, to);
+      this.setWord(next, W_PREV, to);
+    }
+    this.setWord(from, W_META, 0);
+  }
+
+  // ---- giving memory back ----------------------------------------------------------------------
+
+  /** Shrinks the pages and indexes now if removals left them sparse (and finishes any resize). */
   shrink(): void {
     if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
     this.shrinkTimer = undefined;
-    if (!this.sparse()) return;
-    this.compactIfSparse();
-    this.reindexIfNeeded();
+    this.shrinkWanted = false;
+    this.startCompaction();
+    while (this.compactLimit >= 0) this.compact(Infinity);
+    for (const index of [this.byKey, this.exact]) {
+      index.step(Infinity);
+      index.shrink();
+      index.step(Infinity);
+    }
   }
 
   /** Shrinks once removals have paused for a moment (checked, not re-armed, per removal). */
@@ -480,10 +655,40 @@ export class RouteTable {
         this.shrinkTimer.unref();
         return;
       }
-      this.shrink();
+      this.shrinkTimer = undefined;
+      this.shrinkWanted = true;
+      this.scheduleMaintenance();
     };
     this.shrinkTimer = setTimeout(check, SHRINK_AFTER_MS);
     this.shrinkTimer.unref();
+  }
+
+  private scheduleMaintenance(): void {
+    if (this.maintenance) return;
+    this.maintenance = setImmediate(() => this.maintain());
+    this.maintenance.unref();
+  }
+
+  /**
+   * Background work, a slice of about MAINTENANCE_SLICE_MS at a time: index resizes (which
+   * operations also move along), then a wanted shrink: compaction, then smaller indexes.
+   */
+  private maintain(): void {
+    this.maintenance = undefined;
+    const until = performance.now() + this.sliceMs;
+    do {
+      if (this.byKey.old) this.byKey.step(MIGRATE_STEP);
+      else if (this.exact.old) this.exact.step(MIGRATE_STEP);
+      else if (this.compactLimit >= 0) this.compact(COMPACT_STEP);
+      else if (this.shrinkWanted) {
+        this.startCompaction();
+        if (this.compactLimit >= 0) continue; // smaller indexes after it
+        this.shrinkWanted = false;
+        this.byKey.shrink();
+        this.exact.shrink();
+      } else return;
+    } while (performance.now() < until);
+    this.scheduleMaintenance();
   }
 
   // ---- reading and writing records -----------------------------------------------------------
@@ -531,10 +736,9 @@ export class RouteTable {
     bump(this.perNexthop, page[a + W_NHID] as number, -1);
   }
 
-  /** Inserts the message's route (its key already loaded). */
-  private insert(m: RouteMessage, fingerprint: number, nexthops: number): void {
+  /** Inserts the message's route (its key loaded, hash h; `head` the key's first route, or -1). */
+  private insert(m: RouteMessage, h: number, fingerprint: number, nexthops: number, head: number): void {
     this.size++;
-    this.reindexIfNeeded();
     const record = this.allocate();
     const page = this.page(record);
     const a = this.at(record);
@@ -542,12 +746,13 @@ export class RouteTable {
     page[a + W_TABLE] = m.table;
     page[a + W_PRIORITY] = m.priority;
     this.write(record, m, fingerprint, nexthops);
-    this.link(record);
+    this.link(record, h, head);
   }
 
-  private remove(record: number): void {
+  private remove(record: number, h = this.recordKeyHash(record)): void {
+    this.migrate();
     this.uncount(this.page(record), this.at(record));
-    this.unlink(record);
+    this.unlink(record, h);
     this.release(record);
     this.size--;
   }
@@ -560,22 +765,28 @@ export class RouteTable {
    * or 'same' (an IPv6 sibling nexthop joined a route, or a repeat of a route we hold).
    */
   applyNew(m: RouteMessage, replace: boolean, onChange: (ref: RouteRef, previousProtocol: number) => void): 'added' | 'replaced' | 'same' {
+    this.migrate();
     const fingerprint = routeFingerprint(m);
     const count = nexthopCount(m);
-    this.loadKey(m);
-    let record = this.findExact(m, fingerprint);
-    if (record < 0 && replace) record = this.findFirst(m);
+    const h = this.loadKey(m);
+    const head = this.findFirst(m, h);
+    let record = this.findExact(m, h, fingerprint, head);
+    if (record < 0 && replace) record = head;
     if (record < 0) {
-      this.insert(m, fingerprint, count);
+      this.insert(m, h, fingerprint, count, head);
       return 'added';
     }
     const previousProtocol = (this.word(record, W_KEYBYTES) >>> 16) & 0xff;
-    const moved = this.word(record, W_FINGERPRINT) !== fingerprint;
-    if (moved) this.exactRemove(record);
+    // Only routes after the first are in `exact`, under their fingerprint.
+    const moved = record !== head && this.word(record, W_FINGERPRINT) !== fingerprint;
+    if (moved) this.exact.remove(record, this.exactHash(record, h));
     // An IPv6 sibling appended to a multipath route (the kernel announces the whole new
     // nexthop set, as a dump lists it), or a route re-announced or replaced.
     this.write(record, m, fingerprint, count);
-    if (moved) this.exactInsert(record);
+    if (moved) {
+      this.exact.reserve();
+      this.exact.insert(record, this.exactHash(record, h));
+    }
     if (!replace) {
       if (previousProtocol !== m.protocol) onChange(this.describe(record), previousProtocol);
       return 'same';
@@ -590,10 +801,11 @@ export class RouteTable {
    */
   applyDelete(m: RouteMessage): RouteRef | undefined {
     const fingerprint = routeFingerprint(m);
-    this.loadKey(m);
-    let record = this.findExact(m, fingerprint);
+    const h = this.loadKey(m);
+    const head = this.findFirst(m, h);
+    let record = this.findExact(m, h, fingerprint, head);
     // IPv4 nexthop members may differ from what we saw at add time: fall back to the key.
-    if (record < 0 && this.words === 1) record = this.findFirst(m);
+    if (record < 0 && this.words === 1) record = head;
     if (record < 0) return undefined;
     if (fingerprint === IPV6_ECMP_FINGERPRINT) {
       const meta = this.word(record, W_META);
@@ -604,7 +816,7 @@ export class RouteTable {
       }
     }
     const ref = this.describe(record);
-    this.remove(record);
+    this.remove(record, h);
     this.shrinkLater();
     return ref;
   }

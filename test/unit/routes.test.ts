@@ -132,3 +132,184 @@ test('a withdrawal gives the memory back, and a resync sweep removes what a dump
   table.shrink(); // the exporter does it once removals pause
   assert.equal(table.bytes, empty);
 });
+
+// ---- resizes and compaction a step at a time -------------------------------------------------
+
+interface RefRoute {
+  oif: number;
+  nh: number;
+  protocol: number;
+}
+
+/** Reference routes per key ("table|n"), in the kernel's order: the first is the one a replace names. */
+type Reference = Map<string, RefRoute[]>;
+
+const sameRoute = (a: { oif: number; nh: number }, b: { oif: number; nh: number }): boolean => a.oif === b.oif && a.nh === b.nh;
+
+/** One decoded message per family, re-aimed for each operation (decoding a million would dominate the test). */
+function messageFactory(family: number): (n: number, table: number, r: RefRoute) => RouteMessage {
+  const m = decodeRoute(routeRequest({ type: RTM_NEWROUTE, flags: 0, seq: 1, family, dst: addr(family, 0), dstLength: family === AF_INET6 ? 128 : 32, table: 254, protocol: 186, oif: 1, routeType: 1 }));
+  const dst = addr(family, 0);
+  return (n, table, r) => {
+    if (family === AF_INET6) dst.writeUInt32BE(n, 12);
+    else dst.writeUInt32BE(0x0a000000 + n, 0);
+    dst.copy(m.buf, m.dstOffset);
+    m.table = table;
+    m.protocol = r.protocol;
+    m.oif = r.oif;
+    m.nhId = r.nh;
+    return m;
+  };
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+for (const family of [AF_INET, AF_INET6]) {
+  test(`growth, withdrawal, compaction and resizes a step at a time agree with a Map (family ${family})`, async () => {
+    // Background slices of one step each, so operations land between the steps.
+    const table = new RouteTable(family, { maintenanceSliceMs: 0 });
+    const empty = table.bytes;
+    const ref: Reference = new Map();
+    let refCount = 0;
+    const msg = messageFactory(family);
+    const random = prng(7 + family);
+    const pick = (k: number): number => Math.floor(random() * k);
+    const keyOf = (n: number, t: number): string => `${t}|${n}`;
+    const parse = (key: string): [number, number] => key.split('|').map(Number) as [number, number];
+    /** Mostly one route a key; some keys get a few (other devices, or a nexthop object). */
+    const someRoute = (protocol: number): RefRoute => {
+      const r = random();
+      return r < 0.85 ? { oif: 1, nh: 0, protocol } : r < 0.95 ? { oif: 2 + pick(3), nh: 0, protocol } : { oif: 0, nh: 100 + pick(2), protocol };
+    };
+
+    const add = (n: number, t: number, route: RefRoute): void => {
+      const key = keyOf(n, t);
+      const routes = ref.get(key);
+      const result = table.applyNew(msg(n, t, route), false, () => undefined);
+      const same = routes?.find((r) => sameRoute(r, route));
+      if (same) {
+        same.protocol = route.protocol; // re-announced, perhaps by another protocol
+        return assert.equal(result, 'same', `add ${key}`);
+      }
+      assert.equal(result, 'added', `add ${key}`);
+      if (routes) routes.push({ ...route });
+      else ref.set(key, [{ ...route }]);
+      refCount++;
+    };
+    const replace = (n: number, t: number, route: RefRoute): void => {
+      const key = keyOf(n, t);
+      const routes = ref.get(key);
+      const target = routes?.find((r) => sameRoute(r, route)) ?? routes?.[0];
+      let previous = -1;
+      const result = table.applyNew(msg(n, t, route), true, (_r, p) => (previous = p));
+      if (!target) {
+        assert.equal(result, 'added', `replace ${key}`);
+        ref.set(key, [{ ...route }]);
+        refCount++;
+        return;
+      }
+      assert.equal(result, 'replaced', `replace ${key}`);
+      assert.equal(previous, target.protocol, `replace ${key}: the route replaced`);
+      Object.assign(target, route);
+    };
+    const remove = (n: number, t: number, route: RefRoute): void => {
+      const key = keyOf(n, t);
+      const routes = ref.get(key) ?? [];
+      let i = routes.findIndex((r) => sameRoute(r, route));
+      if (i < 0 && family === AF_INET && routes.length > 0) i = 0; // IPv4 falls back to the first
+      const removed = table.applyDelete(msg(n, t, route));
+      if (i < 0) return assert.equal(removed, undefined, `delete ${key}`);
+      const expected = routes[i] as RefRoute;
+      assert.ok(removed, `delete ${key}`);
+      assert.equal(removed.protocol, expected.protocol, `delete ${key}: protocol`);
+      assert.equal(removed.oif, expected.oif, `delete ${key}: oif`);
+      routes.splice(i, 1);
+      if (routes.length === 0) ref.delete(key);
+      refCount--;
+    };
+    const removeMatching = (what: string, match: (r: RefRoute) => boolean, act: () => number): void => {
+      let expected = 0;
+      for (const [key, routes] of ref) {
+        const kept = routes.filter((r) => !match(r));
+        expected += routes.length - kept.length;
+        if (kept.length === 0) ref.delete(key);
+        else ref.set(key, kept);
+      }
+      assert.equal(act(), expected, what);
+      refCount -= expected;
+    };
+    /** Every reference route is held as it is (a repeat of it changes nothing: 'same'). */
+    const verify = (label: string, sample = Infinity): void => {
+      assert.equal(table.count, refCount, `${label}: count`);
+      let checked = 0;
+      for (const [key, routes] of ref) {
+        if (checked++ >= sample) break;
+        const [t, n] = parse(key);
+        for (const r of routes) assert.equal(table.applyNew(msg(n, t, r), false, () => assert.fail(`${label}: ${key} changed`)), 'same', `${label}: ${key}`);
+      }
+    };
+    /** Random operations on keys below `keys`, adds with probability `adding`; the event loop runs every `every` operations. */
+    const churn = async (label: string, steps: number, keys: number, adding: number, every: number): Promise<void> => {
+      for (let step = 1; step <= steps; step++) {
+        const n = pick(keys);
+        const t = random() < 0.9 ? 254 : 100;
+        const r = random();
+        const existing = ref.get(keyOf(n, t));
+        if (r < adding) add(n, t, someRoute(186));
+        else if (r < adding + 0.05) replace(n, t, random() < 0.5 && existing ? { ...(existing[pick(existing.length)] as RefRoute), protocol: 4 } : someRoute(4));
+        else remove(n, t, existing && random() < 0.9 ? (existing[pick(existing.length)] as RefRoute) : someRoute(186));
+        if (step % 25_000 === 0) verify(`${label} step ${step}`, 300);
+        if (step % every === 0) await yieldToLoop();
+      }
+      verify(`${label} end`);
+    };
+
+    // Grow across index doublings and onto a second page of records, then churn in place.
+    await churn('grow', 130_000, 110_000, 0.9, 500);
+    await churn('churn', 20_000, 110_000, 0.5, 100);
+    if (family === AF_INET) {
+      removeMatching('device flush', (r) => r.oif === 3, () => table.removeDevice(3, true, () => undefined));
+      removeMatching('nexthop flush', (r) => r.nh === 101, () => table.removeNexthops(new Set([101]), () => undefined));
+      verify('after flushes');
+    }
+    // A resync whose dump lists a third of the keys.
+    table.beginSweep();
+    let swept = 0;
+    let k = 0;
+    for (const [key, routes] of [...ref]) {
+      const [t, n] = parse(key);
+      if (k++ % 3 === 0) {
+        for (const r of routes) table.applyNew(msg(n, t, r), false, () => undefined);
+        continue;
+      }
+      ref.delete(key);
+      swept += routes.length;
+    }
+    refCount -= swept;
+    assert.equal(table.sweep(() => undefined), swept, 'sweep');
+    verify('after sweep');
+    // A withdrawal down to a few thousand routes; once removals pause the shrink starts
+    // (compaction, then smaller indexes), and operations go on between its steps.
+    let left = refCount;
+    for (const [key, routes] of [...ref]) {
+      if (left <= 6000) break;
+      const [t, n] = parse(key);
+      for (const r of [...routes]) remove(n, t, r);
+      left = refCount;
+      if (refCount % 2000 === 0) await yieldToLoop();
+    }
+    await sleep(300);
+    await churn('during the shrink', 10_000, 30_000, 0.4, 10);
+    await sleep(300);
+    await churn('after', 10_000, 30_000, 0.5, 50);
+    // Everything goes; the memory comes back once the background work is done.
+    for (const [key, routes] of [...ref]) {
+      const [t, n] = parse(key);
+      for (const r of [...routes]) remove(n, t, r);
+    }
+    assert.equal(table.count, 0);
+    for (const deadline = Date.now() + 10_000; table.bytes !== empty && Date.now() < deadline; ) await sleep(1);
+    assert.equal(table.bytes, empty, 'memory back after the background shrink');
+  });
+}
