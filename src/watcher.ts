@@ -40,6 +40,15 @@ const MAX_DUMP_ATTEMPTS = 5;
 const MIN_RESYNC_INTERVAL_MS = 1000;
 /** Errno values a dump may answer with where the kernel lacks the feature (nexthop objects before 5.3). */
 const OPTIONAL_DUMP_ERRNOS = new Set([95 /* EOPNOTSUPP */, 22 /* EINVAL */, 97 /* EAFNOSUPPORT */]);
+/** The kernel runs one dump per socket: a new one while an abandoned one still runs gets EBUSY. */
+const EBUSY = 16;
+const BUSY_RETRY_MS = 200;
+/**
+ * After a loss in our own queue while a dump is in flight (its NLMSG_DONE may be what was
+ * dropped), the dump is given up once this long passes with nothing left to process and no
+ * reply of any dump arriving.
+ */
+const LOST_DUMP_CHECK_MS = 1000;
 
 /** Longest stretch of netlink processing before the event loop gets a turn (scrapes, timers). */
 const PROCESS_SLICE_MS = 10;
@@ -100,6 +109,7 @@ export class NamespaceWatcher implements NamespaceSource {
   private lastResyncStart = 0;
   private lastOverrunLog = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private lostDumpTimer: NodeJS.Timeout | undefined;
   private readonly options: WatcherOptions;
   private readonly backlog: ReaderEvent[] = [];
   private drainScheduled = false;
@@ -160,6 +170,11 @@ export class NamespaceWatcher implements NamespaceSource {
           this.model.dumpInterrupted = false;
           const errno = await this.dump(kind);
           if (this.closed) return;
+          if (errno === EBUSY && attempt < MAX_DUMP_ATTEMPTS) {
+            // The dump we gave up on (see dumpMayBeLost) is still running in the kernel.
+            await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+            continue;
+          }
           if (errno !== 0) {
             if (OPTIONAL_DUMPS.has(kind) && OPTIONAL_DUMP_ERRNOS.has(errno)) break;
             throw Object.assign(new Error(`${kind} dump failed: errno ${errno}`), { errno });
@@ -251,6 +266,9 @@ export class NamespaceWatcher implements NamespaceSource {
 
   private overrun(reason: string, count: number): void {
     this.overruns += Math.max(1, count);
+    // ENOBUFS drops only notifications (the kernel holds a dump back instead of dropping its
+    // replies); the other reasons may have dropped replies to our own requests.
+    if (reason !== 'enobufs') this.repliesMayBeLost();
     // One line per storm, not per ENOBUFS: the counter has the numbers.
     const now = Date.now();
     if (now - this.lastOverrunLog >= MIN_RESYNC_INTERVAL_MS) {
@@ -258,6 +276,42 @@ export class NamespaceWatcher implements NamespaceSource {
       this.options.logger.warn('netlink overrun: notifications were lost; resyncing', { netns: this.options.label, reason, overruns: this.overruns });
     }
     this.requestResync();
+  }
+
+  /**
+   * Our own requests' replies may be gone. Barriers waiting for an ACK are dropped: the resync
+   * that follows every loss repairs what they would have. A dump in flight is marked
+   * interrupted (dumpAll repeats it) and, should its NLMSG_DONE never come, given up once
+   * everything received is processed and no dump reply moves any more.
+   */
+  private repliesMayBeLost(): void {
+    this.barriers.clear();
+    const pending = this.pending;
+    if (!pending) return;
+    this.model.dumpInterrupted = true;
+    if (this.lostDumpTimer) return;
+    let replies = this.dumpReplies();
+    this.lostDumpTimer = setInterval(() => {
+      const now = this.dumpReplies();
+      if (this.pending === pending && (now !== replies || this.backlog.length > 0 || this.queueDepth > 0)) {
+        replies = now;
+        return;
+      }
+      clearInterval(this.lostDumpTimer);
+      this.lostDumpTimer = undefined;
+      if (this.pending !== pending) return;
+      this.pending = undefined;
+      this.options.logger.warn('a dump reply was lost in an overrun; dumping again', { netns: this.options.label });
+      this.model.dumpInterrupted = true;
+      pending.resolve(0);
+    }, LOST_DUMP_CHECK_MS);
+    this.lostDumpTimer.unref();
+  }
+
+  private dumpReplies(): number {
+    let total = 0;
+    for (const n of this.model.dumpMessages) total += n;
+    return total;
   }
 
   private socketError(err: NodeJS.ErrnoException): void {
@@ -364,6 +418,8 @@ export class NamespaceWatcher implements NamespaceSource {
     this.ready = false;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     this.resyncTimer = undefined;
+    if (this.lostDumpTimer) clearInterval(this.lostDumpTimer);
+    this.lostDumpTimer = undefined;
     if (this.chunkReportTimer) clearTimeout(this.chunkReportTimer);
     this.chunkReportTimer = undefined;
     released(this.unreportedChunkBytes);
