@@ -6,6 +6,7 @@ import { IFF_UP, OPERSTATE_NAMES, RTM_NAMES } from '../netlink/constants';
 import { isLinkLocal, scopeName } from '../state/addresses';
 import { isOperUp, LinkRecord } from '../state/links';
 import { NamespaceModel, protocolName, tableName } from '../state/model';
+import { released } from '../state/memory';
 import { NEIGHBOUR_ACTIONS } from '../state/neighbours';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
 import type { VipState } from '../state/vips';
@@ -48,13 +49,6 @@ export interface CollectorOptions {
 
 type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
 
-
-/** Links with series: tracked live ones, then deleted ones still in their grace period. */
-function* seriesLinks(model: NamespaceModel): Generator<LinkRecord> {
-  for (const link of model.links.values()) if (link.tracked) yield link;
-  yield* model.deletedLinks;
-}
-
 const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
   [M.interfaceUp, (l) => (l.deletedAt === undefined && isOperUp(l.operstate, l.ifFlags) ? 1 : 0)],
   [M.interfaceAdminUp, (l) => (l.deletedAt === undefined && (l.ifFlags & IFF_UP) !== 0 ? 1 : 0)],
@@ -66,23 +60,23 @@ const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
   [M.interfaceCarrierDownChanges, (l) => l.carrierDownCount],
   [M.interfaceLastChange, (l) => l.lastChange],
 ];
-/** Where each family's lines sit in a link's cached text. */
+/** Where each family's lines sit in a link's text and in a run's. */
+const FLAPS = PER_LINK.findIndex(([def]) => def === M.interfaceFlaps);
 const INFO = PER_LINK.length;
 const ADDRESSES = INFO + 1;
 const ADDRESS_CHANGES = INFO + 2;
 const DAD_FAILURES = INFO + 3;
 const NEIGHBOUR_CHANGES = INFO + 4;
+const LINK_FAMILIES = NEIGHBOUR_CHANGES + 1;
 
-/**
- * A link's series as exposition text, one string per family, rebuilt only when the link
- * changes (its version moves): a scrape of thousands of interfaces joins ready strings instead
- * of escaping and formatting every series again.
- */
-const textCache = new WeakMap<LinkRecord, { version: number; netns: string; lines: Buffer[] }>();
+/** A link's series as exposition text: its lines of every family, family after family. */
+interface LinkText {
+  bytes: Buffer;
+  /** The lines of the family at `at` are bytes[bounds[at], bounds[at + 1]). */
+  bounds: number[];
+}
 
-function linkText(netns: string, link: LinkRecord): Buffer[] {
-  const cached = textCache.get(link);
-  if (cached && cached.version === link.version && cached.netns === netns) return cached.lines;
+function renderLink(netns: string, link: LinkRecord): LinkText {
   const labels = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
   const lines = PER_LINK.map(([def, read]) => {
     const value = read(link);
@@ -107,21 +101,136 @@ function linkText(netns: string, link: LinkRecord): Buffer[] {
     });
   });
   lines[NEIGHBOUR_CHANGES] = neighbourLines;
-  // Kept as bytes: a scrape copies them into its response, with no string join or encoding.
-  const bytes = lines.map((line) => Buffer.from(line));
-  textCache.set(link, { version: link.version, netns, lines: bytes });
-  return bytes;
+  const all = lines.join('');
+  const bytes = Buffer.from(all);
+  // Byte offsets are string offsets unless a label value is outside ASCII.
+  const ascii = bytes.length === all.length;
+  const bounds = [0];
+  let end = 0;
+  for (const line of lines) bounds.push((end += ascii ? line.length : Buffer.byteLength(line)));
+  return { bytes, bounds };
 }
 
-function linkTexts(sources: readonly NamespaceSource[]): Buffer[][] {
-  const texts: Buffer[][] = [];
-  for (const source of sources) for (const link of seriesLinks(source.model)) texts.push(linkText(source.model.netns, link));
-  return texts;
+/**
+ * Consecutive links (about 64) whose lines are kept as one ready buffer per family: the cache
+ * of exposition text. Writing a buffer per link and family (70,000 for 5,000 interfaces) made
+ * the chunk handling, not the formatting, most of a scrape; with runs, a scrape writes about 80
+ * buffers per family, and a change costs the formatting of the links that changed and a copy.
+ */
+interface Run {
+  links: LinkRecord[];
+  /** Each link's version when its lines were formatted. */
+  versions: number[];
+  /** The run's lines of each family, at the family's index in LinkText.bounds. */
+  text: Buffer[];
+  /** Bytes of link i's lines in text[at]: lengths[i * LINK_FAMILIES + at]. */
+  lengths: Int32Array;
+  /** The size of text, all families. */
+  bytes: number;
 }
 
-function familyOfLinks(w: ExpositionWriter, def: Family, texts: readonly Buffer[][], at: number): void {
+const RUN_MAX = 256;
+
+/**
+ * A run ends after a link whose ifindex hashes to 0 (one in 64): where runs end depends on the
+ * links themselves, not on positions, so adding or deleting an interface changes its own run
+ * only, not every run after it. RUN_MAX bounds an unlucky stretch.
+ */
+function endsRun(link: LinkRecord, length: number): boolean {
+  return Math.imul(link.ifindex, 0x9e3779b1) >>> 26 === 0 || length >= RUN_MAX;
+}
+
+function sameLinks(run: Run, links: readonly LinkRecord[]): boolean {
+  return run.links.length === links.length && links.every((link, i) => run.links[i] === link);
+}
+
+/**
+ * The run of `links`. When `old` holds the same links, only those whose version moved are
+ * formatted; the stretches of unchanged links between them are copied from old's text whole.
+ */
+function joinRun(netns: string, links: LinkRecord[], old: Run | undefined): Run {
+  const base = old && sameLinks(old, links) ? old : undefined;
+  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link)));
+  const lengths = new Int32Array(links.length * LINK_FAMILIES);
+  const text: Buffer[] = [];
+  let bytes = 0;
+  for (let at = 0; at < LINK_FAMILIES; at++) {
+    let size = 0;
+    for (let i = 0; i < links.length; i++) {
+      const t = fresh[i];
+      const length = t ? (t.bounds[at + 1] as number) - (t.bounds[at] as number) : (base?.lengths[i * LINK_FAMILIES + at] as number);
+      lengths[i * LINK_FAMILIES + at] = length;
+      size += length;
+    }
+    const joined = Buffer.allocUnsafe(size);
+    let offset = 0;
+    // The stretch of base's text [from, to) not copied yet.
+    let from = 0;
+    let to = 0;
+    for (let i = 0; i < links.length; i++) {
+      const t = fresh[i];
+      if (t) {
+        if (to > from) offset += (base?.text[at] as Buffer).copy(joined, offset, from, to);
+        offset += t.bytes.copy(joined, offset, t.bounds[at], t.bounds[at + 1]);
+      }
+      if (base) to += base.lengths[i * LINK_FAMILIES + at] as number;
+      if (t) from = to;
+    }
+    if (to > from) (base?.text[at] as Buffer).copy(joined, offset, from, to);
+    text.push(joined);
+    bytes += size;
+  }
+  return { links, versions: links.map((link) => link.version), text, lengths, bytes };
+}
+
+function unchanged(run: Run, links: readonly LinkRecord[]): boolean {
+  return sameLinks(run, links) && links.every((link, i) => run.versions[i] === link.version);
+}
+
+/** The runs of the last scrape, per namespace; only these are kept (one generation). */
+const runCache = new WeakMap<NamespaceModel, Run[]>();
+
+/**
+ * The model's links with series (tracked live ones, then deleted ones still in their grace
+ * period) as runs, reusing every run whose links and versions are unchanged.
+ */
+function linkRuns(model: NamespaceModel): Run[] {
+  const previous = runCache.get(model) ?? [];
+  // Looked up by first link only when the runs moved (a run was added, split or merged).
+  let byFirst: Map<LinkRecord, Run> | undefined;
+  const runs: Run[] = [];
+  let members: LinkRecord[] = [];
+  let kept = 0;
+  const close = (): void => {
+    const first = members[0] as LinkRecord;
+    let run: Run | undefined = previous[runs.length];
+    if (run?.links[0] !== first) run = (byFirst ??= new Map(previous.map((r) => [r.links[0] as LinkRecord, r]))).get(first);
+    if (run && unchanged(run, members)) {
+      runs.push(run);
+      kept += run.bytes;
+    } else runs.push(joinRun(model.netns, members, run));
+    members = [];
+  };
+  for (const link of model.links.values()) {
+    if (!link.tracked) continue;
+    members.push(link);
+    if (endsRun(link, members.length)) close();
+  }
+  for (const link of model.deletedLinks) {
+    members.push(link);
+    if (endsRun(link, members.length)) close();
+  }
+  if (members.length > 0) close();
+  runCache.set(model, runs);
+  // The runs replaced are garbage now: counted, so that a burst of changes gives its memory back.
+  const dropped = previous.reduce((sum, run) => sum + run.bytes, 0) - kept;
+  if (dropped > 0) released(dropped);
+  return runs;
+}
+
+function familyOfLinks(w: ExpositionWriter, def: Family, runs: readonly Run[][], at: number): void {
   w.family(def);
-  for (const lines of texts) w.raw(lines[at] as Buffer);
+  for (const ofSource of runs) for (const run of ofSource) w.raw(run.text[at] as Buffer);
 }
 
 /** A cached sample line with an exemplar appended (OpenMetrics). */
@@ -129,18 +238,49 @@ function withExemplar(line: string, exemplar: Exemplar | undefined): string {
   return exemplar ? `${line}${formatExemplar(exemplar)}` : line;
 }
 
-/** netlink_interface_flaps_total, with the exemplar of the outage span that last moved it. */
-function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], at: number, lookup: ExemplarLookup): void {
-  w.family(M.interfaceFlaps);
+/**
+ * A family of per-link lines with exemplars (OpenMetrics). `find` gives a link's exemplars
+ * (undefined when none), `annotate` its lines with them. Runs without any go out as they are.
+ */
+function familyWithExemplars<E>(
+  w: ExpositionWriter,
+  def: Family,
+  sources: readonly NamespaceSource[],
+  at: number,
+  find: (netns: string, link: LinkRecord) => E | undefined,
+  annotate: (lines: string, exemplars: E) => string,
+): void {
+  w.family(def);
   for (const source of sources) {
     const netns = source.model.netns;
-    for (const link of seriesLinks(source.model)) {
-      const cached = linkText(netns, link)[at] as Buffer;
-      const exemplar = lookup.flap(netns, link.ifindex);
-      if (!exemplar || cached.length === 0) w.raw(cached);
-      else w.raw(`${withExemplar(cached.toString().slice(0, -1), exemplar)}\n`);
+    for (const run of linkRuns(source.model)) {
+      const text = run.text[at] as Buffer;
+      const found = run.links.map((link) => find(netns, link));
+      if (found.every((e) => e === undefined)) {
+        w.raw(text);
+        continue;
+      }
+      let offset = 0;
+      found.forEach((exemplars, i) => {
+        const end = offset + (run.lengths[i * LINK_FAMILIES + at] as number);
+        const lines = text.toString('utf8', offset, end);
+        w.raw(exemplars === undefined || lines === '' ? lines : annotate(lines, exemplars));
+        offset = end;
+      });
     }
   }
+}
+
+/** netlink_interface_flaps_total, with the exemplar of the outage span that last moved it. */
+function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
+  familyWithExemplars(
+    w,
+    M.interfaceFlaps,
+    sources,
+    FLAPS,
+    (netns, link) => lookup.flap(netns, link.ifindex),
+    (line, exemplar) => `${withExemplar(line.slice(0, -1), exemplar)}\n`,
+  );
 }
 
 const ADDRESS_SERIES = [
@@ -152,38 +292,35 @@ const ADDRESS_SERIES = [
 
 /** netlink_address_changes_total (four lines a link, in ADDRESS_SERIES order), with exemplars. */
 function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
-  w.family(M.addressChanges);
-  for (const source of sources) {
-    const netns = source.model.netns;
-    for (const link of seriesLinks(source.model)) {
-      const cached = linkText(netns, link)[ADDRESS_CHANGES] as Buffer;
+  familyWithExemplars(
+    w,
+    M.addressChanges,
+    sources,
+    ADDRESS_CHANGES,
+    (netns, link) => {
       const exemplars = ADDRESS_SERIES.map(([family, action]) => lookup.addressChange(netns, link.ifindex, family, action));
-      if (exemplars.every((e) => e === undefined)) {
-        w.raw(cached);
-        continue;
-      }
-      const series = cached.toString().split('\n');
-      w.raw(`${series.slice(0, ADDRESS_SERIES.length).map((line, i) => withExemplar(line, exemplars[i])).join('\n')}\n`);
-    }
-  }
+      return exemplars.every((e) => e === undefined) ? undefined : exemplars;
+    },
+    (lines, exemplars) => `${lines.split('\n').slice(0, ADDRESS_SERIES.length).map((line, i) => withExemplar(line, exemplars[i])).join('\n')}\n`,
+  );
 }
 
 function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const texts = linkTexts(sources);
+  const runs = sources.map((source) => linkRuns(source.model));
   const exemplars = w.openMetrics ? options.exemplars : undefined;
   PER_LINK.forEach(([def], at) => {
-    if (exemplars && def === M.interfaceFlaps) flapsWithExemplars(w, sources, at, exemplars);
-    else familyOfLinks(w, def, texts, at);
+    if (exemplars && at === FLAPS) flapsWithExemplars(w, sources, exemplars);
+    else familyOfLinks(w, def, runs, at);
   });
-  familyOfLinks(w, M.interfaceInfo, texts, INFO);
+  familyOfLinks(w, M.interfaceInfo, runs, INFO);
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const texts = linkTexts(sources);
-  familyOfLinks(w, M.interfaceAddresses, texts, ADDRESSES);
+  const runs = sources.map((source) => linkRuns(source.model));
+  familyOfLinks(w, M.interfaceAddresses, runs, ADDRESSES);
   if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
-  else familyOfLinks(w, M.addressChanges, texts, ADDRESS_CHANGES);
-  familyOfLinks(w, M.dadFailures, texts, DAD_FAILURES);
+  else familyOfLinks(w, M.addressChanges, runs, ADDRESS_CHANGES);
+  familyOfLinks(w, M.dadFailures, runs, DAD_FAILURES);
   w.family(M.addressInfo);
   if (!options.addressInfo) return;
   for (const source of sources) {
@@ -219,7 +356,7 @@ function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
 }
 
 function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  familyOfLinks(w, M.neighbourChanges, linkTexts(sources), NEIGHBOUR_CHANGES);
+  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model)), NEIGHBOUR_CHANGES);
   w.family(M.neighbours);
   for (const source of sources) {
     w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
