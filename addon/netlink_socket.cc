@@ -51,10 +51,12 @@ constexpr unsigned kBatch = 16;
  * A partial chunk waits this long for company when the previous hand-over was this recent:
  * under a steady trickle (thousands a second) each notification would otherwise cost a wake-up
  * of both threads and a call into JS. A first notification after a quiet moment goes at once.
- * Measured on an address burst (about 15,000 notifications a second): 500 us gave 21-25 us of
- * CPU a notification, 2 ms 14-17 us; the cost is at most 2 ms more latency inside a burst.
+ * Measured on an address burst (about 12,000 notifications a second): 500 us gave 21-25 us of
+ * CPU a notification, 2 ms 14-17 us, and later, with cheaper JS, 2 ms 6-13.5 us and 5 ms
+ * 4.25-11.75 us (two runs of each, alternated). The cost is at most 5 ms more latency inside a
+ * burst; a change after a quiet moment is not delayed.
  */
-constexpr std::chrono::microseconds kGatherWindow{2000};
+constexpr std::chrono::microseconds kGatherWindow{5000};
 constexpr size_t kMaxChunkBytes = 64 * 1024 * 1024;
 constexpr size_t kDefaultChunkBytes = 256 * 1024;
 constexpr size_t kDefaultMaxQueuedChunks = 64;
