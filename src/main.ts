@@ -216,6 +216,9 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   await startNamespaces(namespaces, config, logger);
   ready = true;
   for (const wake of readyWaiters.splice(0)) wake();
+  // One render, thrown away, so the first scrape joins ready text like every later one instead
+  // of formatting every interface (5,000 interfaces: about 180 ms, then 30).
+  setImmediate(() => renderNetlinkMetrics(sources, collectorOptions, VERSION));
 }
 
 async function events(config: Config, logger: Logger): Promise<void> {
