@@ -371,12 +371,18 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     const flaps0 = s0.value('netlink_interface_flaps_total', labels)!;
     for (let i = 0; i < 3; i++) await adminFlap(e, 'tr0');
     ns.ip('addr', 'add', '10.63.0.2/24', 'dev', 'tr0');
-    const s1 = await e.waitFor('flaps counted and export_failed rising with the collector down', (s) => {
+    const added = { ...labels, family: 'inet', action: 'added' };
+    const added0 = s0.value('netlink_address_changes_total', added)!;
+    // Waits for the address too: its notification may still be on its way when the flaps and the
+    // failed export already show (the reader gathers a burst's notifications for a few ms).
+    const s1 = await e.waitFor('flaps and the address counted, export_failed rising with the collector down', (s) => {
       const flaps = s.value('netlink_interface_flaps_total', labels)! - flaps0;
+      const addresses = s.value('netlink_address_changes_total', added)! - added0;
       const failed = s.value('netlink_trace_spans_dropped_total', { reason: 'export_failed' }) ?? 0;
-      return flaps === 3 && failed >= 1 ? true : `flaps +${flaps}, ${s.show('netlink_trace_spans_dropped_total')}`;
+      return flaps === 3 && addresses >= 1 && failed >= 1 ? true : `flaps +${flaps}, addresses +${addresses}, ${s.show('netlink_trace_spans_dropped_total')}`;
     }, { timeoutMs: 20_000 });
-    assert.equal(s1.value('netlink_address_changes_total', { ...labels, family: 'inet', action: 'added' }), s0.value('netlink_address_changes_total', { ...labels, family: 'inet', action: 'added' })! + 1);
+    assert.equal(s1.value('netlink_interface_flaps_total', labels)! - flaps0, 3);
+    assert.equal(s1.value('netlink_address_changes_total', added), added0 + 1);
     assert.equal((await e.get('/-/ready')).status, 200);
     assert.ok(e.running);
     await e.stop();
