@@ -1,6 +1,6 @@
 // The benchmark's own small argument parser: --only LIST, --scale X, --help.
 
-export const SCENARIOS = ['route', 'address', 'flap', 'carrier', 'fulltable', 'interfaces', 'latency', 'fuzz'] as const;
+export const SCENARIOS = ['route', 'address', 'flap', 'carrier', 'fulltable', 'interfaces', 'latency', 'fuzz', 'replay'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
@@ -14,6 +14,7 @@ export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
                   6 interfaces  5,000 interfaces: start-up, scrape time, deletion
                   7 latency     200 link changes: change -> events-mode line, p50/p99
                   8 fuzz        codec property tests, FUZZ_RUNS=300000
+                  9 replay      captured address and flap bursts replayed through the JavaScript alone
   --scale X     multiply every size by X (e.g. 0.1 for a quick run; default 1)
   -h, --help    this text
 

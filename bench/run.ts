@@ -14,6 +14,7 @@ import { fullTableScenario } from './scenarios/fulltable';
 import { fuzzScenario } from './scenarios/fuzz';
 import { interfacesScenario } from './scenarios/interfaces';
 import { latencyScenario } from './scenarios/latency';
+import { replayScenario } from './scenarios/replay';
 import { LEGEND, Row, renderTable } from './table';
 
 const RUNNERS: Record<ScenarioName, { title: string; run: (ctx: Context) => Promise<Row[]> }> = {
@@ -25,6 +26,7 @@ const RUNNERS: Record<ScenarioName, { title: string; run: (ctx: Context) => Prom
   interfaces: { title: '6 many interfaces', run: interfacesScenario },
   latency: { title: '7 event latency', run: latencyScenario },
   fuzz: { title: '8 codec fuzz', run: fuzzScenario },
+  replay: { title: '9 JavaScript alone (replay)', run: replayScenario },
 };
 
 function machine(): string {

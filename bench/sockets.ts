@@ -21,7 +21,7 @@ export const EXPORTER_GROUPS: number[] = [...SUBSCRIBED_GROUPS];
 const MiB = 1024 * 1024;
 
 /** Calls fn(type, buf, offset, length) for every message of a native chunk. */
-function walkChunk(chunk: Buffer, fn: (type: number, buf: Buffer, off: number, len: number) => void): void {
+export function walkChunk(chunk: Buffer, fn: (type: number, buf: Buffer, off: number, len: number) => void): void {
   let pos = 0;
   while (pos + 4 <= chunk.length) {
     const dlen = chunk.readUInt32LE(pos);
