@@ -30,16 +30,22 @@ interface Capture {
   dump: Buffer[];
   burst: Buffer[];
   notifications: number;
+  /** Overruns or a socket error of the capture socket: then the replay is not the whole burst. */
+  problems: string[];
 }
 
 /** Dumps links, addresses and routes, then sends the burst; returns what the socket received. */
 async function capture(nsPath: string, batches: Buffer[]): Promise<Capture> {
   const chunks: Buffer[] = [];
+  const problems: string[] = [];
   const done = new Set<number>();
   let lastChunk = performance.now();
   const Socket = loadNativeSocket();
   const sock = new Socket({ netnsPath: nsPath, groups: SUBSCRIBED_GROUPS, receiveBufferBytes: 256 * 1024 * 1024, maxQueuedChunks: 1 << 20 }, (event, payload) => {
-    if (event !== 'data') throw new Error(`replay capture: ${event} ${String(payload)}`);
+    if (event !== 'data') {
+      problems.push(`capture socket ${event}: ${String(payload)}`);
+      return;
+    }
     const chunk = Buffer.from(payload as Buffer);
     chunks.push(chunk);
     lastChunk = performance.now();
@@ -62,7 +68,7 @@ async function capture(nsPath: string, batches: Buffer[]): Promise<Capture> {
     const burst = chunks.slice(dumpChunks);
     let notifications = 0;
     for (const c of burst) walkChunk(c, () => notifications++);
-    return { dump: chunks.slice(0, dumpChunks), burst: rechunk(burst), notifications };
+    return { dump: chunks.slice(0, dumpChunks), burst: rechunk(burst), notifications, problems };
   } finally {
     sender.close();
     untrack();
@@ -121,7 +127,7 @@ async function replayRow(ctx: Context, label: string, prepare: (ns: ReturnType<t
       `${c.notifications.toLocaleString('en-US')} captured notifications through decode, model, event bus and ring, ${ROUNDS} rounds on fresh models in one process: ` +
         `first round ${us(rounds[0] as number)} µs/notification, later rounds median ${us(median(rounds.slice(1)))} (CPU of this process; no kernel, reader thread or scrape in it)`,
     ],
-    failures: [],
+    failures: c.problems,
   };
 }
 
