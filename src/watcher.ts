@@ -52,13 +52,6 @@ const LOST_DUMP_CHECK_MS = 1000;
 
 /** Longest stretch of netlink processing before the event loop gets a turn (scrapes, timers). */
 const PROCESS_SLICE_MS = 10;
-/**
- * Processed chunks are reported to the memory module (which forces a collection once enough
- * garbage piled up) at most this often. They die young, and scavenges free them on their own:
- * reported one by one, a flap burst (hundreds of MB of link messages) paid a full collection and
- * a malloc_trim every 16 MB, a third of its CPU.
- */
-const CHUNK_REPORT_MS = 1000;
 
 type NativeEvent = Parameters<NativeEventHandler>[0];
 interface ReaderEvent {
@@ -113,9 +106,6 @@ export class NamespaceWatcher implements NamespaceSource {
   private readonly options: WatcherOptions;
   private readonly backlog: ReaderEvent[] = [];
   private drainScheduled = false;
-  /** Bytes of processed chunks not yet reported to `released` (see CHUNK_REPORT_MS). */
-  private unreportedChunkBytes = 0;
-  private chunkReportTimer: NodeJS.Timeout | undefined;
 
   constructor(options: WatcherOptions) {
     this.options = options;
@@ -227,10 +217,6 @@ export class NamespaceWatcher implements NamespaceSource {
     });
   }
 
-  /**
-   * Runs `callback` once every notification the kernel queued to us before now has been applied:
-   * an NLMSG_NOOP with NLM_F_ACK is answered in order, behind them.
-   */
   /**
    * Runs `callback` once every notification queued before now has been applied: after the ACK
    * of an NLMSG_NOOP sent now. One barrier per caller, never shared: the kernel answers
@@ -387,7 +373,7 @@ export class NamespaceWatcher implements NamespaceSource {
       const { event, payload, count } = this.backlog[done++] as ReaderEvent;
       if (event === 'data') {
         decodeChunk(payload as Buffer, this.model);
-        this.chunkProcessed((payload as Buffer).length);
+        released((payload as Buffer).length);
         this.socket?.release();
       } else if (event === 'overrun') this.overrun(payload as string, count);
       else this.socketError(payload as NodeJS.ErrnoException);
@@ -400,17 +386,6 @@ export class NamespaceWatcher implements NamespaceSource {
     }
   }
 
-  private chunkProcessed(bytes: number): void {
-    this.unreportedChunkBytes += bytes;
-    if (this.chunkReportTimer) return;
-    this.chunkReportTimer = setTimeout(() => {
-      this.chunkReportTimer = undefined;
-      released(this.unreportedChunkBytes);
-      this.unreportedChunkBytes = 0;
-    }, CHUNK_REPORT_MS);
-    this.chunkReportTimer.unref();
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -420,9 +395,6 @@ export class NamespaceWatcher implements NamespaceSource {
     this.resyncTimer = undefined;
     if (this.lostDumpTimer) clearInterval(this.lostDumpTimer);
     this.lostDumpTimer = undefined;
-    if (this.chunkReportTimer) clearTimeout(this.chunkReportTimer);
-    this.chunkReportTimer = undefined;
-    released(this.unreportedChunkBytes);
     this.pending?.resolve(0);
     this.pending = undefined;
     this.socket?.close();

@@ -2,8 +2,8 @@
 // ArrayBuffers: V8 frees them only at a garbage collection, and after a BGP withdrawal nothing
 // allocates any more, so none comes and tens of MB stay resident. When enabled (the exporter
 // does; tests and libraries need not), released memory is counted and a full collection runs
-// soon after enough has piled up, or a second after a release when a few MB are pending.
-// Never synchronously: the caller's frame may still hold what it just released. And once the
+// soon after enough has piled up (at most one a second), or a second after a release when a few
+// MB are pending. Never synchronously: the caller's frame may still hold what it just released. And once the
 // burst is over, one more: V8 gives back the young generation a burst grew (to tens of MB) only
 // at a collection that finds allocation slow, under 1 MB/s over its last 5 s.
 
@@ -16,6 +16,12 @@ const SETTLE_MS = 1000;
 const SETTLE_AT_BYTES = 4 * 1024 * 1024;
 /** The last collection after a burst: this long after the last one that released memory. */
 const QUIET_MS = 6000;
+/**
+ * Collections are at least this far apart. A burst releases garbage fast (a flap burst hundreds
+ * of MB of processed chunks, back-to-back scrapes 11 MB each): collected every 16 MB, a third of
+ * a flap burst's CPU went to full collections and malloc_trim.
+ */
+const MIN_INTERVAL_MS = 1000;
 
 let collect: (() => void) | undefined;
 let trim: (() => void) | undefined;
@@ -23,6 +29,7 @@ let pending = 0;
 let timer: NodeJS.Timeout | undefined;
 let soon: NodeJS.Immediate | undefined;
 let quiet: NodeJS.Timeout | undefined;
+let lastRun = -Infinity;
 
 /**
  * Makes released memory trigger collections (V8's gc() through --expose-gc, set at run time),
@@ -41,6 +48,7 @@ function run(): void {
   timer = undefined;
   soon = undefined;
   pending = 0;
+  lastRun = performance.now();
   collect?.();
   trim?.();
   if (quiet) quiet.refresh();
@@ -58,10 +66,12 @@ function run(): void {
 export function released(bytes: number): void {
   if (!collect) return;
   pending += bytes;
-  if (pending >= COLLECT_AT_BYTES) {
-    soon ??= setImmediate(run);
-  } else if (!timer && pending >= SETTLE_AT_BYTES) {
-    timer = setTimeout(run, SETTLE_MS);
+  if (soon || pending < SETTLE_AT_BYTES) return;
+  const wait = lastRun + MIN_INTERVAL_MS - performance.now();
+  if (pending >= COLLECT_AT_BYTES && wait <= 0) {
+    soon = setImmediate(run);
+  } else if (!timer) {
+    timer = setTimeout(run, pending >= COLLECT_AT_BYTES ? wait : SETTLE_MS);
     timer.unref();
   }
 }
