@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "netlink_socket",
-      "sources": ["addon/netlink_socket.cc"],
+      "sources": ["addon/netlink_socket.cc", "addon/reader.cc", "addon/channel.cc"],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],

@@ -12,6 +12,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "errors.h"
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,18 +28,7 @@
 
 namespace {
 
-// A JS Error shaped like Node's system errors (errno negative, code, syscall), as the socket's.
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
-  char code[64];
-  char text[256];
-  uv_err_name_r(-err, code, sizeof code);
-  uv_strerror_r(-err, text, sizeof text);
-  Napi::Error error = Napi::Error::New(env, std::string(code) + ": " + text + ", " + syscall);
-  error.Set("errno", Napi::Number::New(env, -err));
-  error.Set("code", Napi::String::New(env, code));
-  error.Set("syscall", Napi::String::New(env, syscall));
-  return error;
-}
+using nle::ErrnoError;
 
 class ProcessWatch;
 

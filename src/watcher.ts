@@ -52,11 +52,13 @@ const LOST_DUMP_CHECK_MS = 1000;
 
 /** Longest stretch of netlink processing before the event loop gets a turn (scrapes, timers). */
 const PROCESS_SLICE_MS = 10;
+/** After the first refused foreign datagram of a socket, at most one log line per this long. */
+const FOREIGN_LOG_INTERVAL_MS = 60_000;
 
 type NativeEvent = Parameters<NativeEventHandler>[0];
 interface ReaderEvent {
   event: NativeEvent;
-  payload: Buffer | string | NodeJS.ErrnoException;
+  payload: Buffer | string | number | NodeJS.ErrnoException;
   count: number;
 }
 
@@ -85,6 +87,8 @@ interface PendingDump {
 export class NamespaceWatcher implements NamespaceSource {
   readonly model: NamespaceModel;
   overruns = 0;
+  /** Datagrams refused unread because their sender was not the kernel (source nl_pid not 0). */
+  foreignRefused = 0;
   resyncs = 0;
   lastResync = 0;
   receiveBufferBytes = 0;
@@ -101,6 +105,7 @@ export class NamespaceWatcher implements NamespaceSource {
   private resyncWanted = false;
   private lastResyncStart = 0;
   private lastOverrunLog = 0;
+  private lastForeignLog: number | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private lostDumpTimer: NodeJS.Timeout | undefined;
   private readonly options: WatcherOptions;
@@ -300,6 +305,25 @@ export class NamespaceWatcher implements NamespaceSource {
     return total;
   }
 
+  /**
+   * Another process in the namespace (any holder of CAP_NET_ADMIN there, a rootless container
+   * included) sent datagrams to our socket; the addon refused them unread. Counted, and logged
+   * with the sender's port id the first time, then at most once per FOREIGN_LOG_INTERVAL_MS:
+   * a sender cannot flood the log.
+   */
+  private refusedForeign(senderPort: number, count: number): void {
+    this.foreignRefused += count;
+    const now = Date.now();
+    if (this.lastForeignLog !== undefined && now - this.lastForeignLog < FOREIGN_LOG_INTERVAL_MS) return;
+    const first = this.lastForeignLog === undefined;
+    this.lastForeignLog = now;
+    this.options.logger.warn(first ? 'refused a netlink datagram not sent by the kernel' : 'still refusing netlink datagrams not sent by the kernel', {
+      netns: this.options.label,
+      senderPort,
+      refused: this.foreignRefused,
+    });
+  }
+
   private socketError(err: NodeJS.ErrnoException): void {
     this.options.logger.error('netlink socket failed', { netns: this.options.label, code: err.code, syscall: err.syscall, error: err.message });
     this.ready = false;
@@ -351,7 +375,12 @@ export class NamespaceWatcher implements NamespaceSource {
   }
 
   /** Reader events wait here, in order, to be processed in slices (drainBacklog). */
-  private enqueue(event: NativeEvent, payload: Buffer | string | NodeJS.ErrnoException, count: number): void {
+  private enqueue(event: NativeEvent, payload: Buffer | string | number | NodeJS.ErrnoException, count: number): void {
+    // A refusal is a count with no order to keep: taken at once, never queued behind data.
+    if (event === 'foreign') {
+      this.refusedForeign(payload as number, count);
+      return;
+    }
     this.backlog.push({ event, payload, count });
     if (!this.drainScheduled) {
       this.drainScheduled = true;

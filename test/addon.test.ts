@@ -12,11 +12,13 @@ import * as path from 'node:path';
 import { loadNativeSocket } from '../src/netlink/native';
 import type { NativeSocket, NativeSocketOptions } from '../src/netlink/native';
 import { poll } from './helpers/exporter';
+import { startForger } from './helpers/forge';
 
 const NetlinkSocket = loadNativeSocket();
 const ADDON_PATH = path.resolve(__dirname, '../../build/Release/netlink_socket.node');
 
 const RTNLGRP_LINK = 1;
+const RTNLGRP_IPV4_ROUTE = 7;
 const RTNLGRP_NEXTHOP = 32;
 const NLMSG_DONE = 3;
 const RTM_NEWLINK = 16;
@@ -199,8 +201,8 @@ function dumpLinksRequest(seq: number): Buffer {
 // ---- events ---------------------------------------------------------------------------------
 
 interface Ev {
-  event: 'data' | 'overrun' | 'error';
-  payload: Buffer | string | NodeJS.ErrnoException;
+  event: 'data' | 'overrun' | 'foreign' | 'error';
+  payload: Buffer | string | number | NodeJS.ErrnoException;
   count: number;
   index: number;
 }
@@ -522,6 +524,75 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       assert.deepEqual(r.stdout.trim().split('\n'), ['alive', 'uncaught:boom from onEvent']);
     } finally {
       deleteNamespace(ns);
+    }
+  });
+
+  test('only the kernel is believed: unicast from another process is refused by the kernel, multicast from it is refused unread and counted', async () => {
+    const ns = createNamespace();
+    const rec = new Recorder();
+    const sock = open({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE], receiveBufferBytes: 0 }, rec);
+    const forger = await startForger(['ip', 'netns', 'exec', ns]);
+    try {
+      sock.start();
+      const result = await forger.forge(5, 'forged0');
+      // connect()ed to the kernel: the kernel itself turns away unicast from any other port.
+      assert.deepEqual(result.ports, [sock.portId]);
+      assert.deepEqual(result.unicast, { sent: 0, refused: 10, other_errors: 0 });
+      // Multicast is not covered by connect(): the reader checks the sender and refuses it.
+      assert.deepEqual(result.multicast, { sent: 10, errors: [] });
+      const refused = (): number => rec.events.filter((e) => e.event === 'foreign').reduce((n, e) => n + e.count, 0);
+      await poll('10 foreign datagrams refused', () => refused() === 10 || `refused ${refused()} of 10`, { timeoutMs: 5000 });
+      const firstSignal = rec.events.find((e) => e.event === 'foreign');
+      assert.equal(firstSignal?.payload, forger.port, "the signal names the sender's port id");
+      // A real change still arrives, and nothing forged ever reached JS as data.
+      ip('-n', ns, ...linkAdd('real0'));
+      await rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'real0'), 'the real link');
+      const forgedData = rec.events.filter(isData).flatMap((e) => chunkMessages(e.payload)).filter((h) => h.type === 24 || linkName(h.body) === 'forged0');
+      assert.deepEqual(forgedData, [], 'no forged message delivered');
+      assert.equal(refused(), 10, 'real datagrams are not counted as foreign');
+    } finally {
+      forger.close();
+      sock.close();
+      deleteNamespace(ns);
+    }
+  });
+
+  test('one reader thread serves every socket: 30 namespaces, a constant thread count, each socket its own data, one closed without disturbing the rest', async () => {
+    const settle = async (limit: number): Promise<number> => {
+      // A thread that has exited can linger in /proc/self/task for a moment (the socket-opening ones).
+      const deadline = Date.now() + 2000;
+      while (threadCount() > limit && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return threadCount();
+    };
+    const N = 30;
+    const names = Array.from({ length: N }, () => createNamespace());
+    const recs = names.map(() => new Recorder());
+    const socks: NativeSocket[] = [];
+    try {
+      socks.push(open({ netnsPath: `/run/netns/${names[0]}`, groups: [RTNLGRP_LINK], receiveBufferBytes: MiB }, recs[0] as Recorder));
+      (socks[0] as NativeSocket).start();
+      const withOne = await settle(threadCount() - 1);
+      for (let i = 1; i < N; i++) {
+        const sock = open({ netnsPath: `/run/netns/${names[i]}`, groups: [RTNLGRP_LINK], receiveBufferBytes: MiB }, recs[i] as Recorder);
+        sock.start();
+        socks.push(sock);
+      }
+      assert.equal(await settle(withOne), withOne, `threads with ${N} sockets equal threads with one`);
+
+      socks[7]?.close(); // closing one must not disturb the others
+      for (let i = 0; i < N; i++) if (i !== 7) ip('-n', names[i] as string, ...linkAdd(`own${i}`));
+      await Promise.all(
+        recs.map((rec, i) => (i === 7 ? Promise.resolve() : rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === `own${i}`), `own${i} on socket ${i}`))),
+      );
+      for (let i = 0; i < N; i++) {
+        const seen = new Set(recs[i]?.events.filter(isData).flatMap((e) => chunkMessages(e.payload)).map((h) => linkName(h.body)));
+        for (let j = 0; j < N; j++) if (j !== i) assert.ok(!seen.has(`own${j}`), `socket ${i} saw namespace ${j}'s link`);
+      }
+      assert.equal(recs[7]?.events.length, 0, 'the closed socket delivered nothing');
+      assert.equal(await settle(withOne), withOne, 'still one reader thread');
+    } finally {
+      for (const sock of socks) sock.close();
+      for (const ns of names) deleteNamespace(ns);
     }
   });
 

@@ -20,6 +20,8 @@ import { escapeLabelValue, ExpositionWriter, formatValue } from './writer';
 export interface NamespaceSource {
   readonly model: NamespaceModel;
   readonly overruns: number;
+  /** Datagrams refused because their sender was not the kernel. */
+  readonly foreignRefused: number;
   readonly resyncs: number;
   /** Seconds since the epoch, 0 if none. */
   readonly lastResync: number;
@@ -423,6 +425,7 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
   }
   const perNamespace: [typeof M.socketOverruns, (s: NamespaceSource) => number][] = [
     [M.socketOverruns, (s) => s.overruns],
+    [M.foreignRefused, (s) => s.foreignRefused],
     [M.resyncs, (s) => s.resyncs],
     [M.lastResync, (s) => s.lastResync],
     [M.decodeErrors, (s) => s.model.decodeErrors],

@@ -51,6 +51,7 @@ export const METRICS = {
   messagesReceived: family('netlink_messages_received_total', 'counter', 'Notifications the kernel multicast to us, by RTM_* type (dump replies excluded).', ['netns', 'type'] as const),
   dumpMessages: family('netlink_dump_messages_total', 'counter', 'Messages received in replies to our own dumps, by RTM_* type.', ['netns', 'type'] as const),
   socketOverruns: family('netlink_socket_overruns_total', 'counter', 'Times notifications were lost (ENOBUFS, the reader queue full, or a truncated datagram); each triggers a resync.', ['netns'] as const),
+  foreignRefused: family('netlink_foreign_datagrams_refused_total', 'counter', 'Netlink datagrams refused unread because the kernel did not send them (source port id not 0): forged by another process in the namespace.', ['netns'] as const),
   resyncs: family('netlink_resyncs_total', 'counter', 'Completed resyncs: a fresh dump diffed against the model after an overrun.', ['netns'] as const),
   lastResync: family('netlink_last_resync_timestamp_seconds', 'gauge', 'When the last resync completed (0 if none).', ['netns'] as const),
   decodeErrors: family('netlink_decode_errors_total', 'counter', 'Malformed netlink messages counted and skipped.', ['netns'] as const),

@@ -1,4 +1,6 @@
 // The addon's JS surface (addon/netlink_socket.cc), typed, and its one loader.
+// Every socket of the process is drained by one reader thread in the addon (addon/reader.h),
+// however many namespaces are watched; each socket keeps its own bounded queue to JS.
 // The TS wrapper (socket.ts) takes the constructor as a parameter, so socket logic can be
 // driven by a fake that replays captured datagrams as well as by the real kernel.
 
@@ -28,12 +30,17 @@ export interface NativeSocketOptions {
  *   'truncated' (a datagram larger than the read buffer) or 'socket_error' (the kernel reported
  *   an error on the socket, such as a notification it failed to build). count = overruns since
  *   the last signal. The spurious EINVAL of the kernel's dump-continuation race is skipped.
+ * - 'foreign': datagrams from a sender other than the kernel (source nl_pid not 0) were refused
+ *   unread. payload = the port id of the first such sender since the last signal, count = how
+ *   many were refused since then. (The socket is connected to the kernel, so the kernel already
+ *   refuses unicast from others; what is left is multicast forged by a process with
+ *   CAP_NET_ADMIN in the namespace.)
  * - 'error': the socket itself failed (EBADF, ENOTSOCK, a run of EINVALs; Node-shaped: errno,
  *   code, syscall); the reader stops.
  */
 export type NativeEventHandler = (
-  event: 'data' | 'overrun' | 'error',
-  payload: Buffer | string | NodeJS.ErrnoException,
+  event: 'data' | 'overrun' | 'foreign' | 'error',
+  payload: Buffer | string | number | NodeJS.ErrnoException,
   count: number,
 ) => void;
 
@@ -44,7 +51,7 @@ export interface NativeSocket {
   readonly receiveBufferBytes: number;
   /** Whether SO_RCVBUFFORCE was permitted (CAP_NET_ADMIN). */
   readonly receiveBufferForced: boolean;
-  /** Starts the reader thread. */
+  /** Hands the socket to the reader thread (shared by all sockets; started with the first). */
   start(): void;
   /** Sends one or more requests (a buffer may hold many nlmsghdr) to the kernel. Throws an errno error. */
   send(request: Buffer): void;
@@ -52,7 +59,7 @@ export interface NativeSocket {
   queueDepth(): number;
   /** With explicitRelease: one chunk is processed; it leaves the queue bound. */
   release(): void;
-  /** Stops the reader thread and closes the socket. Idempotent. */
+  /** Takes the socket off the reader thread and closes it at once; the other sockets go on. Idempotent. */
   close(): void;
 }
 

@@ -61,7 +61,7 @@ const lookup: ExemplarLookup = {
 };
 
 function render(model: NamespaceModel, openMetrics: boolean): string {
-  const source: NamespaceSource = { model, overruns: 0, resyncs: 0, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true };
+  const source: NamespaceSource = { model, overruns: 0, foreignRefused: 0, resyncs: 0, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true };
   const options: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, deletedGracePeriod: 5, openMetrics, ...(openMetrics ? { exemplars: lookup } : {}) };
   const text = Buffer.concat(renderNetlinkMetrics([source], options, '0.0.0')).toString();
   // The one thing that differs between two renders of the same state.

@@ -56,6 +56,7 @@ test('mountRetryDelay: short, doubling, capped', () => {
 class FakeWatcher implements ManagedWatcher {
   readonly model = {} as NamespaceModel;
   overruns = 0;
+  foreignRefused = 0;
   resyncs = 0;
   lastResync = 0;
   receiveBufferBytes = 0;
