@@ -39,6 +39,11 @@ import {
   RT_TABLE_MAIN,
   NetlinkDecodeError,
   attrString,
+  escapedText,
+  IFLA_IFALIAS,
+  IFLA_PROP_LIST,
+  IFLA_ALT_IFNAME,
+  IFLA_INFO_SLAVE_KIND,
   attrU16,
   attrU32,
   attrU64,
@@ -292,6 +297,103 @@ test('an attribute narrower than its type is an error (width-checked readers)', 
   const sink6 = decodeBytes(msg(RTM_NEWROUTE, 0, 1, rtmsg(AF_INET6, 64), nlattr(RTA_DST, Buffer.alloc(4))));
   assert.deepEqual(sink6.calls(), ['decodeError']);
   assert.equal(sink6.items[0]!.reason, 'address attribute too short');
+});
+
+// ---------------------------------------------------------------------------------------
+// Strings the kernel bounds, and names that are not UTF-8.
+
+test('IFLA_IFNAME: 15 bytes (IFNAMSIZ 16 with its NUL) decode; a 16-byte or a forged 60-byte name is a decode error and the message is refused', () => {
+  const link = (name: Buffer): Buffer => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_IFNAME, name), nlattr(IFLA_MTU, u32(1500)));
+  const ok = decodeBytes(link(str('a'.repeat(15))));
+  assert.deepEqual(ok.calls(), ['link']);
+  assert.equal((ok.items[0] as unknown as { name?: string }).name, 'a'.repeat(15));
+  // Without the NUL, 15 bytes are still a valid name.
+  assert.deepEqual(decodeBytes(link(Buffer.from('b'.repeat(15)))).calls(), ['link']);
+  for (const length of [16, 60]) {
+    const sink = decodeBytes(link(str('x'.repeat(length))));
+    assert.deepEqual(sink.calls(), ['decodeError'], `${length}-byte name`);
+    assert.equal(sink.items[0]!.reason, 'IFLA_IFNAME too long');
+    assert.equal(sink.items[0]!.messageType, RTM_NEWLINK);
+  }
+  // The refused message alone: the next one in the datagram still decodes.
+  const two = Buffer.concat([link(str('y'.repeat(60))), link(str('eth0'))]);
+  assert.deepEqual(decodeBytes(two).calls(), ['decodeError', 'link']);
+});
+
+test('IFLA_IFALIAS (255), IFLA_ALT_IFNAME (127), kinds (63), IFA_LABEL (15): at the bound decode, one byte more is refused', () => {
+  const cases: [string, (s: Buffer) => Buffer, number][] = [
+    ['IFLA_IFALIAS', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_IFALIAS, v)), 255],
+    ['IFLA_ALT_IFNAME', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_PROP_LIST | 0x8000, nlattr(IFLA_ALT_IFNAME, v))), 127],
+    ['IFLA_INFO_KIND', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_LINKINFO | 0x8000, nlattr(IFLA_INFO_KIND, v))), 63],
+    ['IFLA_INFO_SLAVE_KIND', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_LINKINFO | 0x8000, nlattr(IFLA_INFO_SLAVE_KIND, v))), 63],
+    // ifaddrmsg: AF_INET, /24, flags 0, scope 0, index 7; then IFA_LOCAL and IFA_LABEL (3).
+    ['IFA_LABEL', (v) => msg(RTM_NEWADDR, 0, 1, Buffer.from([2, 24, 0, 0, 7, 0, 0, 0]), nlattr(IFA_LOCAL, Buffer.from([10, 0, 0, 1])), nlattr(3, v)), 15],
+  ];
+  for (const [field, build, max] of cases) {
+    const ok = decodeBytes(build(str('k'.repeat(max))));
+    assert.notEqual(ok.calls()[0], 'decodeError', `${field} of ${max} bytes decodes`);
+    const bad = decodeBytes(build(str('k'.repeat(max + 1))));
+    assert.deepEqual(bad.calls(), ['decodeError'], `${field} of ${max + 1} bytes is refused`);
+    assert.equal(bad.items[0]!.reason, `${field} too long`);
+  }
+});
+
+test('names that are not UTF-8 stay distinct: invalid bytes as \\xNN, a backslash as \\\\, valid UTF-8 as itself', () => {
+  const name = (bytes: number[]): string => {
+    const sink = decodeBytes(msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_IFNAME, Buffer.from([...bytes, 0]))));
+    assert.deepEqual(sink.calls(), ['link']);
+    return (sink.items[0] as unknown as { name: string }).name;
+  };
+  // Three names that U+FFFD decoding collapsed into one: "eth\uFFFD".
+  const three = [name([0x65, 0x74, 0x68, 0x80]), name([0x65, 0x74, 0x68, 0xff]), name([0x65, 0x74, 0x68, 0xc3])];
+  assert.deepEqual(three, ['eth\\x80', 'eth\\xff', 'eth\\xc3']);
+  // The escape's own spelling, as plain bytes, differs from the byte it stands for.
+  assert.equal(name([...Buffer.from('eth\\x80')]), 'eth\\\\x80');
+  assert.equal(name([0x61, 0x5c, 0x62]), 'a\\\\b');
+  // Valid UTF-8 (2, 3 and 4 bytes) is kept as is.
+  assert.equal(name([...Buffer.from('wlan-é€😀')]), 'wlan-é€😀');
+  // Ill-formed sequences: overlong "/" (c0 af), a surrogate (ed a0 80), above U+10FFFF (f4 90 80 80), a truncated 3-byte one.
+  assert.equal(name([0xc0, 0xaf]), '\\xc0\\xaf');
+  assert.equal(name([0xed, 0xa0, 0x80]), '\\xed\\xa0\\x80');
+  assert.equal(name([0xf4, 0x90, 0x80, 0x80]), '\\xf4\\x90\\x80\\x80');
+  assert.equal(name([0x61, 0xe2, 0x82]), 'a\\xe2\\x82');
+  // The byte-keyed cache returns each name's own text, however often they alternate.
+  for (let i = 0; i < 3; i++) assert.deepEqual([name([0x65, 0x74, 0x68, 0x80]), name([0x65, 0x74, 0x68, 0xff])], ['eth\\x80', 'eth\\xff']);
+});
+
+test('escapedText is one to one: decoding the escapes gives back the bytes, for random byte strings', () => {
+  const unescape = (text: string): Buffer => {
+    const out: Buffer[] = [];
+    for (let i = 0; i < text.length; ) {
+      if (text[i] === '\\') {
+        if (text[i + 1] === '\\') {
+          out.push(Buffer.from([0x5c]));
+          i += 2;
+        } else {
+          assert.equal(text[i + 1], 'x', `escape at ${i} of ${JSON.stringify(text)}`);
+          out.push(Buffer.from([parseInt(text.slice(i + 2, i + 4), 16)]));
+          i += 4;
+        }
+        continue;
+      }
+      const cp = text.codePointAt(i) as number;
+      const ch = String.fromCodePoint(cp);
+      out.push(Buffer.from(ch, 'utf8'));
+      i += ch.length;
+    }
+    return Buffer.concat(out);
+  };
+  let seed = 12345;
+  const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16;
+  const seen = new Map<string, string>();
+  for (let n = 0; n < 20_000; n++) {
+    const bytes = Buffer.from(Array.from({ length: 1 + (random() % 15) }, () => (random() % 4 === 0 ? 0x5c + (random() % 2) : random() & 0xff)));
+    const text = escapedText(bytes, 0, bytes.length);
+    assert.deepEqual(unescape(text), bytes, `round trip of ${bytes.toString('hex')}`);
+    const other = seen.get(text);
+    assert.ok(other === undefined || other === bytes.toString('hex'), `${other} and ${bytes.toString('hex')} both give ${JSON.stringify(text)}`);
+    seen.set(text, bytes.toString('hex'));
+  }
 });
 
 test('NLMSG_ERROR: -ENOBUFS and an ACK (error 0) with the request header echoed', () => {

@@ -9,6 +9,7 @@ import {
   IFA_LABEL,
   IFA_LOCAL,
   IFA_PROTO,
+  MAX_IFNAME_BYTES,
 } from './constants';
 import { AttributeCursor, attrAddress, attrString, attrU32, attrU8, requireLength, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
@@ -53,7 +54,7 @@ export function decodeAddress(buf: Buffer, offset: number, length: number, heade
         local = attrAddress(family, buf, o, n);
         break;
       case IFA_LABEL:
-        m.label = attrString(buf, o, n);
+        m.label = attrString(buf, o, n, MAX_IFNAME_BYTES, 'IFA_LABEL'); // ifa_ipv4_policy: IFNAMSIZ - 1
         break;
       case IFA_BROADCAST:
         m.broadcast = attrAddress(family, buf, o, n);

@@ -134,15 +134,83 @@ export function attrU64BigInt(buf: Buffer, offset: number, length: number): bigi
   return buf.readBigUInt64LE(offset);
 }
 
-/** A NUL-terminated (or not) string: everything up to the first NUL, as UTF-8. */
-export function attrString(buf: Buffer, offset: number, length: number): string {
+/**
+ * A NUL-terminated (or not) string: everything up to the first NUL, as text (escapedText:
+ * bytes that are not UTF-8 stay distinct). `maxBytes`, where the kernel bounds the field: a
+ * longer string is a decode error, `field` names it.
+ */
+export function attrString(buf: Buffer, offset: number, length: number, maxBytes = Infinity, field = 'string'): string {
   const end = offset + length;
   let stop = offset;
   while (stop < end && buf[stop] !== 0) stop++;
+  if (stop - offset > maxBytes) {
+    throw new NetlinkDecodeError(`${field} too long`, offset, `${stop - offset} bytes, at most ${maxBytes}`);
+  }
   return stringCache.text(buf, offset, stop);
 }
 
-const stringCache = new ByteTextCache((buf, start, end) => (buf as Buffer).toString('utf8', start, end));
+const stringCache = new ByteTextCache(escapedText);
+
+const BACKSLASH = 0x5c;
+const HEX = '0123456789abcdef';
+
+/**
+ * Bytes as text, one to one: valid UTF-8 as itself, every byte that is not part of a valid
+ * UTF-8 sequence as `\xNN` (lower-case hex), and a backslash as `\\`, so that different byte
+ * strings never give the same text (the kernel allows any byte in an interface name but '/',
+ * ':', whitespace and NUL; decoding with U+FFFD would give three different names one label).
+ * Valid means what the Unicode standard calls well-formed: no overlong forms, no surrogates,
+ * nothing above U+10FFFF, so the text encodes back to exactly the bytes it came from.
+ */
+export function escapedText(bytes: Uint8Array, start: number, end: number): string {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let plain = true;
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b >= 0x80 || b === BACKSLASH) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return buf.toString('latin1', start, end);
+  let out = '';
+  let i = start;
+  while (i < end) {
+    const b = buf[i] as number;
+    if (b < 0x80) {
+      out += b === BACKSLASH ? '\\\\' : String.fromCharCode(b);
+      i++;
+      continue;
+    }
+    const n = utf8SequenceLength(buf, i, end);
+    if (n === 0) {
+      out += '\\x' + HEX[b >> 4] + HEX[b & 15];
+      i++;
+      continue;
+    }
+    out += buf.toString('utf8', i, i + n);
+    i += n;
+  }
+  return out;
+}
+
+/** The length of the well-formed UTF-8 sequence that starts at buf[i] (2 to 4), or 0 if none does. */
+function utf8SequenceLength(buf: Uint8Array, i: number, end: number): number {
+  const b = buf[i] as number;
+  const cont = (j: number, lo = 0x80, hi = 0xbf): boolean => j < end && (buf[j] as number) >= lo && (buf[j] as number) <= hi;
+  if (b >= 0xc2 && b <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    const lo = b === 0xe0 ? 0xa0 : 0x80; // no overlong forms
+    const hi = b === 0xed ? 0x9f : 0xbf; // no surrogates
+    return cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    const lo = b === 0xf0 ? 0x90 : 0x80;
+    const hi = b === 0xf4 ? 0x8f : 0xbf; // nothing above U+10FFFF
+    return cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
 
 /** A hardware address (IFLA_ADDRESS, NDA_LLADDR) as lower-case colon hex; "" for none. */
 export function attrMac(buf: Buffer, offset: number, length: number): string {

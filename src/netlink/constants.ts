@@ -101,6 +101,23 @@ export const IFF_DORMANT = 0x20000;
 export const IFLA_ADDRESS = 1;
 export const IFLA_BROADCAST = 2;
 export const IFLA_IFNAME = 3;
+/**
+ * String bounds the kernel enforces (include/uapi/linux/if.h, the NLA_STRING .len of
+ * ifla_policy in net/core/rtnetlink.c): the longest each string can be without its NUL. A
+ * longer one did not come from the kernel: the codec refuses the message (a decode error).
+ */
+export const IFNAMSIZ = 16;
+export const IFALIASZ = 256;
+export const ALTIFNAMSIZ = 128;
+export const MAX_IFNAME_BYTES = IFNAMSIZ - 1;
+export const MAX_IFALIAS_BYTES = IFALIASZ - 1;
+export const MAX_ALTIFNAME_BYTES = ALTIFNAMSIZ - 1;
+/**
+ * A link kind (IFLA_INFO_KIND, IFLA_INFO_SLAVE_KIND) is a driver's rtnl_link_ops name; the
+ * kernel copies the one a request names into a MODULE_NAME_LEN buffer (64 - sizeof(long): 56
+ * on 64-bit, 60 on 32-bit). 63 holds any of them on any architecture.
+ */
+export const MAX_LINK_KIND_BYTES = 63;
 export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;

@@ -19,6 +19,7 @@ export {
   attrAddress,
   attrS32,
   attrString,
+  escapedText,
   attrU16,
   attrU32,
   attrU64,

@@ -19,12 +19,19 @@ import {
   IFLA_OPERSTATE,
   IFLA_PROP_LIST,
   IFLA_PROTO_DOWN,
+  MAX_ALTIFNAME_BYTES,
+  MAX_IFALIAS_BYTES,
+  MAX_IFNAME_BYTES,
+  MAX_LINK_KIND_BYTES,
 } from './constants';
 import { AttributeCursor, attrMac, attrS32, attrString, attrU32, attrU8, s32le, u16le, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import type { LinkMessage, MessageHeader } from './types';
 
 /**
+ * Strings the kernel bounds (names, alias, alternative names, kinds) are bounded here too: a
+ * longer one is a decode error and the message is refused (counted, skipped).
+ *
  * Decodes the payload of a link message: [offset, offset + length) is everything after
  * the nlmsghdr. The ifinfomsg must be at least 16 bytes; attributes follow it.
  */
@@ -49,7 +56,7 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     const n = it.length;
     switch (it.type) {
       case IFLA_IFNAME:
-        m.name = attrString(buf, o, n);
+        m.name = attrString(buf, o, n, MAX_IFNAME_BYTES, 'IFLA_IFNAME');
         break;
       case IFLA_MTU:
         m.mtu = attrU32(buf, o, n);
@@ -80,7 +87,7 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
         m.link = attrS32(buf, o, n);
         break;
       case IFLA_IFALIAS:
-        m.alias = attrString(buf, o, n);
+        m.alias = attrString(buf, o, n, MAX_IFALIAS_BYTES, 'IFLA_IFALIAS');
         break;
       case IFLA_PROTO_DOWN:
         m.protoDown = attrU8(buf, o, n);
@@ -103,8 +110,8 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
 function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
   while (it.next()) {
-    if (it.type === IFLA_INFO_KIND) m.kind = attrString(buf, it.offset, it.length);
-    else if (it.type === IFLA_INFO_SLAVE_KIND) m.slaveKind = attrString(buf, it.offset, it.length);
+    if (it.type === IFLA_INFO_KIND) m.kind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_KIND');
+    else if (it.type === IFLA_INFO_SLAVE_KIND) m.slaveKind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_SLAVE_KIND');
   }
 }
 
@@ -112,6 +119,6 @@ function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMess
 function decodePropList(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
   while (it.next()) {
-    if (it.type === IFLA_ALT_IFNAME) (m.altNames ??= []).push(attrString(buf, it.offset, it.length));
+    if (it.type === IFLA_ALT_IFNAME) (m.altNames ??= []).push(attrString(buf, it.offset, it.length, MAX_ALTIFNAME_BYTES, 'IFLA_ALT_IFNAME'));
   }
 }
