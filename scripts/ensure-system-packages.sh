@@ -29,6 +29,10 @@ declare -A PKG_OF=(
   [dpkg-shlibdeps]=dpkg-dev
   [systemd-analyze]=systemd
   [chromium]=chromium
+  # the forged-netlink test: a forger in an unprivileged user namespace (unshare, nsenter), written in python3
+  [unshare]=util-linux
+  [nsenter]=util-linux
+  [python3]=python3
 )
 
 # Debian package -> the service its postinst starts (on a systemd machine without a policy-rc.d that forbids it)
