@@ -564,6 +564,8 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       while (threadCount() > limit && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       return threadCount();
     };
+    // libuv starts its thread pool on first use: start it now, not in the middle of the count.
+    await fs.promises.readFile('/proc/self/stat');
     const N = 30;
     const names = Array.from({ length: N }, () => createNamespace());
     const recs = names.map(() => new Recorder());
