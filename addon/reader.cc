@@ -187,11 +187,11 @@ void Reader::ServeDeadlines() {
   if (gathering_.empty() || stop_) return;
   auto now = std::chrono::steady_clock::now();
   // Update may shrink the list: walk a copy.
-  std::vector<Channel*> due;
+  due_.clear();
   for (Channel* channel : gathering_) {
-    if (!channel->Gathering() || channel->GatherUntil() <= now) due.push_back(channel);
+    if (!channel->Gathering() || channel->GatherUntil() <= now) due_.push_back(channel);
   }
-  for (Channel* channel : due) {
+  for (Channel* channel : due_) {
     if (channel->Gathering()) channel->OnGatherDeadline(scratch_);
     Update(channel);
   }

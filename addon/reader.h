@@ -53,6 +53,7 @@ class Reader {
   std::unordered_map<uint64_t, Channel*> channels_;  // by id: epoll tokens are ids, never pointers
   std::unordered_map<Channel*, uint64_t> ids_;
   std::vector<Channel*> gathering_;  // channels with a gather deadline
+  std::vector<Channel*> due_;        // reader thread: those whose deadline passed (reused, no allocation per turn)
   uint64_t nextId_ = 1;
 
   UniqueFd epoll_;
