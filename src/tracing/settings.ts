@@ -85,6 +85,20 @@ function envInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, max:
   return value;
 }
 
+/**
+ * A base URL with "/v1/traces" appended to its path, not to its end: a query string (a token some
+ * collectors take there) stays a query string.
+ */
+export function tracesUrl(base: string): string {
+  try {
+    const parsed = new URL(base);
+    parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
+    return parsed.toString();
+  } catch {
+    return `${base.replace(/\/+$/, '')}/v1/traces`;
+  }
+}
+
 /** The settings when tracing is on, else undefined. */
 export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): TracingSettings | undefined {
   if (!tracingEnabled(config, env)) return undefined;
@@ -109,11 +123,11 @@ export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): T
   if (requested === 'http/json' || requested === 'http/protobuf') protocol = requested;
   else if (requested !== '') warnings.push(`OTLP protocol ${JSON.stringify(requested)} is not supported (http/protobuf, http/json are); using http/protobuf`);
 
-  const url = config.endpoint ? `${config.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined;
+  const url = config.endpoint ? tracesUrl(config.endpoint) : undefined;
   const destination =
     url ??
     (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
-      (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces'));
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) : 'http://localhost:4318/v1/traces'));
 
   const maxQueueSize = config.maxQueueSize;
   return {

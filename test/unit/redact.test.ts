@@ -71,6 +71,12 @@ test('tracing settings list the endpoint credentials and the OTLP header values 
   assert.ok(settings.secrets.includes('hdr-token'));
 });
 
+test('/v1/traces goes after the endpoint path, before its query string', () => {
+  const settings = resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true, endpoint: 'https://u:p@collector:4318/otlp/?api_key=k' }, {});
+  assert.equal(settings?.url, 'https://u:p@collector:4318/otlp/v1/traces?api_key=k');
+  assert.equal(resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true, endpoint: 'http://collector:4318' }, {})?.url, 'http://collector:4318/v1/traces');
+});
+
 test('OTEL_BSP_* values beyond a Node timer are refused with a warning, not passed on', () => {
   const settings = resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true }, { OTEL_BSP_SCHEDULE_DELAY: '99999999999', OTEL_BSP_EXPORT_TIMEOUT: '1e3' });
   assert.ok(settings);
