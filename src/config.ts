@@ -2,7 +2,7 @@
 // Every error names the key and the reason. config/default.yml is the same defaults as a
 // file (a test keeps the two equal).
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './log';
 import { compileNamePattern, PatternError } from './name-pattern';
@@ -464,12 +464,25 @@ export function parseConfigText(text: string, file?: string): Config {
   }
 }
 
+/** A config file is a few kilobytes; past this it is a mistake (or /dev/zero), not a config. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
 export function loadConfigFile(file: string): Config {
   let text: string;
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ConfigError('', 'the config file must be a regular file', file);
+    if (stat.size > MAX_CONFIG_FILE_BYTES) throw new ConfigError('', `the config file is ${stat.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are read`, file);
+    text = readFileSync(fd, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError('', `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
+  // The file may have grown between fstat and read.
+  if (text.length > MAX_CONFIG_FILE_BYTES) throw new ConfigError('', `the config file is over ${MAX_CONFIG_FILE_BYTES} bytes`, file);
   return parseConfigText(text, file);
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseArgs, UsageError } from '../../src/cli';
-import { BOUNDS, BoundedKey, ConfigError, DEFAULT_CONFIG, describeBound, formatDuration, parseConfigText, parseDuration, RESERVED_PATHS } from '../../src/config';
+import { BOUNDS, BoundedKey, ConfigError, DEFAULT_CONFIG, describeBound, formatDuration, loadConfigFile, parseConfigText, parseDuration, RESERVED_PATHS } from '../../src/config';
 import { EventBus } from '../../src/event-log';
 import { EventRing } from '../../src/events/ring';
 import { createLogger } from '../../src/log';
@@ -73,6 +74,24 @@ for (const [yaml, key, reason] of BAD) {
     );
   });
 }
+
+test('a config file that is no regular file, or too big, is refused by name', () => {
+  assert.throws(() => loadConfigFile('/dev/zero'), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason) && err.file === '/dev/zero');
+  const dir = mkdtempSync(join(tmpdir(), 'nle-cfg-'));
+  try {
+    const big = join(dir, 'big.yml');
+    writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    assert.throws(() => loadConfigFile(big), (err: unknown) => err instanceof ConfigError && /at most 1048576/.test(err.reason));
+    assert.throws(() => loadConfigFile(dir), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a YAML alias bomb is a config error, not a hang', () => {
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
+  assert.throws(() => parseConfigText(bomb, 'bomb.yml'), (err: unknown) => err instanceof ConfigError && /not valid YAML: Excessive alias count/.test(err.reason));
+});
 
 test('invalid YAML says where', () => {
   assert.throws(() => parseConfigText('web: [\n', 'x.yml'), /x\.yml: not valid YAML/);
