@@ -288,3 +288,22 @@ test('fuzz: any value for any key gives a Config or a ConfigError, nothing else'
     { numRuns: Number(process.env.FUZZ_RUNS ?? 3000) },
   );
 });
+
+test('fuzz: any flag value gives an invocation, a UsageError or a ConfigError, nothing else', () => {
+  const flags = ['--web.listen-address', '--web.telemetry-path', '--web.config.file', '--netns', '--log.level', '--log.format', '--netns.all'];
+  const arg = fc.oneof(
+    fc.tuple(fc.constantFrom(...flags), fc.string({ maxLength: 40 })).map(([flag, value]) => `${flag}=${value}`),
+    fc.constantFrom(...flags),
+    fc.string({ maxLength: 20 }),
+  );
+  fc.assert(
+    fc.property(fc.array(arg, { maxLength: 6 }), (argv) => {
+      try {
+        parseArgs(argv);
+      } catch (err) {
+        if (!(err instanceof UsageError) && !(err instanceof ConfigError)) throw new Error(`${(err as Error).name} escaped for ${JSON.stringify(argv)}: ${(err as Error).message}`);
+      }
+    }),
+    { numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
+  );
+});
