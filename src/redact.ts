@@ -48,10 +48,19 @@ function redactQuery(query: string): string {
 /** One URL's body (after the scheme): userinfo and credential-like query values replaced. */
 function redactUrlBody(body: string): string {
   let out = body;
-  // userinfo ends at the last "@" before the path (a password may itself hold "@").
+  // userinfo ends at the last "@" before the path (a password may itself hold "@"). A password
+  // holding an unescaped "/" makes the URL invalid but is no less a secret: an "@" later on,
+  // before any query, with a ":" ahead of it, still ends a userinfo (a port and an "@" in the
+  // path are hidden too then: better than a password shown).
   const pathStart = out.search(/[/?#]/);
   const authority = pathStart === -1 ? out : out.slice(0, pathStart);
-  const at = authority.lastIndexOf('@');
+  let at = authority.lastIndexOf('@');
+  if (at === -1) {
+    const queryStart = out.search(/[?#]/);
+    const beforeQuery = queryStart === -1 ? out : out.slice(0, queryStart);
+    const late = beforeQuery.lastIndexOf('@');
+    if (late !== -1 && beforeQuery.slice(0, late).includes(':')) at = late;
+  }
   if (at !== -1) {
     const userinfo = authority.slice(0, at);
     const colon = userinfo.indexOf(':');

@@ -16,6 +16,7 @@ test('URL userinfo: the password, or a lone user name, becomes ***', () => {
   assert.equal(redactSecrets('https://a:p@ss@host/'), 'https://a:***@host/', 'a password holding @');
   assert.equal(redactSecrets('http://collector:4318/v1/traces'), 'http://collector:4318/v1/traces', 'nothing to hide');
   assert.equal(redactSecrets('http://host/a@b'), 'http://host/a@b', 'an @ in the path is no userinfo');
+  assert.equal(redactSecrets('ftp://u:pa/ss@host/x'), 'ftp://u:***@host/x', 'an unescaped / in a password');
 });
 
 test('token-like query values become ***, others stay', () => {
