@@ -36,8 +36,8 @@ export function clearSecrets(): void {
 /** Query parameter names whose values are credentials (AWS X-Amz-Signature, api_key, access_token, sig, ...). */
 const SECRET_PARAM = /(token|key|secret|pass|pwd|auth|sig|credential|session|cookie|code)/i;
 
-/** scheme://[userinfo@]rest: a URL in running text, up to whitespace or a quote. */
-const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"'<>`]*)/gi;
+/** scheme://[userinfo@]rest: a URL in running text, up to whitespace, a double quote, <, > or a backtick (which a URL always escapes). */
+const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"<>`]*)/gi;
 /** `Basic <base64>` or `Bearer <token>`: a credential is one word with no "=" but trailing padding (so "Basic state=up" is left alone). */
 const AUTH_SCHEME = /\b(Basic|Bearer)(\s+)[A-Za-z0-9._~+/-]+=*(?=$|[\s"',;\]})])/g;
 

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
+import fc from 'fast-check';
 import { createLogger } from '../../src/log';
 import { clearSecrets, headerListSecrets, redactSecrets, registerSecret, urlSecrets } from '../../src/redact';
 import { resolveTracing } from '../../src/tracing/settings';
@@ -84,4 +85,18 @@ test('OTEL_BSP_* values beyond a Node timer are refused with a warning, not pass
   assert.equal(settings.scheduleDelayMs, 5000);
   assert.equal(settings.exportTimeoutMs, 1000);
   assert.ok(settings.warnings.some((w) => w.includes('OTEL_BSP_SCHEDULE_DELAY')));
+});
+
+test('fuzz: whatever the user name and password, a URL in a log line never shows the password', () => {
+  fc.assert(
+    fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.string({ minLength: 1, maxLength: 30 }), fc.constantFrom('', '/v1/traces', '/a@b?token=x'), (user, password, path) => {
+      const url = new URL(`https://collector:4318${path}`);
+      url.username = user;
+      url.password = password;
+      const line = redactSecrets(`export to ${url.toString()} failed`);
+      assert.ok(!line.includes(`:${url.password}@`), line);
+      assert.ok(line.includes(':***@'), line);
+    }),
+    { numRuns: 2000 },
+  );
 });
