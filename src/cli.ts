@@ -1,7 +1,7 @@
 // Flags in the Prometheus exporter style. Flags override the config file, which overrides
 // the embedded defaults. A bad flag is a UsageError: usage on stderr, exit 2.
 
-import { checkListenAddress, Config, ConfigError, DEFAULT_CONFIG, loadConfigFile } from './config';
+import { checkListenAddress, checkTelemetryPath, Config, DEFAULT_CONFIG, LIST_BOUNDS, loadConfigFile } from './config';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './log';
 
 export class UsageError extends Error {
@@ -104,7 +104,9 @@ export function parseArgs(argv: readonly string[]): Invocation {
   }
   const telemetryPath = last('web.telemetry-path');
   if (telemetryPath !== undefined) {
-    if (!telemetryPath.startsWith('/')) throw new UsageError('--web.telemetry-path must start with "/"');
+    // The same check as the YAML key web.telemetry_path.
+    const problem = checkTelemetryPath(telemetryPath);
+    if (problem) throw new UsageError(`--web.telemetry-path: ${problem}`);
     config.web.telemetryPath = telemetryPath;
   }
   const level = last('log.level');
@@ -126,10 +128,9 @@ export function parseArgs(argv: readonly string[]): Invocation {
   if (netnsAll !== undefined) config.netnsAll = netnsAll;
   for (const ns of values.get('netns') ?? []) {
     if (ns === '') throw new UsageError('--netns needs a name or a path');
+    if (ns.length > 4096) throw new UsageError('--netns: a name or path is at most 4096 characters');
     if (!config.netns.includes(ns)) config.netns.push(ns);
   }
-  if (config.web.telemetryPath === '/' || config.web.telemetryPath.startsWith('/-/')) {
-    throw new ConfigError('web.telemetry_path', `${config.web.telemetryPath} is taken by the landing page or the health endpoints`);
-  }
+  if (config.netns.length > LIST_BOUNDS.netns) throw new UsageError(`--netns: at most ${LIST_BOUNDS.netns} namespaces with the config's netns list`);
   return { action, command, config, ...(configFile !== undefined ? { configFile } : {}) };
 }

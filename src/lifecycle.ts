@@ -31,8 +31,18 @@ export function onShutdown(logger: Logger, stop: () => Promise<void> | void): vo
   }
 }
 
-export function onReload(reload: () => void): void {
-  process.on('SIGHUP', reload);
+/**
+ * SIGHUP runs `reload`. A reload never stops the process: whatever it throws goes to `failed`
+ * (log it and set the reload metric), and the running configuration stays.
+ */
+export function onReload(reload: () => void, failed: (err: Error) => void): void {
+  process.on('SIGHUP', () => {
+    try {
+      reload();
+    } catch (err) {
+      failed(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
 }
 
 /**

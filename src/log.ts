@@ -1,4 +1,8 @@
-// Logs go to stderr (stdout belongs to `events` mode), as logfmt or JSON lines.
+// Logs go to stderr (stdout belongs to `events` mode), as logfmt or JSON lines. Every message
+// and string field passes through redactSecrets() (src/redact.ts): no URL credential, token or
+// registered secret reaches a line, whichever call site (or library error message) brought it.
+
+import { redactSecrets } from './redact';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'logfmt' | 'json';
@@ -24,9 +28,12 @@ function logfmtValue(value: string | number | boolean): string {
 
 export function createLogger(level: LogLevel, format: LogFormat, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
   let threshold = LOG_LEVELS.indexOf(level);
-  const log = (lvl: LogLevel, msg: string, fields: LogFields = {}): void => {
+  const log = (lvl: LogLevel, rawMsg: string, rawFields: LogFields = {}): void => {
     if (LOG_LEVELS.indexOf(lvl) < threshold) return;
     const time = new Date().toISOString();
+    const msg = redactSecrets(rawMsg);
+    const fields: LogFields = {};
+    for (const [key, value] of Object.entries(rawFields)) fields[key] = typeof value === 'string' ? redactSecrets(value) : value;
     if (format === 'json') {
       write(JSON.stringify({ time, level: lvl, msg, ...fields }) + '\n');
       return;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseArgs, USAGE, UsageError, Invocation } from './cli';
-import { anchoredRegex, Config, ConfigError, EventLogLevel } from './config';
+import { Config, ConfigError, EventLogLevel } from './config';
 import { EventBus, formatEventJson, formatEventLine } from './event-log';
 import { createLogger, Logger } from './log';
 import { renderNetlinkMetrics } from './metrics/collectors';
@@ -22,6 +22,9 @@ import { registerEventStreamMetrics } from './web/event-stream-metrics';
 import type { DomainEvent } from './state/events';
 import { enableCollectOnRelease } from './state/memory';
 import { ManagedWatcher, NamespaceSet } from './namespaces';
+import { compileNamePattern } from './name-pattern';
+import type { NameMatcher } from './state/model';
+import { redactSecrets } from './redact';
 import { NamespaceWatcher } from './watcher';
 
 function readVersion(): string {
@@ -33,6 +36,17 @@ function readVersion(): string {
 }
 
 const VERSION = readVersion();
+
+/** The interface filters of a config, compiled once (the config was validated, so they compile). */
+const nameFilters = new WeakMap<Config['interfaces'], { include: NameMatcher; exclude: NameMatcher | undefined }>();
+function interfaceFilters(c: Config): { include: NameMatcher; exclude: NameMatcher | undefined } {
+  let filters = nameFilters.get(c.interfaces);
+  if (!filters) {
+    filters = { include: compileNamePattern(c.interfaces.include), exclude: c.interfaces.exclude === '' ? undefined : compileNamePattern(c.interfaces.exclude) };
+    nameFilters.set(c.interfaces, filters);
+  }
+  return filters;
+}
 
 /** The namespaces' manager; each watcher it opens is made from the config current at that moment. */
 function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus, onChange: (sources: readonly ManagedWatcher[]) => void): NamespaceSet {
@@ -46,8 +60,7 @@ function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus,
         label,
         path,
         receiveBufferBytes: c.socket.receiveBufferBytes,
-        include: anchoredRegex(c.interfaces.include),
-        exclude: c.interfaces.exclude === '' ? undefined : anchoredRegex(c.interfaces.exclude),
+        ...interfaceFilters(c),
         maxTracked: c.interfaces.maxTracked,
         vips: c.vips,
         logger,
@@ -202,8 +215,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     collectorOptions.addressInfo = next.addresses.info;
     collectorOptions.addressInfoLinkLocal = next.addresses.infoLinkLocal;
     collectorOptions.deletedGracePeriod = next.interfaces.deletedGracePeriod;
-    const include = anchoredRegex(next.interfaces.include);
-    const exclude = next.interfaces.exclude === '' ? undefined : anchoredRegex(next.interfaces.exclude);
+    const { include, exclude } = interfaceFilters(next);
     for (const w of sources) {
       w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);
       w.model.setVips(next.vips);
@@ -212,6 +224,9 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     void namespaces.setWanted(next.netns, next.netnsAll);
     const webOk = next.web.configFile === '' || server.reloadWebConfig();
     reloadMetrics.record(webOk);
+  }, (err) => {
+    logger.error('config reload failed', { error: err.stack ?? err.message });
+    reloadMetrics.record(false);
   });
   await startNamespaces(namespaces, config, logger);
   ready = true;
@@ -243,7 +258,7 @@ function invocation(argv: string[]): Invocation {
       process.exit(2);
     }
     if (err instanceof ConfigError) {
-      process.stderr.write(`netlink-exporter: config error: ${err.message}\n`);
+      process.stderr.write(`netlink-exporter: config error: ${redactSecrets(err.message)}\n`);
       process.exit(1);
     }
     throw err;

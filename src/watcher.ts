@@ -24,7 +24,7 @@ import { warnReceiveBufferOnce } from './privileges';
 import type { PendingEvent } from './state/events';
 import type { RouteGate } from './event-log';
 import { released } from './state/memory';
-import { DumpMode, NamespaceModel } from './state/model';
+import { DumpMode, NamespaceModel, NameMatcher } from './state/model';
 import type { NamespaceSource } from './metrics/collectors';
 
 export const SUBSCRIBED_GROUPS = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP, RTNLGRP_NEIGH];
@@ -68,8 +68,8 @@ export interface WatcherOptions {
   /** Namespace file to open the socket in; undefined = our own. */
   path: string | undefined;
   receiveBufferBytes: number;
-  include: RegExp;
-  exclude: RegExp | undefined;
+  include: NameMatcher;
+  exclude: NameMatcher | undefined;
   maxTracked: number;
   vips: readonly VipConfig[];
   logger: Logger;

@@ -33,12 +33,17 @@ import type { RouteGate } from '../event-log';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
 import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
 
+/** An interface-name filter: src/name-pattern.ts compiles the config's into linear-time RE2 matchers. */
+export interface NameMatcher {
+  test(name: string): boolean;
+}
+
 export interface ModelOptions {
   /** The `netns` label. */
   netns: string;
-  /** Which interfaces get series (anchored regexes); the rest are still modelled. */
-  include: RegExp;
-  exclude: RegExp | undefined;
+  /** Which interfaces get series (anchored patterns); the rest are still modelled. */
+  include: NameMatcher;
+  exclude: NameMatcher | undefined;
   /** Cap on interfaces with series. */
   maxTracked: number;
   /** Seconds since the epoch. */
@@ -393,7 +398,7 @@ export class NamespaceModel implements MessageSink {
    * A config reload's new include/exclude regexes and cap, applied to every link now. Links are
    * modelled whether they have series or not, so one that gains series starts with its true counts.
    */
-  setSeriesFilter(include: RegExp, exclude: RegExp | undefined, maxTracked: number): void {
+  setSeriesFilter(include: NameMatcher, exclude: NameMatcher | undefined, maxTracked: number): void {
     this.options = { ...this.options, include, exclude, maxTracked };
     for (const record of this.links.values()) {
       if (record.tracked && !this.wantsSeries(record.name)) {

@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { DomainEvent } from '../state/events';
 import type { ExemplarLookup } from './exemplars';
+import { registerSecret } from '../redact';
 import { resolveTracing } from './settings';
 import type { TraceStats } from './stats';
 
@@ -34,6 +35,7 @@ export interface TracingOptions {
 export async function startTracing(options: TracingOptions): Promise<Tracing | undefined> {
   const settings = resolveTracing(options.config, options.env);
   if (!settings) return undefined;
+  for (const secret of settings.secrets) registerSecret(secret);
   const { createTracing } = await import('./sdk');
   return createTracing(options, settings);
 }

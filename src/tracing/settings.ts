@@ -7,6 +7,7 @@
 // endpoint variable would turn it on (the specification's meaning of "none").
 
 import type { Config } from '../config';
+import { headerListSecrets, urlSecrets } from '../redact';
 
 export type TracingConfig = Config['tracing'];
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -34,6 +35,12 @@ export interface TracingSettings {
   exportTimeoutMs: number;
   /** Things the operator should know (unsupported values that were replaced). */
   warnings: string[];
+  /**
+   * Credentials the exporter will send (the endpoint's userinfo and token-like query values, the
+   * OTLP header values): registered with src/redact.ts before anything is logged, so that an
+   * export error quoting one in any form never prints it.
+   */
+  secrets: string[];
 }
 
 /** OTEL_TRACES_EXPORTER as a list of lower-case names; undefined when unset or empty. */
@@ -59,15 +66,37 @@ export function tracingEnabled(config: TracingConfig, env: NodeJS.ProcessEnv): b
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-function envMillis(env: NodeJS.ProcessEnv, name: string, fallback: number, warnings: string[]): number {
+/**
+ * Upper bound of the OTEL_BSP_* variables: each becomes a timer or a batch length, and a Node
+ * timer over 2^31-1 ms fires at once instead (with only a warning), which would turn a "never"
+ * into a busy loop.
+ */
+export const MAX_BSP_MILLIS = 300_000;
+export const MAX_BSP_BATCH = 100_000;
+
+function envInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number, warnings: string[]): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    warnings.push(`${name}=${JSON.stringify(raw)} is not a whole number >= 0; using ${fallback}`);
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    warnings.push(`${name}=${JSON.stringify(raw.slice(0, 40))} is not a whole number from 0 to ${max}; using ${fallback}`);
     return fallback;
   }
   return value;
+}
+
+/**
+ * A base URL with "/v1/traces" appended to its path, not to its end: a query string (a token some
+ * collectors take there) stays a query string.
+ */
+export function tracesUrl(base: string): string {
+  try {
+    const parsed = new URL(base);
+    parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
+    return parsed.toString();
+  } catch {
+    return `${base.replace(/\/+$/, '')}/v1/traces`;
+  }
 }
 
 /** The settings when tracing is on, else undefined. */
@@ -94,11 +123,11 @@ export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): T
   if (requested === 'http/json' || requested === 'http/protobuf') protocol = requested;
   else if (requested !== '') warnings.push(`OTLP protocol ${JSON.stringify(requested)} is not supported (http/protobuf, http/json are); using http/protobuf`);
 
-  const url = config.endpoint ? `${config.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined;
+  const url = config.endpoint ? tracesUrl(config.endpoint) : undefined;
   const destination =
     url ??
     (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
-      (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces'));
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) : 'http://localhost:4318/v1/traces'));
 
   const maxQueueSize = config.maxQueueSize;
   return {
@@ -109,9 +138,14 @@ export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): T
     maxSpansPerSecond: config.maxSpansPerSecond,
     maxQueueSize,
     maxOpenSpans: config.maxOpenSpans,
-    scheduleDelayMs: envMillis(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, warnings),
-    maxExportBatchSize: Math.max(1, Math.min(maxQueueSize, envMillis(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, warnings))),
-    exportTimeoutMs: Math.max(1, envMillis(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30000, warnings)),
+    scheduleDelayMs: envInteger(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, MAX_BSP_MILLIS, warnings),
+    maxExportBatchSize: Math.max(1, Math.min(maxQueueSize, envInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, MAX_BSP_BATCH, warnings))),
+    exportTimeoutMs: Math.max(1, envInteger(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30000, MAX_BSP_MILLIS, warnings)),
     warnings,
+    secrets: [
+      ...urlSecrets(destination),
+      ...headerListSecrets(env.OTEL_EXPORTER_OTLP_HEADERS),
+      ...headerListSecrets(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+    ],
   };
 }

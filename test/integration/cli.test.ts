@@ -83,6 +83,46 @@ describe('cli', () => {
     });
   }
 
+  // Issue 13: values that crashed with a stack trace, or were accepted and broke the exporter.
+  const outOfRange: Array<{ yaml: string; key: string; reason: RegExp }> = [
+    { yaml: 'web:\n  header_timeout: 99999999d\n', key: 'web.header_timeout', reason: /from 1s to 10m/ },
+    { yaml: 'web:\n  header_timeout: 0s\n', key: 'web.header_timeout', reason: /0 would turn the guard off/ },
+    { yaml: 'socket:\n  receive_buffer_bytes: 1e14\n', key: 'socket.receive_buffer_bytes', reason: /from 0 to 1073741823 bytes/ },
+    { yaml: 'events:\n  buffer_size: 1e11\n', key: 'events.buffer_size', reason: /from 1 to 100000/ },
+    { yaml: 'web:\n  telemetry_path: /api/v1/events\n', key: 'web.telemetry_path', reason: /other paths/ },
+    { yaml: 'web:\n  telemetry_path: "/metrics?x=1"\n', key: 'web.telemetry_path', reason: /query string/ },
+    { yaml: 'interfaces:\n  exclude: "(?!eth).*"\n', key: 'interfaces.exclude', reason: /RE2/ },
+  ];
+  for (const c of outOfRange) {
+    test(`${c.key} out of range or malformed: one config error line naming file, key and range, exit 1`, async () => {
+      const file = path.join(dir, `range-${outOfRange.indexOf(c)}.yml`);
+      fs.writeFileSync(file, c.yaml);
+      const r = await runMain(['--web.listen-address=127.0.0.1:0', `--config.file=${file}`]);
+      assert.equal(r.code, 1, show(r));
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line, no stack trace\n${show(r)}`);
+      assert.ok(lines[0]!.startsWith(`netlink-exporter: config error: ${file}: ${c.key}: `), show(r));
+      assert.match(lines[0]!, c.reason, show(r));
+    });
+  }
+
+  test('--web.telemetry-path is checked like the YAML key: a usage error naming the flag', async () => {
+    for (const bad of ['/events', '/metrics?x=1', '//x', '/a/../b']) {
+      const r = await runMain(['--web.listen-address=127.0.0.1:0', `--web.telemetry-path=${bad}`]);
+      assert.equal(r.code, 2, `${bad}\n${show(r)}`);
+      assert.match(r.stderr, /^netlink-exporter: --web\.telemetry-path: /, show(r));
+    }
+  });
+
+  test('a config error never prints the credentials of the value it quotes', async () => {
+    const file = path.join(dir, 'secret-endpoint.yml');
+    fs.writeFileSync(file, 'tracing:\n  endpoint: "ftp://alice:cfg-secret-789@collector:4318/"\n');
+    const r = await runMain(['--web.listen-address=127.0.0.1:0', `--config.file=${file}`]);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /tracing\.endpoint: .*alice:\*\*\*@collector/, show(r));
+    assert.ok(!r.stderr.includes('cfg-secret-789'), show(r));
+  });
+
   test('a missing config file is named', async () => {
     const file = path.join(dir, 'does-not-exist.yml');
     const r = await runMain(['--web.listen-address=127.0.0.1:0', `--config.file=${file}`]);
