@@ -136,7 +136,9 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   if (privateKey === '') throw new WebConfigError(file, key, 'missing one of key or key_file');
   checkPair(cert, privateKey, certFile || 'the inline cert', keyFile || 'the inline key', file, key);
   const ca = caFile !== '' ? readPem(caFile, file, `${key}.client_ca_file`) : inlineCa;
-  if (ca !== '') checkCertificates(ca, caFile || 'the inline client_ca', file, `${key}.${caFile ? 'client_ca_file' : 'client_ca'}`);
+  // A named CA file must hold a certificate, even when it is empty (an empty one would refuse every client).
+  if (caFile !== '') checkCertificates(ca, caFile, file, `${key}.client_ca_file`);
+  else if (ca !== '') checkCertificates(ca, 'the inline client_ca', file, `${key}.client_ca`);
   // exporter-toolkit also accepts the older name RequireClientCert.
   const clientAuth = (clientAuthText === '' ? 'NoClientCert' : clientAuthText === 'RequireClientCert' ? 'RequireAnyClientCert' : clientAuthText) as ClientAuthType;
   if (!CLIENT_AUTH_TYPES.includes(clientAuth)) throw new WebConfigError(file, `${key}.client_auth_type`, `must be one of ${CLIENT_AUTH_TYPES.join(', ')}, not ${JSON.stringify(clientAuthText)}`);
@@ -201,7 +203,7 @@ function checkPair(certPem: string, keyPem: string, certName: string, keyName: s
     throw new WebConfigError(file, key, `${keyName} holds no private key that loads: ${(err as Error).message}`);
   }
   if (!certificate.checkPrivateKey(privateKey)) {
-    throw new WebConfigError(file, key, `the key in ${keyName} does not match the certificate in ${certName} (half-way through a rotation? the running pair is kept until both files match)`);
+    throw new WebConfigError(file, key, `the key in ${keyName} does not match the certificate in ${certName} (a rotation half done?)`);
   }
 }
 

@@ -4,47 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import * as https from 'node:https';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { createTestPki, TestPki } from '../helpers/certs';
+import { createTestPki, httpsGet, TestPki, TlsClient } from '../helpers/certs';
 import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
 import { haveCommand, run } from '../helpers/netns';
 
 const EXAMPLE = resolve(__dirname, '..', '..', '..', 'config', 'web-config.example.yml');
-
-interface TlsClient {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  user?: string;
-  password?: string;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function httpsGet(port: number, path: string, client: TlsClient): Promise<Answer> {
-  return new Promise((resolvePromise, reject) => {
-    const headers: Record<string, string> = { connection: 'close' };
-    if (client.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${client.user}:${client.password ?? ''}`).toString('base64')}`;
-    const req = https.get(
-      { host: '127.0.0.1', port, path, agent: false, headers, ...(client.ca ? { ca: client.ca } : {}), ...(client.cert ? { cert: client.cert, key: client.key } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-  });
-}
 
 /** Starts the exporter on TLS (readiness asked over HTTPS with the given client). */
 async function startTls(webConfig: string, client: TlsClient, extra: string[] = []): Promise<Exporter> {
