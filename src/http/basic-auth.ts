@@ -12,10 +12,14 @@
 
 import { createHash, randomInt } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import type { BcryptPool } from './bcrypt-pool';
 import { bcryptCost } from './web-config';
 
 export type AuthOutcome = 'ok' | 'unauthorized' | 'busy';
+
+/** What runs bcrypt (BcryptPool): the result, or undefined at once when too many checks wait. */
+export interface PasswordChecker {
+  compare(password: string, hash: string): Promise<boolean> | undefined;
+}
 
 /** Remembered outcomes of each kind, at most; the oldest go first. */
 const CACHE_ENTRIES = 1024;
@@ -55,7 +59,7 @@ export class BasicAuth {
 
   constructor(
     private readonly users: Map<string, string>,
-    private readonly pool: BcryptPool,
+    private readonly pool: PasswordChecker,
   ) {
     const costs = [...users.values()].map(bcryptCost);
     this.decoy = decoyHash(costs.length > 0 ? Math.max(...costs) : 10);

@@ -5,9 +5,10 @@
 
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { PasswordChecker } from './basic-auth';
 import type { BcryptAnswer, BcryptJob } from './bcrypt-worker';
 
-export class BcryptPool {
+export class BcryptPool implements PasswordChecker {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, (ok: boolean) => void>();
