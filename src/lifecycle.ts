@@ -31,8 +31,19 @@ export function onShutdown(logger: Logger, stop: () => Promise<void> | void): vo
   }
 }
 
-export function onReload(reload: () => void): void {
-  process.on('SIGHUP', reload);
+/**
+ * SIGHUP runs `reload`. Whatever it throws is logged and reported through `failed` (the reload
+ * metric): a reload is routine, and an uncaught throw there would end the process.
+ */
+export function onReload(logger: Logger, reload: () => void, failed: () => void = () => undefined): void {
+  process.on('SIGHUP', () => {
+    try {
+      reload();
+    } catch (err) {
+      logger.error('reload failed; keeping what was running', { error: (err as Error).message });
+      failed();
+    }
+  });
 }
 
 /**

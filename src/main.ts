@@ -195,7 +195,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     bus.flush();
     await tracing?.shutdown();
   });
-  onReload(() => {
+  onReload(logger, () => {
     const next = reloadConfig(config, logger);
     if (!next) {
       reloadMetrics.record(false);
@@ -214,7 +214,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     void namespaces.setWanted(next.netns, next.netnsAll);
     const webOk = next.web.configFile === '' || server.reloadWebConfig();
     reloadMetrics.record(webOk);
-  });
+  }, () => reloadMetrics.record(false));
   await startNamespaces(namespaces, config, logger);
   ready = true;
   for (const wake of readyWaiters.splice(0)) wake();
