@@ -233,6 +233,7 @@ export class ExporterServer {
     else if (present && tls.clientAuth === 'VerifyClientCertIfGiven' && !socket.authorized) refuse = `client certificate not trusted: ${String(socket.authorizationError)}`;
     else if (present && tls.clientAllowedSans.length > 0 && !certificateSans(cert.subjectaltname).some((san) => tls.clientAllowedSans.includes(san))) refuse = 'client certificate has none of client_allowed_sans';
     if (refuse) {
+      this.refused.tls_handshake++;
       this.options.logger.debug('refusing TLS connection', { reason: refuse, remote: socket.remoteAddress });
       socket.destroy();
     }
@@ -247,14 +248,14 @@ export class ExporterServer {
     // As exporter-toolkit orders it: the rate limit before anything else, then the configured
     // headers, then the password, and only then anything about paths and methods, so a client
     // without the password learns nothing (not even which paths exist).
+    // Every answer is what its Content-Type says; no browser may guess otherwise.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     if (this.rateLimit && !this.rateLimit.take()) {
       this.refused.rate_limited++;
       res.writeHead(429, { 'Retry-After': '1', ...TEXT }).end('too many requests\n');
       return;
     }
     for (const [name, value] of Object.entries(this.web.headers)) res.setHeader(name, value);
-    // Every answer is what its Content-Type says; no browser may guess otherwise.
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     if (this.auth.enabled) {
       const outcome = await this.auth.check(req.headers.authorization);
       if (outcome === 'busy') {

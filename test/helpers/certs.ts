@@ -7,6 +7,8 @@ import * as https from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { Exporter, poll, startExporter } from './exporter';
 
 export interface TestPki {
   dir: string;
@@ -96,4 +98,28 @@ export function httpsGet(port: number, path: string, client: TlsClient): Promise
     req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
   });
+}
+
+/** Starts the exporter on TLS with `--web.config.file`, readiness asked over HTTPS with the given client. */
+export async function startTlsExporter(webConfig: string, client: TlsClient, extra: string[] = []): Promise<Exporter> {
+  const ex = await startExporter({ args: [`--web.config.file=${webConfig}`, ...extra], waitReady: false });
+  await poll('/-/ready over HTTPS', async () => ((await httpsGet(ex.port, '/-/ready', client)).status === 200 ? true : 'not ready'));
+  return ex;
+}
+
+/**
+ * For a describe block: a PKI made before its tests and removed after them, once the exporters
+ * they pushed to `exporters` are stopped.
+ */
+export function pkiFixture(): { pki: () => TestPki; exporters: Exporter[] } {
+  let pki: TestPki | undefined;
+  const exporters: Exporter[] = [];
+  before(() => {
+    pki = createTestPki();
+  });
+  after(async () => {
+    for (const ex of exporters) await ex.stop();
+    pki?.remove();
+  });
+  return { pki: () => pki!, exporters };
 }

@@ -9,16 +9,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createTestPki, httpsGet, TestPki, TlsClient } from '../helpers/certs';
-import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
-
-/** Starts the exporter on TLS, readiness asked over HTTPS. */
-async function startTls(webConfig: string, client: TlsClient, extra: string[] = []): Promise<Exporter> {
-  const ex = await startExporter({ args: [`--web.config.file=${webConfig}`, ...extra], waitReady: false });
-  await poll('/-/ready over HTTPS', async () => ((await httpsGet(ex.port, '/-/ready', client)).status === 200 ? true : 'not ready'));
-  return ex;
-}
+import { before, describe, test } from 'node:test';
+import { httpsGet, pkiFixture, startTlsExporter as startTls, TestPki } from '../helpers/certs';
+import { parseExposition, poll, startExporter } from '../helpers/exporter';
 
 /** Replaces a file the way cert-manager and editors do: write beside it, then rename over it. */
 function replaceFile(target: string, from: string): void {
@@ -49,17 +42,10 @@ function heldFor(port: number, feed: (write: (b: Buffer) => void) => NodeJS.Time
 }
 
 describe('TLS: handshake bound, certificate rotation, start-up errors', { timeout: 180_000 }, () => {
+  const fixture = pkiFixture();
+  const exporters = fixture.exporters;
   let pki: TestPki;
-  const exporters: Exporter[] = [];
-
-  before(() => {
-    pki = createTestPki();
-  });
-
-  after(async () => {
-    for (const ex of exporters) await ex.stop();
-    pki?.remove();
-  });
+  before(() => (pki = fixture.pki()));
 
   test('a silent and a slow TLS handshake are cut by the header timeout, and counted', async () => {
     const file = join(pki.dir, 'handshake.yml');

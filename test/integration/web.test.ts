@@ -5,20 +5,13 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { createTestPki, httpsGet, TestPki, TlsClient } from '../helpers/certs';
-import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
+import { httpsGet, pkiFixture, startTlsExporter as startTls, TestPki } from '../helpers/certs';
+import { parseExposition, poll, startExporter } from '../helpers/exporter';
 import { haveCommand, run } from '../helpers/netns';
 
 const EXAMPLE = resolve(__dirname, '..', '..', '..', 'config', 'web-config.example.yml');
-
-/** Starts the exporter on TLS (readiness asked over HTTPS with the given client). */
-async function startTls(webConfig: string, client: TlsClient, extra: string[] = []): Promise<Exporter> {
-  const ex = await startExporter({ args: [`--web.config.file=${webConfig}`, ...extra], waitReady: false });
-  await poll('/-/ready over HTTPS', async () => ((await httpsGet(ex.port, '/-/ready', client)).status === 200 ? true : 'not ready'));
-  return ex;
-}
 
 function hash(password: string): string {
   // Cost 4 keeps the test quick; the exporter checks whatever cost the hash names.
@@ -26,17 +19,10 @@ function hash(password: string): string {
 }
 
 describe('--web.config.file: TLS, basic auth, mTLS, reload', { timeout: 120_000 }, () => {
+  const fixture = pkiFixture();
+  const exporters = fixture.exporters;
   let pki: TestPki;
-  const exporters: Exporter[] = [];
-
-  before(() => {
-    pki = createTestPki();
-  });
-
-  after(async () => {
-    for (const ex of exporters) await ex.stop();
-    pki?.remove();
-  });
+  before(() => (pki = fixture.pki()));
 
   test('the shipped example passes promtool check web-config, and serves mTLS + basic auth as written', async (t) => {
     if (!haveCommand('promtool')) {
