@@ -5,11 +5,9 @@
 // loop with a bound, the web config's rate limit, a bounded scrape queue, authentication before
 // anything about paths is said, exact paths only, GET and HEAD only, gzip when asked.
 
-import { watch, FSWatcher } from 'node:fs';
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { dirname, basename } from 'node:path';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import { promisify } from 'node:util';
 import { constants as zlibConstants, gzip } from 'node:zlib';
@@ -17,6 +15,7 @@ import { BasicAuth } from './http/basic-auth';
 import { BcryptPool } from './http/bcrypt-pool';
 import { ConnectionQueue } from './http/connection-queue';
 import { TokenBucket } from './http/rate-limit';
+import { WatchedFiles } from './http/watched-files';
 import { certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './http/web-config';
 import type { Logger } from './log';
 import { released } from './state/memory';
@@ -169,13 +168,13 @@ export class ExporterServer {
   private readonly bcrypt: BcryptPool;
   private readonly queue: ConnectionQueue;
   private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0 };
-  private readonly watchers: FSWatcher[] = [];
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly watched: WatchedFiles;
 
   /** Throws WebConfigError when the web config file is bad (fatal at start-up). */
   constructor(options: ServerOptions) {
     this.options = options;
     this.web = options.webConfigFile === '' ? EMPTY_WEB_CONFIG : loadWebConfig(options.webConfigFile);
+    this.watched = new WatchedFiles(() => this.reloadWebConfig(), (message, fields) => options.logger.warn(message, fields));
     this.bcrypt = new BcryptPool(MAX_PENDING_PASSWORD_CHECKS, (err) => options.logger.error('password check thread failed; checks in progress were refused', { error: err.message }));
     this.auth = new BasicAuth(this.web.users, this.bcrypt);
     this.rateLimit = this.web.rateLimit && new TokenBucket(this.web.rateLimit);
@@ -344,34 +343,7 @@ export class ExporterServer {
   /** Re-reads the web config when its file, or a certificate, key or CA file it names, changes. */
   private refreshWatches(): void {
     const file = this.options.webConfigFile;
-    if (file === '') return;
-    for (const w of this.watchers.splice(0)) w.close();
-    // Editors and cert-manager replace files (rename), which a watch on the file itself misses:
-    // watch the directories and filter by name.
-    const targets = new Map<string, Set<string>>();
-    for (const path of [file, ...(this.web.tls?.files ?? [])]) {
-      const names = targets.get(dirname(path)) ?? new Set<string>();
-      names.add(basename(path));
-      targets.set(dirname(path), names);
-    }
-    for (const [dir, names] of targets) {
-      try {
-        const w = watch(dir, { persistent: false }, (_event, name) => {
-          if (name === null || names.has(name.toString())) this.scheduleReload();
-        });
-        w.on('error', () => w.close());
-        this.watchers.push(w);
-      } catch (err) {
-        this.options.logger.warn('cannot watch the web config files; they are re-read on SIGHUP only', { dir, error: (err as Error).message });
-      }
-    }
-  }
-
-  private scheduleReload(): void {
-    // A save is often several events (truncate, write, rename): re-read once they settle.
-    clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => this.reloadWebConfig(), 100);
-    this.reloadTimer.unref();
+    if (file !== '') this.watched.watch([file, ...(this.web.tls?.files ?? [])]);
   }
 
   /**
@@ -436,8 +408,7 @@ export class ExporterServer {
    * (live streams, slow readers). Resolves when every connection is gone.
    */
   close(graceMs = 5000): Promise<void> {
-    for (const w of this.watchers) w.close();
-    clearTimeout(this.reloadTimer);
+    this.watched.close();
     return new Promise((resolve) => {
       this.server.close(() => {
         this.bcrypt.close();

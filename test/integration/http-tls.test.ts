@@ -2,11 +2,12 @@
 // (not Node's 120 s); a two-step certificate rotation (certificate first, key next, as any
 // two-file rotation goes) keeps serving the old pair in between, says why, sets the reload metric,
 // and serves the new pair once both files match, without the process ever going down (on a file
-// change and on SIGHUP alike); at start-up a key that does not match its certificate, or a client
-// CA file without a certificate, is a clear error naming the files (exit 1), not a stack trace.
+// change and on SIGHUP alike); a Kubernetes Secret volume's symlink swap is seen too; at start-up
+// a key that does not match its certificate, or a client CA file without a certificate, is a
+// clear error naming the files (exit 1), not a stack trace.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -114,6 +115,35 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
     });
     assert.ok(ex.running);
     assert.ok(!ex.stderr.lines.some((l) => /^\s+at /.test(l)), `no stack trace in the log\n${ex.logs()}`);
+  });
+
+  test('a Kubernetes Secret volume rotation (both files swapped at once behind the ..data link) serves the new pair', async () => {
+    // The layout kubelet writes: tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>/, swapped by
+    // renaming a new ..data_tmp link over ..data; the names tls.crt and tls.key never change.
+    const volume = join(pki.dir, 'secret-volume');
+    const mount = (version: string, [crt, key]: readonly [string, string]): void => {
+      mkdirSync(join(volume, version));
+      copyFileSync(crt, join(volume, version, 'tls.crt'));
+      copyFileSync(key, join(volume, version, 'tls.key'));
+      symlinkSync(version, join(volume, '..data_tmp'));
+      renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+    };
+    mkdirSync(volume);
+    mount('..v1', [pki.serverCert, pki.serverKey]);
+    symlinkSync('..data/tls.crt', join(volume, 'tls.crt'));
+    symlinkSync('..data/tls.key', join(volume, 'tls.key'));
+    const file = join(pki.dir, 'k8s.yml');
+    writeFileSync(file, `tls_server_config:\n  cert_file: ${join(volume, 'tls.crt')}\n  key_file: ${join(volume, 'tls.key')}\n`);
+    const ca = pki.read(pki.caCert);
+    const ex = await startTls(file, { ca });
+    exporters.push(ex);
+    const oldSerial = (await httpsGet(ex.port, '/-/healthy', { ca })).serial;
+    mount('..v2', pki.issueServer('k8s-rotated'));
+    await poll('the new certificate served', async () => {
+      const serial = (await httpsGet(ex.port, '/-/healthy', { ca })).serial;
+      return serial !== oldSerial ? true : `still serial ${serial}`;
+    });
+    assert.ok(ex.running);
   });
 
   test('a client CA file with no certificate is refused on reload, naming the file, and the running CA kept', async () => {
