@@ -256,7 +256,7 @@ export class ExporterServer {
     }
     for (const [name, value] of Object.entries(this.web.headers)) res.setHeader(name, value);
     if (this.auth.enabled) {
-      const outcome = await this.auth.check(req.headers.authorization);
+      const outcome = await this.auth.check(req.headers.authorization, req.socket.remoteAddress);
       if (outcome === 'busy') {
         this.refused.auth_busy++;
         res.writeHead(429, { 'Retry-After': '1', ...TEXT }).end('too many password checks waiting\n');

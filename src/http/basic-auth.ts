@@ -2,6 +2,8 @@
 // can buy the exporter's CPU with wrong passwords:
 // - bcrypt runs on a worker thread with a bounded queue (bcrypt-pool.ts): a flood costs at most
 //   one core, the event loop stays free, and past the bound a check is refused at once ('busy');
+//   one client address may hold only a few of those places, so a flood from one host leaves the
+//   rest to everyone else (a scraper whose password is not cached yet still gets checked);
 // - results are remembered by a SHA-256 of user, password and stored hash (the password is never
 //   kept in clear), as exporter-toolkit does: a scraper presenting the same password every 15 s
 //   pays one bcrypt, and an attacker repeating a wrong one pays one too. Successes and failures
@@ -21,6 +23,8 @@ export interface PasswordChecker {
   compare(password: string, hash: string): Promise<boolean> | undefined;
 }
 
+/** Password checks one client address may have waiting or running at once. */
+export const MAX_CHECKS_PER_SOURCE = 2;
 /** Remembered outcomes of each kind, at most; the oldest go first. */
 const CACHE_ENTRIES = 1024;
 const BCRYPT_ALPHABET = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -56,6 +60,8 @@ export class BasicAuth {
   private readonly good = new BoundedSet();
   private readonly bad = new BoundedSet();
   private readonly decoy: string;
+  /** Checks waiting or running, by client address (entries only while some are). */
+  private readonly perSource = new Map<string, number>();
 
   constructor(
     private readonly users: Map<string, string>,
@@ -69,7 +75,8 @@ export class BasicAuth {
     return this.users.size > 0;
   }
 
-  async check(header: string | undefined): Promise<AuthOutcome> {
+  /** `source` is the client's address: it bounds how much of the check queue one client holds. */
+  async check(header: string | undefined, source = ''): Promise<AuthOutcome> {
     const credentials = parseBasicAuthorization(header);
     if (!credentials) return 'unauthorized';
     const { user, password } = credentials;
@@ -78,9 +85,20 @@ export class BasicAuth {
     const fingerprint = createHash('sha256').update(user).update('\0').update(password).update('\0').update(hash).digest('base64');
     if (this.good.has(fingerprint)) return 'ok';
     if (this.bad.has(fingerprint)) return 'unauthorized';
+    const held = this.perSource.get(source) ?? 0;
+    if (held >= MAX_CHECKS_PER_SOURCE) return 'busy';
     const pending = this.pool.compare(password, hash);
     if (!pending) return 'busy';
-    const ok = (await pending) && stored !== undefined;
+    this.perSource.set(source, held + 1);
+    let matched: boolean;
+    try {
+      matched = await pending;
+    } finally {
+      const left = (this.perSource.get(source) ?? 1) - 1;
+      if (left > 0) this.perSource.set(source, left);
+      else this.perSource.delete(source);
+    }
+    const ok = matched && stored !== undefined;
     (ok ? this.good : this.bad).add(fingerprint);
     return ok ? 'ok' : 'unauthorized';
   }

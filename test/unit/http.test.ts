@@ -81,6 +81,7 @@ describe('BasicAuth', () => {
 
   test('outcomes are cached by credentials (success and failure apart); a full queue is busy, not a pass', async () => {
     const fake = new FakeChecker(1);
+    // All from one address ('' by default), below its own bound: the queue's bound of 1 is what refuses here.
     const auth = new BasicAuth(new Map([['alice', aliceHash]]), fake);
     const first = auth.check(basic('alice:right'));
     assert.equal(await auth.check(basic('alice:other')), 'busy', 'the one check slot is taken');
@@ -102,6 +103,24 @@ describe('BasicAuth', () => {
     const before = fake.asked.length;
     assert.equal(await auth.check(basic('alice:right')), 'ok');
     assert.equal(fake.asked.length, before);
+  });
+
+  test('one client address holds at most a few places in the check queue; others still get checked', async () => {
+    const fake = new FakeChecker(8);
+    const auth = new BasicAuth(new Map([['alice', aliceHash]]), fake);
+    const flood = [1, 2, 3].map((i) => auth.check(basic(`alice:guess-${i}`), '192.0.2.66'));
+    assert.equal(await flood[2], 'busy', 'the third check from one address waits nowhere');
+    const scraper = auth.check(basic('alice:right'), '192.0.2.10');
+    assert.equal(fake.asked.length, 3, "the scraper's check is queued");
+    fake.asked[2]!.answer(true);
+    assert.equal(await scraper, 'ok');
+    fake.asked[0]!.answer(false);
+    assert.equal(await flood[0], 'unauthorized');
+    const again = auth.check(basic('alice:guess-4'), '192.0.2.66');
+    assert.equal(fake.asked.length, 4, 'a place freed is a place again');
+    fake.asked[1]!.answer(false);
+    fake.asked[3]!.answer(false);
+    assert.deepEqual([await flood[1], await again], ['unauthorized', 'unauthorized']);
   });
 
   test('the bcrypt thread: real hashes, in order, bounded', async () => {
