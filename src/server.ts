@@ -244,11 +244,11 @@ export class ExporterServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Every answer is what its Content-Type says; no browser may guess otherwise.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     // As exporter-toolkit orders it: the rate limit before anything else, then the configured
     // headers, then the password, and only then anything about paths and methods, so a client
     // without the password learns nothing (not even which paths exist).
-    // Every answer is what its Content-Type says; no browser may guess otherwise.
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     if (this.rateLimit && !this.rateLimit.take()) {
       this.refused.rate_limited++;
       res.writeHead(429, { 'Retry-After': '1', ...TEXT }).end('too many requests\n');
