@@ -14,6 +14,7 @@ import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './
 import { loadNativeSocket, trimMemory } from './netlink/native';
 import { ExporterServer, ServerOptions } from './server';
 import { WebConfigError } from './http/web-config';
+import { registerHttpMetrics } from './http/http-metrics';
 import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './lifecycle';
 import { EventRing } from './events/ring';
 import { startTracing } from './tracing';
@@ -193,6 +194,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
       return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults) + OPENMETRICS_EOF)] };
     },
   }, logger);
+  registerHttpMetrics(registry, () => server.stats());
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {
     logger.error('cannot listen', { address: config.web.listenAddress, code: err.code, error: err.message });
     process.exit(1);

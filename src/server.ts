@@ -1,17 +1,22 @@
 // The HTTP side: a landing page, the metrics, the health endpoints and the routes others add
 // (the event API and page), over HTTP or HTTPS as the web config file says, behind basic auth
-// when it lists users. Hardened the way an exporter on every host must be: only GET and HEAD,
-// header and idle timeouts, a bounded scrape queue, gzip when asked.
+// when it lists users. Hardened the way an exporter on every host must be, against any client:
+// one request at a time per connection, header, handshake and idle timeouts, bcrypt off the event
+// loop with a bound, the web config's rate limit, a bounded scrape queue, authentication before
+// anything about paths is said, exact paths only, GET and HEAD only, gzip when asked.
 
-import { watch, FSWatcher } from 'node:fs';
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { dirname, basename } from 'node:path';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import { promisify } from 'node:util';
 import { constants as zlibConstants, gzip } from 'node:zlib';
-import { BasicAuth, certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig } from './http/web-config';
+import { BasicAuth } from './http/basic-auth';
+import { BcryptPool } from './http/bcrypt-pool';
+import { ConnectionQueue } from './http/connection-queue';
+import { TokenBucket } from './http/rate-limit';
+import { WatchedFiles } from './http/watched-files';
+import { certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './http/web-config';
 import type { Logger } from './log';
 import { released } from './state/memory';
 
@@ -129,31 +134,59 @@ export class ScrapeGate {
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
 
+/** Requests a connection may have waiting behind the one being answered; past it the connection is cut. */
+export const MAX_PIPELINED_REQUESTS = 16;
+/** bcrypt checks waiting or running at once; past it a check is refused with 429. */
+export const MAX_PENDING_PASSWORD_CHECKS = 8;
+
+/** Why a request or connection was turned away: the label of netlink_http_refused_total. */
+export const REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'auth_busy', 'pipelined', 'tls_handshake'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+export interface HttpStats {
+  requestsInFlight: number;
+  refused: Record<RefusalReason, number>;
+}
+
+/**
+ * The path of a request target, compared exactly: "//x/metrics" is not "/metrics" (a URL parser
+ * would read "x" as a host), and the absolute form, "*" or anything not starting with "/" is no path we serve.
+ */
+export function requestPath(target: string | undefined): string | undefined {
+  if (target === undefined || !target.startsWith('/')) return undefined;
+  const end = target.search(/[?#]/);
+  return end < 0 ? target : target.slice(0, end);
+}
+
 export class ExporterServer {
   private readonly server: Server;
   private readonly options: ServerOptions;
   private readonly gate: ScrapeGate;
   private web: WebConfig;
   private auth: BasicAuth;
-  private readonly watchers: FSWatcher[] = [];
-  private reloadTimer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<ServerResponse>();
+  private rateLimit: TokenBucket | undefined;
+  private readonly bcrypt: BcryptPool;
+  private readonly queue: ConnectionQueue;
+  private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0 };
+  private readonly watched: WatchedFiles;
 
   /** Throws WebConfigError when the web config file is bad (fatal at start-up). */
   constructor(options: ServerOptions) {
     this.options = options;
     this.web = options.webConfigFile === '' ? EMPTY_WEB_CONFIG : loadWebConfig(options.webConfigFile);
-    this.auth = new BasicAuth(this.web.users);
+    this.watched = new WatchedFiles(() => this.reloadWebConfig(), (message, fields) => options.logger.warn(message, fields));
+    this.bcrypt = new BcryptPool(MAX_PENDING_PASSWORD_CHECKS, (err) => options.logger.error('password check thread failed; checks in progress were refused', { error: err.message }));
+    this.auth = new BasicAuth(this.web.users, this.bcrypt);
+    this.rateLimit = this.web.rateLimit && new TokenBucket(this.web.rateLimit);
     this.gate = new ScrapeGate(options.maxConcurrentScrapes, options.maxQueuedScrapes);
-    const handler = (req: IncomingMessage, res: ServerResponse): void => {
-      this.inFlight.add(res);
-      res.once('close', () => this.inFlight.delete(res));
+    this.queue = new ConnectionQueue(MAX_PIPELINED_REQUESTS, (req, res) => {
       this.handle(req, res).catch((err: Error) => {
-        options.logger.error('request failed', { path: req.url, error: err.message });
+        options.logger.error('request failed', { path: requestPath(req.url), error: err.message });
         if (!res.headersSent) res.writeHead(500, TEXT);
-        res.end(`internal error: ${err.message}\n`);
+        res.end('internal error\n');
       });
-    };
+    });
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.queue.accept(req, res);
     // A slow client must not hold a connection: headers within header_timeout, then silence
     // for at most idle_timeout. Node checks the header deadline every connectionsCheckingInterval.
     const common = {
@@ -165,9 +198,22 @@ export class ExporterServer {
     const tls = this.web.tls;
     if (tls) {
       const policy = tls.clientAuth;
-      this.server = createHttpsServer({ ...common, ...tls.context, requestCert: policy !== 'NoClientCert', rejectUnauthorized: policy === 'RequireAndVerifyClientCert' }, handler);
+      // Node holds a TLS handshake for 120 s by default: a silent or trickling client would hold a
+      // connection twelve times as long as on plain HTTP. The handshake gets the header timeout
+      // (an absolute bound from the connection; bytes trickled into a ClientHello do not extend it),
+      // then the request headers get it again.
+      const httpsOptions = { ...common, ...tls.context, handshakeTimeout: options.headerTimeoutMs, requestCert: policy !== 'NoClientCert', rejectUnauthorized: policy === 'RequireAndVerifyClientCert' };
+      try {
+        this.server = createHttpsServer(httpsOptions, handler);
+      } catch (err) {
+        // loadWebConfig tried the same settings; should OpenSSL still refuse, say so as a config error.
+        throw new WebConfigError(options.webConfigFile, 'tls_server_config', `OpenSSL refuses these settings (${tls.files.join(', ')}): ${(err as Error).message}`);
+      }
       this.server.on('secureConnection', (socket: TLSSocket) => this.checkClientCertificate(socket));
-      this.server.on('tlsClientError', (err: Error) => options.logger.debug('TLS handshake failed', { error: err.message }));
+      this.server.on('tlsClientError', (err: Error) => {
+        this.refused.tls_handshake++;
+        options.logger.debug('TLS handshake failed', { error: err.message });
+      });
     } else {
       this.server = createHttpServer(common, handler);
     }
@@ -186,16 +232,45 @@ export class ExporterServer {
     else if (present && tls.clientAuth === 'VerifyClientCertIfGiven' && !socket.authorized) refuse = `client certificate not trusted: ${String(socket.authorizationError)}`;
     else if (present && tls.clientAllowedSans.length > 0 && !certificateSans(cert.subjectaltname).some((san) => tls.clientAllowedSans.includes(san))) refuse = 'client certificate has none of client_allowed_sans';
     if (refuse) {
+      this.refused.tls_handshake++;
       this.options.logger.debug('refusing TLS connection', { reason: refuse, remote: socket.remoteAddress });
       socket.destroy();
     }
   }
 
+  /** Counts for the netlink_http_* metrics. */
+  stats(): HttpStats {
+    return { requestsInFlight: this.queue.requestsInFlight, refused: { ...this.refused, pipelined: this.queue.pipelineRefusals } };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Every answer is what its Content-Type says; no browser may guess otherwise.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // As exporter-toolkit orders it: the rate limit before anything else, then the configured
+    // headers, then the password, and only then anything about paths and methods, so a client
+    // without the password learns nothing (not even which paths exist).
+    if (this.rateLimit && !this.rateLimit.take()) {
+      this.refused.rate_limited++;
+      res.writeHead(429, { 'Retry-After': '1', ...TEXT }).end('too many requests\n');
+      return;
+    }
     for (const [name, value] of Object.entries(this.web.headers)) res.setHeader(name, value);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (this.auth.enabled) {
+      const outcome = await this.auth.check(req.headers.authorization, req.socket.remoteAddress);
+      if (outcome === 'busy') {
+        this.refused.auth_busy++;
+        res.writeHead(429, { 'Retry-After': '1', ...TEXT }).end('too many password checks waiting\n');
+        return;
+      }
+      if (outcome !== 'ok') {
+        this.refused.unauthorized++;
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="netlink-exporter", charset="UTF-8"', ...TEXT }).end('unauthorized\n');
+        return;
+      }
+    }
+    const path = requestPath(req.url);
     const o = this.options;
-    const route = o.routes?.[path];
+    const route = path === undefined ? undefined : o.routes?.[path];
     const known = route !== undefined || path === o.telemetryPath || path === '/' || path === '/-/healthy' || path === '/-/ready';
     if (!known) {
       res.writeHead(404, TEXT).end('not found\n');
@@ -203,10 +278,6 @@ export class ExporterServer {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', ...TEXT }).end('method not allowed\n');
-      return;
-    }
-    if (this.auth.enabled && !(await this.auth.check(req.headers.authorization))) {
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="netlink-exporter", charset="UTF-8"', ...TEXT }).end('unauthorized\n');
       return;
     }
     if (route) {
@@ -272,64 +343,51 @@ export class ExporterServer {
   /** Re-reads the web config when its file, or a certificate, key or CA file it names, changes. */
   private refreshWatches(): void {
     const file = this.options.webConfigFile;
-    if (file === '') return;
-    for (const w of this.watchers.splice(0)) w.close();
-    // Editors and cert-manager replace files (rename), which a watch on the file itself misses:
-    // watch the directories and filter by name.
-    const targets = new Map<string, Set<string>>();
-    for (const path of [file, ...(this.web.tls?.files ?? [])]) {
-      const names = targets.get(dirname(path)) ?? new Set<string>();
-      names.add(basename(path));
-      targets.set(dirname(path), names);
-    }
-    for (const [dir, names] of targets) {
-      try {
-        const w = watch(dir, { persistent: false }, (_event, name) => {
-          if (name === null || names.has(name.toString())) this.scheduleReload();
-        });
-        w.on('error', () => w.close());
-        this.watchers.push(w);
-      } catch (err) {
-        this.options.logger.warn('cannot watch the web config files; they are re-read on SIGHUP only', { dir, error: (err as Error).message });
-      }
-    }
+    if (file !== '') this.watched.watch([file, ...(this.web.tls?.files ?? [])]);
   }
 
-  private scheduleReload(): void {
-    // A save is often several events (truncate, write, rename): re-read once they settle.
-    clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => this.reloadWebConfig(), 100);
-    this.reloadTimer.unref();
-  }
-
-  /** Re-reads the web config file; a bad one keeps the current settings and says why. */
+  /**
+   * Re-reads the web config file; a bad one (a half-written file, step one of a certificate and
+   * key rotation) keeps the current settings, logs why naming the files, and reports false.
+   * Never throws: it runs from a file watch and from SIGHUP, and a routine rotation must not stop the process.
+   */
   reloadWebConfig(): boolean {
     const file = this.options.webConfigFile;
     if (file === '') return true;
-    let next: WebConfig;
     try {
-      next = loadWebConfig(file);
-      if (Boolean(next.tls) !== Boolean(this.web.tls)) {
-        throw new Error(`${file}: switching between ${this.web.tls ? 'HTTPS and HTTP' : 'HTTP and HTTPS'} needs a restart`);
-      }
+      this.applyWebConfig(file);
     } catch (err) {
       this.options.logger.error('web config not reloaded; keeping the previous one', { error: (err as Error).message });
       this.options.onWebConfigReload?.(false);
       return false;
     }
+    this.options.onWebConfigReload?.(true);
+    return true;
+  }
+
+  private applyWebConfig(file: string): void {
+    const next = loadWebConfig(file);
+    if (Boolean(next.tls) !== Boolean(this.web.tls)) {
+      throw new Error(`${file}: switching between ${this.web.tls ? 'HTTPS and HTTP' : 'HTTP and HTTPS'} needs a restart`);
+    }
     if (next.tls) {
       const server = this.server as unknown as TlsServer & { requestCert: boolean; rejectUnauthorized: boolean };
-      server.setSecureContext(next.tls.context);
+      try {
+        server.setSecureContext(next.tls.context);
+      } catch (err) {
+        throw new WebConfigError(file, 'tls_server_config', `OpenSSL refuses these settings (${next.tls.files.join(', ')}): ${(err as Error).message}`);
+      }
       // Node reads these two per new connection (tls_wrap): the new policy applies to the next handshake.
       server.requestCert = next.tls.clientAuth !== 'NoClientCert';
       server.rejectUnauthorized = next.tls.clientAuth === 'RequireAndVerifyClientCert';
     }
     this.web = next;
-    this.auth = new BasicAuth(next.users);
+    this.auth = new BasicAuth(next.users, this.bcrypt);
+    // An unchanged limit keeps its bucket: a fresh one would hand out a new burst on every reload.
+    if (!next.rateLimit) this.rateLimit = undefined;
+    else if (!this.rateLimit || this.rateLimit.settings.intervalMs !== next.rateLimit.intervalMs || this.rateLimit.settings.burst !== next.rateLimit.burst) this.rateLimit = new TokenBucket(next.rateLimit);
     this.refreshWatches();
-    this.options.logger.info('web config reloaded', { file, tls: Boolean(next.tls), users: next.users.size });
-    this.options.onWebConfigReload?.(true);
-    return true;
+    this.options.logger.info('web config reloaded', { file, tls: Boolean(next.tls), users: next.users.size, rate_limit: Boolean(next.rateLimit) });
   }
 
   /** Listens; resolves with the address actually bound (port 0 picks a free one). */
@@ -350,15 +408,17 @@ export class ExporterServer {
    * (live streams, slow readers). Resolves when every connection is gone.
    */
   close(graceMs = 5000): Promise<void> {
-    for (const w of this.watchers) w.close();
-    clearTimeout(this.reloadTimer);
+    this.watched.close();
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      this.server.close(() => {
+        this.bcrypt.close();
+        resolve();
+      });
       this.server.closeIdleConnections();
       const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs);
       deadline.unref();
       // Responses that finish now leave keep-alive connections behind: close those as they go idle.
-      for (const res of this.inFlight) res.once('finish', () => (res.socket as Socket | null)?.end());
+      for (const res of this.queue.currentResponses()) res.once('finish', () => (res.socket as Socket | null)?.end());
     });
   }
 }

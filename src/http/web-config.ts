@@ -1,13 +1,16 @@
 // The --web.config.file of Prometheus's exporter-toolkit, so the same file (and the same
 // `promtool check web-config`) serves this exporter: tls_server_config, http_server_config and
-// basic_auth_users. Parsing and validation here; the server applies it (server.ts).
+// basic_auth_users and rate_limit. Parsing and validation here; the server applies it (server.ts).
+// Everything a running server would trip over later (a key that does not match its certificate,
+// a CA file with no certificate) is refused here, naming the files, so that start-up fails
+// clearly and a reload keeps the running settings.
 
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import type { SecureContextOptions } from 'node:tls';
-import bcrypt from 'bcryptjs';
+import { createSecureContext, SecureContextOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../config';
 
 export class WebConfigError extends Error {
   override name = 'WebConfigError';
@@ -42,14 +45,47 @@ export interface TlsSettings {
   files: string[];
 }
 
+/** exporter-toolkit's rate_limit: one token bucket for every request, refilled one token per interval. */
+export interface RateLimitSettings {
+  intervalMs: number;
+  burst: number;
+}
+
 export interface WebConfig {
   tls: TlsSettings | undefined;
   headers: Record<string, string>;
   /** user -> bcrypt hash; empty = no authentication. */
   users: Map<string, string>;
+  /** undefined = no limit (rate_limit absent, or its interval 0). */
+  rateLimit: RateLimitSettings | undefined;
 }
 
-export const EMPTY_WEB_CONFIG: WebConfig = { tls: undefined, headers: {}, users: new Map() };
+export const EMPTY_WEB_CONFIG: WebConfig = { tls: undefined, headers: {}, users: new Map(), rateLimit: undefined };
+
+/** The work factor a bcrypt hash names ($2b$10$... -> 10). */
+export function bcryptCost(hash: string): number {
+  return Number(hash.slice(4, 6));
+}
+
+/** bcrypt refuses costs outside 4..31; 31 would take hours a check. Past 16 (seconds a check) is a typo or an attack on ourselves. */
+const BCRYPT_COST = { min: 4, max: 16 };
+/** A burst beyond this is no limit at all; the bound keeps the bucket's arithmetic exact. */
+const MAX_BURST = 1_000_000;
+
+function parseRateLimit(raw: Raw, file: string): RateLimitSettings | undefined {
+  const key = 'rate_limit';
+  onlyKeys(raw, ['interval', 'burst'], file, key);
+  const intervalText = raw.interval === undefined || raw.interval === null ? '0s' : raw.interval;
+  const seconds = typeof intervalText === 'string' ? parseDuration(intervalText) : undefined;
+  if (seconds === undefined) throw new WebConfigError(file, `${key}.interval`, `must be a duration such as 100ms or 1s, not ${JSON.stringify(intervalText)}`);
+  if (seconds === 0) return undefined;
+  if (seconds > 86_400) throw new WebConfigError(file, `${key}.interval`, 'must be at most 1d (one request a day is no exporter)');
+  const burst = raw.burst;
+  if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1 || burst > MAX_BURST) {
+    throw new WebConfigError(file, `${key}.burst`, `must be an integer from 1 to ${MAX_BURST} when an interval is set (0 would refuse every request), not ${JSON.stringify(burst)}`);
+  }
+  return { intervalMs: seconds * 1000, burst };
+}
 
 type Raw = Record<string, unknown>;
 
@@ -98,13 +134,11 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   const privateKey = keyFile !== '' ? readPem(keyFile, file, `${key}.key_file`) : inlineKey;
   if (cert === '') throw new WebConfigError(file, key, 'missing one of cert or cert_file');
   if (privateKey === '') throw new WebConfigError(file, key, 'missing one of key or key_file');
-  try {
-    new X509Certificate(cert);
-    createPrivateKey(privateKey);
-  } catch (err) {
-    throw new WebConfigError(file, key, `the certificate or key does not load: ${(err as Error).message}`);
-  }
+  checkPair(cert, privateKey, certFile || 'the inline cert', keyFile || 'the inline key', file, key);
   const ca = caFile !== '' ? readPem(caFile, file, `${key}.client_ca_file`) : inlineCa;
+  // A named CA file must hold a certificate, even when it is empty (an empty one would refuse every client).
+  if (caFile !== '') checkCertificates(ca, caFile, file, `${key}.client_ca_file`);
+  else if (ca !== '') checkCertificates(ca, 'the inline client_ca', file, `${key}.client_ca`);
   // exporter-toolkit also accepts the older name RequireClientCert.
   const clientAuth = (clientAuthText === '' ? 'NoClientCert' : clientAuthText === 'RequireClientCert' ? 'RequireAnyClientCert' : clientAuthText) as ClientAuthType;
   if (!CLIENT_AUTH_TYPES.includes(clientAuth)) throw new WebConfigError(file, `${key}.client_auth_type`, `must be one of ${CLIENT_AUTH_TYPES.join(', ')}, not ${JSON.stringify(clientAuthText)}`);
@@ -128,7 +162,7 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   }
   // cipher_suites and curve_preferences use Go's names: Node's OpenSSL names differ, so they are
   // accepted (the file stays valid for promtool) but OpenSSL's defaults apply; said in the README.
-  return {
+  const settings: TlsSettings = {
     context: {
       cert,
       key: privateKey,
@@ -140,6 +174,52 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
     clientAllowedSans,
     files: [certFile, keyFile, caFile].filter((f) => f !== ''),
   };
+  // What the server will do with it, tried once here: anything OpenSSL still refuses (a version
+  // range it does not take, say) is a bad file, not an exception in the middle of a reload.
+  try {
+    createSecureContext(settings.context);
+  } catch (err) {
+    throw new WebConfigError(file, key, `OpenSSL refuses these settings (${settings.files.join(', ') || 'inline PEM'}): ${(err as Error).message}`);
+  }
+  return settings;
+}
+
+/**
+ * The certificate and key each load, and belong together. A two-file rotation passes through a
+ * moment where one file is new and the other old: that must read as "they do not match", naming
+ * both files, so the reload is refused and the running pair kept.
+ */
+function checkPair(certPem: string, keyPem: string, certName: string, keyName: string, file: string, key: string): void {
+  let certificate: X509Certificate;
+  let privateKey: KeyObject;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch (err) {
+    throw new WebConfigError(file, key, `${certName} holds no certificate that loads: ${(err as Error).message}`);
+  }
+  try {
+    privateKey = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new WebConfigError(file, key, `${keyName} holds no private key that loads: ${(err as Error).message}`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new WebConfigError(file, key, `the key in ${keyName} does not match the certificate in ${certName} (a rotation half done?)`);
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** A CA bundle must hold at least one certificate, each of which loads: an empty one would refuse every client. */
+function checkCertificates(pem: string, name: string, file: string, key: string): void {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new WebConfigError(file, key, `${name} holds no PEM certificate (every client would be refused)`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new WebConfigError(file, key, `certificate ${i + 1} in ${name} does not load: ${(err as Error).message}`);
+    }
+  }
 }
 
 function parseHeaders(raw: Raw, file: string): Record<string, string> {
@@ -179,12 +259,17 @@ export function loadWebConfig(file: string): WebConfig {
     if (typeof hash !== 'string' || !/^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash)) {
       throw new WebConfigError(file, `basic_auth_users.${user}`, 'must be a bcrypt hash (for example from `htpasswd -nBC 10 "" | tr -d \':\\n\'`)');
     }
+    const cost = bcryptCost(hash);
+    if (cost < BCRYPT_COST.min || cost > BCRYPT_COST.max) {
+      throw new WebConfigError(file, `basic_auth_users.${user}`, `bcrypt cost ${cost} is outside ${BCRYPT_COST.min}..${BCRYPT_COST.max} (10 to 12 is usual)`);
+    }
     users.set(user, hash);
   }
   return {
     tls: parseTls(mapping(top.tls_server_config, file, 'tls_server_config'), file),
     headers: parseHeaders(mapping(http.headers, file, 'http_server_config.headers'), file),
     users,
+    rateLimit: parseRateLimit(mapping(top.rate_limit, file, 'rate_limit'), file),
   };
 }
 
@@ -192,39 +277,4 @@ export function loadWebConfig(file: string): WebConfig {
 export function certificateSans(subjectAltName: string | undefined): string[] {
   if (!subjectAltName) return [];
   return subjectAltName.split(', ').map((entry) => entry.slice(entry.indexOf(':') + 1));
-}
-
-/**
- * Checks `Authorization: Basic ...` against bcrypt hashes. bcrypt is slow on purpose (tens of
- * milliseconds), so a successful check is remembered by a hash of the credentials, as
- * exporter-toolkit does: a scraper that presents the same password every 15 s costs one bcrypt.
- */
-export class BasicAuth {
-  private readonly good = new Set<string>();
-  /** Checked for unknown users too, so a response's timing does not tell which users exist. */
-  private static decoy: Promise<string> | undefined;
-
-  constructor(private readonly users: Map<string, string>) {}
-
-  get enabled(): boolean {
-    return this.users.size > 0;
-  }
-
-  async check(header: string | undefined): Promise<boolean> {
-    if (!header?.startsWith('Basic ')) return false;
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return false;
-    const user = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    const hash = this.users.get(user);
-    const fingerprint = createHash('sha256').update(`${user}\0${password}\0${hash ?? ''}`).digest('hex');
-    if (this.good.has(fingerprint)) return true;
-    BasicAuth.decoy ??= bcrypt.hash('decoy', 10);
-    const ok = await bcrypt.compare(password, hash ?? (await BasicAuth.decoy));
-    if (!ok || hash === undefined) return false;
-    if (this.good.size > 1000) this.good.clear();
-    this.good.add(fingerprint);
-    return true;
-  }
 }

@@ -62,6 +62,9 @@ export const METRICS = {
   namespaceReady: family('netlink_namespace_ready', 'gauge', 'Whether the initial dump of the namespace is in and its socket is open.', ['netns'] as const),
   collectorSuccess: family('netlink_collector_success', 'gauge', 'Whether the collector succeeded in this scrape.', ['collector'] as const),
   collectorDuration: family('netlink_collector_duration_seconds', 'gauge', 'How long the collector took in this scrape.', ['collector'] as const),
+  // ---- the HTTP server (registered with prom-client by src/http/http-metrics.ts) ----
+  httpRequestsInFlight: family('netlink_http_requests_in_flight', 'gauge', 'HTTP requests taken and not yet answered or dropped, pipelined ones waiting included (the scrape that reads this counts itself).', [] as const),
+  httpRefused: family('netlink_http_refused_total', 'counter', 'HTTP requests or connections turned away: unauthorized (401), rate_limited (429, the web config rate_limit), auth_busy (429, too many password checks waiting), pipelined (connection cut: too many requests pipelined), tls_handshake (TLS handshake failed or timed out, or the client certificate was refused).', ['reason'] as const),
   // ---- tracing (samples only when tracing is on) ----
   traceSpansDropped: family('netlink_trace_spans_dropped_total', 'counter', 'Trace spans dropped before reaching the collector: queue_full (export queue or open-span cap full), rate_limited (tracing.max_spans_per_second), export_failed (the collector refused or did not answer).', ['reason'] as const),
   traceSpansExported: family('netlink_trace_spans_exported_total', 'counter', 'Trace spans the collector accepted.', [] as const),

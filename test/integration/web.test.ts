@@ -4,54 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import * as https from 'node:https';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { createTestPki, TestPki } from '../helpers/certs';
-import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
+import { httpsGet, pkiFixture, startTlsExporter as startTls, TestPki } from '../helpers/certs';
+import { parseExposition, poll, startExporter } from '../helpers/exporter';
 import { haveCommand, run } from '../helpers/netns';
 
 const EXAMPLE = resolve(__dirname, '..', '..', '..', 'config', 'web-config.example.yml');
-
-interface TlsClient {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  user?: string;
-  password?: string;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function httpsGet(port: number, path: string, client: TlsClient): Promise<Answer> {
-  return new Promise((resolvePromise, reject) => {
-    const headers: Record<string, string> = { connection: 'close' };
-    if (client.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${client.user}:${client.password ?? ''}`).toString('base64')}`;
-    const req = https.get(
-      { host: '127.0.0.1', port, path, agent: false, headers, ...(client.ca ? { ca: client.ca } : {}), ...(client.cert ? { cert: client.cert, key: client.key } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-  });
-}
-
-/** Starts the exporter on TLS (readiness asked over HTTPS with the given client). */
-async function startTls(webConfig: string, client: TlsClient, extra: string[] = []): Promise<Exporter> {
-  const ex = await startExporter({ args: [`--web.config.file=${webConfig}`, ...extra], waitReady: false });
-  await poll('/-/ready over HTTPS', async () => ((await httpsGet(ex.port, '/-/ready', client)).status === 200 ? true : 'not ready'));
-  return ex;
-}
 
 function hash(password: string): string {
   // Cost 4 keeps the test quick; the exporter checks whatever cost the hash names.
@@ -59,17 +19,10 @@ function hash(password: string): string {
 }
 
 describe('--web.config.file: TLS, basic auth, mTLS, reload', { timeout: 120_000 }, () => {
+  const fixture = pkiFixture();
+  const exporters = fixture.exporters;
   let pki: TestPki;
-  const exporters: Exporter[] = [];
-
-  before(() => {
-    pki = createTestPki();
-  });
-
-  after(async () => {
-    for (const ex of exporters) await ex.stop();
-    pki?.remove();
-  });
+  before(() => (pki = fixture.pki()));
 
   test('the shipped example passes promtool check web-config, and serves mTLS + basic auth as written', async (t) => {
     if (!haveCommand('promtool')) {
