@@ -177,7 +177,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
       const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
       const defaults = await registry.metrics();
       if (!openMetrics) return { contentType: registry.contentType, body: [...netlink, Buffer.from(defaults)] };
-      return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults) + OPENMETRICS_EOF)] };
+      return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults, performance.timeOrigin / 1000) + OPENMETRICS_EOF)] };
     },
   }, logger);
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {
