@@ -184,13 +184,16 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
     // Prometheus took all of it: the same metric names as the text format, from the same exporter.
     const text = parseExposition((await ex!.get('/metrics')).body);
     const textNames = new Set(text.samples.map((s) => s.name));
+    // OpenMetrics adds each counter sample's `_created` sample; a Prometheus without
+    // created-timestamp zero ingestion (this one) stores those as series of their own.
+    const createdNames = new Set([...text.types].filter(([, type]) => type === 'counter').map(([name]) => name.replace(/_total$/, '_created')));
     await poll(
       'Prometheus has every metric name of the exposition',
       async () => {
         const r = await promApi<{ result: { metric: { __name__: string } }[] }>(`/api/v1/query?query=${encodeURIComponent(`count by (__name__) ({job="${JOB}"})`)}`);
         const got = new Set(r.result.map((x) => x.metric.__name__).filter((n) => n !== 'up' && !n.startsWith('scrape_')));
         const missing = [...textNames].filter((n) => !got.has(n));
-        const extra = [...got].filter((n) => !textNames.has(n));
+        const extra = [...got].filter((n) => !textNames.has(n) && !createdNames.has(n));
         return missing.length === 0 && extra.length === 0 ? true : `missing ${missing.join(', ') || '-'}; extra ${extra.join(', ') || '-'}`;
       },
       { timeoutMs: 15_000, intervalMs: 200 },
