@@ -538,61 +538,40 @@ liveDescribe('fleet: two hosts, a real Prometheus and Alertmanager, the rules an
       }
     }
     assert.ok(shortened > 0, 'the rules have for: durations to shorten');
-    fs.writeFileSync(path.join(promDir, 'alerts.yml'), stringifyYaml(rules));
-    fs.writeFileSync(
-      path.join(promDir, 'prometheus.yml'),
-      stringifyYaml({
-        global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
-        rule_files: ['alerts.yml'],
-        alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-        scrape_configs: [
-          {
-            job_name: JOB,
-            static_configs: [
-              { targets: [`127.0.0.1:${exA.port}`], labels: { instance: 'host-a' } },
-              { targets: [`127.0.0.1:${exB.port}`], labels: { instance: 'host-b' } },
-            ],
-          },
-        ],
-      }),
-    );
-    prometheus = startDaemon('prometheus', [
-      PROMETHEUS,
-      `--config.file=${path.join(promDir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(promDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ]);
-
+    /** A Prometheus scraping both exporters under JOB, with these rules, sending to the Alertmanager. */
+    const startPrometheus = (name: string, dir: string, rulesYaml: string, global: Record<string, unknown>, port: number): Daemon => {
+      fs.writeFileSync(path.join(dir, 'alerts.yml'), rulesYaml);
+      fs.writeFileSync(
+        path.join(dir, 'prometheus.yml'),
+        stringifyYaml({
+          global,
+          rule_files: ['alerts.yml'],
+          alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
+          scrape_configs: [
+            {
+              job_name: JOB,
+              static_configs: [
+                { targets: [`127.0.0.1:${exA.port}`], labels: { instance: 'host-a' } },
+                { targets: [`127.0.0.1:${exB.port}`], labels: { instance: 'host-b' } },
+              ],
+            },
+          ],
+        }),
+      );
+      return startDaemon(name, [
+        PROMETHEUS,
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ]);
+    };
+    prometheus = startPrometheus('prometheus', promDir, stringifyYaml(rules), { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' }, promPort);
     // The second Prometheus: docs/fleet.md's intervals, the shipped rules as they are.
     const docDir = path.join(tmp, 'documented');
     fs.mkdirSync(docDir);
-    fs.copyFileSync(RULES, path.join(docDir, 'alerts.yml'));
     const sample = documentedPrometheusConfig();
-    fs.writeFileSync(
-      path.join(docDir, 'prometheus.yml'),
-      stringifyYaml({
-        global: { ...sample.global, external_labels: { source: 'documented' } },
-        rule_files: ['alerts.yml'],
-        alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-        scrape_configs: [
-          {
-            job_name: JOB,
-            static_configs: [
-              { targets: [`127.0.0.1:${exA.port}`], labels: { instance: 'host-a' } },
-              { targets: [`127.0.0.1:${exB.port}`], labels: { instance: 'host-b' } },
-            ],
-          },
-        ],
-      }),
-    );
-    documented = startDaemon('prometheus (documented)', [
-      PROMETHEUS,
-      `--config.file=${path.join(docDir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(docDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${documentedPort}`,
-      '--log.level=warn',
-    ]);
+    documented = startPrometheus('prometheus (documented)', docDir, fs.readFileSync(RULES, 'utf8'), { ...sample.global, external_labels: { source: 'documented' } }, documentedPort);
 
     await Promise.all([
       waitHttpOk(alertmanager, `${amUrl}/-/ready`, 20_000),

@@ -6,31 +6,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AF_INET, NLM_F_CREATE, RTM_DELROUTE, RTM_NEWROUTE } from '../../src/netlink/constants';
-import { decodeDatagram } from '../../src/netlink/decode';
 import { routeRequest } from '../../src/netlink/request';
-import type { MessageSink, RouteMessage } from '../../src/netlink/types';
+import type { RouteMessage } from '../../src/netlink/types';
 import { NamespaceModel } from '../../src/state/model';
 import { groupKey } from '../../src/state/routes';
+import { decodeRoute } from '../helpers/decode';
 
 function routeMessage(type: number, n: number, table: number, protocol: number): RouteMessage {
   const dst = Buffer.alloc(4);
   dst.writeUInt32BE(0x0a000000 + n, 0);
   const bytes = routeRequest({ type, flags: type === RTM_NEWROUTE ? NLM_F_CREATE : 0, seq: 1, family: AF_INET, dst, dstLength: 32, table, protocol, oif: 2, routeType: 1 });
-  let out: RouteMessage | undefined;
-  const sink: MessageSink = {
-    link: () => undefined,
-    address: () => undefined,
-    route: (m) => (out = m),
-    neighbour: () => undefined,
-    nexthop: () => undefined,
-    done: () => undefined,
-    error: () => undefined,
-    other: () => undefined,
-    decodeError: (e) => assert.fail(e),
-  };
-  decodeDatagram(bytes, 0, bytes.length, sink);
-  assert.ok(out);
-  return out;
+  return decodeRoute(bytes);
 }
 
 test('an emptied group reads 0; past the cap the one emptied longest ago goes, counted', () => {
