@@ -571,10 +571,12 @@ export class NamespaceModel implements MessageSink {
   private adjustRouteCount(table: number, family: number, protocol: number, delta: number): void {
     const key = groupKey(table, family, protocol);
     this.routeGroup(key);
-    const next = Math.max(0, (this.routeCounts.get(key) as number) + delta);
+    const before = this.routeCounts.get(key) as number;
+    const next = Math.max(0, before + delta);
     this.routeCounts.set(key, next);
     if (next === 0) this.routeGroupEmptied(key);
-    else this.emptyRouteGroups.delete(key);
+    // Only a group that was at 0 is in the set (a route burst pays no set operation per route).
+    else if (before === 0) this.emptyRouteGroups.delete(key);
   }
 
   private countRoute(table: number, family: number, protocol: number, action: number): void {
