@@ -217,8 +217,9 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   ready = true;
   for (const wake of readyWaiters.splice(0)) wake();
   // One render, thrown away, so the first scrape joins ready text like every later one instead
-  // of formatting every interface (5,000 interfaces: about 180 ms, then 30).
-  setImmediate(() => renderNetlinkMetrics(sources, collectorOptions, VERSION));
+  // of formatting every interface (5,000 interfaces: about 180 ms, then 30). In OpenMetrics,
+  // the format Prometheus asks for (the text of one format is kept).
+  setImmediate(() => renderNetlinkMetrics(sources, { ...collectorOptions, openMetrics: true }, VERSION));
 }
 
 async function events(config: Config, logger: Logger): Promise<void> {

@@ -214,18 +214,19 @@ function unchanged(run: Run, links: readonly LinkRecord[]): boolean {
 }
 
 /**
- * The runs of the last scrape, per namespace and format (OpenMetrics adds `_created` lines);
- * only these are kept (one generation). A scraper keeps to one format, so mostly one is filled.
+ * The runs of the last scrape, per namespace, in the format it was in (OpenMetrics adds
+ * `_created` lines): one generation of one format, so text is kept once. Prometheus keeps to
+ * OpenMetrics; a scrape in the other format (a curl) formats every link anew, once.
  */
-const runCaches = { text: new WeakMap<NamespaceModel, Run[]>(), openMetrics: new WeakMap<NamespaceModel, Run[]>() };
+const runCache = new WeakMap<NamespaceModel, { openMetrics: boolean; runs: Run[] }>();
 
 /**
  * The model's links with series (tracked live ones, then deleted ones still in their grace
  * period) as runs, reusing every run whose links and versions are unchanged.
  */
 function linkRuns(model: NamespaceModel, openMetrics: boolean): Run[] {
-  const runCache = openMetrics ? runCaches.openMetrics : runCaches.text;
-  const previous = runCache.get(model) ?? [];
+  const cached = runCache.get(model);
+  const previous = cached?.openMetrics === openMetrics ? cached.runs : [];
   // Looked up by first link only when the runs moved (a run was added, split or merged).
   let byFirst: Map<LinkRecord, Run> | undefined;
   const runs: Run[] = [];
@@ -251,9 +252,9 @@ function linkRuns(model: NamespaceModel, openMetrics: boolean): Run[] {
     if (endsRun(link, members.length)) close();
   }
   if (members.length > 0) close();
-  runCache.set(model, runs);
+  runCache.set(model, { openMetrics, runs });
   // The runs replaced are garbage now: counted, so that a burst of changes gives its memory back.
-  const dropped = previous.reduce((sum, run) => sum + run.bytes, 0) - kept;
+  const dropped = (cached?.runs ?? []).reduce((sum, run) => sum + run.bytes, 0) - kept;
   if (dropped > 0) released(dropped);
   return runs;
 }
