@@ -191,7 +191,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
       const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
       const defaults = await registry.metrics();
       if (!openMetrics) return { contentType: registry.contentType, body: [...netlink, Buffer.from(defaults)] };
-      return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults) + OPENMETRICS_EOF)] };
+      return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults, performance.timeOrigin / 1000) + OPENMETRICS_EOF)] };
     },
   }, logger);
   registerHttpMetrics(registry, () => server.stats());
@@ -234,8 +234,9 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   ready = true;
   for (const wake of readyWaiters.splice(0)) wake();
   // One render, thrown away, so the first scrape joins ready text like every later one instead
-  // of formatting every interface (5,000 interfaces: about 180 ms, then 30).
-  setImmediate(() => renderNetlinkMetrics(sources, collectorOptions, VERSION));
+  // of formatting every interface (5,000 interfaces: about 180 ms, then 30). In OpenMetrics,
+  // the format Prometheus asks for (the text of one format is kept).
+  setImmediate(() => renderNetlinkMetrics(sources, { ...collectorOptions, openMetrics: true }, VERSION));
 }
 
 async function events(config: Config, logger: Logger): Promise<void> {

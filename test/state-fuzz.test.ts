@@ -300,9 +300,12 @@ function invariants(model: NamespaceModel, maxTracked: number): string[] {
   const wrong: string[] = [];
   let sum = 0;
   for (const [key, v] of model.routeCounts) {
-    if (!(Number.isInteger(v) && v > 0)) wrong.push(`routeCounts[${key}] = ${v}`);
+    // An emptied group stays, at 0 (its series must read 0, not vanish).
+    if (!isCount(v)) wrong.push(`routeCounts[${key}] = ${v}`);
+    if (!model.routeChanges.has(key)) wrong.push(`routeCounts[${key}] without routeChanges`);
     sum += v;
   }
+  for (const key of model.routeChanges.keys()) if (!model.routeCounts.has(key)) wrong.push(`routeChanges[${key}] without routeCounts`);
   const held = model.routes4.count + model.routes6.count;
   if (sum !== held) wrong.push(`sum of routeCounts ${sum} != routes held ${held} (routes4 ${model.routes4.count}, routes6 ${model.routes6.count})`);
   for (const [key, counts] of model.routeChanges) if (!counts.every(isCount)) wrong.push(`routeChanges[${key}] = ${counts.join(',')}`);

@@ -14,7 +14,7 @@ import type { Exemplar, ExemplarLookup } from '../tracing/exemplars';
 import { DROP_REASONS, TraceStats } from '../tracing/stats';
 import { Family, METRICS as M } from './contract';
 import { formatExemplar } from './openmetrics';
-import { escapeLabelValue, ExpositionWriter, formatValue } from './writer';
+import { createdName, escapeLabelValue, ExpositionWriter, formatCreated, formatValue } from './writer';
 
 /** What the metrics read of one watched namespace. */
 export interface NamespaceSource {
@@ -62,6 +62,12 @@ const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
   [M.interfaceCarrierDownChanges, (l) => l.carrierDownCount],
   [M.interfaceLastChange, (l) => l.lastChange],
 ];
+/**
+ * The kernel's own counters: for an interface found by the initial dump they counted since a
+ * creation time we cannot know, so they get no `_created` (see LinkRecord.kernelCountersPredateUs).
+ */
+const KERNEL_COUNTERS: readonly Family[] = [M.interfaceCarrierChanges, M.interfaceCarrierUpChanges, M.interfaceCarrierDownChanges];
+
 /** Where each family's lines sit in a link's text and in a run's. */
 const FLAPS = PER_LINK.findIndex(([def]) => def === M.interfaceFlaps);
 const INFO = PER_LINK.length;
@@ -71,6 +77,14 @@ const DAD_FAILURES = INFO + 3;
 const NEIGHBOUR_CHANGES = INFO + 4;
 const LINK_FAMILIES = NEIGHBOUR_CHANGES + 1;
 
+/** netlink_address_changes_total's four lines a link, in this order ([family][action] of LinkRecord.addressChanges). */
+const ADDRESS_SERIES = [
+  ['inet', 'added'],
+  ['inet', 'removed'],
+  ['inet6', 'added'],
+  ['inet6', 'removed'],
+] as const;
+
 /** A link's series as exposition text: its lines of every family, family after family. */
 interface LinkText {
   bytes: Buffer;
@@ -78,28 +92,40 @@ interface LinkText {
   bounds: number[];
 }
 
-function renderLink(netns: string, link: LinkRecord): LinkText {
+/**
+ * A link's lines. In OpenMetrics (`openMetrics`) each counter sample is followed by its
+ * `_created` sample: the time the link was first seen, when its counters were born at 0.
+ */
+function renderLink(netns: string, link: LinkRecord, openMetrics: boolean): LinkText {
   const labels = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
+  const firstSeen = formatCreated(link.firstSeen);
+  /** The `_created` line of a counter sample with these labels ('' when there is none). */
+  const created = (def: Family, sampleLabels: string, kernel = false): string =>
+    openMetrics && !(kernel && link.kernelCountersPredateUs) ? `${createdName(def)}{${sampleLabels}} ${firstSeen}\n` : '';
   const lines = PER_LINK.map(([def, read]) => {
     const value = read(link);
-    return value === undefined ? '' : `${def.name}{${labels}} ${formatValue(value)}\n`;
+    if (value === undefined) return '';
+    const line = `${def.name}{${labels}} ${formatValue(value)}\n`;
+    return def.type === 'counter' ? line + created(def, labels, KERNEL_COUNTERS.includes(def)) : line;
   });
   const oper = link.deletedAt === undefined ? (OPERSTATE_NAMES[link.operstate] ?? String(link.operstate)) : 'deleted';
   lines[INFO] = `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
   const held = M.interfaceAddresses.name;
   lines[ADDRESSES] = `${held}{${labels},family="inet"} ${link.addresses[0]}\n${held}{${labels},family="inet6"} ${link.addresses[1]}\n`;
   // Every interface gets all four counters from the start, so rates exist before the first change.
-  const changes = M.addressChanges.name;
-  const [inet, inet6] = link.addressChanges;
-  lines[ADDRESS_CHANGES] =
-    `${changes}{${labels},family="inet",action="added"} ${inet[0]}\n${changes}{${labels},family="inet",action="removed"} ${inet[1]}\n` +
-    `${changes}{${labels},family="inet6",action="added"} ${inet6[0]}\n${changes}{${labels},family="inet6",action="removed"} ${inet6[1]}\n`;
-  lines[DAD_FAILURES] = `${M.dadFailures.name}{${labels}} ${link.dadFailures}\n`;
+  let addressLines = '';
+  ADDRESS_SERIES.forEach(([family, action], i) => {
+    const sampleLabels = `${labels},family="${family}",action="${action}"`;
+    addressLines += `${M.addressChanges.name}{${sampleLabels}} ${link.addressChanges[i >> 1]?.[i & 1]}\n${created(M.addressChanges, sampleLabels)}`;
+  });
+  lines[ADDRESS_CHANGES] = addressLines;
+  lines[DAD_FAILURES] = `${M.dadFailures.name}{${labels}} ${link.dadFailures}\n${created(M.dadFailures, labels)}`;
   let neighbourLines = '';
   link.neighbourChanges.forEach((counts, i) => {
     const family = i === 0 ? 'inet' : 'inet6';
     NEIGHBOUR_ACTIONS.forEach((action, a) => {
-      neighbourLines += `${M.neighbourChanges.name}{${labels},family="${family}",action="${action}"} ${counts[a]}\n`;
+      const sampleLabels = `${labels},family="${family}",action="${action}"`;
+      neighbourLines += `${M.neighbourChanges.name}{${sampleLabels}} ${counts[a]}\n${created(M.neighbourChanges, sampleLabels)}`;
     });
   });
   lines[NEIGHBOUR_CHANGES] = neighbourLines;
@@ -150,9 +176,9 @@ function sameLinks(run: Run, links: readonly LinkRecord[]): boolean {
  * The run of `links`. When `old` holds the same links, only those whose version moved are
  * formatted; the stretches of unchanged links between them are copied from old's text whole.
  */
-function joinRun(netns: string, links: LinkRecord[], old: Run | undefined): Run {
+function joinRun(netns: string, links: LinkRecord[], old: Run | undefined, openMetrics: boolean): Run {
   const base = old && sameLinks(old, links) ? old : undefined;
-  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link)));
+  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link, openMetrics)));
   const lengths = new Int32Array(links.length * LINK_FAMILIES);
   const text: Buffer[] = [];
   let bytes = 0;
@@ -189,15 +215,20 @@ function unchanged(run: Run, links: readonly LinkRecord[]): boolean {
   return sameLinks(run, links) && links.every((link, i) => run.versions[i] === link.version);
 }
 
-/** The runs of the last scrape, per namespace; only these are kept (one generation). */
-const runCache = new WeakMap<NamespaceModel, Run[]>();
+/**
+ * The runs of the last scrape, per namespace, in the format it was in (OpenMetrics adds
+ * `_created` lines): one generation of one format, so text is kept once. Prometheus keeps to
+ * OpenMetrics; a scrape in the other format (a curl) formats every link anew, once.
+ */
+const runCache = new WeakMap<NamespaceModel, { openMetrics: boolean; runs: Run[] }>();
 
 /**
  * The model's links with series (tracked live ones, then deleted ones still in their grace
  * period) as runs, reusing every run whose links and versions are unchanged.
  */
-function linkRuns(model: NamespaceModel): Run[] {
-  const previous = runCache.get(model) ?? [];
+function linkRuns(model: NamespaceModel, openMetrics: boolean): Run[] {
+  const cached = runCache.get(model);
+  const previous = cached?.openMetrics === openMetrics ? cached.runs : [];
   // Looked up by first link only when the runs moved (a run was added, split or merged).
   let byFirst: Map<LinkRecord, Run> | undefined;
   const runs: Run[] = [];
@@ -210,7 +241,7 @@ function linkRuns(model: NamespaceModel): Run[] {
     if (run && unchanged(run, members)) {
       runs.push(run);
       kept += run.bytes;
-    } else runs.push(joinRun(model.netns, members, run));
+    } else runs.push(joinRun(model.netns, members, run, openMetrics));
     members = [];
   };
   for (const link of model.links.values()) {
@@ -223,9 +254,9 @@ function linkRuns(model: NamespaceModel): Run[] {
     if (endsRun(link, members.length)) close();
   }
   if (members.length > 0) close();
-  runCache.set(model, runs);
+  runCache.set(model, { openMetrics, runs });
   // The runs replaced are garbage now: counted, so that a burst of changes gives its memory back.
-  const dropped = previous.reduce((sum, run) => sum + run.bytes, 0) - kept;
+  const dropped = (cached?.runs ?? []).reduce((sum, run) => sum + run.bytes, 0) - kept;
   if (dropped > 0) released(dropped);
   return runs;
 }
@@ -255,7 +286,7 @@ function familyWithExemplars<E>(
   w.family(def);
   for (const source of sources) {
     const netns = source.model.netns;
-    for (const run of linkRuns(source.model)) {
+    for (const run of linkRuns(source.model, w.openMetrics)) {
       const text = run.text[at] as Buffer;
       const found = run.links.map((link) => find(netns, link));
       if (found.every((e) => e === undefined)) {
@@ -273,6 +304,19 @@ function familyWithExemplars<E>(
   }
 }
 
+/**
+ * A link's lines of a counter family with `exemplars[i]` appended to its i-th sample of `def`
+ * (its `_total` lines; the `_created` lines between them carry none).
+ */
+function annotateSamples(def: Family, lines: string, exemplars: readonly (Exemplar | undefined)[]): string {
+  let i = 0;
+  const prefix = `${def.name}{`;
+  return lines
+    .split('\n')
+    .map((line) => (line.startsWith(prefix) ? withExemplar(line, exemplars[i++]) : line))
+    .join('\n');
+}
+
 /** netlink_interface_flaps_total, with the exemplar of the outage span that last moved it. */
 function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
   familyWithExemplars(
@@ -281,16 +325,9 @@ function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSour
     sources,
     FLAPS,
     (netns, link) => lookup.flap(netns, link.ifindex),
-    (line, exemplar) => `${withExemplar(line.slice(0, -1), exemplar)}\n`,
+    (lines, exemplar) => annotateSamples(M.interfaceFlaps, lines, [exemplar]),
   );
 }
-
-const ADDRESS_SERIES = [
-  ['inet', 'added'],
-  ['inet', 'removed'],
-  ['inet6', 'added'],
-  ['inet6', 'removed'],
-] as const;
 
 /** netlink_address_changes_total (four lines a link, in ADDRESS_SERIES order), with exemplars. */
 function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
@@ -303,12 +340,12 @@ function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly Name
       const exemplars = ADDRESS_SERIES.map(([family, action]) => lookup.addressChange(netns, link.ifindex, family, action));
       return exemplars.every((e) => e === undefined) ? undefined : exemplars;
     },
-    (lines, exemplars) => `${lines.split('\n').slice(0, ADDRESS_SERIES.length).map((line, i) => withExemplar(line, exemplars[i])).join('\n')}\n`,
+    (lines, exemplars) => annotateSamples(M.addressChanges, lines, exemplars),
   );
 }
 
 function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model));
+  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics));
   const exemplars = w.openMetrics ? options.exemplars : undefined;
   PER_LINK.forEach(([def], at) => {
     if (exemplars && at === FLAPS) flapsWithExemplars(w, sources, exemplars);
@@ -318,7 +355,7 @@ function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], op
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model));
+  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics));
   familyOfLinks(w, M.interfaceAddresses, runs, ADDRESSES);
   if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
   else familyOfLinks(w, M.addressChanges, runs, ADDRESS_CHANGES);
@@ -350,15 +387,15 @@ function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
   });
   w.family(M.vipTransitions);
   each((netns, vip) => {
-    w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'acquired'], vip.acquired);
-    w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'released'], vip.released);
+    w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'acquired'], vip.acquired, vip.createdAt);
+    w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'released'], vip.released, vip.createdAt);
   });
   w.family(M.vipMacChanges);
-  each((netns, vip) => w.sample(M.vipMacChanges, [netns, vip.config.address, vip.config.name], vip.macChanges));
+  each((netns, vip) => w.sample(M.vipMacChanges, [netns, vip.config.address, vip.config.name], vip.macChanges, vip.createdAt));
 }
 
 function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model)), NEIGHBOUR_CHANGES);
+  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics)), NEIGHBOUR_CHANGES);
   w.family(M.neighbours);
   for (const source of sources) {
     w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
@@ -388,7 +425,8 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
     for (const [key, counts] of source.model.routeChanges) {
       const g = splitGroupKey(key);
       const labels = [source.model.netns, tableName(g.table), g.family === 2 ? 'inet' : 'inet6', protocolName(g.protocol)] as const;
-      ROUTE_ACTIONS.forEach((action, i) => w.sample(M.routeChanges, [...labels, action], counts[i] as number));
+      const created = source.model.routeGroupCreated.get(key);
+      ROUTE_ACTIONS.forEach((action, i) => w.sample(M.routeChanges, [...labels, action], counts[i] as number, created));
     }
   }
   w.family(M.defaultRouteInfo);
@@ -403,8 +441,12 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
   for (const source of sources) {
     for (const [key, count] of source.model.defaultRouteChanges) {
       const [table, family] = key.split('|').map(Number) as [number, number];
-      w.sample(M.defaultRouteChanges, [source.model.netns, tableName(table), family === 2 ? 'inet' : 'inet6'], count);
+      w.sample(M.defaultRouteChanges, [source.model.netns, tableName(table), family === 2 ? 'inet' : 'inet6'], count, source.model.defaultRouteChangesCreated.get(key));
     }
+  }
+  w.family(M.routeGroupsForgotten);
+  for (const source of sources) {
+    if (source.opened) w.sample(M.routeGroupsForgotten, [source.model.netns], source.model.routeGroupsForgotten, source.model.createdAt);
   }
 }
 
@@ -416,10 +458,12 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
     w.family(def);
     for (const source of sources) {
       const values = counts(source);
+      const unknownSeen = source.model.unknownTypeSeen[def === M.messagesReceived ? 0 : 1];
       for (let type = 0; type < values.length; type++) {
         const name = RTM_NAMES[type];
         // Known types always appear (at 0) so rates exist; unknown ones once they are seen.
-        if (name !== undefined || values[type]) w.sample(def, [source.model.netns, name ?? String(type)], values[type] as number);
+        if (name !== undefined) w.sample(def, [source.model.netns, name], values[type] as number, source.model.createdAt);
+        else if (values[type]) w.sample(def, [source.model.netns, String(type)], values[type] as number, unknownSeen[type]);
       }
     }
   }
@@ -437,17 +481,20 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
   ];
   for (const [def, read] of perNamespace) {
     w.family(def);
-    for (const source of sources) if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source));
+    // Counters are born with the namespace's model (its socket opened): their `_created`.
+    for (const source of sources) if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source), source.model.createdAt);
   }
   // Announced always (the contract), with samples only when tracing is on.
   const tracing = options.tracing;
   w.family(M.traceSpansDropped);
+  // Tracing starts with the process: its counters are born then.
+  const processStart = performance.timeOrigin / 1000;
   if (tracing) {
     const dropped = tracing.dropped();
-    for (const reason of DROP_REASONS) w.sample(M.traceSpansDropped, [reason], dropped[reason]);
+    for (const reason of DROP_REASONS) w.sample(M.traceSpansDropped, [reason], dropped[reason], processStart);
   }
   w.family(M.traceSpansExported);
-  if (tracing) w.sample(M.traceSpansExported, [], tracing.exported());
+  if (tracing) w.sample(M.traceSpansExported, [], tracing.exported(), processStart);
 }
 
 export const COLLECTORS: readonly [string, Collector][] = [

@@ -47,6 +47,7 @@ export const METRICS = {
   routeChanges: family('netlink_route_changes_total', 'counter', 'Route notifications by action, plus routes the kernel flushed without one (action="flushed"). A lower bound after an overrun.', ['netns', 'table', 'family', 'protocol', 'action'] as const),
   defaultRouteInfo: family('netlink_default_route_info', 'gauge', 'A default route; always 1.', ['netns', 'table', 'family', 'interface', 'gateway', 'protocol'] as const),
   defaultRouteChanges: family('netlink_default_route_changes_total', 'counter', 'Default routes added, removed, replaced or flushed.', ['netns', 'table', 'family'] as const),
+  routeGroupsForgotten: family('netlink_route_groups_forgotten_total', 'counter', 'Route groups (table, family, protocol) at 0 routes whose series were dropped because more than 1024 groups of the namespace were at 0 (the one emptied longest ago goes first).', ['netns'] as const),
   // ---- the exporter itself ----
   messagesReceived: family('netlink_messages_received_total', 'counter', 'Notifications the kernel multicast to us, by RTM_* type (dump replies excluded).', ['netns', 'type'] as const),
   dumpMessages: family('netlink_dump_messages_total', 'counter', 'Messages received in replies to our own dumps, by RTM_* type.', ['netns', 'type'] as const),

@@ -1,8 +1,9 @@
 // Prometheus text exposition (0.0.4), written by hand for the netlink_* families: the state
 // lives in plain structures and prom-client's per-series cost (about 4 us) would make a scrape of
 // thousands of interfaces slow. HELP/TYPE once per family; samples of a family together.
-// OpenMetrics 1.0 when asked (openmetrics.ts): the samples are the same lines; only the HELP and
-// TYPE lines differ (a counter family is named without `_total`), plus exemplars and `# EOF`.
+// OpenMetrics 1.0 when asked (openmetrics.ts): the samples are the same lines; the HELP and TYPE
+// lines differ (a counter family is named without `_total`), and there are exemplars, `# EOF`,
+// and a counter's `_created` sample right after each of its `_total` samples.
 
 import type { Family } from './contract';
 
@@ -24,6 +25,19 @@ export function escapeOpenMetricsHelp(text: string): string {
 /** The family name OpenMetrics announces: a counter's without its `_total`. */
 export function openMetricsFamilyName(def: Pick<Family, 'name' | 'type'>): string {
   return def.type === 'counter' && def.name.endsWith('_total') ? def.name.slice(0, -'_total'.length) : def.name;
+}
+
+/** The OpenMetrics `_created` sample name of a counter family (`x_total` -> `x_created`). */
+export function createdName(def: Pick<Family, 'name' | 'type'>): string {
+  return `${openMetricsFamilyName(def)}_created`;
+}
+
+/**
+ * A `_created` value: seconds since the epoch, to the millisecond (Prometheus keeps created
+ * timestamps in milliseconds).
+ */
+export function formatCreated(seconds: number): string {
+  return (Math.round(seconds * 1000) / 1000).toFixed(3);
 }
 
 export function formatValue(value: number): string {
@@ -54,17 +68,25 @@ export class ExpositionWriter {
     return this;
   }
 
-  sample<L extends readonly string[]>(def: Family<L>, values: LabelValues<L>, value: number): void {
-    let line = def.name;
+  /**
+   * One sample. `created` (seconds since the epoch) is when a counter's label set was first
+   * seen: in OpenMetrics it follows as the `_created` sample of the same label set, which
+   * Prometheus's created-timestamp zero ingestion turns into a 0 at that time, so increase()
+   * counts a label set's first burst. Ignored for gauges and in the Prometheus text format.
+   */
+  sample<L extends readonly string[]>(def: Family<L>, values: LabelValues<L>, value: number, created?: number): void {
+    let labels = '';
     if (def.labels.length > 0) {
-      line += '{';
+      labels += '{';
       for (let i = 0; i < def.labels.length; i++) {
-        if (i > 0) line += ',';
-        line += `${def.labels[i]}="${escapeLabelValue(values[i] as string)}"`;
+        if (i > 0) labels += ',';
+        labels += `${def.labels[i]}="${escapeLabelValue(values[i] as string)}"`;
       }
-      line += '}';
+      labels += '}';
     }
-    this.parts.push(`${line} ${formatValue(value)}\n`);
+    let text = `${def.name}${labels} ${formatValue(value)}\n`;
+    if (created !== undefined && this.openMetrics && def.type === 'counter') text += `${createdName(def)}${labels} ${formatCreated(created)}\n`;
+    this.parts.push(text);
   }
 
   /** Appends samples already in exposition format (each line ending in a newline). */

@@ -44,6 +44,14 @@ export interface LinkRecord {
   seen: boolean;
   /** Bumped on every change of what the record's series show (their rendered text is cached by it). */
   version: number;
+  /** When we first saw the ifindex (seconds since the epoch): the `_created` of its counters. */
+  firstSeen: number;
+  /**
+   * Found by the initial dump: the kernel's carrier counters counted before we watched, since a
+   * creation time we cannot know, so they get no `_created` (a guess would make increase() count
+   * their whole history at every restart of the exporter).
+   */
+  kernelCountersPredateUs: boolean;
 }
 
 /** Operationally up: operstate UP, or UNKNOWN with IFF_UP and IFF_LOWER_UP (lo, tun). */
@@ -89,6 +97,8 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
     deletedAt: undefined,
     seen: true,
     version: 0,
+    firstSeen: now,
+    kernelCountersPredateUs: false,
   };
 }
 

@@ -19,6 +19,7 @@ import {
   RTM_DELROUTE,
   RTM_F_CLONED,
   RTN_LOCAL,
+  RTM_NAMES,
   RTPROT_NAMES,
 } from '../netlink/constants';
 import { formatIp, ipv4Word } from '../netlink/format';
@@ -31,7 +32,7 @@ import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressReco
 import type { PendingEvent } from './events';
 import type { RouteGate } from '../event-log';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
-import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
+import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable, splitGroupKey } from './routes';
 
 /** An interface-name filter: src/name-pattern.ts compiles the config's into linear-time RE2 matchers. */
 export interface NameMatcher {
@@ -50,7 +51,17 @@ export interface ModelOptions {
   now?: () => number;
   /** Virtual IPs to watch. */
   vips?: readonly VipConfig[];
+  /** How many emptied route groups keep their series at 0 (default MAX_EMPTY_ROUTE_GROUPS). */
+  maxEmptyRouteGroups?: number;
 }
+
+/**
+ * Route groups (table, family, protocol) whose last route went keep their series at 0, so that
+ * `netlink_routes{protocol="bgp"} < 1000` fires when BGP withdraws everything. A routing daemon
+ * that cycles table numbers would make that unbounded: past this many emptied groups in a
+ * namespace, the one emptied longest ago is forgotten (counted in routeGroupsForgotten).
+ */
+export const MAX_EMPTY_ROUTE_GROUPS = 1024;
 
 export interface DefaultRoute {
   table: number;
@@ -78,13 +89,24 @@ export class NamespaceModel implements MessageSink {
   readonly addresses = new Map<string, AddressRecord>();
   readonly routes4 = new RouteTable(AF_INET);
   readonly routes6 = new RouteTable(AF_INET6);
-  /** netlink_routes by groupKey(table, family, protocol). */
+  /**
+   * netlink_routes by groupKey(table, family, protocol). A group stays, at 0, after its last
+   * route goes (up to maxEmptyRouteGroups of them): same keys as routeChanges.
+   */
   readonly routeCounts = new Map<number, number>();
   /** netlink_route_changes_total by groupKey, one number per ROUTE_ACTIONS entry. */
   readonly routeChanges = new Map<number, number[]>();
+  /** When each route group was first seen (seconds since the epoch): its counters' `_created`. */
+  readonly routeGroupCreated = new Map<number, number>();
+  /** Groups at 0 routes, the one emptied longest ago first. */
+  private readonly emptyRouteGroups = new Set<number>();
+  /** Emptied route groups forgotten because more than maxEmptyRouteGroups were at 0. */
+  routeGroupsForgotten = 0;
   readonly defaultRoutes = new Map<string, DefaultRoute>();
   /** netlink_default_route_changes_total by "table|family". */
   readonly defaultRouteChanges = new Map<string, number>();
+  /** When each defaultRouteChanges key was first seen: its `_created`. */
+  readonly defaultRouteChangesCreated = new Map<string, number>();
   readonly nexthops = new Map<number, NexthopObject>();
   vips: VipWatch;
   /** ARP and NDP entries by neighbourKey (no series per neighbour: counts only). */
@@ -100,6 +122,16 @@ export class NamespaceModel implements MessageSink {
   readonly messagesReceived = new Float64Array(RTM_NAME_MAX);
   /** Dump replies by nlmsg_type. */
   readonly dumpMessages = new Float64Array(RTM_NAME_MAX);
+  /**
+   * When the model was made (its namespace opened): the `_created` of the counters that exist
+   * from then on (per-namespace counters, known message types, interfaces of the initial dump).
+   */
+  readonly createdAt: number;
+  /**
+   * When a message type outside RTM_NAMES was first counted (its series is born then), by type,
+   * 0 if never: [notifications, dump replies].
+   */
+  readonly unknownTypeSeen = [new Float64Array(RTM_NAME_MAX), new Float64Array(RTM_NAME_MAX)] as const;
   decodeErrors = 0;
   seriesLimitDropped = 0;
   trackedCount = 0;
@@ -127,7 +159,8 @@ export class NamespaceModel implements MessageSink {
     this.options = options;
     this.netns = options.netns;
     this.now = options.now ?? (() => Date.now() / 1000);
-    this.vips = new VipWatch(options.vips ?? []);
+    this.createdAt = this.now();
+    this.vips = new VipWatch(options.vips ?? [], this.createdAt);
   }
 
   // ---- MessageSink ---------------------------------------------------------------------------
@@ -136,12 +169,11 @@ export class NamespaceModel implements MessageSink {
   private account(h: MessageHeader): boolean {
     // Only replies to our own requests carry our port id (we never change state from this socket).
     const isDump = h.pid === this.portId && this.portId >= 0;
-    if (isDump) {
-      this.dumpMessages[h.type & 0xff]++;
-      if ((h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
-    } else {
-      this.messagesReceived[h.type & 0xff]++;
-    }
+    const type = h.type & 0xff;
+    const counts = isDump ? this.dumpMessages : this.messagesReceived;
+    // A type the names table lacks gets its series with its first message: remember when.
+    if (counts[type]++ === 0 && RTM_NAMES[type] === undefined) this.unknownTypeSeen[isDump ? 1 : 0][type] = this.now();
+    if (isDump && (h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
     return isDump;
   }
 
@@ -162,6 +194,8 @@ export class NamespaceModel implements MessageSink {
     const known = this.links.get(m.ifindex);
     if (!known) {
       const record = newLinkRecord(m, now);
+      // Found by the initial dump: the kernel's own counters (carrier changes) predate us.
+      record.kernelCountersPredateUs = this.quiet(isDump);
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
       this.track(record);
@@ -418,10 +452,10 @@ export class NamespaceModel implements MessageSink {
   /** A config reload's VIP list: VIPs kept keep their counters; new ones start from the current addresses. */
   setVips(configs: readonly VipConfig[]): void {
     const previous = this.vips;
-    this.vips = new VipWatch(configs);
+    this.vips = new VipWatch(configs, this.now());
     for (const vip of this.vips.vips) {
       const old = previous.get(vip.config.address);
-      if (old) Object.assign(vip, { holders: old.holders, acquired: old.acquired, released: old.released, macChanges: old.macChanges });
+      if (old) Object.assign(vip, { holders: old.holders, acquired: old.acquired, released: old.released, macChanges: old.macChanges, createdAt: old.createdAt });
     }
     this.vipChanged(undefined);
   }
@@ -541,18 +575,60 @@ export class NamespaceModel implements MessageSink {
 
   private adjustRouteCount(table: number, family: number, protocol: number, delta: number): void {
     const key = groupKey(table, family, protocol);
-    // A group's change counters exist (at 0) from its first route, so the first change is a rate.
-    if (delta > 0 && !this.routeChanges.has(key)) this.routeChanges.set(key, [0, 0, 0, 0]);
-    const next = (this.routeCounts.get(key) ?? 0) + delta;
-    if (next <= 0) this.routeCounts.delete(key);
-    else this.routeCounts.set(key, next);
+    this.routeGroup(key);
+    const before = this.routeCounts.get(key) as number;
+    const next = Math.max(0, before + delta);
+    this.routeCounts.set(key, next);
+    if (next === 0) this.routeGroupEmptied(key);
+    // Only a group that was at 0 is in the set (a route burst pays no set operation per route).
+    else if (before === 0) this.emptyRouteGroups.delete(key);
   }
 
   private countRoute(table: number, family: number, protocol: number, action: number): void {
     const key = groupKey(table, family, protocol);
+    (this.routeGroup(key)[action] as number)++;
+  }
+
+  /**
+   * A group's series, made at its first route or change: the gauge and every change counter
+   * at 0, so the first change is a rate and the group's count can later read 0.
+   */
+  private routeGroup(key: number): number[] {
     let counts = this.routeChanges.get(key);
-    if (!counts) this.routeChanges.set(key, (counts = [0, 0, 0, 0]));
-    counts[action]++;
+    if (counts) return counts;
+    this.routeChanges.set(key, (counts = [0, 0, 0, 0]));
+    this.routeCounts.set(key, 0);
+    this.routeGroupCreated.set(key, this.now());
+    this.routeGroupEmptied(key);
+    return counts;
+  }
+
+  /** A group at 0 routes keeps its series; past the cap the one emptied longest ago goes. */
+  private routeGroupEmptied(key: number): void {
+    this.emptyRouteGroups.delete(key);
+    this.emptyRouteGroups.add(key);
+    const cap = Math.max(1, this.options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS);
+    while (this.emptyRouteGroups.size > cap) {
+      const oldest = this.emptyRouteGroups.values().next().value as number;
+      this.emptyRouteGroups.delete(oldest);
+      this.routeCounts.delete(oldest);
+      this.routeChanges.delete(oldest);
+      this.routeGroupCreated.delete(oldest);
+      this.routeGroupsForgotten++;
+      this.forgetDefaultRouteChanges(oldest);
+    }
+  }
+
+  /** netlink_default_route_changes_total of a forgotten group's table and family goes when nothing else uses them. */
+  private forgetDefaultRouteChanges(forgotten: number): void {
+    const { table, family } = splitGroupKey(forgotten);
+    for (const key of this.routeCounts.keys()) {
+      const g = splitGroupKey(key);
+      if (g.table === table && g.family === family) return;
+    }
+    const key = `${table}|${family}`;
+    this.defaultRouteChanges.delete(key);
+    this.defaultRouteChangesCreated.delete(key);
   }
 
   /** A route the kernel removed without a notification. */
@@ -621,8 +697,7 @@ export class NamespaceModel implements MessageSink {
       }
     }
     this.defaultRoutes.set(key, { table: m.table, family: m.family, protocol: m.protocol, ifindex: m.oif, gateway: routeGateway(m) ?? '' });
-    const changesKey = `${m.table}|${m.family}`;
-    if (!this.defaultRouteChanges.has(changesKey)) this.defaultRouteChanges.set(changesKey, 0);
+    this.defaultRouteChangesOf(m.table, m.family);
     if (!quiet) this.countDefaultChange(m.table, m.family);
   }
 
@@ -641,8 +716,18 @@ export class NamespaceModel implements MessageSink {
   }
 
   private countDefaultChange(table: number, family: number): void {
+    const key = this.defaultRouteChangesOf(table, family);
+    this.defaultRouteChanges.set(key, (this.defaultRouteChanges.get(key) as number) + 1);
+  }
+
+  /** The key of a table's and family's default route counter, made (at 0) on first use. */
+  private defaultRouteChangesOf(table: number, family: number): string {
     const key = `${table}|${family}`;
-    this.defaultRouteChanges.set(key, (this.defaultRouteChanges.get(key) ?? 0) + 1);
+    if (!this.defaultRouteChanges.has(key)) {
+      this.defaultRouteChanges.set(key, 0);
+      this.defaultRouteChangesCreated.set(key, this.now());
+    }
+    return key;
   }
 
   private interfaceName(ifindex: number): string {

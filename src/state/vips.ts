@@ -14,6 +14,8 @@ export interface VipState {
   released: number;
   /** Times a neighbour entry for the VIP changed its MAC address. */
   macChanges: number;
+  /** When the VIP was first watched here (seconds since the epoch): its counters' `_created`. */
+  createdAt: number;
 }
 
 /** A tentative or dadfailed address is not held: another host may have it. */
@@ -25,8 +27,9 @@ export class VipWatch {
   readonly vips: VipState[];
   private readonly byAddress = new Map<string, VipState>();
 
-  constructor(configs: readonly VipConfig[]) {
-    this.vips = configs.map((config) => ({ config, holders: [], acquired: 0, released: 0, macChanges: 0 }));
+  /** `now`: seconds since the epoch, when these VIPs start being watched. */
+  constructor(configs: readonly VipConfig[], now = Date.now() / 1000) {
+    this.vips = configs.map((config) => ({ config, holders: [], acquired: 0, released: 0, macChanges: 0, createdAt: now }));
     for (const vip of this.vips) this.byAddress.set(vip.config.address, vip);
   }
 

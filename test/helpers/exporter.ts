@@ -59,10 +59,13 @@ export interface HttpResponse {
   body: string;
 }
 
+/** What Prometheus sends to ask for OpenMetrics (and how it gets exemplars and `_created`). */
+export const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
 /** GET without keep-alive (so stopping the exporter never waits for idle sockets). */
-export function httpGet(url: string, timeoutMs = 10_000): Promise<HttpResponse> {
+export function httpGet(url: string, timeoutMs = 10_000, headers: Record<string, string> = {}): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+    const req = http.get(url, { agent: false, headers: { ...headers, connection: 'close' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>

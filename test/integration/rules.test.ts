@@ -22,6 +22,8 @@ const REQUIRED = [
   'DefaultRouteLost',
   'DefaultRouteChanged',
   'RouteChurnHigh',
+  'RoutesDropped',
+  'RoutesGone',
   'AddressChurnHigh',
   'NetlinkOverruns',
   'NetlinkExporterDown',
@@ -76,6 +78,13 @@ test('every required alert exists, with a severity, a summary, a description and
   }
   const flapping = all.find((r) => r.alert === 'InterfaceFlapping')!;
   assert.match(flapping.expr, /(increase|rate)\(netlink_interface_flaps_total\[/, 'InterfaceFlapping counts flaps, not gauge samples');
+  // Route loss is seen whether the group's series reads 0 or vanished (a restarted exporter), but
+  // not when the exporter or the namespace went (other alerts say that).
+  for (const name of ['RoutesDropped', 'RoutesGone']) {
+    const rule = all.find((r) => r.alert === name)!;
+    assert.match(rule.expr, /unless netlink_routes\b/, `${name} treats a vanished netlink_routes series as 0`);
+    assert.match(rule.expr, /netlink_namespace_ready == 1/, `${name} needs the namespace watched`);
+  }
   const down = all.find((r) => r.alert === 'NetlinkExporterDown')!;
   assert.match(down.expr, /\bup\{[^}]*job=/, 'NetlinkExporterDown is about the job\'s up series');
 });

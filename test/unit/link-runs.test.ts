@@ -73,6 +73,7 @@ test('a scraped-all-along model writes what a fresh render of the same state wri
   const now = (): number => clock;
   // Names starting with "x" get no series: a rename moves a link out of (and back into) the runs.
   const model = (): NamespaceModel => new NamespaceModel({ netns: 'ns "a"', include: /^(?!x).*$/, exclude: undefined, maxTracked: 100_000, now });
+  const bornAt = clock;
   const warm = model();
   // Each message with the time it arrived: the twin must see the same clock.
   const history: [number, Message][] = [];
@@ -110,8 +111,10 @@ test('a scraped-all-along model writes what a fresh render of the same state wri
     // Deleted links leave once their grace period is over.
     if (step % 10 === 9) clock += 10;
     if (next(2) === 0) continue;
-    const cold = model();
     const scrapedAt = clock;
+    // Made when the warm one was: the `_created` of its counters is the model's birth.
+    clock = bornAt;
+    const cold = model();
     for (const [at, m] of history) {
       clock = at;
       apply(cold, m);

@@ -4,28 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AF_INET, AF_INET6, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELROUTE, RTM_NEWROUTE } from '../../src/netlink/constants';
-import { decodeDatagram } from '../../src/netlink/decode';
 import { routeRequest } from '../../src/netlink/request';
-import type { MessageSink, RouteMessage } from '../../src/netlink/types';
+import type { RouteMessage } from '../../src/netlink/types';
 import { RouteTable } from '../../src/state/routes';
-
-function decodeRoute(bytes: Buffer): RouteMessage {
-  let out: RouteMessage | undefined;
-  const sink: MessageSink = {
-    link: () => undefined,
-    address: () => undefined,
-    route: (m) => (out = m),
-    neighbour: () => undefined,
-    nexthop: () => undefined,
-    done: () => undefined,
-    error: () => undefined,
-    other: () => undefined,
-    decodeError: (e) => assert.fail(e),
-  };
-  decodeDatagram(bytes, 0, bytes.length, sink);
-  assert.ok(out);
-  return out;
-}
+import { decodeRoute } from '../helpers/decode';
 
 function addr(family: number, n: number): Buffer {
   const b = Buffer.alloc(family === AF_INET6 ? 16 : 4);

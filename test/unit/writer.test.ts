@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { METRICS } from '../../src/metrics/contract';
+import { textToOpenMetrics } from '../../src/metrics/openmetrics';
 import { ExpositionWriter, escapeLabelValue, formatValue } from '../../src/metrics/writer';
 
 test('label values are escaped as the text format requires', () => {
@@ -27,6 +28,38 @@ test('a family is announced once, samples follow', () => {
       '# TYPE netlink_interface_up gauge\n' +
       'netlink_interface_up{netns="ns",interface="eth\\"0"} 1\n' +
       'netlink_interface_up{netns="",interface="lo"} 0\n',
+  );
+});
+
+test('OpenMetrics: a counter sample is followed by its _created sample; gauges and the text format have none', () => {
+  const om = new ExpositionWriter(true);
+  om.family(METRICS.routeChanges);
+  om.sample(METRICS.routeChanges, ['', 'main', 'inet', 'bgp', 'added'], 25, 1796518730.5124);
+  om.family(METRICS.routes);
+  om.sample(METRICS.routes, ['', 'main', 'inet', 'bgp'], 0, 1796518730);
+  assert.equal(
+    om.text().split('\n').filter((l) => !l.startsWith('#')).join('\n'),
+    'netlink_route_changes_total{netns="",table="main",family="inet",protocol="bgp",action="added"} 25\n' +
+      'netlink_route_changes_created{netns="",table="main",family="inet",protocol="bgp",action="added"} 1796518730.512\n' +
+      'netlink_routes{netns="",table="main",family="inet",protocol="bgp"} 0\n',
+  );
+  const text = new ExpositionWriter(false);
+  text.sample(METRICS.routeChanges, ['', 'main', 'inet', 'bgp', 'added'], 25, 1796518730.5);
+  assert.equal(text.text(), 'netlink_route_changes_total{netns="",table="main",family="inet",protocol="bgp",action="added"} 25\n');
+});
+
+test("prom-client's counters converted to OpenMetrics get a _created sample each", () => {
+  const converted = textToOpenMetrics(
+    '# HELP process_cpu_seconds_total CPU.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.5\n' +
+      '# HELP x_total By reason.\n# TYPE x_total counter\nx_total{reason="a b"} 2\nx_total{reason="c"} 0\n' +
+      '# HELP g A gauge.\n# TYPE g gauge\ng 3\n',
+    1700000000.25,
+  );
+  assert.equal(
+    converted,
+    '# HELP process_cpu_seconds CPU.\n# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total 1.5\nprocess_cpu_seconds_created 1700000000.250\n' +
+      '# HELP x By reason.\n# TYPE x counter\nx_total{reason="a b"} 2\nx_created{reason="a b"} 1700000000.250\nx_total{reason="c"} 0\nx_created{reason="c"} 1700000000.250\n' +
+      '# HELP g A gauge.\n# TYPE g gauge\ng 3\n',
   );
 });
 
