@@ -182,8 +182,11 @@ const realFs: NamespaceFs = {
 
 export interface NamespaceSetOptions {
   logger: Logger;
-  /** A watcher for one namespace, not started (path undefined = our own). */
-  createWatcher(label: string, path: string | undefined): ManagedWatcher;
+  /**
+   * A watcher for one namespace, not started (path undefined = our own). `configured`: our own
+   * or given by --netns; false for a name found only by --netns.all (compact series).
+   */
+  createWatcher(label: string, path: string | undefined, configured: boolean): ManagedWatcher;
   /** Default: the addon's (loaded on first use). */
   ProcessWatch?: ProcessWatchConstructor;
   netnsDir?: string;
@@ -431,7 +434,7 @@ export class NamespaceSet {
     const { spec } = e;
     const { logger } = this.options;
     if (spec.kind === 'process' && !e.processWatch && !this.watchProcess(e)) return;
-    const watcher = this.options.createWatcher(spec.label, spec.path);
+    const watcher = this.options.createWatcher(spec.label, spec.path, e.configured);
     e.watcher = watcher;
     e.ino = ino;
     e.live = false;
@@ -534,7 +537,7 @@ export class NamespaceSet {
       const e = this.entries.get(label);
       if (!e) continue;
       if (e.watcher && e.live) out.push(e.watcher);
-      else if (e.configured && e.spec.kind !== 'own') out.push((e.placeholder ??= this.options.createWatcher(e.spec.label, e.spec.path)));
+      else if (e.configured && e.spec.kind !== 'own') out.push((e.placeholder ??= this.options.createWatcher(e.spec.label, e.spec.path, true)));
     }
     const changed = out.length !== this.current.length || out.some((w, i) => w !== this.current[i]);
     this.current = out;

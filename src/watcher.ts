@@ -75,6 +75,8 @@ export interface WatcherOptions {
   onEvent?: (event: PendingEvent) => void;
   /** Route-storm coalescing, asked before a route event is built (EventBus.routeGate). */
   routeGate?: RouteGate;
+  /** Compact series (a namespace found only by --netns.all; see NamespaceSource.compact). */
+  compact?: boolean;
 }
 
 interface PendingDump {
@@ -90,6 +92,7 @@ export class NamespaceWatcher implements NamespaceSource {
   receiveBufferBytes = 0;
   ready = false;
   closed = false;
+  readonly compact: boolean;
 
   private socket: NativeSocket | undefined;
   private seq = 1;
@@ -109,6 +112,7 @@ export class NamespaceWatcher implements NamespaceSource {
 
   constructor(options: WatcherOptions) {
     this.options = options;
+    this.compact = options.compact ?? false;
     this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked, vips: options.vips });
     this.model.onEvent = options.onEvent;
     this.model.routeGate = options.routeGate;
@@ -398,5 +402,6 @@ export class NamespaceWatcher implements NamespaceSource {
     this.pending?.resolve(0);
     this.pending = undefined;
     this.socket?.close();
+    this.model.close();
   }
 }

@@ -13,6 +13,7 @@ import type { VipState } from '../state/vips';
 import type { Exemplar, ExemplarLookup } from '../tracing/exemplars';
 import { DROP_REASONS, TraceStats } from '../tracing/stats';
 import { Family, METRICS as M } from './contract';
+import { DISCOVERED_NETNS, DiscoveredTotals } from './discovered';
 import { formatExemplar } from './openmetrics';
 import { escapeLabelValue, ExpositionWriter, formatValue } from './writer';
 
@@ -32,6 +33,12 @@ export interface NamespaceSource {
    * would claim a socket that does not exist.
    */
   readonly opened: boolean;
+  /**
+   * Compact series: a namespace found only by --netns.all (pods come and go by the hundred).
+   * Its change counters that are still 0 have no series yet (each is born at its first change),
+   * and its self-metrics other than ready and overruns are summed under netns="*" (discovered.ts).
+   */
+  readonly compact?: boolean;
 }
 
 export interface CollectorOptions {
@@ -45,6 +52,8 @@ export interface CollectorOptions {
   exemplars?: ExemplarLookup;
   /** Present when tracing is on: netlink_trace_spans_*_total get samples. */
   tracing?: TraceStats;
+  /** The netns="*" sums of the compact sources' self-metrics (with --netns.all). */
+  discovered?: DiscoveredTotals;
 }
 
 type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
@@ -76,7 +85,12 @@ interface LinkText {
   bounds: number[];
 }
 
-function renderLink(netns: string, link: LinkRecord): LinkText {
+/** A counter line; in a compact namespace none while it is 0 (it is born at its first change). */
+function counterLine(name: string, labels: string, value: number, compact: boolean): string {
+  return compact && value === 0 ? '' : `${name}{${labels}} ${value}\n`;
+}
+
+function renderLink(netns: string, link: LinkRecord, compact: boolean): LinkText {
   const labels = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
   const lines = PER_LINK.map(([def, read]) => {
     const value = read(link);
@@ -86,18 +100,21 @@ function renderLink(netns: string, link: LinkRecord): LinkText {
   lines[INFO] = `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
   const held = M.interfaceAddresses.name;
   lines[ADDRESSES] = `${held}{${labels},family="inet"} ${link.addresses[0]}\n${held}{${labels},family="inet6"} ${link.addresses[1]}\n`;
-  // Every interface gets all four counters from the start, so rates exist before the first change.
+  // Every interface gets all four counters from the start, so rates exist before the first
+  // change; in a compact namespace each is born at its first change instead.
   const changes = M.addressChanges.name;
   const [inet, inet6] = link.addressChanges;
   lines[ADDRESS_CHANGES] =
-    `${changes}{${labels},family="inet",action="added"} ${inet[0]}\n${changes}{${labels},family="inet",action="removed"} ${inet[1]}\n` +
-    `${changes}{${labels},family="inet6",action="added"} ${inet6[0]}\n${changes}{${labels},family="inet6",action="removed"} ${inet6[1]}\n`;
-  lines[DAD_FAILURES] = `${M.dadFailures.name}{${labels}} ${link.dadFailures}\n`;
+    counterLine(changes, `${labels},family="inet",action="added"`, inet[0], compact) +
+    counterLine(changes, `${labels},family="inet",action="removed"`, inet[1], compact) +
+    counterLine(changes, `${labels},family="inet6",action="added"`, inet6[0], compact) +
+    counterLine(changes, `${labels},family="inet6",action="removed"`, inet6[1], compact);
+  lines[DAD_FAILURES] = counterLine(M.dadFailures.name, labels, link.dadFailures, compact);
   let neighbourLines = '';
   link.neighbourChanges.forEach((counts, i) => {
     const family = i === 0 ? 'inet' : 'inet6';
     NEIGHBOUR_ACTIONS.forEach((action, a) => {
-      neighbourLines += `${M.neighbourChanges.name}{${labels},family="${family}",action="${action}"} ${counts[a]}\n`;
+      neighbourLines += counterLine(M.neighbourChanges.name, `${labels},family="${family}",action="${action}"`, counts[a] as number, compact);
     });
   });
   lines[NEIGHBOUR_CHANGES] = neighbourLines;
@@ -148,9 +165,9 @@ function sameLinks(run: Run, links: readonly LinkRecord[]): boolean {
  * The run of `links`. When `old` holds the same links, only those whose version moved are
  * formatted; the stretches of unchanged links between them are copied from old's text whole.
  */
-function joinRun(netns: string, links: LinkRecord[], old: Run | undefined): Run {
+function joinRun(netns: string, links: LinkRecord[], old: Run | undefined, compact: boolean): Run {
   const base = old && sameLinks(old, links) ? old : undefined;
-  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link)));
+  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link, compact)));
   const lengths = new Int32Array(links.length * LINK_FAMILIES);
   const text: Buffer[] = [];
   let bytes = 0;
@@ -194,7 +211,7 @@ const runCache = new WeakMap<NamespaceModel, Run[]>();
  * The model's links with series (tracked live ones, then deleted ones still in their grace
  * period) as runs, reusing every run whose links and versions are unchanged.
  */
-function linkRuns(model: NamespaceModel): Run[] {
+function linkRuns(model: NamespaceModel, compact = false): Run[] {
   const previous = runCache.get(model) ?? [];
   // Looked up by first link only when the runs moved (a run was added, split or merged).
   let byFirst: Map<LinkRecord, Run> | undefined;
@@ -208,7 +225,7 @@ function linkRuns(model: NamespaceModel): Run[] {
     if (run && unchanged(run, members)) {
       runs.push(run);
       kept += run.bytes;
-    } else runs.push(joinRun(model.netns, members, run));
+    } else runs.push(joinRun(model.netns, members, run, compact));
     members = [];
   };
   for (const link of model.links.values()) {
@@ -253,7 +270,7 @@ function familyWithExemplars<E>(
   w.family(def);
   for (const source of sources) {
     const netns = source.model.netns;
-    for (const run of linkRuns(source.model)) {
+    for (const run of linkRuns(source.model, source.compact)) {
       const text = run.text[at] as Buffer;
       const found = run.links.map((link) => find(netns, link));
       if (found.every((e) => e === undefined)) {
@@ -301,12 +318,18 @@ function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly Name
       const exemplars = ADDRESS_SERIES.map(([family, action]) => lookup.addressChange(netns, link.ifindex, family, action));
       return exemplars.every((e) => e === undefined) ? undefined : exemplars;
     },
-    (lines, exemplars) => `${lines.split('\n').slice(0, ADDRESS_SERIES.length).map((line, i) => withExemplar(line, exemplars[i])).join('\n')}\n`,
+    // A compact namespace's link has only the lines of counters that moved: find each one's series.
+    (lines, exemplars) =>
+      lines
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => `${withExemplar(line, exemplars[ADDRESS_SERIES.findIndex(([family, action]) => line.includes(`,family="${family}",action="${action}"} `))])}\n`)
+        .join(''),
   );
 }
 
 function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model));
+  const runs = sources.map((source) => linkRuns(source.model, source.compact));
   const exemplars = w.openMetrics ? options.exemplars : undefined;
   PER_LINK.forEach(([def], at) => {
     if (exemplars && at === FLAPS) flapsWithExemplars(w, sources, exemplars);
@@ -316,7 +339,7 @@ function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], op
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model));
+  const runs = sources.map((source) => linkRuns(source.model, source.compact));
   familyOfLinks(w, M.interfaceAddresses, runs, ADDRESSES);
   if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
   else familyOfLinks(w, M.addressChanges, runs, ADDRESS_CHANGES);
@@ -356,20 +379,21 @@ function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
 }
 
 function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model)), NEIGHBOUR_CHANGES);
+  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, source.compact)), NEIGHBOUR_CHANGES);
   w.family(M.neighbours);
   for (const source of sources) {
     w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
     w.sample(M.neighbours, [source.model.netns, 'inet6'], source.model.neighbourCounts[1]);
   }
+  // The neighbour tables and their limits are host-wide: exported once, from the first
+  // namespace (our own comes first) whose table dump has answered, not once per namespace.
   for (const [def, values] of [
     [M.neighbourLimit, (m: NamespaceModel) => m.neighbourLimits],
     [M.neighbourTableEntries, (m: NamespaceModel) => m.neighbourTableEntries],
   ] as const) {
     w.family(def);
-    for (const source of sources) {
-      for (const [fam, value] of values(source.model)) w.sample(def, [source.model.netns, fam === 0 ? 'inet' : 'inet6'], value);
-    }
+    const from = sources.find((source) => values(source.model).size > 0);
+    if (from) for (const [fam, value] of values(from.model)) w.sample(def, [fam === 0 ? 'inet' : 'inet6'], value);
   }
 }
 
@@ -386,7 +410,10 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
     for (const [key, counts] of source.model.routeChanges) {
       const g = splitGroupKey(key);
       const labels = [source.model.netns, tableName(g.table), g.family === 2 ? 'inet' : 'inet6', protocolName(g.protocol)] as const;
-      ROUTE_ACTIONS.forEach((action, i) => w.sample(M.routeChanges, [...labels, action], counts[i] as number));
+      ROUTE_ACTIONS.forEach((action, i) => {
+        // In a compact namespace an action's series is born at its first change.
+        if (!source.compact || counts[i] !== 0) w.sample(M.routeChanges, [...labels, action], counts[i] as number);
+      });
     }
   }
   w.family(M.defaultRouteInfo);
@@ -407,34 +434,44 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
 }
 
 function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
+  // Compact sources (found by --netns.all) are summed under netns="*", with those gone.
+  const sums = options.discovered?.sums(sources);
   for (const [def, counts] of [
-    [M.messagesReceived, (s: NamespaceSource) => s.model.messagesReceived],
-    [M.dumpMessages, (s: NamespaceSource) => s.model.dumpMessages],
+    [M.messagesReceived, (s: { model: { messagesReceived: Float64Array } }) => s.model.messagesReceived],
+    [M.dumpMessages, (s: { model: { dumpMessages: Float64Array } }) => s.model.dumpMessages],
   ] as const) {
     w.family(def);
-    for (const source of sources) {
-      const values = counts(source);
+    const each = (netns: string, values: Float64Array): void => {
       for (let type = 0; type < values.length; type++) {
         const name = RTM_NAMES[type];
         // Known types always appear (at 0) so rates exist; unknown ones once they are seen.
-        if (name !== undefined || values[type]) w.sample(def, [source.model.netns, name ?? String(type)], values[type] as number);
+        if (name !== undefined || values[type]) w.sample(def, [netns, name ?? String(type)], values[type] as number);
       }
-    }
+    };
+    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source));
+    if (sums) each(DISCOVERED_NETNS, counts({ model: sums }));
   }
-  const perNamespace: [typeof M.socketOverruns, (s: NamespaceSource) => number][] = [
-    [M.socketOverruns, (s) => s.overruns],
-    [M.resyncs, (s) => s.resyncs],
-    [M.lastResync, (s) => s.lastResync],
-    [M.decodeErrors, (s) => s.model.decodeErrors],
-    [M.receiveBuffer, (s) => s.receiveBufferBytes],
-    [M.eventQueueDepth, (s) => s.queueDepth],
-    [M.seriesLimitDropped, (s) => s.model.seriesLimitDropped],
-    [M.trackedInterfaces, (s) => s.model.trackedCount],
-    [M.namespaceReady, (s) => (s.ready ? 1 : 0)],
+  // What an alert needs stays per namespace, compact ones included; the rest of theirs is summed.
+  type Sum = (s: NonNullable<typeof sums>) => number;
+  const perNamespace: [typeof M.socketOverruns, (s: NamespaceSource) => number, Sum | 'per-namespace' | undefined][] = [
+    [M.socketOverruns, (s) => s.overruns, 'per-namespace'],
+    [M.resyncs, (s) => s.resyncs, (t) => t.resyncs],
+    [M.lastResync, (s) => s.lastResync, (t) => t.lastResync],
+    [M.decodeErrors, (s) => s.model.decodeErrors, (t) => t.decodeErrors],
+    // Every socket asks for the same buffer with the same privileges: our own namespace's grant tells.
+    [M.receiveBuffer, (s) => s.receiveBufferBytes, undefined],
+    [M.eventQueueDepth, (s) => s.queueDepth, (t) => t.queueDepth],
+    [M.seriesLimitDropped, (s) => s.model.seriesLimitDropped, (t) => t.seriesLimitDropped],
+    [M.trackedInterfaces, (s) => s.model.trackedCount, (t) => t.trackedInterfaces],
+    [M.namespaceReady, (s) => (s.ready ? 1 : 0), 'per-namespace'],
   ];
-  for (const [def, read] of perNamespace) {
+  for (const [def, read, sum] of perNamespace) {
     w.family(def);
-    for (const source of sources) if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source));
+    for (const source of sources) {
+      if (source.compact && sum !== 'per-namespace') continue;
+      if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source));
+    }
+    if (sums && typeof sum === 'function') w.sample(def, [DISCOVERED_NETNS], sum(sums));
   }
   // Announced always (the contract), with samples only when tracing is on.
   const tracing = options.tracing;

@@ -125,6 +125,12 @@ export class NamespaceModel implements MessageSink {
     this.vips = new VipWatch(options.vips ?? []);
   }
 
+  /** The namespace is no longer watched: stops the route tables' background work. */
+  close(): void {
+    this.routes4.close();
+    this.routes6.close();
+  }
+
   // ---- MessageSink ---------------------------------------------------------------------------
 
   /** Counts the message and says whether it is a reply to our own dump. */

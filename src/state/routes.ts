@@ -693,6 +693,14 @@ export class RouteTable {
     }
   }
 
+  /** Stops the background work (its namespace is gone): no timer or immediate keeps the table alive. */
+  close(): void {
+    if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
+    this.shrinkTimer = undefined;
+    if (this.maintenance) clearImmediate(this.maintenance);
+    this.maintenance = undefined;
+  }
+
   /** Shrinks once removals have paused for a moment (checked, not re-armed, per removal). */
   private shrinkLater(): void {
     this.lastRemoval = Date.now();
