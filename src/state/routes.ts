@@ -406,10 +406,13 @@ export class RouteTable {
     return bytes;
   }
 
-  /** Records the pages can hold: full pages, or one first page smaller than a full one. */
-  private get capacity(): number {
-    const n = this.pages.length;
-    return n === 0 ? 0 : (n - 1) * PAGE_SIZE + (this.pages[n - 1] as Uint32Array).length / this.stride;
+  /** Records the pages can hold (full pages, or one first page smaller than a full one); kept by setPages. */
+  private capacity = 0;
+
+  private setPages(pages: Uint32Array[]): void {
+    this.pages = pages;
+    const n = pages.length;
+    this.capacity = n === 0 ? 0 : (n - 1) * PAGE_SIZE + (pages[n - 1] as Uint32Array).length / this.stride;
   }
 
   // ---- records -------------------------------------------------------------------------------
@@ -454,14 +457,14 @@ export class RouteTable {
   private grow(): void {
     const first = this.pages[0];
     if (first === undefined) {
-      this.pages.push(new Uint32Array(MIN_RECORDS * this.stride));
+      this.setPages([new Uint32Array(MIN_RECORDS * this.stride)]);
     } else if (this.pages.length === 1 && first.length < PAGE_SIZE * this.stride) {
       const bigger = new Uint32Array(Math.min(first.length * 2, PAGE_SIZE * this.stride));
       bigger.set(first);
-      this.pages[0] = bigger;
+      this.setPages([bigger]);
       released(first.byteLength);
     } else {
-      this.pages.push(new Uint32Array(PAGE_SIZE * this.stride));
+      this.setPages([...this.pages, new Uint32Array(PAGE_SIZE * this.stride)]);
     }
   }
 
@@ -644,9 +647,9 @@ export class RouteTable {
     }
     if (this.compactNext >= limit) return;
     const before = this.bytes;
-    if (limit >= PAGE_SIZE) this.pages.length = limit / PAGE_SIZE;
-    else if (limit === 0) this.pages.length = 0;
-    else this.pages = [(this.pages[0] as Uint32Array).slice(0, limit * this.stride)];
+    if (limit >= PAGE_SIZE) this.setPages(this.pages.slice(0, limit / PAGE_SIZE));
+    else if (limit === 0) this.setPages([]);
+    else this.setPages([(this.pages[0] as Uint32Array).slice(0, limit * this.stride)]);
     released(before - this.bytes);
     this.highWater = Math.min(this.highWater, limit);
     this.stopCompaction();
