@@ -16,7 +16,7 @@ import { parseExposition, Scrape } from '../../test/helpers/exporter';
 import { trackChild } from '../cleanup';
 import { ExporterProc, memory } from '../procs';
 import type { Row } from '../table';
-import { int, median, percentile, waitUntil } from '../util';
+import { int, median, percentile, sleep, waitUntil } from '../util';
 import type { Context } from './context';
 
 const CYCLES = 3;
@@ -152,7 +152,11 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
     } catch (e) {
       failures.push((e as Error).message);
     }
+    // The exporter collects (and trims) about a second after the pods' memory became garbage,
+    // and once more after 6 quiet seconds: follow RSS for up to 10 s.
+    for (const until = performance.now() + 10_000; performance.now() < until && memory(pid).rssKiB - base.rss > 20 * 1024; ) await sleep(500);
     const end = memory(pid);
+    const endHeap = heap(parseExposition((await ex.metrics()).body));
     const mb = (kib: number): string => (kib / 1024).toFixed(1);
     const maxSeries = Math.max(...seriesPerPod);
     const peakMb = end.hwmKiB / 1024;
@@ -163,7 +167,7 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
       `peak RSS ${peakMb.toFixed(1)} MB (goal < ${RSS_GOAL_MB} MB${peakMb >= RSS_GOAL_MB ? ': OVER' : ''}); RSS ${mb(base.rss)} MB with no pod, ${mb(rssAtFull)} MB with ${pods} (last cycle), ` +
         `${((rssAtFull - base.rss) / pods).toFixed(0)} KiB a pod namespace; ${mb(end.rssKiB)} MB after the last deletion`,
     );
-    notes.push(`with no pod: ${baseHeap}; with ${pods}: ${heapAtFull}`);
+    notes.push(`with no pod: ${baseHeap}; with ${pods}: ${heapAtFull}; after the last deletion: ${endHeap}`);
     notes.push(`threads ${base.threads} with no pod, ${threadsAtFull} with ${pods}, ${threads(pid)} after; fds ${base.fds} with no pod, ${fds(pid)} after`);
     notes.push(
       `series per pod namespace: max ${maxSeries}, median ${median(seriesPerPod)} (goal <= ${SERIES_GOAL}${maxSeries > SERIES_GOAL ? ': OVER' : ''}); /metrics with ${pods} pods: ${scrapeMsAtFull.toFixed(0)} ms`,
