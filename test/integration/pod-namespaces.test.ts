@@ -158,17 +158,33 @@ liveDescribe('pod namespaces under --netns.all', { timeout: 600_000 }, () => {
 
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       createPods(m, cycle);
-      const s = await e.waitFor(
-        `cycle ${cycle}: all ${PODS} pods visible with exact values`,
-        (sc) => {
-          for (let i = 0; i < PODS; i++) {
-            const problem = podProblem(sc, cycle, i);
-            if (problem) return problem;
+      let failing = -1;
+      const s = await e
+        .waitFor(
+          `cycle ${cycle}: all ${PODS} pods visible with exact values`,
+          (sc) => {
+            for (let i = 0; i < PODS; i++) {
+              const problem = podProblem(sc, cycle, i);
+              failing = i;
+              if (problem) return problem;
+            }
+            return true;
+          },
+          { timeoutMs: 60_000, intervalMs: 200 },
+        )
+        .catch(async (err: Error) => {
+          // What the exporter saw of that pod, and what the kernel holds.
+          const netns = podName(cycle, failing);
+          const events = (await e.get(`/api/v1/events?netns=${netns}`)).body;
+          const series = (await e.scrape()).withLabels({ netns }).map((x) => `${x.name}${JSON.stringify(x.labels)} ${x.value}`);
+          let kernel = '';
+          try {
+            kernel = run(m.prefix[0]!, [...m.prefix.slice(1), 'ip', '-n', netns, '-o', 'addr']).stdout;
+          } catch (k) {
+            kernel = (k as Error).message;
           }
-          return true;
-        },
-        { timeoutMs: 120_000, intervalMs: 200 },
-      );
+          throw new Error(`${err.message}\nkernel (ip -o addr):\n${kernel}\nevents: ${events.slice(0, 4000)}\nseries:\n${series.join('\n')}\nall logs:\n${e.stderr.lines.filter((l) => l.includes(netns)).join('\n')}`);
+        });
       for (let i = 0; i < PODS; i++) assert.equal(podProblem(s, cycle, i), undefined);
       const sum = notificationSum(s);
       assert.ok(sum >= lastSum, `netlink_messages_received_total{netns="*"} went down: ${lastSum} -> ${sum}`);
