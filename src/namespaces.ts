@@ -330,6 +330,12 @@ export class NamespaceSet {
         e = this.newEntry(classifyNamespace(w.label, this.netnsDir), w.configured);
         this.entries.set(w.label, e);
       }
+      // A name moved between --netns and --netns.all alone (a reload) changes its series'
+      // detail (compact or not): its watcher is opened afresh, its counters start again.
+      if (e.watcher && e.configured !== w.configured && (e.watcher.compact ?? false) === w.configured) {
+        this.options.logger.info('network namespace is now watched with ' + (w.configured ? 'every series' : 'compact series'), { netns: w.label });
+        this.closeWatcher(e);
+      }
       e.configured = w.configured;
       this.check(e, starts);
     }
