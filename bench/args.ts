@@ -1,6 +1,6 @@
 // The benchmark's own small argument parser: --only LIST, --scale X, --help.
 
-export const SCENARIOS = ['route', 'address', 'flap', 'carrier', 'fulltable', 'interfaces', 'latency', 'fuzz', 'replay'] as const;
+export const SCENARIOS = ['route', 'address', 'flap', 'carrier', 'fulltable', 'interfaces', 'latency', 'fuzz', 'replay', 'node'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
@@ -15,6 +15,8 @@ export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
                   7 latency     200 link changes: change -> events-mode line, p50/p99
                   8 fuzz        codec property tests, FUZZ_RUNS=300000
                   9 replay      captured address and flap bursts replayed through the JavaScript alone
+                  10 node       a Kubernetes node: 250 pod namespaces under --netns.all, 3 cycles of
+                                create and delete: RSS, threads, series per pod, time to visible
   --scale X     multiply every size by X (e.g. 0.1 for a quick run; default 1)
   -h, --help    this text
 
@@ -56,7 +58,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
         if (names.length === 0) throw new UsageError('--only: empty list');
         const picked = new Set<ScenarioName>();
         for (const n of names) {
-          const byNumber = /^[1-9]$/.test(n) ? SCENARIOS[Number(n) - 1] : undefined;
+          const byNumber = /^[1-9]\d*$/.test(n) ? SCENARIOS[Number(n) - 1] : undefined;
           const name = byNumber ?? (SCENARIOS as readonly string[]).find((s) => s === n.toLowerCase());
           if (!name) throw new UsageError(`--only: unknown scenario ${JSON.stringify(n)} (one of ${SCENARIOS.join(', ')} or 1-${SCENARIOS.length})`);
           picked.add(name as ScenarioName);

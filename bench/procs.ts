@@ -153,12 +153,13 @@ export class ExporterProc {
    * Starts `node dist/src/main.js --web.listen-address=127.0.0.1:0 --netns NS [...]` and
    * learns its port from the `listening` log line. Does not wait for /-/ready.
    */
-  static async spawn(netns: string[], extraArgs: string[] = []): Promise<ExporterProc> {
+  static async spawn(netns: string[], extraArgs: string[] = [], prefix: readonly string[] = []): Promise<ExporterProc> {
     const args = [MAIN_JS, '--web.listen-address=127.0.0.1:0', ...netns.flatMap((n) => ['--netns', n]), ...extraArgs];
     // BENCH_EXPORTER_NODE_ARGS: node flags for the exporter, to profile it where it is measured
     // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
     const nodeArgs = (process.env.BENCH_EXPORTER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    const e = new ExporterProc(spawnTracked([process.execPath, ...nodeArgs, ...args], ['ignore', 'pipe', 'pipe']));
+    // `prefix` (e.g. nsenter into a private mount namespace) must exec node, so the pid stays the exporter's.
+    const e = new ExporterProc(spawnTracked([...prefix, process.execPath, ...nodeArgs, ...args], ['ignore', 'pipe', 'pipe']));
     const deadline = performance.now() + 20_000;
     let seen = 0;
     while (!e.port) {

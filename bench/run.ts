@@ -14,6 +14,7 @@ import { fullTableScenario } from './scenarios/fulltable';
 import { fuzzScenario } from './scenarios/fuzz';
 import { interfacesScenario } from './scenarios/interfaces';
 import { latencyScenario } from './scenarios/latency';
+import { nodeScenario } from './scenarios/node';
 import { replayScenario } from './scenarios/replay';
 import { LEGEND, Row, renderTable } from './table';
 
@@ -27,6 +28,7 @@ const RUNNERS: Record<ScenarioName, { title: string; run: (ctx: Context) => Prom
   latency: { title: '7 event latency', run: latencyScenario },
   fuzz: { title: '8 codec fuzz', run: fuzzScenario },
   replay: { title: '9 JavaScript alone (replay)', run: replayScenario },
+  node: { title: '10 Kubernetes node', run: nodeScenario },
 };
 
 function machine(): string {

@@ -64,15 +64,21 @@ export class EventBus {
 
   /** The route-storm gate for one namespace's model. */
   routeGate(netns: string): RouteGate {
-    let windows = this.storms.get(netns);
-    if (!windows) this.storms.set(netns, (windows = new Map()));
-    const open = windows;
+    // The namespace's map of open windows, registered only while a window is open (closeWindow
+    // drops it with its last one), so a namespace that went leaves nothing here.
+    let open = new Map<number, StormWindow>();
     return {
       admit: (groupKey, action, routeType) => {
         const key = groupKey * 4 + action;
         let window = open.get(key);
         if (!window) {
-          const timer = setTimeout(() => this.closeWindow(netns, open, key), STORM_WINDOW_MS);
+          const registered = this.storms.get(netns);
+          if (!registered) this.storms.set(netns, open);
+          else if (registered !== open) window = (open = registered).get(key);
+        }
+        if (!window) {
+          const windows = open;
+          const timer = setTimeout(() => this.closeWindow(netns, windows, key), STORM_WINDOW_MS);
           timer.unref();
           window = { passed: 0, suppressed: 0, lastType: routeType, timer };
           open.set(key, window);
@@ -91,6 +97,8 @@ export class EventBus {
   private closeWindow(netns: string, open: Map<number, StormWindow>, key: number): void {
     const window = open.get(key);
     open.delete(key);
+    // A namespace's map goes with its last window: pods come and go by the thousand.
+    if (open.size === 0 && this.storms.get(netns) === open) this.storms.delete(netns);
     if (!window || window.suppressed === 0) return;
     const action = key % 4;
     const { table, family, protocol } = splitGroupKey((key - action) / 4);

@@ -10,6 +10,7 @@ import { Config, ConfigError, EventLogLevel } from './config';
 import { EventBus, formatEventJson, formatEventLine } from './event-log';
 import { createLogger, Logger } from './log';
 import { renderNetlinkMetrics } from './metrics/collectors';
+import { DiscoveredTotals } from './metrics/discovered';
 import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
 import { loadNativeSocket, trimMemory } from './netlink/native';
 import { ExporterServer, ServerOptions } from './server';
@@ -55,7 +56,7 @@ function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus,
   return new NamespaceSet({
     logger,
     onChange,
-    createWatcher: (label, path) => {
+    createWatcher: (label, path, configured) => {
       const c = config();
       return new NamespaceWatcher({
         label,
@@ -68,6 +69,7 @@ function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus,
         Socket,
         onEvent: (e) => bus.publish(e),
         routeGate: bus.routeGate(label),
+        compact: !configured,
       });
     },
   });
@@ -135,10 +137,18 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   let sources: readonly ManagedWatcher[] = [];
+  // The netns="*" sums of the namespaces found by --netns.all (src/metrics/discovered.ts).
+  const discovered = new DiscoveredTotals();
+  discovered.enabled = config.netnsAll;
   const namespaces = createNamespaceSet(() => config, logger, bus, (now) => {
-    // A namespace that went away takes its open spans with it (outages would never end).
-    // A watcher replaced under the same label (deleted, or re-created) counts as gone too.
-    for (const gone of sources) if (!now.includes(gone)) tracing?.namespaceGone(gone.model.netns);
+    // A namespace that went away takes its open spans with it (outages would never end), and
+    // leaves its counters to the netns="*" sums. A watcher replaced under the same label
+    // (deleted, or re-created) counts as gone too.
+    for (const gone of sources) {
+      if (now.includes(gone)) continue;
+      tracing?.namespaceGone(gone.model.netns);
+      discovered.retire(gone);
+    }
     sources = now;
   });
   const eventRoutes = createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger });
@@ -183,11 +193,12 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
       // The neighbour tables' entry counts are host-wide state with no notification: each scrape
       // asks for them again and shows what the previous request brought, so a socket backed up
       // by a burst (the reply queues behind it) never delays the scrape.
-      for (const w of sources) void w.refreshNeighbourTables().catch(() => undefined);
+      // The tables are host-wide: one namespace's socket asks (our own, the first).
+      void sources.find((w) => w.opened)?.refreshNeighbourTables().catch(() => undefined);
       const onError = (collector: string, err: Error): void => logger.error('collector failed', { collector, error: err.stack ?? err.message });
       // OpenMetrics when the scraper asks for it (Prometheus does, and stores exemplars from it):
       // the flap and address-change counters then carry the trace id of the span that last moved them.
-      const options = { ...collectorOptions, openMetrics, ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}) };
+      const options = { ...collectorOptions, openMetrics, discovered, ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}) };
       const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
       const defaults = await registry.metrics();
       if (!openMetrics) return { contentType: registry.contentType, body: [...netlink, Buffer.from(defaults)] };
@@ -223,6 +234,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
       w.model.setVips(next.vips);
     }
     config = next;
+    discovered.enabled = next.netnsAll;
     void namespaces.setWanted(next.netns, next.netnsAll);
     const webOk = next.web.configFile === '' || server.reloadWebConfig();
     reloadMetrics.record(webOk);

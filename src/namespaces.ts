@@ -182,8 +182,11 @@ const realFs: NamespaceFs = {
 
 export interface NamespaceSetOptions {
   logger: Logger;
-  /** A watcher for one namespace, not started (path undefined = our own). */
-  createWatcher(label: string, path: string | undefined): ManagedWatcher;
+  /**
+   * A watcher for one namespace, not started (path undefined = our own). `configured`: our own
+   * or given by --netns; false for a name found only by --netns.all (compact series).
+   */
+  createWatcher(label: string, path: string | undefined, configured: boolean): ManagedWatcher;
   /** Default: the addon's (loaded on first use). */
   ProcessWatch?: ProcessWatchConstructor;
   netnsDir?: string;
@@ -327,6 +330,12 @@ export class NamespaceSet {
         e = this.newEntry(classifyNamespace(w.label, this.netnsDir), w.configured);
         this.entries.set(w.label, e);
       }
+      // A name moved between --netns and --netns.all alone (a reload) changes its series'
+      // detail (compact or not): its watcher is opened afresh, its counters start again.
+      if (e.watcher && e.configured !== w.configured && (e.watcher.compact ?? false) === w.configured) {
+        this.options.logger.info('network namespace is now watched with ' + (w.configured ? 'every series' : 'compact series'), { netns: w.label });
+        this.closeWatcher(e);
+      }
       e.configured = w.configured;
       this.check(e, starts);
     }
@@ -431,7 +440,7 @@ export class NamespaceSet {
     const { spec } = e;
     const { logger } = this.options;
     if (spec.kind === 'process' && !e.processWatch && !this.watchProcess(e)) return;
-    const watcher = this.options.createWatcher(spec.label, spec.path);
+    const watcher = this.options.createWatcher(spec.label, spec.path, e.configured);
     e.watcher = watcher;
     e.ino = ino;
     e.live = false;
@@ -534,7 +543,7 @@ export class NamespaceSet {
       const e = this.entries.get(label);
       if (!e) continue;
       if (e.watcher && e.live) out.push(e.watcher);
-      else if (e.configured && e.spec.kind !== 'own') out.push((e.placeholder ??= this.options.createWatcher(e.spec.label, e.spec.path)));
+      else if (e.configured && e.spec.kind !== 'own') out.push((e.placeholder ??= this.options.createWatcher(e.spec.label, e.spec.path, true)));
     }
     const changed = out.length !== this.current.length || out.some((w, i) => w !== this.current[i]);
     this.current = out;

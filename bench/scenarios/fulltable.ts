@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { RTM_DELROUTE, RTM_NEWROUTE } from '../../src/netlink/constants';
 import { parseExposition } from '../../test/helpers/exporter';
 import { createNetns, vethPairLines } from '../netns';
-import { ExporterProc, memory, waitIdle } from '../procs';
+import { cpuMicros, ExporterProc, memory, waitIdle } from '../procs';
 import { RTPROT_BGP, routeBurst } from '../requests';
 import { BurstSender, TruthListener } from '../sockets';
 import type { Row } from '../table';
@@ -137,6 +137,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const truthMsgs0 = tr.total;
       const msgs0 = s0.sum('netlink_messages_received_total', nsl);
       const scraper = new Scraper(ex, ns.name);
+      const cpu0 = cpuMicros(ex.pid);
       const t0 = performance.now();
       await act();
       const actMs = performance.now() - t0;
@@ -161,6 +162,8 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
         if (got === kernel) exactAt = performance.now();
       }
       const stats = await scraper.stop();
+      // CPU of all the exporter's threads until it is idle again (its scrapes meanwhile included).
+      const cpu = (await waitIdle(ex.pid)) - cpu0;
       await tr.settle(300);
       const s1 = await scrape();
       const msgs = s1.sum('netlink_messages_received_total', nsl) - msgs0;
@@ -172,6 +175,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
           (exact ? ` (${Math.max(0, (exactAt - t0 - actMs) / 1000).toFixed(2)} s after the kernel finished)` : '') +
           `; changes +${int(d('added'))} added, +${int(d('removed'))} removed, +${int(d('flushed'))} flushed; ` +
           `notifications ${int(truthMsgs)} (exporter received ${int(msgs)}); ` +
+          `exporter CPU ${(cpu / 1e6).toFixed(2)} s${msgs > 0 ? `, ${(cpu / msgs).toFixed(2)} µs/notification` : ''}; ` +
           `scrapes ${stats.count}, p50 ${stats.p50.toFixed(1)} ms, max ${stats.max.toFixed(1)} ms${stats.max >= 1000 ? ' (OVER the 1 s goal)' : ''} ` +
           `(started ${stats.slowestAfter.toFixed(1)} s into the phase; exporter event-loop lag max ${(stats.maxLoopLag * 1000).toFixed(0)} ms)` +
           (stats.errors.length ? `; scrape errors: ${stats.errors.slice(0, 2).join('; ')}` : ''),

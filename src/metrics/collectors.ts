@@ -13,6 +13,7 @@ import type { VipState } from '../state/vips';
 import type { Exemplar, ExemplarLookup } from '../tracing/exemplars';
 import { DROP_REASONS, TraceStats } from '../tracing/stats';
 import { Family, METRICS as M } from './contract';
+import { DISCOVERED_NETNS, DiscoveredTotals } from './discovered';
 import { formatExemplar } from './openmetrics';
 import { createdName, escapeLabelValue, ExpositionWriter, formatCreated, formatValue } from './writer';
 
@@ -34,6 +35,12 @@ export interface NamespaceSource {
    * would claim a socket that does not exist.
    */
   readonly opened: boolean;
+  /**
+   * Compact series: a namespace found only by --netns.all (pods come and go by the hundred).
+   * Its change counters that are still 0 have no series yet (each is born at its first change),
+   * and its self-metrics other than ready and overruns are summed under netns="*" (discovered.ts).
+   */
+  readonly compact?: boolean;
 }
 
 export interface CollectorOptions {
@@ -47,6 +54,8 @@ export interface CollectorOptions {
   exemplars?: ExemplarLookup;
   /** Present when tracing is on: netlink_trace_spans_*_total get samples. */
   tracing?: TraceStats;
+  /** The netns="*" sums of the compact sources' self-metrics (with --netns.all). */
+  discovered?: DiscoveredTotals;
 }
 
 type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
@@ -92,11 +101,17 @@ interface LinkText {
   bounds: number[];
 }
 
+/** A counter line; in a compact namespace none while it is 0 (it is born at its first change). */
+function counterLine(name: string, labels: string, value: number, compact: boolean): string {
+  return compact && value === 0 ? '' : `${name}{${labels}} ${value}\n`;
+}
+
 /**
  * A link's lines. In OpenMetrics (`openMetrics`) each counter sample is followed by its
- * `_created` sample: the time the link was first seen, when its counters were born at 0.
+ * `_created` sample: the time the link was first seen, when its counters were born at 0 (in a
+ * compact namespace too, where a counter's line appears only at its first change).
  */
-function renderLink(netns: string, link: LinkRecord, openMetrics: boolean): LinkText {
+function renderLink(netns: string, link: LinkRecord, openMetrics: boolean, compact: boolean): LinkText {
   const labels = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
   const firstSeen = formatCreated(link.firstSeen);
   /** The `_created` line of a counter sample with these labels ('' when there is none). */
@@ -112,20 +127,24 @@ function renderLink(netns: string, link: LinkRecord, openMetrics: boolean): Link
   lines[INFO] = `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
   const held = M.interfaceAddresses.name;
   lines[ADDRESSES] = `${held}{${labels},family="inet"} ${link.addresses[0]}\n${held}{${labels},family="inet6"} ${link.addresses[1]}\n`;
-  // Every interface gets all four counters from the start, so rates exist before the first change.
+  // Every interface gets all four counters from the start, so rates exist before the first
+  // change; in a compact namespace each is born at its first change instead.
   let addressLines = '';
   ADDRESS_SERIES.forEach(([family, action], i) => {
     const sampleLabels = `${labels},family="${family}",action="${action}"`;
-    addressLines += `${M.addressChanges.name}{${sampleLabels}} ${link.addressChanges[i >> 1]?.[i & 1]}\n${created(M.addressChanges, sampleLabels)}`;
+    const line = counterLine(M.addressChanges.name, sampleLabels, link.addressChanges[i >> 1]?.[i & 1] as number, compact);
+    if (line !== '') addressLines += line + created(M.addressChanges, sampleLabels);
   });
   lines[ADDRESS_CHANGES] = addressLines;
-  lines[DAD_FAILURES] = `${M.dadFailures.name}{${labels}} ${link.dadFailures}\n${created(M.dadFailures, labels)}`;
+  const dad = counterLine(M.dadFailures.name, labels, link.dadFailures, compact);
+  lines[DAD_FAILURES] = dad === '' ? '' : dad + created(M.dadFailures, labels);
   let neighbourLines = '';
   link.neighbourChanges.forEach((counts, i) => {
     const family = i === 0 ? 'inet' : 'inet6';
     NEIGHBOUR_ACTIONS.forEach((action, a) => {
       const sampleLabels = `${labels},family="${family}",action="${action}"`;
-      neighbourLines += `${M.neighbourChanges.name}{${sampleLabels}} ${counts[a]}\n${created(M.neighbourChanges, sampleLabels)}`;
+      const line = counterLine(M.neighbourChanges.name, sampleLabels, counts[a] as number, compact);
+      if (line !== '') neighbourLines += line + created(M.neighbourChanges, sampleLabels);
     });
   });
   lines[NEIGHBOUR_CHANGES] = neighbourLines;
@@ -176,9 +195,9 @@ function sameLinks(run: Run, links: readonly LinkRecord[]): boolean {
  * The run of `links`. When `old` holds the same links, only those whose version moved are
  * formatted; the stretches of unchanged links between them are copied from old's text whole.
  */
-function joinRun(netns: string, links: LinkRecord[], old: Run | undefined, openMetrics: boolean): Run {
+function joinRun(netns: string, links: LinkRecord[], old: Run | undefined, openMetrics: boolean, compact: boolean): Run {
   const base = old && sameLinks(old, links) ? old : undefined;
-  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link, openMetrics)));
+  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link, openMetrics, compact)));
   const lengths = new Int32Array(links.length * LINK_FAMILIES);
   const text: Buffer[] = [];
   let bytes = 0;
@@ -226,7 +245,7 @@ const runCache = new WeakMap<NamespaceModel, { openMetrics: boolean; runs: Run[]
  * The model's links with series (tracked live ones, then deleted ones still in their grace
  * period) as runs, reusing every run whose links and versions are unchanged.
  */
-function linkRuns(model: NamespaceModel, openMetrics: boolean): Run[] {
+function linkRuns(model: NamespaceModel, openMetrics: boolean, compact = false): Run[] {
   const cached = runCache.get(model);
   const previous = cached?.openMetrics === openMetrics ? cached.runs : [];
   // Looked up by first link only when the runs moved (a run was added, split or merged).
@@ -241,7 +260,7 @@ function linkRuns(model: NamespaceModel, openMetrics: boolean): Run[] {
     if (run && unchanged(run, members)) {
       runs.push(run);
       kept += run.bytes;
-    } else runs.push(joinRun(model.netns, members, run, openMetrics));
+    } else runs.push(joinRun(model.netns, members, run, openMetrics, compact));
     members = [];
   };
   for (const link of model.links.values()) {
@@ -286,7 +305,7 @@ function familyWithExemplars<E>(
   w.family(def);
   for (const source of sources) {
     const netns = source.model.netns;
-    for (const run of linkRuns(source.model, w.openMetrics)) {
+    for (const run of linkRuns(source.model, w.openMetrics, source.compact)) {
       const text = run.text[at] as Buffer;
       const found = run.links.map((link) => find(netns, link));
       if (found.every((e) => e === undefined)) {
@@ -308,12 +327,19 @@ function familyWithExemplars<E>(
  * A link's lines of a counter family with `exemplars[i]` appended to its i-th sample of `def`
  * (its `_total` lines; the `_created` lines between them carry none).
  */
-function annotateSamples(def: Family, lines: string, exemplars: readonly (Exemplar | undefined)[]): string {
+function annotateSamples(
+  def: Family,
+  lines: string,
+  exemplars: readonly (Exemplar | undefined)[],
+  // Which exemplar a sample line takes; by default the i-th. A compact namespace's link lacks
+  // the lines of counters still at 0, so there a sample is matched by its labels.
+  indexOf: (line: string, i: number) => number = (_line, i) => i,
+): string {
   let i = 0;
   const prefix = `${def.name}{`;
   return lines
     .split('\n')
-    .map((line) => (line.startsWith(prefix) ? withExemplar(line, exemplars[i++]) : line))
+    .map((line) => (line.startsWith(prefix) ? withExemplar(line, exemplars[indexOf(line, i++)]) : line))
     .join('\n');
 }
 
@@ -340,12 +366,15 @@ function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly Name
       const exemplars = ADDRESS_SERIES.map(([family, action]) => lookup.addressChange(netns, link.ifindex, family, action));
       return exemplars.every((e) => e === undefined) ? undefined : exemplars;
     },
-    (lines, exemplars) => annotateSamples(M.addressChanges, lines, exemplars),
+    (lines, exemplars) =>
+      annotateSamples(M.addressChanges, lines, exemplars, (line) =>
+        ADDRESS_SERIES.findIndex(([family, action]) => line.includes(`,family="${family}",action="${action}"} `)),
+      ),
   );
 }
 
 function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics));
+  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact));
   const exemplars = w.openMetrics ? options.exemplars : undefined;
   PER_LINK.forEach(([def], at) => {
     if (exemplars && at === FLAPS) flapsWithExemplars(w, sources, exemplars);
@@ -355,7 +384,7 @@ function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], op
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics));
+  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact));
   familyOfLinks(w, M.interfaceAddresses, runs, ADDRESSES);
   if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
   else familyOfLinks(w, M.addressChanges, runs, ADDRESS_CHANGES);
@@ -395,20 +424,21 @@ function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
 }
 
 function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics)), NEIGHBOUR_CHANGES);
+  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)), NEIGHBOUR_CHANGES);
   w.family(M.neighbours);
   for (const source of sources) {
     w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
     w.sample(M.neighbours, [source.model.netns, 'inet6'], source.model.neighbourCounts[1]);
   }
+  // The neighbour tables and their limits are host-wide: exported once, from the first
+  // namespace (our own comes first) whose table dump has answered, not once per namespace.
   for (const [def, values] of [
     [M.neighbourLimit, (m: NamespaceModel) => m.neighbourLimits],
     [M.neighbourTableEntries, (m: NamespaceModel) => m.neighbourTableEntries],
   ] as const) {
     w.family(def);
-    for (const source of sources) {
-      for (const [fam, value] of values(source.model)) w.sample(def, [source.model.netns, fam === 0 ? 'inet' : 'inet6'], value);
-    }
+    const from = sources.find((source) => values(source.model).size > 0);
+    if (from) for (const [fam, value] of values(from.model)) w.sample(def, [fam === 0 ? 'inet' : 'inet6'], value);
   }
 }
 
@@ -426,7 +456,10 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
       const g = splitGroupKey(key);
       const labels = [source.model.netns, tableName(g.table), g.family === 2 ? 'inet' : 'inet6', protocolName(g.protocol)] as const;
       const created = source.model.routeGroupCreated.get(key);
-      ROUTE_ACTIONS.forEach((action, i) => w.sample(M.routeChanges, [...labels, action], counts[i] as number, created));
+      ROUTE_ACTIONS.forEach((action, i) => {
+        // In a compact namespace an action's series is born at its first change.
+        if (!source.compact || counts[i] !== 0) w.sample(M.routeChanges, [...labels, action], counts[i] as number, created);
+      });
     }
   }
   w.family(M.defaultRouteInfo);
@@ -451,38 +484,48 @@ function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void 
 }
 
 function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
+  // Compact sources (found by --netns.all) are summed under netns="*", with those gone.
+  const sums = options.discovered?.sums(sources);
   for (const [def, counts] of [
-    [M.messagesReceived, (s: NamespaceSource) => s.model.messagesReceived],
-    [M.dumpMessages, (s: NamespaceSource) => s.model.dumpMessages],
+    [M.messagesReceived, (s: { model: { messagesReceived: Float64Array } }) => s.model.messagesReceived],
+    [M.dumpMessages, (s: { model: { dumpMessages: Float64Array } }) => s.model.dumpMessages],
   ] as const) {
     w.family(def);
-    for (const source of sources) {
-      const values = counts(source);
-      const unknownSeen = source.model.unknownTypeSeen[def === M.messagesReceived ? 0 : 1];
+    const each = (netns: string, values: Float64Array, unknownSeen: ArrayLike<number | undefined> | undefined, created: number): void => {
       for (let type = 0; type < values.length; type++) {
         const name = RTM_NAMES[type];
         // Known types always appear (at 0) so rates exist; unknown ones once they are seen.
-        if (name !== undefined) w.sample(def, [source.model.netns, name], values[type] as number, source.model.createdAt);
-        else if (values[type]) w.sample(def, [source.model.netns, String(type)], values[type] as number, unknownSeen[type]);
+        if (name !== undefined) w.sample(def, [netns, name], values[type] as number, created);
+        else if (values[type]) w.sample(def, [netns, String(type)], values[type] as number, unknownSeen?.[type] ?? created);
       }
-    }
+    };
+    const kind = def === M.messagesReceived ? 0 : 1;
+    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source), source.model.unknownTypeSeen[kind], source.model.createdAt);
+    if (sums) each(DISCOVERED_NETNS, counts({ model: sums }), undefined, options.discovered?.createdAt ?? 0);
   }
-  const perNamespace: [typeof M.socketOverruns, (s: NamespaceSource) => number][] = [
-    [M.socketOverruns, (s) => s.overruns],
-    [M.foreignRefused, (s) => s.foreignRefused],
-    [M.resyncs, (s) => s.resyncs],
-    [M.lastResync, (s) => s.lastResync],
-    [M.decodeErrors, (s) => s.model.decodeErrors],
-    [M.receiveBuffer, (s) => s.receiveBufferBytes],
-    [M.eventQueueDepth, (s) => s.queueDepth],
-    [M.seriesLimitDropped, (s) => s.model.seriesLimitDropped],
-    [M.trackedInterfaces, (s) => s.model.trackedCount],
-    [M.namespaceReady, (s) => (s.ready ? 1 : 0)],
+  // What an alert needs stays per namespace, compact ones included; the rest of theirs is summed.
+  type Sum = (s: NonNullable<typeof sums>) => number;
+  const perNamespace: [typeof M.socketOverruns, (s: NamespaceSource) => number, Sum | 'per-namespace' | undefined][] = [
+    [M.socketOverruns, (s) => s.overruns, 'per-namespace'],
+    [M.foreignRefused, (s) => s.foreignRefused, 'per-namespace'],
+    [M.resyncs, (s) => s.resyncs, (t) => t.resyncs],
+    [M.lastResync, (s) => s.lastResync, (t) => t.lastResync],
+    [M.decodeErrors, (s) => s.model.decodeErrors, (t) => t.decodeErrors],
+    // Every socket asks for the same buffer with the same privileges: our own namespace's grant tells.
+    [M.receiveBuffer, (s) => s.receiveBufferBytes, undefined],
+    [M.eventQueueDepth, (s) => s.queueDepth, (t) => t.queueDepth],
+    [M.seriesLimitDropped, (s) => s.model.seriesLimitDropped, (t) => t.seriesLimitDropped],
+    [M.trackedInterfaces, (s) => s.model.trackedCount, (t) => t.trackedInterfaces],
+    [M.namespaceReady, (s) => (s.ready ? 1 : 0), 'per-namespace'],
   ];
-  for (const [def, read] of perNamespace) {
+  for (const [def, read, sum] of perNamespace) {
     w.family(def);
     // Counters are born with the namespace's model (its socket opened): their `_created`.
-    for (const source of sources) if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source), source.model.createdAt);
+    for (const source of sources) {
+      if (source.compact && sum !== 'per-namespace') continue;
+      if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source), source.model.createdAt);
+    }
+    if (sums && typeof sum === 'function') w.sample(def, [DISCOVERED_NETNS], sum(sums), options.discovered?.createdAt);
   }
   // Announced always (the contract), with samples only when tracing is on.
   const tracing = options.tracing;

@@ -40,8 +40,8 @@ export const METRICS = {
   // ---- neighbours ----
   neighbourChanges: family('netlink_neighbour_changes_total', 'counter', 'Neighbour (ARP/NDP) entries added, removed, or answering from a new MAC address (lladdr_changed); state churn and bridge FDB entries excluded.', ['netns', 'interface', 'family', 'action'] as const),
   neighbours: family('netlink_neighbours', 'gauge', "Neighbour entries of this namespace's interfaces.", ['netns', 'family'] as const),
-  neighbourLimit: family('netlink_neighbour_table_limit', 'gauge', "The neighbour table's hard limit (gc_thresh3); past it the kernel logs \"neighbour table overflow\". Host-wide.", ['netns', 'family'] as const),
-  neighbourTableEntries: family('netlink_neighbour_table_entries', 'gauge', 'Entries in the neighbour table, all namespaces together (the table and its limit are host-wide), read at scrape time.', ['netns', 'family'] as const),
+  neighbourLimit: family('netlink_neighbour_table_limit', 'gauge', "The neighbour table's hard limit (gc_thresh3); past it the kernel logs \"neighbour table overflow\". Host-wide: one series per family, no netns.", ['family'] as const),
+  neighbourTableEntries: family('netlink_neighbour_table_entries', 'gauge', 'Entries in the neighbour table, all namespaces together (the table and its limit are host-wide, so one series per family, no netns), read at scrape time.', ['family'] as const),
   // ---- routes ----
   routes: family('netlink_routes', 'gauge', 'Routes as `ip route show table all` lists them, by table, family and protocol.', ['netns', 'table', 'family', 'protocol'] as const),
   routeChanges: family('netlink_route_changes_total', 'counter', 'Route notifications by action, plus routes the kernel flushed without one (action="flushed"). A lower bound after an overrun.', ['netns', 'table', 'family', 'protocol', 'action'] as const),

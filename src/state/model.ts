@@ -151,6 +151,13 @@ export class NamespaceModel implements MessageSink {
   /** Asked before a route event is built: past a storm's allowance the event is only counted. */
   routeGate: RouteGate | undefined;
 
+  /**
+   * Addresses of interfaces not known yet, by ifindex: per family [held, added, removed]. The
+   * socket subscribes before it dumps, so an address added meanwhile (a pod's eth0 getting its
+   * address while we start) can arrive before the link dump reply that brings its interface;
+   * the interface takes these counts over when it comes.
+   */
+  private readonly orphanAddresses = new Map<number, [number[], number[]]>();
   private options: ModelOptions;
   private readonly now: () => number;
   private readonly scratch = Buffer.alloc(16);
@@ -161,6 +168,12 @@ export class NamespaceModel implements MessageSink {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.createdAt = this.now();
     this.vips = new VipWatch(options.vips ?? [], this.createdAt);
+  }
+
+  /** The namespace is no longer watched: stops the route tables' background work. */
+  close(): void {
+    this.routes4.close();
+    this.routes6.close();
   }
 
   // ---- MessageSink ---------------------------------------------------------------------------
@@ -196,6 +209,7 @@ export class NamespaceModel implements MessageSink {
       const record = newLinkRecord(m, now);
       // Found by the initial dump: the kernel's own counters (carrier changes) predate us.
       record.kernelCountersPredateUs = this.quiet(isDump);
+      this.adoptAddresses(record);
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
       this.track(record);
@@ -254,12 +268,14 @@ export class NamespaceModel implements MessageSink {
     }
     const record = newAddressRecord(m, m.address);
     this.addresses.set(key, record);
+    const orphan = link ? undefined : this.orphan(m.ifindex)[fam];
     if (link) {
       link.addresses[fam]++;
       link.version++;
-    }
+    } else (orphan as number[])[0]++;
     if (!quiet) {
       if (link) (link.addressChanges[fam] as number[])[ADDRESS_ADDED]++;
+      else (orphan as number[])[1]++;
       this.emitAddress('added', record, link);
       if ((record.flags & IFA_F_DADFAILED) !== 0) this.dadFailed(record, link);
     }
@@ -475,7 +491,27 @@ export class NamespaceModel implements MessageSink {
     }
   }
 
+  private orphan(ifindex: number): [number[], number[]] {
+    let counts = this.orphanAddresses.get(ifindex);
+    if (!counts) this.orphanAddresses.set(ifindex, (counts = [[0, 0, 0], [0, 0, 0]]));
+    return counts;
+  }
+
+  /** A new interface takes over the counts of its addresses that came before it. */
+  private adoptAddresses(link: LinkRecord): void {
+    const counts = this.orphanAddresses.get(link.ifindex);
+    if (!counts) return;
+    this.orphanAddresses.delete(link.ifindex);
+    counts.forEach(([held, added, removed], fam) => {
+      link.addresses[fam as 0 | 1] += held as number;
+      const changes = link.addressChanges[fam as 0 | 1] as number[];
+      changes[ADDRESS_ADDED] = (changes[ADDRESS_ADDED] as number) + (added as number);
+      changes[ADDRESS_REMOVED] = (changes[ADDRESS_REMOVED] as number) + (removed as number);
+    });
+  }
+
   private deleteLink(ifindex: number): void {
+    this.orphanAddresses.delete(ifindex);
     const record = this.links.get(ifindex);
     if (!record) return;
     this.links.delete(ifindex);
@@ -516,6 +552,12 @@ export class NamespaceModel implements MessageSink {
       link.addresses[fam] = Math.max(0, link.addresses[fam] - 1);
       link.version++;
       (link.addressChanges[fam] as number[])[ADDRESS_REMOVED]++;
+    } else {
+      const orphan = this.orphanAddresses.get(record.ifindex)?.[fam];
+      if (orphan) {
+        orphan[0] = Math.max(0, (orphan[0] as number) - 1);
+        (orphan[2] as number)++;
+      }
     }
     this.emitAddress('removed', record, link);
   }

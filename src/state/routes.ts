@@ -159,11 +159,22 @@ function bump(counts: Map<number, number>, key: number, delta: number): void {
 
 const SHRINK_AFTER_MS = 250;
 
-/** Records per page: pages are added as the table grows, so growing never copies the records. */
+/**
+ * Records per full page. Past the first page, pages are added as the table grows, so growing a
+ * big table never copies its records.
+ */
 const PAGE_BITS = 16;
 const PAGE_SIZE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SIZE - 1;
-const MIN_INDEX = 1024;
+/**
+ * The first page starts at this many records and doubles (a copy) up to PAGE_SIZE: a pod's
+ * namespace holds a handful of routes per family, and a full page (2.9 MB for IPv4, 3.7 MB for
+ * IPv6) per namespace and family made 250 pods cost gigabytes. The copies up to a full page
+ * cost about two page writes once per table.
+ */
+const MIN_RECORDS = 8;
+/** Index slots at the least (a power of two): an index, too, grows with the routes. */
+const MIN_INDEX = 16;
 /** Index slots hold a record number + 1, so a new (zeroed) index is empty without a pass to fill it. */
 const SLOT_EMPTY = 0;
 const SLOT_TOMBSTONE = -1;
@@ -322,15 +333,16 @@ const META_USED = 1;
 const META_SEEN = 2;
 
 /**
- * One family's routes: records in fixed-size pages of one Uint32Array each (44 bytes an IPv4
- * route, 56 an IPv6 one) and two indexes of record numbers: `byKey` by the kernel's key,
+ * One family's routes: records in pages of one Uint32Array each (44 bytes an IPv4 route, 56 an
+ * IPv6 one; the first page starts at a few records and doubles up to full size) and two indexes of record numbers: `byKey` by the kernel's key,
  * pointing at the first of the routes that share it (what a replace names, and most keys have
  * only one route), and `exact` by key and nexthop fingerprint for the others (what a
  * notification names, when it is not the first). A million routes with distinct keys cost one
  * index, and thousands of routes with one key (fe80::/64 on every veth of a Kubernetes node)
- * no long probe. Growth adds a page, and resizes an index a few slots per operation; a
- * withdrawal compacts the records, in short slices once removals pause, and gives the memory
- * back.
+ * no long probe. An empty table holds no page and two indexes of 16 slots, so a namespace with
+ * five routes costs about a kilobyte. Growth doubles the first page, then adds pages, and
+ * resizes an index a few slots per operation; a withdrawal compacts the records (down to a
+ * small first page again), in short slices once removals pause, and gives the memory back.
  */
 export class RouteTable {
   readonly family: number;
@@ -389,7 +401,18 @@ export class RouteTable {
 
   /** Bytes of typed arrays held (records and indexes). */
   get bytes(): number {
-    return this.pages.length * PAGE_SIZE * this.stride * 4 + this.byKey.bytes + this.exact.bytes;
+    let bytes = this.byKey.bytes + this.exact.bytes;
+    for (const page of this.pages) bytes += page.byteLength;
+    return bytes;
+  }
+
+  /** Records the pages can hold (full pages, or one first page smaller than a full one); kept by setPages. */
+  private capacity = 0;
+
+  private setPages(pages: Uint32Array[]): void {
+    this.pages = pages;
+    const n = pages.length;
+    this.capacity = n === 0 ? 0 : (n - 1) * PAGE_SIZE + (pages[n - 1] as Uint32Array).length / this.stride;
   }
 
   // ---- records -------------------------------------------------------------------------------
@@ -426,8 +449,35 @@ export class RouteTable {
     }
     if (this.freeHead >= 0) return this.popFree();
     const record = this.highWater++;
-    if (record >>> PAGE_BITS >= this.pages.length) this.pages.push(new Uint32Array(PAGE_SIZE * this.stride));
+    if (record >= this.capacity) this.grow();
     return record;
+  }
+
+  /** Room for one more record: the first page doubles (copied) until it is full size, then pages are added. */
+  private grow(): void {
+    const first = this.pages[0];
+    if (first === undefined) {
+      this.setPages([new Uint32Array(MIN_RECORDS * this.stride)]);
+    } else if (this.pages.length === 1 && first.length < PAGE_SIZE * this.stride) {
+      const bigger = new Uint32Array(Math.min(first.length * 2, PAGE_SIZE * this.stride));
+      bigger.set(first);
+      this.setPages([bigger]);
+      released(first.byteLength);
+    } else {
+      this.setPages([...this.pages, new Uint32Array(PAGE_SIZE * this.stride)]);
+    }
+  }
+
+  /**
+   * The records to keep room for after a compaction: twice the routes (so that the next few
+   * adds do not grow it again), as a power of two, up to a full page; past that, whole pages.
+   */
+  private capacityAfterCompaction(): number {
+    if (this.size === 0) return 0;
+    if (this.size > PAGE_SIZE / 2) return Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
+    let records = MIN_RECORDS;
+    while (records < this.size * 2) records *= 2;
+    return records;
   }
 
   /** A free record below `limit`, or -1; the free ones above it leave the free list (compaction drops them). */
@@ -573,14 +623,14 @@ export class RouteTable {
   }
 
   private pagesSparse(): boolean {
-    const allocated = this.pages.length * PAGE_SIZE;
-    return this.size === 0 ? allocated > 0 : this.pages.length > 1 && this.size * 4 < allocated;
+    const allocated = this.capacity;
+    return this.size === 0 ? allocated > 0 : allocated > MIN_RECORDS && this.size * 4 < allocated;
   }
 
-  /** Starts moving the records into as few pages as they need; the rest is let go when done. */
+  /** Starts moving the records into as little room as they need; the rest is let go when done. */
   private startCompaction(): void {
     if (this.compactLimit >= 0 || !this.pagesSparse()) return;
-    this.compactLimit = Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
+    this.compactLimit = this.capacityAfterCompaction();
     this.compactNext = this.highWater - 1;
   }
 
@@ -596,9 +646,11 @@ export class RouteTable {
       count--;
     }
     if (this.compactNext >= limit) return;
-    const keep = limit / PAGE_SIZE;
-    released((this.pages.length - keep) * PAGE_SIZE * this.stride * 4);
-    this.pages.length = keep;
+    const before = this.bytes;
+    if (limit >= PAGE_SIZE) this.setPages(this.pages.slice(0, limit / PAGE_SIZE));
+    else if (limit === 0) this.setPages([]);
+    else this.setPages([(this.pages[0] as Uint32Array).slice(0, limit * this.stride)]);
+    released(before - this.bytes);
     this.highWater = Math.min(this.highWater, limit);
     this.stopCompaction();
   }
@@ -642,6 +694,14 @@ export class RouteTable {
       index.shrink();
       index.step(Infinity);
     }
+  }
+
+  /** Stops the background work (its namespace is gone): no timer or immediate keeps the table alive. */
+  close(): void {
+    if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
+    this.shrinkTimer = undefined;
+    if (this.maintenance) clearImmediate(this.maintenance);
+    this.maintenance = undefined;
   }
 
   /** Shrinks once removals have paused for a moment (checked, not re-armed, per removal). */

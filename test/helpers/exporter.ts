@@ -291,8 +291,8 @@ function deathSignalPrefix(): string[] {
   return setprivOk ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
 }
 
-function spawnNode(main: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  const argv = [...deathSignalPrefix(), process.execPath, main, ...args];
+function spawnNode(main: string, args: string[], env?: NodeJS.ProcessEnv, prefix: readonly string[] = []): ChildProcess {
+  const argv = [...deathSignalPrefix(), ...prefix, process.execPath, main, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '', ...env },
@@ -432,6 +432,11 @@ export interface ExporterOptions {
   main?: string;
   /** Environment on top of this process's (a key set to undefined is removed, e.g. OTEL_*). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A command that execs the rest, put before `node` (e.g. `nsenter -t PID -m` to run in a
+   * private mount namespace); it must exec, so that the child's pid is the exporter's.
+   */
+  prefix?: string[];
 }
 
 export interface WaitForOptions {
@@ -546,7 +551,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const main = opts.main ?? MAIN_JS;
   assertMainExists(main);
   const args = exporterArgs(opts);
-  const exporter = new Exporter(spawnNode(main, args, opts.env), args, opts.telemetryPath ?? '/metrics');
+  const exporter = new Exporter(spawnNode(main, args, opts.env, opts.prefix), args, opts.telemetryPath ?? '/metrics');
   const timeoutMs = opts.startTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   try {

@@ -108,6 +108,9 @@ liveDescribe('vips and neighbours', { timeout: 90_000 }, () => {
     assert.equal(s.value('netlink_neighbours', { netns: ns.name, family: 'inet' }), kernel, s.show('netlink_neighbours', { netns: ns.name }));
     // `ip ntable` reads the same table parameters (sysctl's /proc/sys/net/ipv4/neigh may be absent).
     const limit = Number(/thresh3 (\d+)/.exec(ns.ip('ntable', 'show', 'name', 'arp_cache'))?.[1]);
-    assert.equal(s.value('netlink_neighbour_table_limit', { netns: ns.name, family: 'inet' }), limit);
+    // Host-wide, so exported once per family (no netns label), not once per namespace.
+    assert.equal(s.value('netlink_neighbour_table_limit', { family: 'inet' }), limit, s.show('netlink_neighbour_table_limit', {}));
+    assert.equal(s.series('netlink_neighbour_table_limit', {}).length, 2, s.show('netlink_neighbour_table_limit', {}));
+    assert.equal(s.series('netlink_neighbour_table_entries', {}).length, 2, s.show('netlink_neighbour_table_entries', {}));
   });
 });

@@ -64,6 +64,7 @@ class FakeWatcher implements ManagedWatcher {
   ready = false;
   closed = false;
   started = false;
+  compact = false;
   get opened(): boolean {
     return this.started && !this.failWith;
   }
@@ -152,8 +153,9 @@ class World implements NamespaceFs {
       fs: this,
       ProcessWatch: this.ProcessWatch,
       mountDeadlineMs: options.mountDeadlineMs ?? 100,
-      createWatcher: (label, path) => {
+      createWatcher: (label, path, configured) => {
         const w = new FakeWatcher(label, path, this.fail.get(label));
+        w.compact = !configured;
         this.created.push(w);
         return w;
       },
@@ -331,5 +333,25 @@ test('setWanted: a reload adds and removes namespaces live', async () => {
   await set.setWanted([], false);
   assert.deepEqual(labels(set), ['']);
   assert.equal(w.watches.size, 0, 'no directory watched when no name is wanted');
+  set.close();
+});
+
+test('a name found by --netns.all has compact series; named by --netns on a reload, it is opened afresh with every series, and back', async () => {
+  const w = new World();
+  w.mount('pod', 10);
+  const set = w.set();
+  await set.start([], true);
+  const first = set.sources.find((s) => (s as FakeWatcher).label === 'pod') as FakeWatcher;
+  assert.equal(first.compact, true);
+  assert.equal((set.sources[0] as FakeWatcher).compact, false, 'our own namespace: every series');
+  await set.setWanted(['pod'], true);
+  await until('pod reopened', () => set.sources.some((s) => (s as FakeWatcher).label === 'pod' && s !== first && s.ready));
+  assert.equal(first.closed, true);
+  const second = set.sources.find((s) => (s as FakeWatcher).label === 'pod') as FakeWatcher;
+  assert.equal(second.compact, false);
+  await set.setWanted([], true);
+  await until('pod reopened compact', () => set.sources.some((s) => (s as FakeWatcher).label === 'pod' && s !== second && s.ready));
+  assert.equal(second.closed, true);
+  assert.equal((set.sources.find((s) => (s as FakeWatcher).label === 'pod') as FakeWatcher).compact, true);
   set.close();
 });

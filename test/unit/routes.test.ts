@@ -295,3 +295,59 @@ for (const family of [AF_INET, AF_INET6]) {
     assert.equal(table.bytes, empty, 'memory back after the background shrink');
   });
 }
+
+// ---- storage that grows with the routes ------------------------------------------------------
+
+for (const family of [AF_INET, AF_INET6]) {
+  test(`storage starts at a few records, grows from tiny past a full page and shrinks back, agreeing with a Map (family ${family})`, async () => {
+    const table = new RouteTable(family, { maintenanceSliceMs: 0 });
+    const empty = table.bytes;
+    // Two indexes of 16 slots and no record page: a namespace that holds nothing costs bytes.
+    assert.ok(empty <= 256, `an empty table holds ${empty} bytes`);
+    const msg = messageFactory(family);
+    const ref = new Map<number, RefRoute>();
+    const route = (n: number): RefRoute => ({ oif: 1 + (n % 3), nh: 0, protocol: n % 2 === 0 ? 186 : 4 });
+    const verifyAll = (label: string): void => {
+      assert.equal(table.count, ref.size, `${label}: count`);
+      for (const [n, r] of ref) assert.equal(table.applyNew(msg(n, 254, r), false, () => assert.fail(`${label}: ${n} changed`)), 'same', `${label}: ${n}`);
+    };
+    const recordBytes = family === AF_INET6 ? 56 : 44;
+    // A pod's five routes: one small page, not a full one.
+    for (let n = 0; n < 5; n++) {
+      assert.equal(table.applyNew(msg(n, 254, route(n)), false, () => undefined), 'added');
+      ref.set(n, route(n));
+    }
+    verifyAll('five');
+    assert.ok(table.bytes < 2048, `five routes hold ${table.bytes} bytes`);
+    // Growth one route at a time through every doubling of the first page and onto a second
+    // page, checking every route at each power of two.
+    for (let n = 5; n < 70_000; n++) {
+      assert.equal(table.applyNew(msg(n, 254, route(n)), false, () => undefined), 'added', `add ${n}`);
+      ref.set(n, route(n));
+      if ((n & (n + 1)) === 0 && n < 5000) verifyAll(`at ${n + 1}`);
+    }
+    verifyAll('past a page');
+    assert.ok(table.bytes < 70_000 * (recordBytes + 32) + 65_536 * recordBytes, `${table.bytes} bytes for 70,000 routes`);
+    // Withdraw down to five again: once removals pause the records go back to a small first page.
+    for (let n = 5; n < 70_000; n++) {
+      assert.ok(table.applyDelete(msg(n, 254, ref.get(n) as RefRoute)), `delete ${n}`);
+      ref.delete(n);
+    }
+    verifyAll('back to five');
+    for (const deadline = Date.now() + 10_000; table.bytes >= 2048 && Date.now() < deadline; ) await sleep(5);
+    assert.ok(table.bytes < 2048, `five routes after a withdrawal hold ${table.bytes} bytes`);
+    verifyAll('after the shrink');
+    // Grow again from the small page (compaction moved records; the free list must be right).
+    for (let n = 100; n < 300; n++) {
+      assert.equal(table.applyNew(msg(n, 254, route(n)), false, () => undefined), 'added', `re-add ${n}`);
+      ref.set(n, route(n));
+    }
+    verifyAll('grown again');
+    for (const [n, r] of [...ref]) {
+      assert.ok(table.applyDelete(msg(n, 254, r)), `final delete ${n}`);
+      ref.delete(n);
+    }
+    for (const deadline = Date.now() + 10_000; table.bytes !== empty && Date.now() < deadline; ) await sleep(5);
+    assert.equal(table.bytes, empty, 'an emptied table holds no page');
+  });
+}
