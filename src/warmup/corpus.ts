@@ -336,14 +336,7 @@ export function ipv4(i: number): Uint8Array {
 }
 
 export function ipv6(i: number): Uint8Array {
-  const b = new Uint8Array(16);
-  b[0] = 0xfd;
-  b[2] = 0x64;
-  b[12] = (i >>> 24) & 255;
-  b[13] = (i >>> 16) & 255;
-  b[14] = (i >>> 8) & 255;
-  b[15] = i & 255;
-  return b;
+  return Uint8Array.of(0xfd, 0, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, (i >>> 24) & 255, (i >>> 16) & 255, (i >>> 8) & 255, i & 255);
 }
 
 /** The devices of the warm-up's pretend namespace: lo is 1, then veth pairs and a bridge. */
@@ -379,16 +372,13 @@ export function gatewayRoute4(i: number, oif: number, gateway: Uint8Array): Rout
 }
 
 export function route6(i: number, oif: number): RouteSpec {
-  const dst = new Uint8Array(16);
-  dst[0] = 0x20;
-  dst[1] = 0x01;
-  dst[2] = 0x0d;
-  dst[3] = 0xb8;
-  dst[4] = (i >> 8) & 255;
-  dst[5] = i & 255;
+  // 2001:db8:I::/48
+  const dst = Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, (i >> 8) & 255, i & 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   return { family: AF_INET6, table: RT_TABLE_MAIN, protocol: RTPROT_STATIC, routeType: RTN_UNICAST, scope: RT_SCOPE_UNIVERSE, dst, dstLength: 48, oif, priority: 1024 };
 }
 
+/** Admin down-up cycles of every veth pair per round: enough calls for V8 to optimise link handling. */
+const FLAP_CYCLES = 64;
 const NEIGHBOURS = 32;
 const ADDRESSES = 512;
 const ROUTES = 4096;
@@ -433,7 +423,7 @@ export function notificationRound(): Buffer[] {
   const out: Buffer[] = [];
   const links = initialLinks();
   // Admin toggles of each veth's near end: the far end loses carrier too.
-  for (let cycle = 0; cycle < 16; cycle++) {
+  for (let cycle = 0; cycle < FLAP_CYCLES; cycle++) {
     for (let i = 0; i < VETH_PAIRS; i++) {
       const near = links[2 + 2 * i] as LinkSpec;
       const far = links[3 + 2 * i] as LinkSpec;

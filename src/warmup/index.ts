@@ -39,6 +39,18 @@ export interface WarmupReport {
   ms: number;
 }
 
+/**
+ * A copy of `chunk` made as the addon makes its chunks (node::Buffer::Copy: a Uint8Array given
+ * Buffer's prototype afterwards). V8 gives that another hidden class than a Buffer made in
+ * JavaScript (Buffer.concat, Buffer.alloc): code compiled on JavaScript-made chunks would be
+ * thrown away at the first real chunk.
+ */
+function asNativeChunk(chunk: Buffer): Buffer {
+  const out = new Uint8Array(chunk.length);
+  out.set(chunk);
+  return Object.setPrototypeOf(out, Buffer.prototype) as Buffer;
+}
+
 /** Frames datagrams (one message each, as the kernel multicasts them) into native-reader chunks. */
 function chunks(messages: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
@@ -46,7 +58,7 @@ function chunks(messages: Buffer[]): Buffer[] {
   let size = 0;
   for (const m of messages) {
     if (size + 4 + m.length > CHUNK_BYTES && parts.length > 0) {
-      out.push(Buffer.concat(parts));
+      out.push(asNativeChunk(Buffer.concat(parts)));
       parts = [];
       size = 0;
     }
@@ -55,7 +67,7 @@ function chunks(messages: Buffer[]): Buffer[] {
     parts.push(frame, m); // messages are already padded to 4
     size += 4 + m.length;
   }
-  if (parts.length > 0) out.push(Buffer.concat(parts));
+  if (parts.length > 0) out.push(asNativeChunk(Buffer.concat(parts)));
   return out;
 }
 
