@@ -75,8 +75,13 @@ async function warmUpPipeline(config: Config, logger: Logger, bus: () => EventBu
     return;
   }
   const silent = createLogger('error', config.log.format, () => undefined);
-  const report = await warmUp({ bus, watcher: (label, Socket, b) => watcherFactory(() => config, silent, b, Socket)(label, undefined) });
-  logger.info('warm-up done', { messages: report.messages, ms: Math.round(report.ms) });
+  try {
+    const report = await warmUp({ bus, watcher: (label, Socket, b) => watcherFactory(() => config, silent, b, Socket)(label, undefined) });
+    logger.info('warm-up done', { messages: report.messages, ms: Math.round(report.ms) });
+  } catch (err) {
+    // Only a speed-up: whatever goes wrong in it, the exporter starts as it would without it.
+    logger.warn('warm-up failed; starting without it', { error: (err as Error).stack ?? (err as Error).message });
+  }
 }
 
 /** The exporter's event bus: every domain event to the ring, and to the log when `events.log_level` says so. */
