@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { parseExposition } from '../test/helpers/exporter';
 import type { Scrape } from '../test/helpers/exporter';
 import { BenchNetns } from './netns';
-import { ExporterProc, IpMonitor, cpuMicros, memory, socketInodes, waitIdle } from './procs';
+import { ExporterProc, IpMonitor, cpuMicros, memory, socketInodes, threadCpuMicros, waitIdle } from './procs';
 import { BurstSender, TruthListener } from './sockets';
 import { sleep, waitUntil } from './util';
 
@@ -65,11 +65,29 @@ export interface PhaseSpec {
   extraNotes?: (s: Scrape, base: Scrape) => string[];
 }
 
+/**
+ * The CPU of a burst split by thread: the main (JavaScript) thread, and the others (the socket's
+ * reader thread, V8's compiler and garbage-collector helpers, libuv's pool) by thread id.
+ */
+function threadSplit(pid: number, before: Map<number, number>, after: Map<number, number>): string {
+  const ms = (us: number): string => `${Math.round(us / 1000)} ms`;
+  const others: string[] = [];
+  for (const [tid, us] of after) {
+    if (tid === pid) continue;
+    const d = us - (before.get(tid) ?? 0);
+    if (d > 0) others.push(`${tid} ${ms(d)}`);
+  }
+  return `main ${ms((after.get(pid) ?? 0) - (before.get(pid) ?? 0))}; others ${others.length ? others.join(', ') : '0'}`;
+}
+
 /** The exporter, ip monitor and the truth listener on one watched namespace. */
 export class BurstRig {
   exporter!: ExporterProc;
   ipmon: IpMonitor | undefined;
   truth!: TruthListener;
+  /** Milliseconds from spawn to /-/ready 200, and RSS (KiB) then: the start-up's cost. */
+  readyMs = 0;
+  readyRssKiB = 0;
 
   private constructor(readonly ns: BenchNetns) {}
 
@@ -78,7 +96,8 @@ export class BurstRig {
     rig.truth = new TruthListener(ns.path);
     rig.truth.check();
     rig.exporter = await ExporterProc.spawn([ns.name]);
-    await rig.exporter.waitReady();
+    rig.readyMs = (await rig.exporter.waitReady()) - rig.exporter.spawnedAt;
+    rig.readyRssKiB = memory(rig.exporter.pid).rssKiB;
     if (monitorObjects) rig.ipmon = new IpMonitor(ns.name, monitorObjects);
     return rig;
   }
@@ -99,18 +118,6 @@ export class BurstRig {
       const m = this.ipmon;
       await waitUntil('ip monitor prints the sentinel change', () => (m.read().events > 0 ? true : `no line yet; stderr: ${m.stderrText().trim()}`), 10_000, 20);
     }
-  }
-
-  /**
-   * A small burst of the same kind before the measured ones, not measured: a fresh exporter
-   * compiles its hot paths (JIT) on the first messages of a kind, a fixed cost of tens of
-   * milliseconds that would otherwise dominate small bursts. ip monitor gets it too.
-   */
-  async warmup(sender: BurstSender, batches: Buffer[], settleMs = 300): Promise<void> {
-    await sender.burst(batches);
-    await sender.check('warm-up');
-    await this.truth.settle(settleMs);
-    this.truth.check();
   }
 
   async scrape(): Promise<Scrape> {
@@ -145,6 +152,7 @@ export class BurstRig {
     const enobufs0 = ipmon ? ipmon.enobufs() : 0;
     const drops0 = this.drops();
     const cpuE0 = await waitIdle(this.exporter.pid);
+    const threads0 = threadCpuMicros(this.exporter.pid);
     const cpuI0 = ipmon ? cpuMicros(ipmon.pid) : 0;
 
     // 3. burst
@@ -160,11 +168,13 @@ export class BurstRig {
 
     // 5. exporter caught up
     let cpuE1 = 0;
+    let threads1 = threads0;
     let final: Scrape = base;
     let last = -1;
     let caughtUpAt = 0;
     for (let round = 0; ; round++) {
       cpuE1 = await waitIdle(this.exporter.pid);
+      threads1 = threadCpuMicros(this.exporter.pid);
       caughtUpAt = performance.now();
       final = await this.scrape();
       const c = spec.exporterCounted(final) - counted0;
@@ -216,6 +226,7 @@ export class BurstRig {
         `notifications ${truthMsgs.toLocaleString('en-US')}; exporter idle ${((caughtUpAt - burst.endedAt) / 1000).toFixed(2)} s after the burst, ` +
         `processed ${msgs.toLocaleString('en-US')} notifications (= truth listener: ${msgs === truthMsgs ? 'yes' : 'NO'})`,
     );
+    notes.push(`exporter CPU by thread: ${threadSplit(this.exporter.pid, threads0, threads1)}`);
     if (burst.longestSendMs > 50 || burst.longestYieldMs > 50) {
       notes.push(
         `pauses in the burst: longest single sendmsg (up to 256 requests, time in the kernel) ${burst.longestSendMs.toFixed(0)} ms, ` +

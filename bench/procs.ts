@@ -31,6 +31,21 @@ export function cpuMicros(pid: number): number {
   return (ticks * 1e6) / clockTicksPerSecond();
 }
 
+/** utime + stime of each thread of the process, in µs, by thread id. */
+export function threadCpuMicros(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicksPerSecond());
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** VmRSS and VmHWM (peak RSS) in KiB. */
 export function memory(pid: number): { rssKiB: number; hwmKiB: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

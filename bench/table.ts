@@ -69,6 +69,6 @@ export const LEGEND = [
   '  peak MB: VmHWM; ovr/drop: exporter netlink_socket_overruns_total / drops of its sockets in /proc/net/netlink;',
   '  nobuf/drop: ip monitor "No buffer space" errors on stderr / drops of its socket in /proc/net/netlink.',
   '  ip monitor lines: one notification = one line starting without white space (indented continuation lines not counted).',
-  '  Scenarios 1-4 start a fresh exporter and ip monitor each, then send a small unmeasured warm-up burst of the same kind',
-  '  (the exporter JIT-compiles its hot paths on the first messages), then the measured bursts.',
+  '  Scenarios 1-4 start a fresh exporter and ip monitor each and send their burst twice: `1st` is the first burst the fresh',
+  '  process meets (nothing before it but its start-up and one sentinel change), `2nd` what a running exporter pays.',
 ].join('\n');

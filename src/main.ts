@@ -12,7 +12,7 @@ import { createLogger, Logger } from './log';
 import { renderNetlinkMetrics } from './metrics/collectors';
 import { DiscoveredTotals } from './metrics/discovered';
 import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
-import { loadNativeSocket, trimMemory } from './netlink/native';
+import { loadNativeSocket, NativeSocketConstructor, trimMemory } from './netlink/native';
 import { ExporterServer, ServerOptions } from './server';
 import { WebConfigError } from './http/web-config';
 import { registerHttpMetrics } from './http/http-metrics';
@@ -28,6 +28,7 @@ import { compileNamePattern } from './name-pattern';
 import type { NameMatcher } from './state/model';
 import { redactSecrets } from './redact';
 import { NamespaceWatcher } from './watcher';
+import { warmUp } from './warmup';
 
 function readVersion(): string {
   try {
@@ -50,29 +51,67 @@ function interfaceFilters(c: Config): { include: NameMatcher; exclude: NameMatch
   return filters;
 }
 
+/**
+ * Makes a namespace's watcher from the config current at that moment. The warm-up makes its
+ * throwaway watchers here too (with a stand-in socket, its own bus and a silent logger), so V8
+ * compiles exactly the code, callbacks included, that the real watchers run. A namespace found
+ * only by --netns.all (not `configured`) gets compact series.
+ */
+function watcherFactory(
+  config: () => Config,
+  logger: Logger,
+  bus: EventBus,
+  Socket: NativeSocketConstructor,
+): (label: string, path: string | undefined, configured?: boolean) => NamespaceWatcher {
+  return (label, path, configured = true) => {
+    const c = config();
+    return new NamespaceWatcher({
+      label,
+      path,
+      receiveBufferBytes: c.socket.receiveBufferBytes,
+      ...interfaceFilters(c),
+      maxTracked: c.interfaces.maxTracked,
+      vips: c.vips,
+      logger,
+      Socket,
+      onEvent: (e) => bus.publish(e),
+      routeGate: bus.routeGate(label),
+      compact: !configured,
+    });
+  };
+}
+
 /** The namespaces' manager; each watcher it opens is made from the config current at that moment. */
 function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus, onChange: (sources: readonly ManagedWatcher[]) => void): NamespaceSet {
-  const Socket = loadNativeSocket();
-  return new NamespaceSet({
-    logger,
-    onChange,
-    createWatcher: (label, path, configured) => {
-      const c = config();
-      return new NamespaceWatcher({
-        label,
-        path,
-        receiveBufferBytes: c.socket.receiveBufferBytes,
-        ...interfaceFilters(c),
-        maxTracked: c.interfaces.maxTracked,
-        vips: c.vips,
-        logger,
-        Socket,
-        onEvent: (e) => bus.publish(e),
-        routeGate: bus.routeGate(label),
-        compact: !configured,
-      });
-    },
-  });
+  return new NamespaceSet({ logger, onChange, createWatcher: watcherFactory(config, logger, bus, loadNativeSocket()) });
+}
+
+/**
+ * The start-up warm-up (src/warmup): V8 compiles the hot paths on synthetic messages before the
+ * first real burst. NETLINK_EXPORTER_WARMUP=0 skips it (for comparisons; see the README's
+ * benchmark section).
+ */
+async function warmUpPipeline(config: Config, logger: Logger, bus: () => EventBus): Promise<void> {
+  if (process.env.NETLINK_EXPORTER_WARMUP === '0') {
+    logger.info('warm-up skipped (NETLINK_EXPORTER_WARMUP=0)');
+    return;
+  }
+  const silent = createLogger('error', config.log.format, () => undefined);
+  try {
+    const report = await warmUp({ bus, watcher: (label, Socket, b) => watcherFactory(() => config, silent, b, Socket)(label, undefined) });
+    logger.info('warm-up done', { messages: report.messages, ms: Math.round(report.ms) });
+  } catch (err) {
+    // Only a speed-up: whatever goes wrong in it, the exporter starts as it would without it.
+    logger.warn('warm-up failed; starting without it', { error: (err as Error).stack ?? (err as Error).message });
+  }
+}
+
+/** The exporter's event bus: every domain event to the ring, and to the log when `events.log_level` says so. */
+function exporterBus(ring: EventRing, logLevel: () => EventLogLevel, logger: Logger): EventBus {
+  const bus = new EventBus();
+  bus.subscribe((e) => ring.push(e));
+  bus.subscribe(logEvents(logLevel, logger));
+  return bus;
 }
 
 /**
@@ -130,10 +169,8 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   let config = initial;
   enableCollectOnRelease(trimMemory);
   // Every domain event goes to the ring (/api/v1/events, /events), and to tracing and the log when on.
-  const bus = new EventBus();
   const ring = new EventRing(config.events.bufferSize);
-  bus.subscribe((e) => ring.push(e));
-  bus.subscribe(logEvents(() => config.events.logLevel, logger));
+  const bus = exporterBus(ring, () => config.events.logLevel, logger);
   const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   let sources: readonly ManagedWatcher[] = [];
@@ -242,6 +279,8 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     logger.error('config reload failed', { error: err.stack ?? err.message });
     reloadMetrics.record(false);
   });
+  // The warm-up's buses are wired as this one, with a ring of their own and no log.
+  await warmUpPipeline(config, logger, () => exporterBus(new EventRing(64), () => 'off', logger));
   await startNamespaces(namespaces, config, logger);
   ready = true;
   for (const wake of readyWaiters.splice(0)) wake();
@@ -260,6 +299,7 @@ async function events(config: Config, logger: Logger): Promise<void> {
     namespaces.close();
     bus.flush();
   });
+  await warmUpPipeline(config, logger, () => new EventBus());
   await startNamespaces(namespaces, config, logger);
   logger.info('watching', { namespaces: namespaces.openLabels.length });
 }

@@ -40,6 +40,14 @@ export function decodeAddress(buf: Buffer, offset: number, length: number, heade
     addressFlags: buf[offset + 2]!,
     scope: buf[offset + 3]!,
     ifindex: u32le(buf, offset + 4),
+    // Every optional field in the literal: one hidden class for every address message.
+    address: undefined,
+    peer: undefined,
+    label: undefined,
+    broadcast: undefined,
+    preferredLifetime: undefined,
+    validLifetime: undefined,
+    protocol: undefined,
   };
   let local: string | undefined;
   const it = new AttributeCursor().reset(buf, offset + IFADDRMSG_LEN, offset + length);

@@ -49,6 +49,22 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     ifindex: s32le(buf, offset + 4),
     ifFlags: u32le(buf, offset + 8),
     change: u32le(buf, offset + 12),
+    // Every optional field in the literal: one hidden class for every link message (types.ts).
+    name: undefined,
+    mtu: undefined,
+    operstate: undefined,
+    carrier: undefined,
+    carrierChanges: undefined,
+    carrierUpCount: undefined,
+    carrierDownCount: undefined,
+    mac: undefined,
+    kind: undefined,
+    slaveKind: undefined,
+    master: undefined,
+    link: undefined,
+    alias: undefined,
+    altNames: undefined,
+    protoDown: undefined,
   };
   const it = new AttributeCursor().reset(buf, offset + IFINFOMSG_LEN, offset + length);
   while (it.next()) {

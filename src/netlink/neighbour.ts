@@ -23,6 +23,11 @@ export function decodeNeighbour(buf: Buffer, offset: number, length: number, hea
     state: buf.readUInt16LE(offset + 8),
     neighbourFlags: buf[offset + 10]!,
     neighbourType: buf[offset + 11]!,
+    // Every optional field in the literal: one hidden class for every neighbour message.
+    destination: undefined,
+    lladdr: undefined,
+    vlan: undefined,
+    master: undefined,
   };
   const it = new AttributeCursor().reset(buf, offset + NDMSG_LEN, offset + length);
   while (it.next()) {

@@ -25,7 +25,11 @@ export function decodeNexthop(buf: Buffer, offset: number, length: number, heade
     protocol: buf[offset + 2]!,
     nexthopFlags: buf.readUInt32LE(offset + 4),
     id: 0,
+    // Every optional field in the literal: one hidden class for every nexthop message.
+    oif: undefined,
+    gateway: undefined,
     blackhole: false,
+    group: undefined,
     fdb: false,
   };
   const it = new AttributeCursor().reset(buf, offset + NHMSG_LEN, offset + length);

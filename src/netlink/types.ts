@@ -1,5 +1,13 @@
 // Typed netlink messages as the codec hands them to the state model.
 // Absent attributes are `undefined` (or -1/0 where the field says so), never a guessed value.
+//
+// Each decoder creates its message with every field, optional ones set to undefined, in one
+// object literal: every message of a kind then has one hidden class whatever attributes it
+// carried. The code that handles messages stays monomorphic, and the hidden class lives as long
+// as the literal's boilerplate does. With fields added per attribute instead, each attribute set
+// had a class of its own, which died with the last message of that shape at a full collection
+// after a burst; V8 then threw away the optimised code that checked for it, and the next burst
+// after an idle spell started cold again.
 
 /** The fields of struct nlmsghdr every message carries. */
 export interface MessageHeader {
