@@ -1,7 +1,7 @@
 // Links by ifindex (the identity: a rename keeps the record and its counters), with the flap
-// arithmetic of design.md: per message, flaps += max(observed up->down, carrier_down_count delta).
+// rule of design.md, one operational outage = one flap (see countFlaps below).
 
-import { IF_OPER_UNKNOWN, IF_OPER_UP, IFF_LOWER_UP, IFF_UP, OPERSTATE_NAMES } from '../netlink/constants';
+import { IF_OPER_DORMANT, IF_OPER_TESTING, IF_OPER_UNKNOWN, IF_OPER_UP, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, OPERSTATE_NAMES } from '../netlink/constants';
 import type { LinkMessage } from '../netlink/types';
 import type { LinkState } from './events';
 
@@ -26,6 +26,11 @@ export interface LinkRecord {
   carrierDownCount: number | undefined;
   /** Our flap counter (never decreases while the ifindex lives). */
   flaps: number;
+  /**
+   * Flaps of a close that may be the first step of a deletion (see isClose), held until the
+   * kernel has answered a request queued behind that deletion: a DELLINK drops them.
+   */
+  pendingFlaps: number;
   /** Seconds since the epoch of the last operational state change (start time if none seen). */
   lastChange: number;
   /** Addresses held now, [inet, inet6]. */
@@ -74,6 +79,7 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
     carrierUpCount: m.carrierUpCount,
     carrierDownCount: m.carrierDownCount,
     flaps: 0,
+    pendingFlaps: 0,
     lastChange: now,
     addresses: [0, 0],
     addressChanges: [
@@ -95,9 +101,12 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
 export interface LinkUpdate {
   /** Down transitions counted by this message (0 when none). */
   flaps: number;
+  /** Flaps this message counted but held in pendingFlaps (a close that may be a deletion). */
+  heldFlaps: number;
   operChanged: boolean;
   stateChanged: boolean;
   adminWentDown: boolean;
+  adminWentUp: boolean;
   renamedFrom: string | undefined;
 }
 
@@ -107,14 +116,92 @@ function u32Delta(now: number, before: number): number {
 }
 
 /**
- * Applies a RTM_NEWLINK for a known ifindex to its record and says what changed.
- * The kernel coalesces carrier notifications (linkwatch), so five flaps may arrive as one
- * message: the carrier_down_count delta recovers them.
+ * In service, for the flap count: operationally up (isOperUp) and with carrier. The carrier
+ * is read too because the kernel reports the carrier at once but the operstate only when
+ * linkwatch runs (up to a second later): a bridge that loses its last port is announced first
+ * as "carrier 0, operstate UP", then as "operstate DOWN". Both messages describe one outage.
  */
-export function updateLink(link: LinkRecord, m: LinkMessage, now: number): LinkUpdate {
+export function inService(operstate: number, ifFlags: number, carrier: number): boolean {
+  return carrier !== 0 && isOperUp(operstate, ifFlags);
+}
+
+/**
+ * A close by dev_close(): the kernel's own "down" on the way to unregistering the device (or
+ * moving it to another namespace), and on stacked devices whose lower device closed. It says
+ * ifi_change = IFF_UP|IFF_RUNNING, where `ip link set down` (dev_change_flags) says IFF_UP:
+ * IFF_RUNNING is never in dev->flags. The RTM_DELLINK, if any, follows in the same RTNL
+ * section, so a request that takes RTNL (RTM_GETLINK) is answered after it.
+ */
+export function isClose(m: LinkMessage): boolean {
+  return m.change === (IFF_UP | IFF_RUNNING) && (m.ifFlags & IFF_UP) === 0;
+}
+
+/** The link state one message describes, as the flap rule reads it. */
+export interface FlapState {
+  adminUp: boolean;
+  carrier: number;
+  /** Out of service for a reason of its own that only a message ends (operstate DORMANT or TESTING). */
+  held: boolean;
+  inService: boolean;
+}
+
+/**
+ * The flap rule: flaps = operational outages, each counted once, whatever the kernel's
+ * message order. Per RTM_NEWLINK, against the state the previous message showed (P):
+ *
+ * - Outages that began with a carrier loss come from the kernel's own counter: the
+ *   IFLA_CARRIER_DOWN_COUNT delta (`downs`), which sees every loss even when linkwatch
+ *   coalesced five of them into one message or an overrun lost the messages.
+ *   - P admin down: none of them ended a time in service (an interface is not in service
+ *     while admin down, and each admin up is its own message, sent at once). A tun brought
+ *     up with no reader shows such a loss (its creator detached while it was down): no flap.
+ *     After an overrun (`afterGap`) an admin up may have been lost: then only losses that
+ *     followed a carrier up count, min(downs, ups).
+ *   - P DORMANT or TESTING (with carrier): an outage that began without a carrier loss, and
+ *     leaving it is its own message: losses until then belong to it. After a gap, as above.
+ *   - P without carrier: the first event since P was a carrier up, so every loss followed
+ *     one, except one the kernel had not counted yet when P was built (it clears the
+ *     carrier bit before it increments the counter): min(downs, ups) again.
+ *   - Otherwise all `downs` count.
+ * - An outage with no carrier loss (admin down of ifb, tun or a bridge, operstate DORMANT,
+ *   TESTING, LOWERLAYERDOWN from a lower device, or a kernel without the counters) is seen
+ *   as a transition from in service to not (`observed`, 0 or 1, see inService).
+ * - flaps = max(observed, carrier outages): a transition and the counted loss behind it are
+ *   the same outage, whether they came in one message (a veth's peer down) or two (the
+ *   bridge above: the loss counted with the first, the transition of the second is no longer
+ *   one since "carrier 0" already left service).
+ * - A deletion is not an outage: the kernel closes the device (isClose) before it sends
+ *   RTM_DELLINK; the model holds the flaps of a close until the kernel answers a request
+ *   queued behind the deletion, and drops them if the RTM_DELLINK came first.
+ * - A new ifindex starts from its first message; a link first seen down opens no outage.
+ */
+export function countFlaps(p: FlapState, n: FlapState, downs: number, ups: number | undefined, afterGap: boolean): number {
+  const observed = p.inService && !n.inService ? 1 : 0;
+  const followedUps = Math.min(downs, ups ?? downs);
+  let carrierOutages: number;
+  if (!p.adminUp || p.held) carrierOutages = afterGap ? followedUps : 0;
+  else if (p.carrier === 0) carrierOutages = followedUps;
+  else carrierOutages = downs;
+  return Math.max(observed, carrierOutages);
+}
+
+function flapState(link: LinkRecord): FlapState {
+  return {
+    adminUp: (link.ifFlags & IFF_UP) !== 0,
+    carrier: link.carrier,
+    held: link.carrier !== 0 && (link.operstate === IF_OPER_DORMANT || link.operstate === IF_OPER_TESTING),
+    inService: inService(link.operstate, link.ifFlags, link.carrier),
+  };
+}
+
+/**
+ * Applies a RTM_NEWLINK for a known ifindex to its record and says what changed. `afterGap`:
+ * the message may follow lost notifications (a resync dump).
+ */
+export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterGap = false): LinkUpdate {
   const wasUp = isOperUp(link.operstate, link.ifFlags);
-  const wasAdminUp = (link.ifFlags & IFF_UP) !== 0;
   const before = { operstate: link.operstate, carrier: link.carrier, ifFlags: link.ifFlags };
+  const p = flapState(link);
   let renamedFrom: string | undefined;
   if (m.name !== undefined && m.name !== link.name) {
     renamedFrom = link.name;
@@ -128,24 +215,42 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number): LinkU
   link.carrier = m.carrier ?? ((m.ifFlags & IFF_LOWER_UP) !== 0 ? 1 : 0);
 
   const isUp = isOperUp(link.operstate, link.ifFlags);
-  let counted = 0;
+  let downs = 0;
   if (m.carrierDownCount !== undefined) {
-    if (link.carrierDownCount !== undefined) counted = u32Delta(m.carrierDownCount, link.carrierDownCount);
+    if (link.carrierDownCount !== undefined) downs = u32Delta(m.carrierDownCount, link.carrierDownCount);
     link.carrierDownCount = m.carrierDownCount;
   }
+  let ups: number | undefined;
+  if (m.carrierUpCount !== undefined) {
+    if (link.carrierUpCount !== undefined) ups = u32Delta(m.carrierUpCount, link.carrierUpCount);
+    link.carrierUpCount = m.carrierUpCount;
+  }
   if (m.carrierChanges !== undefined) link.carrierChanges = m.carrierChanges;
-  if (m.carrierUpCount !== undefined) link.carrierUpCount = m.carrierUpCount;
-  const observed = wasUp && !isUp ? 1 : 0;
-  const flaps = Math.max(observed, counted);
+  const counted = countFlaps(p, flapState(link), downs, ups, afterGap);
+  const held = counted > 0 && isClose(m) ? counted : 0;
+  const flaps = counted - held;
   link.flaps += flaps;
+  link.pendingFlaps += held;
 
   const operChanged = wasUp !== isUp || before.operstate !== link.operstate || flaps > 0;
   if (operChanged) link.lastChange = now;
   return {
     flaps,
+    heldFlaps: held,
     operChanged,
     stateChanged: operChanged || before.carrier !== link.carrier || (before.ifFlags & IFF_UP) !== (link.ifFlags & IFF_UP),
-    adminWentDown: wasAdminUp && (link.ifFlags & IFF_UP) === 0,
+    adminWentDown: p.adminUp && (link.ifFlags & IFF_UP) === 0,
+    adminWentUp: !p.adminUp && (link.ifFlags & IFF_UP) !== 0,
     renamedFrom,
   };
+}
+
+/** Counts the flaps held by a close that turned out not to be a deletion; returns them. */
+export function commitPendingFlaps(link: LinkRecord): number {
+  const flaps = link.pendingFlaps;
+  if (flaps === 0) return 0;
+  link.pendingFlaps = 0;
+  link.flaps += flaps;
+  link.version++;
+  return flaps;
 }
