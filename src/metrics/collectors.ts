@@ -313,6 +313,8 @@ function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], op
     else familyOfLinks(w, def, runs, at);
   });
   familyOfLinks(w, M.interfaceInfo, runs, INFO);
+  w.family(M.interfaceDeletions);
+  for (const source of sources) if (source.opened) w.sample(M.interfaceDeletions, [source.model.netns], source.model.interfacesDeleted);
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {

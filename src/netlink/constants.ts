@@ -137,6 +137,7 @@ export const OPERSTATE_NAMES: readonly string[] = [
   'up',
 ];
 export const IF_OPER_UNKNOWN = 0;
+export const IF_OPER_NOTPRESENT = 1;
 export const IF_OPER_TESTING = 4;
 export const IF_OPER_DORMANT = 5;
 export const IF_OPER_UP = 6;

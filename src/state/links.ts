@@ -1,7 +1,7 @@
 // Links by ifindex (the identity: a rename keeps the record and its counters), with the flap
 // rule of design.md, one operational outage = one flap (see countFlaps below).
 
-import { IF_OPER_DORMANT, IF_OPER_TESTING, IF_OPER_UNKNOWN, IF_OPER_UP, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, OPERSTATE_NAMES } from '../netlink/constants';
+import { IF_OPER_DORMANT, IF_OPER_NOTPRESENT, IF_OPER_TESTING, IF_OPER_UNKNOWN, IF_OPER_UP, IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, OPERSTATE_NAMES } from '../netlink/constants';
 import type { LinkMessage } from '../netlink/types';
 import type { LinkState } from './events';
 
@@ -31,6 +31,8 @@ export interface LinkRecord {
    * kernel has answered a request queued behind that deletion: a DELLINK drops them.
    */
   pendingFlaps: number;
+  /** A carrier loss counted before the kernel's counter showed it (countFlaps): its next move pays it. */
+  carrierLossOwed: boolean;
   /** Seconds since the epoch of the last operational state change (start time if none seen). */
   lastChange: number;
   /** Addresses held now, [inet, inet6]. */
@@ -80,6 +82,7 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
     carrierDownCount: m.carrierDownCount,
     flaps: 0,
     pendingFlaps: 0,
+    carrierLossOwed: false,
     lastChange: now,
     addresses: [0, 0],
     addressChanges: [
@@ -116,13 +119,25 @@ function u32Delta(now: number, before: number): number {
 }
 
 /**
- * In service, for the flap count: operationally up (isOperUp) and with carrier. The carrier
- * is read too because the kernel reports the carrier at once but the operstate only when
- * linkwatch runs (up to a second later): a bridge that loses its last port is announced first
- * as "carrier 0, operstate UP", then as "operstate DOWN". Both messages describe one outage.
+ * Out of service for a reason of its own that only a new message ends: dormant (IFF_DORMANT,
+ * which the kernel reports live, even while the carrier is gone and the operstate says
+ * LOWERLAYERDOWN; or operstate DORMANT, set from userspace), TESTING or NOTPRESENT. Other
+ * operstates with carrier and IFF_UP (DOWN, LOWERLAYERDOWN) are linkwatch lagging behind a
+ * carrier that just came back: the kernel reports the carrier at once but the operstate only
+ * when linkwatch runs (up to a second later).
+ */
+function heldDown(operstate: number, ifFlags: number): boolean {
+  return (ifFlags & IFF_DORMANT) !== 0 || operstate === IF_OPER_DORMANT || operstate === IF_OPER_TESTING || operstate === IF_OPER_NOTPRESENT;
+}
+
+/**
+ * In service, for the flap count: admin up, carrier, and not held down (heldDown). Read from
+ * IFF_UP and the carrier, which the kernel reports at once, rather than the operstate, which
+ * lags: a bridge that loses its last port is announced first as "carrier 0, operstate UP",
+ * then as "operstate DOWN"; both describe one outage, which began with the first.
  */
 export function inService(operstate: number, ifFlags: number, carrier: number): boolean {
-  return carrier !== 0 && isOperUp(operstate, ifFlags);
+  return (ifFlags & IFF_UP) !== 0 && carrier !== 0 && !heldDown(operstate, ifFlags);
 }
 
 /**
@@ -140,58 +155,46 @@ export function isClose(m: LinkMessage): boolean {
 export interface FlapState {
   adminUp: boolean;
   carrier: number;
-  /** Out of service for a reason of its own that only a message ends (operstate DORMANT or TESTING). */
   held: boolean;
   inService: boolean;
 }
 
 /**
- * The flap rule: flaps = operational outages, each counted once, whatever the kernel's
- * message order. Per RTM_NEWLINK, against the state the previous message showed (P):
+ * The flap rule: flaps = times the interface left service (inService), each counted once,
+ * whatever the kernel's message order. Per RTM_NEWLINK, against the state the previous
+ * message showed (P), with the kernel's IFLA_CARRIER_DOWN_COUNT and _UP_COUNT deltas since
+ * then (`downs`, `ups`), which see every carrier change even when linkwatch coalesced five
+ * into one message or an overrun lost the messages:
  *
- * - Outages that began with a carrier loss come from the kernel's own counter: the
- *   IFLA_CARRIER_DOWN_COUNT delta (`downs`), which sees every loss even when linkwatch
- *   coalesced five of them into one message or an overrun lost the messages.
- *   - P admin down: none of them ended a time in service (an interface is not in service
- *     while admin down, and each admin up is its own message, sent at once). A tun brought
- *     up with no reader shows such a loss (its creator detached while it was down): no flap.
- *     After an overrun (`afterGap`) an admin up may have been lost: then only losses that
- *     followed a carrier up count, min(downs, ups).
- *   - P DORMANT or TESTING (with carrier): an outage that began without a carrier loss, and
- *     leaving it is its own message: losses until then belong to it. After a gap, as above.
- *   - P without carrier: the first event since P was a carrier up, so every loss followed
- *     one, except one the kernel had not counted yet when P was built (it clears the
- *     carrier bit before it increments the counter): min(downs, ups) again.
- *   - Otherwise all `downs` count.
- * - An outage with no carrier loss (admin down of ifb, tun or a bridge, operstate DORMANT,
- *   TESTING, LOWERLAYERDOWN from a lower device, or a kernel without the counters) is seen
- *   as a transition from in service to not (`observed`, 0 or 1, see inService).
- * - flaps = max(observed, carrier outages): a transition and the counted loss behind it are
- *   the same outage, whether they came in one message (a veth's peer down) or two (the
- *   bridge above: the loss counted with the first, the transition of the second is no longer
- *   one since "carrier 0" already left service).
+ * - P admin up and not held down: every carrier loss since P ended a time in service (P had
+ *   the carrier, or the loss followed a carrier up, which put it back in service), so each
+ *   of the `downs` is one flap. Plus one when the message has the carrier but is out of
+ *   service (admin down, DORMANT, TESTING): a leave the carrier counter does not see (ifb,
+ *   tun or a bridge going admin down, keep their carrier). A veth closed loses its carrier
+ *   in the same message: one flap, from the counter.
+ * - P admin down, or held down: nothing since P was in service (an admin up, or leaving
+ *   DORMANT, is its own message, sent at once), so losses then are no flaps. A tun brought
+ *   up with no reader shows one (its creator detached while it was down): no flap. After an
+ *   overrun (`afterGap`) that message may be lost: then the losses that followed a carrier
+ *   up count, min(downs, ups).
+ * - The kernel clears the carrier bit before it moves the counter: a message built in
+ *   between shows the carrier gone with the counter still. That loss is counted at once and
+ *   owed (`owed`): the counter's next move pays it instead of counting it again.
+ * - Without the counters (old kernels), a transition from in service to not counts one.
  * - A deletion is not an outage: the kernel closes the device (isClose) before it sends
  *   RTM_DELLINK; the model holds the flaps of a close until the kernel answers a request
  *   queued behind the deletion, and drops them if the RTM_DELLINK came first.
- * - A new ifindex starts from its first message; a link first seen down opens no outage.
+ * - A new ifindex starts from its first message; a link first seen out of service opens no outage.
  */
-export function countFlaps(p: FlapState, n: FlapState, downs: number, ups: number | undefined, afterGap: boolean): number {
-  const observed = p.inService && !n.inService ? 1 : 0;
-  const followedUps = Math.min(downs, ups ?? downs);
-  let carrierOutages: number;
-  if (!p.adminUp || p.held) carrierOutages = afterGap ? followedUps : 0;
-  else if (p.carrier === 0) carrierOutages = followedUps;
-  else carrierOutages = downs;
-  return Math.max(observed, carrierOutages);
+export function countFlaps(p: FlapState, n: FlapState, downs: number | undefined, ups: number | undefined, afterGap: boolean): number {
+  if (downs === undefined) return p.inService && !n.inService ? 1 : 0;
+  if (!p.adminUp || p.held) return afterGap ? Math.min(downs, ups ?? downs) : 0;
+  return downs + (n.carrier !== 0 && !n.inService ? 1 : 0);
 }
 
 function flapState(link: LinkRecord): FlapState {
-  return {
-    adminUp: (link.ifFlags & IFF_UP) !== 0,
-    carrier: link.carrier,
-    held: link.carrier !== 0 && (link.operstate === IF_OPER_DORMANT || link.operstate === IF_OPER_TESTING),
-    inService: inService(link.operstate, link.ifFlags, link.carrier),
-  };
+  const held = heldDown(link.operstate, link.ifFlags);
+  return { adminUp: (link.ifFlags & IFF_UP) !== 0, carrier: link.carrier, held, inService: inService(link.operstate, link.ifFlags, link.carrier) };
 }
 
 /**
@@ -215,10 +218,14 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterG
   link.carrier = m.carrier ?? ((m.ifFlags & IFF_LOWER_UP) !== 0 ? 1 : 0);
 
   const isUp = isOperUp(link.operstate, link.ifFlags);
-  let downs = 0;
+  let downs: number | undefined;
   if (m.carrierDownCount !== undefined) {
     if (link.carrierDownCount !== undefined) downs = u32Delta(m.carrierDownCount, link.carrierDownCount);
     link.carrierDownCount = m.carrierDownCount;
+  }
+  if (downs !== undefined && link.carrierLossOwed && downs > 0) {
+    downs--;
+    link.carrierLossOwed = false;
   }
   let ups: number | undefined;
   if (m.carrierUpCount !== undefined) {
@@ -226,8 +233,15 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterG
     link.carrierUpCount = m.carrierUpCount;
   }
   if (m.carrierChanges !== undefined) link.carrierChanges = m.carrierChanges;
-  const counted = countFlaps(p, flapState(link), downs, ups, afterGap);
-  const held = counted > 0 && isClose(m) ? counted : 0;
+  const n = flapState(link);
+  let counted = countFlaps(p, n, downs, ups, afterGap);
+  // The carrier gone, its loss not yet counted by the kernel (see countFlaps): counted now, owed.
+  if (downs === 0 && p.inService && n.carrier === 0) {
+    counted++;
+    link.carrierLossOwed = true;
+  }
+  // A close accounts for one leave at most; more were carrier losses before it.
+  const held = counted > 0 && isClose(m) ? 1 : 0;
   const flaps = counted - held;
   link.flaps += flaps;
   link.pendingFlaps += held;
