@@ -29,6 +29,8 @@ declare -A PKG_OF=(
   [dpkg-shlibdeps]=dpkg-dev
   [systemd-analyze]=systemd
   [chromium]=chromium
+  # the flap test attaches a reader to a tun device (TUNSETIFF) from a small python3 script
+  [python3]=python3
 )
 
 # Debian package -> the service its postinst starts (on a systemd machine without a policy-rc.d that forbids it)
