@@ -151,14 +151,6 @@ export function isClose(m: LinkMessage): boolean {
   return m.change === (IFF_UP | IFF_RUNNING) && (m.ifFlags & IFF_UP) === 0;
 }
 
-/** The link state one message describes, as the flap rule reads it. */
-export interface FlapState {
-  adminUp: boolean;
-  carrier: number;
-  held: boolean;
-  inService: boolean;
-}
-
 /**
  * The flap rule: flaps = times the interface left service (inService), each counted once,
  * whatever the kernel's message order. Per RTM_NEWLINK, against the state the previous
@@ -179,22 +171,25 @@ export interface FlapState {
  *   up count, min(downs, ups).
  * - The kernel clears the carrier bit before it moves the counter: a message built in
  *   between shows the carrier gone with the counter still. That loss is counted at once and
- *   owed (`owed`): the counter's next move pays it instead of counting it again.
+ *   owed (LinkRecord.carrierLossOwed): the counter's next move pays it, not counted again.
  * - Without the counters (old kernels), a transition from in service to not counts one.
  * - A deletion is not an outage: the kernel closes the device (isClose) before it sends
  *   RTM_DELLINK; the model holds the flaps of a close until the kernel answers a request
  *   queued behind the deletion, and drops them if the RTM_DELLINK came first.
  * - A new ifindex starts from its first message; a link first seen out of service opens no outage.
  */
-export function countFlaps(p: FlapState, n: FlapState, downs: number | undefined, ups: number | undefined, afterGap: boolean): number {
-  if (downs === undefined) return p.inService && !n.inService ? 1 : 0;
-  if (!p.adminUp || p.held) return afterGap ? Math.min(downs, ups ?? downs) : 0;
-  return downs + (n.carrier !== 0 && !n.inService ? 1 : 0);
-}
-
-function flapState(link: LinkRecord): FlapState {
-  const held = heldDown(link.operstate, link.ifFlags);
-  return { adminUp: (link.ifFlags & IFF_UP) !== 0, carrier: link.carrier, held, inService: inService(link.operstate, link.ifFlags, link.carrier) };
+export function countFlaps(
+  p: { operstate: number; ifFlags: number; carrier: number },
+  n: { operstate: number; ifFlags: number; carrier: number },
+  downs: number | undefined,
+  ups: number | undefined,
+  afterGap: boolean,
+): number {
+  const wasInService = inService(p.operstate, p.ifFlags, p.carrier);
+  const isInService = inService(n.operstate, n.ifFlags, n.carrier);
+  if (downs === undefined) return wasInService && !isInService ? 1 : 0;
+  if ((p.ifFlags & IFF_UP) === 0 || heldDown(p.operstate, p.ifFlags)) return afterGap ? Math.min(downs, ups ?? downs) : 0;
+  return downs + (n.carrier !== 0 && !isInService ? 1 : 0);
 }
 
 /**
@@ -204,7 +199,6 @@ function flapState(link: LinkRecord): FlapState {
 export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterGap = false): LinkUpdate {
   const wasUp = isOperUp(link.operstate, link.ifFlags);
   const before = { operstate: link.operstate, carrier: link.carrier, ifFlags: link.ifFlags };
-  const p = flapState(link);
   let renamedFrom: string | undefined;
   if (m.name !== undefined && m.name !== link.name) {
     renamedFrom = link.name;
@@ -233,10 +227,9 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterG
     link.carrierUpCount = m.carrierUpCount;
   }
   if (m.carrierChanges !== undefined) link.carrierChanges = m.carrierChanges;
-  const n = flapState(link);
-  let counted = countFlaps(p, n, downs, ups, afterGap);
+  let counted = countFlaps(before, link, downs, ups, afterGap);
   // The carrier gone, its loss not yet counted by the kernel (see countFlaps): counted now, owed.
-  if (downs === 0 && p.inService && n.carrier === 0) {
+  if (downs === 0 && link.carrier === 0 && inService(before.operstate, before.ifFlags, before.carrier)) {
     counted++;
     link.carrierLossOwed = true;
   }
@@ -253,8 +246,8 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterG
     heldFlaps: held,
     operChanged,
     stateChanged: operChanged || before.carrier !== link.carrier || (before.ifFlags & IFF_UP) !== (link.ifFlags & IFF_UP),
-    adminWentDown: p.adminUp && (link.ifFlags & IFF_UP) === 0,
-    adminWentUp: !p.adminUp && (link.ifFlags & IFF_UP) !== 0,
+    adminWentDown: (before.ifFlags & IFF_UP) !== 0 && (link.ifFlags & IFF_UP) === 0,
+    adminWentUp: (before.ifFlags & IFF_UP) === 0 && (link.ifFlags & IFF_UP) !== 0,
     renamedFrom,
   };
 }
