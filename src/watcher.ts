@@ -259,6 +259,7 @@ export class NamespaceWatcher implements NamespaceSource {
 
   private overrun(reason: string, count: number): void {
     this.overruns += Math.max(1, count);
+    this.model.notificationsLost();
     // ENOBUFS drops only notifications (the kernel holds a dump back instead of dropping its
     // replies); the other reasons may have dropped replies to our own requests.
     if (reason !== 'enobufs') this.repliesMayBeLost();

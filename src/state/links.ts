@@ -33,6 +33,8 @@ export interface LinkRecord {
   pendingFlaps: number;
   /** A carrier loss counted before the kernel's counter showed it (countFlaps): its next move pays it. */
   carrierLossOwed: boolean;
+  /** The model's loss epoch at this link's last message (a different one: notifications were lost since). */
+  lossEpoch: number;
   /** Seconds since the epoch of the last operational state change (start time if none seen). */
   lastChange: number;
   /** Addresses held now, [inet, inet6]. */
@@ -83,6 +85,7 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
     flaps: 0,
     pendingFlaps: 0,
     carrierLossOwed: false,
+    lossEpoch: 0,
     lastChange: now,
     addresses: [0, 0],
     addressChanges: [
@@ -194,7 +197,7 @@ export function countFlaps(
 
 /**
  * Applies a RTM_NEWLINK for a known ifindex to its record and says what changed. `afterGap`:
- * the message may follow lost notifications (a resync dump).
+ * the message may follow lost notifications (an overrun since the link's last message).
  */
 export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterGap = false): LinkUpdate {
   const wasUp = isOperUp(link.operstate, link.ifFlags);

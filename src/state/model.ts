@@ -100,6 +100,8 @@ export class NamespaceModel implements MessageSink {
   seriesLimitDropped = 0;
   /** Interfaces the kernel deleted (or moved out of the namespace): not flaps, counted apart. */
   interfacesDeleted = 0;
+  /** Bumped when notifications were lost: a link's next message may follow lost ones (LinkRecord.lossEpoch). */
+  private lossEpoch = 0;
   trackedCount = 0;
 
   /** Our netlink port id: replies to our dumps carry it. */
@@ -165,6 +167,7 @@ export class NamespaceModel implements MessageSink {
     const known = this.links.get(m.ifindex);
     if (!known) {
       const record = newLinkRecord(m, now);
+      record.lossEpoch = this.lossEpoch;
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
       this.track(record);
@@ -176,7 +179,11 @@ export class NamespaceModel implements MessageSink {
     known.seen = true;
     known.version++;
     const previous = this.onEvent ? linkState(known) : undefined;
-    const update = updateLink(known, m, now, isDump && this.dumpMode === 'resync');
+    // The first message of a link since notifications were lost may follow lost ones: a
+    // notification as much as the resync's dump reply.
+    const afterGap = known.lossEpoch !== this.lossEpoch || (isDump && this.dumpMode === 'resync');
+    known.lossEpoch = this.lossEpoch;
+    const update = updateLink(known, m, now, afterGap);
     if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(isDump));
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
@@ -193,11 +200,11 @@ export class NamespaceModel implements MessageSink {
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
     if (update.adminWentDown) this.flushDevice(known.ifindex, false);
-    // fib_sync_up: the nexthops of multipath routes on it are alive again.
-    if (update.adminWentUp) this.routes4.multipathDeviceUp(known.ifindex);
     // Nexthop objects go silently with the carrier too (neither IFF_RUNNING nor IFF_LOWER_UP),
     // and with them the IPv4 routes that use them; plain routes stay, flagged linkdown.
     else if ((known.ifFlags & (IFF_RUNNING | IFF_LOWER_UP)) === 0) this.flushNexthopsOn(known.ifindex);
+    // fib_sync_up: the nexthops of multipath routes on it are alive again.
+    if (update.adminWentUp) this.routes4.multipathDeviceUp(known.ifindex);
   }
 
   address(m: AddressMessage): void {
@@ -386,6 +393,11 @@ export class NamespaceModel implements MessageSink {
     this.decodeErrors++;
   }
 
+  /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
+  notificationsLost(): void {
+    this.lossEpoch++;
+  }
+
   // ---- links ---------------------------------------------------------------------------------
 
   private wantsSeries(name: string): boolean {
@@ -452,12 +464,14 @@ export class NamespaceModel implements MessageSink {
   /**
    * The flaps of a close (links.ts isClose) count once the kernel has answered a probe queued
    * behind a deletion that may be under way, unless the RTM_DELLINK came first (deleteLink
-   * drops them). Without a probe (no socket), or when the probe's answer is lost in an overrun
-   * (sweep), they count at once.
+   * drops them). Without a probe (no socket) they count at once; when notifications were lost
+   * meanwhile, the resync's sweep counts them for links still there.
    */
   private confirmFlapsLater(record: LinkRecord, quiet: boolean): void {
+    const epoch = this.lossEpoch;
     const commit = (): void => {
-      if (this.links.get(record.ifindex) !== record) return;
+      // Lost notifications since may hold the RTM_DELLINK: the resync's sweep decides then.
+      if (this.links.get(record.ifindex) !== record || this.lossEpoch !== epoch) return;
       const flaps = commitPendingFlaps(record);
       if (flaps > 0 && !quiet) this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: record.name, ifindex: record.ifindex, flaps, oper: linkState(record).oper });
     };
