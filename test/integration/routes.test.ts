@@ -346,6 +346,26 @@ liveDescribe('multipath routes over several devices: repaired exactly', { timeou
     await step(`${a} deleted`, [`link del ${a}`], true);
   });
 
+  test('an exporter started while one nexthop is dead learns it from the dump (RTNH_F_DEAD): the other down, the route goes', async () => {
+    const [a, b] = await setup();
+    await step(`${a} down`, [`link set ${a} down`], false);
+    const late = await startExporter({ netns: [ns.name] });
+    try {
+      const f0 = staticFlushed(await late.scrape());
+      ns.ip('link', 'set', b, 'down');
+      assert.equal(hasMultipath(), false, 'kernel: the route is gone');
+      flushed++;
+      await late.waitFor('the late exporter counts the route flushed', (sc) => {
+        const wrong = gaugeWrong(sc);
+        if (staticFlushed(sc) - f0 !== 1) wrong.push(`static flushed delta ${staticFlushed(sc) - f0}, expected 1`);
+        return wrong.length ? wrong.join('; ') : true;
+      });
+      await ex!.waitFor('the first exporter too', (sc) => (staticFlushed(sc) === flushed && gaugeWrong(sc).length === 0 ? true : `static flushed ${staticFlushed(sc)}; ${gaugeWrong(sc).join('; ')}`));
+    } finally {
+      await late.stop();
+    }
+  });
+
   test('a device loses its last IPv4 address (its nexthop dies), then the other goes down: the route goes', async () => {
     const [a, b] = await setup();
     await step(`${a}'s last address removed`, [`addr flush dev ${a}`], false);
