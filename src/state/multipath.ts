@@ -16,22 +16,31 @@
 export const RTNH_F_DEAD = 1;
 
 interface NexthopSet {
-  /** The distinct devices of the route's nexthops. */
+  /** The distinct devices of the route's nexthops, ascending. */
   devices: number[];
   /** Those of `devices` whose nexthops are all dead. */
   dead: Set<number>;
   /** Routes that use this set. */
   refs: number;
-  /** Its key in `shared` while no event has changed it since it was made. */
-  key: string | undefined;
+  /** Its hash in `shared` while no event has changed it since it was made (-1: unshared). */
+  hash: number;
+}
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x01000193);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 export class MultipathSets {
   /** Sets by id; id 0 means "no set". */
   private readonly sets: (NexthopSet | undefined)[] = [undefined];
   private readonly freeIds: number[] = [];
-  /** Sets as made from a message (devices and dead ones), for new routes to share. */
-  private readonly shared = new Map<string, number>();
+  /**
+   * Sets as made from a message, for new routes to share, by a hash of their devices and dead
+   * ones (ids with that hash: collisions are told apart by comparing). A number key, so that a
+   * BGP table's worth of multipath routes builds no string per route.
+   */
+  private readonly shared = new Map<number, number[]>();
   /** Ids of the sets that use each device. */
   private readonly byDevice = new Map<number, Set<number>>();
 
@@ -40,18 +49,31 @@ export class MultipathSets {
     return this.sets.length - 1 - this.freeIds.length;
   }
 
-  /** A set with these devices, the `dead` ones already dead; one reference more to it. */
-  acquire(devices: readonly number[], dead: readonly number[]): number {
-    const key = `${devices.join(',')}|${dead.join(',')}`;
-    const found = this.shared.get(key);
-    if (found !== undefined) {
-      (this.sets[found] as NexthopSet).refs++;
-      return found;
+  /**
+   * A set with the first `count` of `devices` (distinct, ascending), those with `dead[i]`
+   * already dead; one reference more to it. The arrays are the caller's scratch: copied when a
+   * set is made.
+   */
+  acquire(devices: readonly number[], dead: readonly boolean[], count: number): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < count; i++) hash = mix(hash, ((devices[i] as number) << 1) | (dead[i] ? 1 : 0));
+    const candidates = this.shared.get(hash);
+    if (candidates) {
+      for (const id of candidates) {
+        const set = this.sets[id] as NexthopSet;
+        if (this.matches(set, devices, dead, count)) {
+          set.refs++;
+          return id;
+        }
+      }
     }
     const id = this.freeIds.pop() ?? this.sets.length;
-    this.sets[id] = { devices: [...devices], dead: new Set(dead), refs: 1, key };
-    this.shared.set(key, id);
-    for (const device of devices) {
+    const set: NexthopSet = { devices: devices.slice(0, count), dead: new Set(), refs: 1, hash };
+    for (let i = 0; i < count; i++) if (dead[i]) set.dead.add(devices[i] as number);
+    this.sets[id] = set;
+    if (candidates) candidates.push(id);
+    else this.shared.set(hash, [id]);
+    for (const device of set.devices) {
       let ids = this.byDevice.get(device);
       if (!ids) this.byDevice.set(device, (ids = new Set()));
       ids.add(id);
@@ -59,11 +81,20 @@ export class MultipathSets {
     return id;
   }
 
+  private matches(set: NexthopSet, devices: readonly number[], dead: readonly boolean[], count: number): boolean {
+    if (set.devices.length !== count) return false;
+    for (let i = 0; i < count; i++) {
+      const device = devices[i] as number;
+      if (set.devices[i] !== device || set.dead.has(device) !== (dead[i] as boolean)) return false;
+    }
+    return true;
+  }
+
   /** One reference less; the set goes with its last route. */
   release(id: number): void {
     const set = this.sets[id];
     if (!set || --set.refs > 0) return;
-    if (set.key !== undefined) this.shared.delete(set.key);
+    this.unshare(id, set);
     for (const device of set.devices) {
       const ids = this.byDevice.get(device);
       ids?.delete(id);
@@ -74,10 +105,15 @@ export class MultipathSets {
   }
 
   /** A set changed by an event is no longer what a message of a new route describes. */
-  private unshare(set: NexthopSet): void {
-    if (set.key === undefined) return;
-    this.shared.delete(set.key);
-    set.key = undefined;
+  private unshare(id: number, set: NexthopSet): void {
+    if (set.hash < 0) return;
+    const ids = this.shared.get(set.hash);
+    if (ids) {
+      const at = ids.indexOf(id);
+      if (at >= 0) ids.splice(at, 1);
+      if (ids.length === 0) this.shared.delete(set.hash);
+    }
+    set.hash = -1;
   }
 
   /** NETDEV_DOWN, or its last IPv4 address gone: its nexthops die. Returns the sets now all dead (their routes go). */
@@ -86,7 +122,7 @@ export class MultipathSets {
     for (const id of this.byDevice.get(ifindex) ?? []) {
       const set = this.sets[id] as NexthopSet;
       if (!set.dead.has(ifindex)) {
-        this.unshare(set);
+        this.unshare(id, set);
         set.dead.add(ifindex);
       }
       if (set.dead.size === set.devices.length) gone.add(id);
@@ -104,7 +140,7 @@ export class MultipathSets {
     for (const id of this.byDevice.get(ifindex) ?? []) {
       const set = this.sets[id] as NexthopSet;
       if (!set.dead.has(ifindex)) continue;
-      this.unshare(set);
+      this.unshare(id, set);
       set.dead.delete(ifindex);
     }
   }

@@ -138,25 +138,40 @@ function nexthopDevice(m: RouteMessage): number {
   return dev;
 }
 
+/** Scratch for multipathDevices: no array per route. */
+const mpDevices: number[] = [];
+const mpDead: boolean[] = [];
+
 /**
- * The distinct devices of a multipath message's nexthops (sorted), and those whose nexthops
- * the kernel reports all dead (RTNH_F_DEAD: a dump after one of its devices went down).
+ * The distinct devices of a multipath message's nexthops, ascending, into mpDevices, with
+ * mpDead[i] when the kernel reports all of that device's nexthops dead (RTNH_F_DEAD: a dump
+ * after one of its devices went down). Returns how many.
  */
-function multipathDevices(m: RouteMessage): { devices: number[]; dead: number[] } {
+function multipathDevices(m: RouteMessage): number {
   const buf = m.buf;
   const end = m.multipathOffset + m.multipathLength;
-  const alive = new Set<number>();
-  const all = new Set<number>();
+  let count = 0;
   for (let off = m.multipathOffset; off + RTNEXTHOP_LEN <= end; ) {
     const len = buf.readUInt16LE(off);
     if (len < RTNEXTHOP_LEN || off + len > end) break;
     const ifindex = buf.readInt32LE(off + 4);
-    all.add(ifindex);
-    if (((buf[off + 2] as number) & RTNH_F_DEAD) === 0) alive.add(ifindex);
+    const dead = ((buf[off + 2] as number) & RTNH_F_DEAD) !== 0;
+    // Insertion into the sorted distinct list (a route has a handful of nexthops).
+    let i = 0;
+    while (i < count && (mpDevices[i] as number) < ifindex) i++;
+    if (i < count && mpDevices[i] === ifindex) mpDead[i] = (mpDead[i] as boolean) && dead;
+    else {
+      for (let k = count; k > i; k--) {
+        mpDevices[k] = mpDevices[k - 1] as number;
+        mpDead[k] = mpDead[k - 1] as boolean;
+      }
+      mpDevices[i] = ifindex;
+      mpDead[i] = dead;
+      count++;
+    }
     off += (len + 3) & ~3;
   }
-  const devices = [...all].sort((a, b) => a - b);
-  return { devices, dead: devices.filter((d) => !alive.has(d)) };
+  return count;
 }
 
 /** Number of nexthops a message carries: the members of RTA_MULTIPATH, else 1. */
@@ -769,8 +784,7 @@ export class RouteTable {
   }
 
   private acquireMultipath(m: RouteMessage): number {
-    const { devices, dead } = multipathDevices(m);
-    return this.multipath.acquire(devices, dead);
+    return this.multipath.acquire(mpDevices, mpDead, multipathDevices(m));
   }
 
   /** Inserts the message's route (its key loaded, hash h; `head` the key's first route, or -1). */
