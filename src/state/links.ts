@@ -232,7 +232,7 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterG
   if (m.carrierChanges !== undefined) link.carrierChanges = m.carrierChanges;
   let counted = countFlaps(before, link, downs, ups, afterGap);
   // The carrier gone, its loss not yet counted by the kernel (see countFlaps): counted now, owed.
-  if (downs === 0 && link.carrier === 0 && inService(before.operstate, before.ifFlags, before.carrier)) {
+  if (downs === 0 && m.carrier === 0 && inService(before.operstate, before.ifFlags, before.carrier)) {
     counted++;
     link.carrierLossOwed = true;
   }
