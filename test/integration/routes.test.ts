@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey, diffCounts } from '../helpers/netns';
-import { Exporter, Scrape, startExporter } from '../helpers/exporter';
+import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
 
 
 type Counts = Map<string, number>;
@@ -222,6 +222,11 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     // Addresses back (their connected routes are kernel-added, one notification each).
     const beforeAddr = kernelRoutes(ns);
     ns.batch(['addr add 10.30.0.1/24 dev rt0', 'addr add 2001:db8:30::1/64 dev rt0 nodad']);
+    // The kernel installs an IPv6 address's local route from a work queue: wait for it before
+    // taking the kernel's list as what the exporter must have counted (a loaded machine was late).
+    await poll('the local route of 2001:db8:30::1 in the kernel', () =>
+      kernelRoutes(ns).some((r) => r.family === 'inet6' && r.table === 'local' && r.dst === '2001:db8:30::1') ? true : 'not yet',
+    );
     for (const r of vanished(kernelRoutes(ns), beforeAddr)) bump(r.table, r.family, r.protocol, 'added');
     await settle('connected routes of the re-added addresses');
 
