@@ -32,6 +32,7 @@ declare -A PKG_OF=(
   # the forged-netlink test: a forger in an unprivileged user namespace (unshare, nsenter), written in python3
   [unshare]=util-linux
   [nsenter]=util-linux
+  # and the flap test attaches a reader to a tun device (TUNSETIFF) from a small python3 script
   [python3]=python3
 )
 

@@ -18,7 +18,7 @@ import {
 } from './netlink/constants';
 import { decodeChunk } from './netlink/decode';
 import type { NativeEventHandler, NativeSocket, NativeSocketConstructor } from './netlink/native';
-import { buildMessage, dumpRequest, DumpKind } from './netlink/request';
+import { buildMessage, dumpRequest, DumpKind, linkGetRequest } from './netlink/request';
 import type { MessageHeader } from './netlink/types';
 import { warnReceiveBufferOnce } from './privileges';
 import type { PendingEvent } from './state/events';
@@ -126,6 +126,7 @@ export class NamespaceWatcher implements NamespaceSource {
     this.model.routeGate = options.routeGate;
     this.model.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
     this.model.barrier = (callback) => this.barrier(callback);
+    this.model.linkProbe = (ifindex, callback) => this.request(linkGetRequest(this.seq, ifindex), callback);
   }
 
   get opened(): boolean {
@@ -240,9 +241,15 @@ export class NamespaceWatcher implements NamespaceSource {
    * unless the kernel spends longer on the change than the reader takes to hand it over.
    */
   private barrier(callback: () => void): void {
+    this.request(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, this.seq, Buffer.alloc(0)), callback);
+  }
+
+  /** Sends a request built with sequence number `this.seq` and runs `callback` on its ACK or error (at once if it cannot be sent). */
+  private request(message: Buffer, callback: () => void): void {
     const seq = this.seq++;
     try {
-      this.socket?.send(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, seq, Buffer.alloc(0)));
+      if (!this.socket) throw new Error('no socket');
+      this.socket.send(message);
       this.barriers.set(seq, callback);
     } catch {
       callback();
@@ -264,6 +271,7 @@ export class NamespaceWatcher implements NamespaceSource {
 
   private overrun(reason: string, count: number): void {
     this.overruns += Math.max(1, count);
+    this.model.notificationsLost();
     // ENOBUFS drops only notifications (the kernel holds a dump back instead of dropping its
     // replies); the other reasons may have dropped replies to our own requests.
     if (reason !== 'enobufs') this.repliesMayBeLost();

@@ -315,11 +315,14 @@ function invariants(model: NamespaceModel, maxTracked: number): string[] {
   if (!isCount(model.seriesLimitDropped)) wrong.push(`seriesLimitDropped ${model.seriesLimitDropped}`);
   for (const l of [...model.links.values(), ...model.deletedLinks]) {
     if (!isCount(l.flaps)) wrong.push(`${l.name}: flaps ${l.flaps}`);
+    if (!isCount(l.pendingFlaps)) wrong.push(`${l.name}: pendingFlaps ${l.pendingFlaps}`);
     if (!l.addresses.every(isCount)) wrong.push(`${l.name}: addresses ${l.addresses.join(',')}`);
     if (!l.addressChanges.flat().every(isCount)) wrong.push(`${l.name}: addressChanges ${l.addressChanges.flat().join(',')}`);
   }
+  if (!isCount(model.interfacesDeleted)) wrong.push(`interfacesDeleted ${model.interfacesDeleted}`);
   for (const l of model.deletedLinks) {
     if (model.links.has(l.ifindex) && model.links.get(l.ifindex) === l) wrong.push(`${l.name}: both live and deleted`);
+    if (l.pendingFlaps !== 0) wrong.push(`${l.name}: deleted with ${l.pendingFlaps} flaps still held`);
   }
   return wrong;
 }
@@ -338,7 +341,11 @@ function run(setup: Setup, ops: Op[]): void {
   model.onEvent = (e) => events.push(e);
   model.onDumpEnd = () => {};
   const pendingBarriers: Array<() => void> = [];
-  if (setup.deferBarriers) model.barrier = (cb) => pendingBarriers.push(cb);
+  if (setup.deferBarriers) {
+    model.barrier = (cb) => pendingBarriers.push(cb);
+    // The probe that holds a close's flaps until a deletion would have come (answered with the barriers).
+    model.linkProbe = (_ifindex, cb) => pendingBarriers.push(cb);
+  }
   const maxTracked = setup.maxTracked;
   for (const [i, op] of ops.entries()) {
     const where = `op ${i} (${op.op})`;

@@ -381,6 +381,12 @@ function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], op
     else familyOfLinks(w, def, runs, at);
   });
   familyOfLinks(w, M.interfaceInfo, runs, INFO);
+  w.family(M.interfaceDeletions);
+  for (const source of sources) {
+    const deleted = source.model.interfacesDeleted;
+    // In a compact namespace (found by --netns.all) the series is born at its first deletion.
+    if (source.opened && (!source.compact || deleted !== 0)) w.sample(M.interfaceDeletions, [source.model.netns], deleted, source.model.createdAt);
+  }
 }
 
 function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {

@@ -26,6 +26,7 @@ export const METRICS = {
   interfaceCarrierUpChanges: family('netlink_interface_carrier_up_changes_total', 'counter', "The kernel's count of carrier up events (IFLA_CARRIER_UP_COUNT).", IF),
   interfaceCarrierDownChanges: family('netlink_interface_carrier_down_changes_total', 'counter', "The kernel's count of carrier down events (IFLA_CARRIER_DOWN_COUNT).", IF),
   interfaceLastChange: family('netlink_interface_last_change_timestamp_seconds', 'gauge', "The last operational state change seen (the exporter's start time if none yet).", IF),
+  interfaceDeletions: family('netlink_interface_deletions_total', 'counter', 'Interfaces the kernel deleted (or moved to another namespace) since the exporter started. A deletion is not a flap.', ['netns'] as const),
   // ---- addresses ----
   interfaceAddresses: family('netlink_interface_addresses', 'gauge', 'Addresses on the interface, by family.', ['netns', 'interface', 'family'] as const),
   addressChanges: family('netlink_address_changes_total', 'counter', 'Addresses added to and removed from the interface (real transitions, not repeated RTM_NEWADDR).', ['netns', 'interface', 'family', 'action'] as const),

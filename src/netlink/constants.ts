@@ -154,6 +154,9 @@ export const OPERSTATE_NAMES: readonly string[] = [
   'up',
 ];
 export const IF_OPER_UNKNOWN = 0;
+export const IF_OPER_NOTPRESENT = 1;
+export const IF_OPER_TESTING = 4;
+export const IF_OPER_DORMANT = 5;
 export const IF_OPER_UP = 6;
 
 // Address: ifaddrmsg is 8 bytes: family u8, prefixlen u8, flags u8, scope u8, index u32.

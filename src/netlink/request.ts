@@ -31,6 +31,7 @@ import {
   RTM_DELROUTE,
   RTM_GETADDR,
   RTM_GETLINK,
+  NLM_F_ACK,
   RTM_GETNEIGH,
   RTM_GETNEIGHTBL,
   RTM_GETNEXTHOP,
@@ -196,6 +197,17 @@ export function addressRequest(o: AddressRequestOptions): Buffer {
   pos = putAttribute(payload, pos, IFA_ADDRESS, o.address);
   if (isNew && flags !== 0) pos = putU32(payload, pos, IFA_FLAGS, flags);
   return buildMessage(o.type, NLM_F_REQUEST | (isNew ? NLM_F_CREATE | NLM_F_EXCL : 0), o.seq, payload);
+}
+
+/**
+ * RTM_GETLINK for one ifindex, with an ACK: the kernel answers it under RTNL, so after any
+ * change it was in the middle of (a deletion's RTM_DELLINK) was sent. The answer is the link
+ * and an ACK, or ENODEV.
+ */
+export function linkGetRequest(seq: number, ifindex: number): Buffer {
+  const payload = Buffer.alloc(IFINFOMSG_LEN);
+  payload.writeInt32LE(ifindex, 4);
+  return buildMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq, payload);
 }
 
 /** RTM_NEWLINK that only sets (up) or clears IFF_UP (ifi_change = IFF_UP): `ip link set X up|down`. */

@@ -9,6 +9,7 @@ import {
   IFA_F_DADFAILED,
   IFF_LOWER_UP,
   IFF_RUNNING,
+  IFF_UP,
   NLM_F_CREATE,
   NLM_F_DUMP_INTR,
   NLM_F_REPLACE,
@@ -31,7 +32,7 @@ import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent } from './events';
 import type { RouteGate } from '../event-log';
-import { ADDRESS_ADDED, ADDRESS_REMOVED, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
+import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
 import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable, splitGroupKey } from './routes';
 
 /** An interface-name filter: src/name-pattern.ts compiles the config's into linear-time RE2 matchers. */
@@ -134,6 +135,10 @@ export class NamespaceModel implements MessageSink {
   readonly unknownTypeSeen = [new Float64Array(RTM_NAME_MAX), new Float64Array(RTM_NAME_MAX)] as const;
   decodeErrors = 0;
   seriesLimitDropped = 0;
+  /** Interfaces the kernel deleted (or moved out of the namespace): not flaps, counted apart. */
+  interfacesDeleted = 0;
+  /** Bumped when notifications were lost: a link's next message may follow lost ones (LinkRecord.lossEpoch). */
+  private lossEpoch = 0;
   trackedCount = 0;
 
   /** Our netlink port id: replies to our dumps carry it. */
@@ -146,6 +151,11 @@ export class NamespaceModel implements MessageSink {
   onDumpEnd: ((header: MessageHeader, errno: number) => void) | undefined;
   /** Runs the callback once every notification queued before now has been applied (see watcher). */
   barrier: ((callback: () => void) => void) | undefined;
+  /**
+   * Runs the callback once the kernel has answered a request about this ifindex that takes
+   * RTNL (RTM_GETLINK), so after the RTM_DELLINK of a deletion in progress (see isClose).
+   */
+  linkProbe: ((ifindex: number, callback: () => void) => void) | undefined;
   /** Domain events go here when someone listens; none are built otherwise. */
   onEvent: ((event: PendingEvent) => void) | undefined;
   /** Asked before a route event is built: past a storm's allowance the event is only counted. */
@@ -209,6 +219,7 @@ export class NamespaceModel implements MessageSink {
       const record = newLinkRecord(m, now);
       // Found by the initial dump: the kernel's own counters (carrier changes) predate us.
       record.kernelCountersPredateUs = this.quiet(isDump);
+      record.lossEpoch = this.lossEpoch;
       this.adoptAddresses(record);
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
@@ -221,7 +232,12 @@ export class NamespaceModel implements MessageSink {
     known.seen = true;
     known.version++;
     const previous = this.onEvent ? linkState(known) : undefined;
-    const update = updateLink(known, m, now);
+    // The first message of a link since notifications were lost may follow lost ones: a
+    // notification as much as the resync's dump reply.
+    const afterGap = known.lossEpoch !== this.lossEpoch || (isDump && this.dumpMode === 'resync');
+    known.lossEpoch = this.lossEpoch;
+    const update = updateLink(known, m, now, afterGap);
+    if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(isDump));
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
       this.retrack(known);
@@ -240,6 +256,8 @@ export class NamespaceModel implements MessageSink {
     // Nexthop objects go silently with the carrier too (neither IFF_RUNNING nor IFF_LOWER_UP),
     // and with them the IPv4 routes that use them; plain routes stay, flagged linkdown.
     else if ((known.ifFlags & (IFF_RUNNING | IFF_LOWER_UP)) === 0) this.flushNexthopsOn(known.ifindex);
+    // fib_sync_up: the nexthops of multipath routes on it are alive again.
+    if (update.adminWentUp) this.routes4.multipathDeviceUp(known.ifindex);
   }
 
   address(m: AddressMessage): void {
@@ -272,6 +290,8 @@ export class NamespaceModel implements MessageSink {
     if (link) {
       link.addresses[fam]++;
       link.version++;
+      // fib_sync_up: an IPv4 address on a device that is up revives its dead multipath nexthops.
+      if (m.family === AF_INET && (link.ifFlags & IFF_UP) !== 0) this.routes4.multipathDeviceUp(link.ifindex);
     } else (orphan as number[])[0]++;
     if (!quiet) {
       if (link) (link.addressChanges[fam] as number[])[ADDRESS_ADDED]++;
@@ -428,6 +448,11 @@ export class NamespaceModel implements MessageSink {
     this.decodeErrors++;
   }
 
+  /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
+  notificationsLost(): void {
+    this.lossEpoch++;
+  }
+
   // ---- links ---------------------------------------------------------------------------------
 
   private wantsSeries(name: string): boolean {
@@ -510,11 +535,32 @@ export class NamespaceModel implements MessageSink {
     });
   }
 
+  /**
+   * The flaps of a close (links.ts isClose) count once the kernel has answered a probe queued
+   * behind a deletion that may be under way, unless the RTM_DELLINK came first (deleteLink
+   * drops them). Without a probe (no socket) they count at once; when notifications were lost
+   * meanwhile, the resync's sweep counts them for links still there.
+   */
+  private confirmFlapsLater(record: LinkRecord, quiet: boolean): void {
+    const epoch = this.lossEpoch;
+    const commit = (): void => {
+      // Lost notifications since may hold the RTM_DELLINK: the resync's sweep decides then.
+      if (this.links.get(record.ifindex) !== record || this.lossEpoch !== epoch) return;
+      const flaps = commitPendingFlaps(record);
+      if (flaps > 0 && !quiet) this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: record.name, ifindex: record.ifindex, flaps, oper: linkState(record).oper });
+    };
+    if (this.linkProbe) this.linkProbe(record.ifindex, commit);
+    else commit();
+  }
+
   private deleteLink(ifindex: number): void {
     this.orphanAddresses.delete(ifindex);
     const record = this.links.get(ifindex);
     if (!record) return;
     this.links.delete(ifindex);
+    // The close before a deletion is not an outage.
+    record.pendingFlaps = 0;
+    this.interfacesDeleted++;
     if (record.tracked) this.trackedCount--;
     record.deletedAt = this.now();
     record.version++;
@@ -580,7 +626,10 @@ export class NamespaceModel implements MessageSink {
     const repair = (): void => {
       const stillHeld = this.holdsIPv4(record.ifindex, record.address);
       if (!stillHeld) this.routes4.removePrefsrc(word, (ref) => this.routeFlushed(ref));
-      if (!othersOnDevice() && this.links.has(record.ifindex)) this.routes4.removeDevice(record.ifindex, true, (ref) => this.routeFlushed(ref));
+      if (!othersOnDevice() && this.links.has(record.ifindex)) {
+        this.routes4.removeDevice(record.ifindex, true, (ref) => this.routeFlushed(ref));
+        this.routes4.multipathDeviceDown(record.ifindex, (ref) => this.routeFlushed(ref));
+      }
     };
     if (this.barrier) this.barrier(repair);
     else repair();
@@ -695,7 +744,11 @@ export class NamespaceModel implements MessageSink {
    * notifications. IPv6 sends RTM_DELROUTE itself.
    */
   private flushDevice(ifindex: number, force: boolean): void {
-    this.routes4.removeDevice(ifindex, force, (ref) => this.routeFlushed(ref));
+    const flushed = (ref: RouteRef): void => this.routeFlushed(ref);
+    this.routes4.removeDevice(ifindex, force, flushed);
+    // Multipath routes over several devices: when all their nexthops are dead, or (unregister) any.
+    if (force) this.routes4.multipathDeviceGone(ifindex, flushed);
+    else this.routes4.multipathDeviceDown(ifindex, flushed);
     this.flushNexthopsOn(ifindex);
   }
 
@@ -828,6 +881,8 @@ export class NamespaceModel implements MessageSink {
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
   sweep(): void {
     for (const link of [...this.links.values()]) if (!link.seen) this.deleteLink(link.ifindex);
+    // Links still here were not deleted: flaps held for a probe whose answer an overrun may have lost count now.
+    for (const link of this.links.values()) if (link.pendingFlaps > 0) commitPendingFlaps(link);
     for (const [key, address] of [...this.addresses]) {
       if (!address.seen) this.removeAddress(key, address, this.links.get(address.ifindex));
     }

@@ -19,8 +19,12 @@ const RTPROT_RA = 9;
 const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
 import type { RouteMessage } from '../netlink/types';
 import { released } from './memory';
+import { MultipathSets, RTNH_F_DEAD } from './multipath';
 
-/** Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. */
+/**
+ * Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. An IPv4
+ * one without a nexthop object holds its MultipathSets id in the W_OIF word instead.
+ */
 const FLAG_MULTI_DEVICE = 1;
 /** Route flag: rtm_scope host (local routes): their nexthop scope is "nowhere", and an admin down keeps them. */
 const FLAG_HOST_SCOPE = 2;
@@ -132,6 +136,42 @@ function nexthopDevice(m: RouteMessage): number {
     off += (len + 3) & ~3;
   }
   return dev;
+}
+
+/** Scratch for multipathDevices: no array per route. */
+const mpDevices: number[] = [];
+const mpDead: boolean[] = [];
+
+/**
+ * The distinct devices of a multipath message's nexthops, ascending, into mpDevices, with
+ * mpDead[i] when the kernel reports all of that device's nexthops dead (RTNH_F_DEAD: a dump
+ * after one of its devices went down). Returns how many.
+ */
+function multipathDevices(m: RouteMessage): number {
+  const buf = m.buf;
+  const end = m.multipathOffset + m.multipathLength;
+  let count = 0;
+  for (let off = m.multipathOffset; off + RTNEXTHOP_LEN <= end; ) {
+    const len = buf.readUInt16LE(off);
+    if (len < RTNEXTHOP_LEN || off + len > end) break;
+    const ifindex = buf.readInt32LE(off + 4);
+    const dead = ((buf[off + 2] as number) & RTNH_F_DEAD) !== 0;
+    // Insertion into the sorted distinct list (a route has a handful of nexthops).
+    let i = 0;
+    while (i < count && (mpDevices[i] as number) < ifindex) i++;
+    if (i < count && mpDevices[i] === ifindex) mpDead[i] = (mpDead[i] as boolean) && dead;
+    else {
+      for (let k = count; k > i; k--) {
+        mpDevices[k] = mpDevices[k - 1] as number;
+        mpDead[k] = mpDead[k - 1] as boolean;
+      }
+      mpDevices[i] = ifindex;
+      mpDead[i] = dead;
+      count++;
+    }
+    off += (len + 3) & ~3;
+  }
+  return count;
 }
 
 /** Number of nexthops a message carries: the members of RTA_MULTIPATH, else 1. */
@@ -382,6 +422,8 @@ export class RouteTable {
   /** The same, for routes not of protocol kernel: the ones an address removal may drop silently. */
   private readonly perPrefsrcNotKernel = new Map<number, number>();
   private readonly perNexthop = new Map<number, number>();
+  /** IPv4 routes over several devices: which devices, which of their nexthops are dead. */
+  private readonly multipath = new MultipathSets();
   /** Shrinking waits until removals pause: a withdrawal must not stall on a compaction. */
   private shrinkTimer: NodeJS.Timeout | undefined;
   private lastRemoval = 0;
@@ -761,7 +803,7 @@ export class RouteTable {
     r.table = page[a + W_TABLE] as number;
     r.priority = page[a + W_PRIORITY] as number;
     r.fingerprint = page[a + W_FINGERPRINT] as number;
-    r.oif = page[a + W_OIF] as number;
+    r.oif = this.isMultiDevice(page, a) ? 0 : (page[a + W_OIF] as number);
     r.dstLength = keyBytes & 0xff;
     r.protocol = (keyBytes >>> 16) & 0xff;
     r.routeType = keyBytes >>> 24;
@@ -778,22 +820,31 @@ export class RouteTable {
     const dev = nexthopDevice(m);
     const flags = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
     page[a + W_FINGERPRINT] = fingerprint;
-    page[a + W_OIF] = dev < 0 ? 0 : dev;
+    page[a + W_OIF] = dev >= 0 ? dev : this.words === 1 && m.nhId === 0 ? this.acquireMultipath(m) : 0;
     page[a + W_NHID] = m.nhId;
     page[a + W_PREFSRC] = this.words === 1 && m.prefsrcOffset >= 0 ? m.buf.readUInt32LE(m.prefsrcOffset) : 0;
     page[a + W_KEYBYTES] = (m.dstLength | (m.tos << 8) | (m.protocol << 16) | (m.routeType << 24)) >>> 0;
     page[a + W_META] = META_USED | META_SEEN | (flags << 8) | (Math.min(nexthops, 0xffff) << 16);
-    bump(this.perDevice, page[a + W_OIF] as number, 1);
+    if (dev >= 0) bump(this.perDevice, dev, 1);
     bump(this.perPrefsrc, page[a + W_PREFSRC] as number, 1);
     if (m.protocol !== RTPROT_KERNEL) bump(this.perPrefsrcNotKernel, page[a + W_PREFSRC] as number, 1);
     bump(this.perNexthop, page[a + W_NHID] as number, 1);
   }
 
   private uncount(page: Uint32Array, a: number): void {
-    bump(this.perDevice, page[a + W_OIF] as number, -1);
+    if (!this.isMultiDevice(page, a)) bump(this.perDevice, page[a + W_OIF] as number, -1);
+    else if (this.words === 1 && page[a + W_OIF] !== 0) this.multipath.release(page[a + W_OIF] as number);
     bump(this.perPrefsrc, page[a + W_PREFSRC] as number, -1);
     if ((((page[a + W_KEYBYTES] as number) >>> 16) & 0xff) !== RTPROT_KERNEL) bump(this.perPrefsrcNotKernel, page[a + W_PREFSRC] as number, -1);
     bump(this.perNexthop, page[a + W_NHID] as number, -1);
+  }
+
+  private isMultiDevice(page: Uint32Array, a: number): boolean {
+    return ((((page[a + W_META] as number) >>> 8) & FLAG_MULTI_DEVICE) !== 0);
+  }
+
+  private acquireMultipath(m: RouteMessage): number {
+    return this.multipath.acquire(mpDevices, mpDead, multipathDevices(m));
   }
 
   /** Inserts the message's route (its key loaded, hash h; `head` the key's first route, or -1). */
@@ -904,6 +955,30 @@ export class RouteTable {
     if (!this.perDevice.has(ifindex)) return 0;
     const keep = (FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE)) << 8;
     return this.removeWhere((page, a) => page[a + W_OIF] === ifindex && ((page[a + W_META] as number) & keep) === 0, onRemove);
+  }
+
+  /** IPv4 multipath routes of these MultipathSets ids. */
+  private removeMultipath(ids: ReadonlySet<number>, onRemove: (ref: RouteRef) => void): number {
+    if (ids.size === 0) return 0;
+    return this.removeWhere((page, a) => this.isMultiDevice(page, a) && ids.has(page[a + W_OIF] as number), onRemove);
+  }
+
+  /**
+   * IPv4 multipath routes over several devices, when `ifindex` goes admin down or loses its
+   * last IPv4 address: those whose nexthops are now all dead (see multipath.ts).
+   */
+  multipathDeviceDown(ifindex: number, onRemove: (ref: RouteRef) => void): number {
+    return this.words === 1 ? this.removeMultipath(this.multipath.deviceDown(ifindex), onRemove) : 0;
+  }
+
+  /** IPv4 multipath routes over several devices, when `ifindex` is unregistered: every one with a nexthop on it. */
+  multipathDeviceGone(ifindex: number, onRemove: (ref: RouteRef) => void): number {
+    return this.words === 1 ? this.removeMultipath(this.multipath.deviceGone(ifindex), onRemove) : 0;
+  }
+
+  /** `ifindex` admin up, or given an IPv4 address while up: its multipath nexthops are alive again. */
+  multipathDeviceUp(ifindex: number): void {
+    if (this.words === 1) this.multipath.deviceUp(ifindex);
   }
 
   /**

@@ -88,8 +88,10 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
     assert.deepEqual(s.problems, []);
   });
 
-  test('delete: the series stay for the grace period (1s), then go', async () => {
-    await ex!.waitForValue('netlink_interface_up', L('dl0'), 1);
+  test('delete: the series stay for the grace period (1s), then go; the deletion is no flap, counted apart', async () => {
+    const s0 = await ex!.waitFor('dl0 and dl1 up', (sc) => (sc.value('netlink_interface_up', L('dl0')) === 1 && sc.value('netlink_interface_up', L('dl1')) === 1 ? true : `${sc.show('netlink_interface_up', L('dl0'))}; ${sc.show('netlink_interface_up', L('dl1'))}`));
+    const flaps0 = ['dl0', 'dl1'].map((i) => s0.value('netlink_interface_flaps_total', L(i)));
+    const deletions0 = s0.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN;
     const t0 = Date.now();
     ns.ip('link', 'del', 'dev', 'dl0'); // takes dl1 with it
     const early = await ex!.scrape();
@@ -99,6 +101,11 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
         names(early, 'dl0').length > 0,
         `dl0's series were gone ${earlyMs} ms after the deletion, before the 1s grace period`,
       );
+    }
+    const counted = await ex!.waitFor('two deletions counted', (sc) => ((sc.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN) - deletions0 === 2 ? true : sc.show('netlink_interface_deletions_total', { netns: ns.name })));
+    if (Date.now() - t0 < 700) {
+      // Still in the grace period: the counters as they were before the deletion.
+      assert.deepEqual(['dl0', 'dl1'].map((i) => counted.value('netlink_interface_flaps_total', L(i))), flaps0, 'a deletion adds no flap');
     }
     let goneAt = 0;
     await ex!.waitFor(
