@@ -16,8 +16,9 @@ import { BcryptPool } from './http/bcrypt-pool';
 import { ConnectionQueue } from './http/connection-queue';
 import { TokenBucket } from './http/rate-limit';
 import { WatchedFiles } from './http/watched-files';
-import { certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './http/web-config';
+import { basicAuthSecrets, certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './http/web-config';
 import type { Logger } from './log';
+import { setSecretGroup } from './redact';
 import { released } from './state/memory';
 
 const gzipAsync = promisify(gzip);
@@ -158,6 +159,14 @@ export function requestPath(target: string | undefined): string | undefined {
   return end < 0 ? target : target.slice(0, end);
 }
 
+/**
+ * The hashes in use stay secret after a reload attempt that failed (that attempt's values replace
+ * the web config's "last read" group, not this one); a successful reload replaces them.
+ */
+function registerUsersInUse(web: WebConfig): void {
+  setSecretGroup('web config in use', basicAuthSecrets(web.users.values()));
+}
+
 export class ExporterServer {
   private readonly server: Server;
   private readonly options: ServerOptions;
@@ -174,6 +183,7 @@ export class ExporterServer {
   constructor(options: ServerOptions) {
     this.options = options;
     this.web = options.webConfigFile === '' ? EMPTY_WEB_CONFIG : loadWebConfig(options.webConfigFile);
+    registerUsersInUse(this.web);
     this.watched = new WatchedFiles(() => this.reloadWebConfig(), (message, fields) => options.logger.warn(message, fields));
     this.bcrypt = new BcryptPool(MAX_PENDING_PASSWORD_CHECKS, (err) => options.logger.error('password check thread failed; checks in progress were refused', { error: err.message }));
     this.auth = new BasicAuth(this.web.users, this.bcrypt);
@@ -382,6 +392,7 @@ export class ExporterServer {
       server.rejectUnauthorized = next.tls.clientAuth === 'RequireAndVerifyClientCert';
     }
     this.web = next;
+    registerUsersInUse(next);
     this.auth = new BasicAuth(next.users, this.bcrypt);
     // An unchanged limit keeps its bucket: a fresh one would hand out a new burst on every reload.
     if (!next.rateLimit) this.rateLimit = undefined;
