@@ -168,6 +168,42 @@ describe('hostile HTTP clients', { timeout: 240_000 }, () => {
       await plain.stop();
     });
 
+    test('a body is never invited nor read: no 100 Continue before the password, the connection closes after the answer', async () => {
+      // Expect: 100-continue without the password: the answer is the 401 itself, then the end.
+      const expectAnswer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(ex.port, '127.0.0.1', () => socket.write('POST /metrics HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000000000\r\n\r\n'));
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(expectAnswer, /^HTTP\/1\.1 401 /, `the first answer line: ${JSON.stringify(expectAnswer.slice(0, 40))}`);
+      // A client streaming an endless body without the password: the server answers and closes,
+      // having read no more than what was in flight (the socket buffers), not gigabytes.
+      const { status, sent } = await new Promise<{ status: string; sent: number }>((resolve) => {
+        const socket = connect(ex.port, '127.0.0.1');
+        let sent = 0;
+        let text = '';
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        const pump = (): void => {
+          while (!socket.destroyed && sent < 2 ** 32) {
+            sent += chunk.length;
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+        };
+        socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        socket.on('error', () => {}); // the server closes while we write: ECONNRESET or EPIPE
+        socket.on('close', () => resolve({ status: text.slice(0, 12), sent }));
+        socket.write('POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n', pump);
+      });
+      assert.ok(status === '' || status === 'HTTP/1.1 401', `answer ${JSON.stringify(status)}`);
+      assert.ok(sent < 256 * 2 ** 20, `the server read ${(sent / 2 ** 20).toFixed(0)} MiB of a body before closing`);
+      // An authenticated request with a body is answered (405) and its connection closed too.
+      const a = await get(ex.port, '/metrics', { auth: good, method: 'POST' });
+      assert.equal(a.status, 405);
+      assert.equal(a.headers.connection, 'close');
+    });
+
     test('60 clients flooding wrong passwords and unknown users: an authenticated scrape still answers within 1 s', async () => {
       // The scraper has been scraping: its password check is cached, as in production.
       assert.equal((await get(ex.port, '/metrics', { auth: good })).status, 200);
