@@ -6,12 +6,12 @@
 // clearly and a reload keeps the running settings.
 
 import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createSecureContext, SecureContextOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../config';
 import { setSecretGroup } from '../redact';
+import { readSmallFile } from '../small-file';
 
 export class WebConfigError extends Error {
   override name = 'WebConfigError';
@@ -130,11 +130,14 @@ function text(raw: Raw, k: string, file: string, key: string): string {
   return value;
 }
 
+/** A web config, certificate, key or CA bundle is kilobytes (a full public CA bundle about 200 KB); past this it is a mistake such as /dev/zero. */
+export const MAX_WEB_FILE_BYTES = 1024 * 1024;
+
 function readPem(path: string, file: string, key: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readSmallFile(path, MAX_WEB_FILE_BYTES);
   } catch (err) {
-    throw new WebConfigError(file, key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new WebConfigError(file, key, `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -262,9 +265,9 @@ function parseHeaders(raw: Raw, file: string): Record<string, string> {
 export function loadWebConfig(file: string): WebConfig {
   let content: string;
   try {
-    content = readFileSync(file, 'utf8');
+    content = readSmallFile(file, MAX_WEB_FILE_BYTES);
   } catch (err) {
-    throw new WebConfigError(file, '', `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new WebConfigError(file, '', `cannot read: ${(err as Error).message}`);
   }
   let doc: unknown;
   try {

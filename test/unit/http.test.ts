@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -237,6 +238,21 @@ describe('web config checks', () => {
       await server.close(0);
       clearSecrets();
     }
+  });
+
+  test('a web config, certificate or key that is no small regular file is refused, naming the key', () => {
+    // Past the bound first (before the bound, a 2 MB file was read whole and judged as PEM).
+    const big = join(pki.dir, 'big.pem');
+    writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 0x41));
+    assert.throws(load('big.yml', `tls_server_config:\n  cert_file: ${big}\n  key_file: ${big}\n`), /tls_server_config\.cert_file: cannot read .*big\.pem: larger than 1048576 bytes/);
+    assert.throws(() => loadWebConfig(big), /big\.pem: cannot read: larger than 1048576 bytes/);
+    // A FIFO with no writer: open(2) without O_NONBLOCK waited forever.
+    const fifo = join(pki.dir, 'fifo.pem');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(load('fifo.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${fifo}\n`), /tls_server_config\.key_file: cannot read .*fifo\.pem: not a regular file/);
+    // /dev/zero: read until memory ran out (16.8 GB in 74 s), then the process died.
+    assert.throws(load('zero.yml', 'tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n'), /cert_file: cannot read \/dev\/zero: not a regular file/);
+    assert.throws(() => loadWebConfig('/dev/zero'), /cannot read: not a regular file/);
   });
 
   test('bcrypt cost bounded', () => {
