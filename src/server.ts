@@ -5,6 +5,7 @@
 // loop with a bound, the web config's rate limit, a bounded scrape queue, authentication before
 // anything about paths is said, exact paths only, GET and HEAD only, gzip when asked.
 
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -141,12 +142,39 @@ export const MAX_PIPELINED_REQUESTS = 16;
 export const MAX_PENDING_PASSWORD_CHECKS = 8;
 
 /** Why a request or connection was turned away: the label of netlink_http_refused_total. */
-export const REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'auth_busy', 'pipelined', 'tls_handshake'] as const;
+export const REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'auth_busy', 'pipelined', 'tls_handshake', 'connections'] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface HttpStats {
   requestsInFlight: number;
   refused: Record<RefusalReason, number>;
+}
+
+/** File descriptors HTTP connections never take: netlink sockets, namespace files, config and certificate reads, libuv's own. */
+export const RESERVED_DESCRIPTORS = 256;
+
+/** The soft limit on open files from /proc/self/limits text; undefined when unlimited or unreadable. */
+export function openFilesLimit(limits: string): number | undefined {
+  const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+  const n = soft === undefined ? NaN : Number(soft);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Connections open at once: what the open-files limit leaves after the reserve (at least 16).
+ * Idle connections are cut after the header timeout, but a client that opens them faster took
+ * every descriptor: scrapes were refused and a namespace added meanwhile could not be opened.
+ */
+export function connectionCap(openFiles: number | undefined): number | undefined {
+  return openFiles === undefined ? undefined : Math.max(16, openFiles - RESERVED_DESCRIPTORS);
+}
+
+function readOwnLimits(): string {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /**
@@ -182,7 +210,7 @@ export class ExporterServer {
   private rateLimit: TokenBucket | undefined;
   private readonly bcrypt: BcryptPool;
   private readonly queue: ConnectionQueue;
-  private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0 };
+  private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0, connections: 0 };
   private readonly watched: WatchedFiles;
 
   /** Throws WebConfigError when the web config file is bad (fatal at start-up). */
@@ -234,6 +262,11 @@ export class ExporterServer {
       this.server = createHttpServer(common, handler);
     }
     this.server.setTimeout(options.idleTimeoutMs);
+    // Past the cap Node closes a new connection at once ('drop'): counted, and the descriptors
+    // the exporter needs for netlink stay free.
+    const cap = connectionCap(openFilesLimit(readOwnLimits()));
+    if (cap !== undefined) this.server.maxConnections = cap;
+    this.server.on('drop', () => this.refused.connections++);
     // With no listener Node answers `Expect: 100-continue` with 100 Continue at once, before the
     // password is checked: an invitation to upload a body nobody reads. Handled here, the request
     // gets its answer (401, 405, ...) instead, and handle() closes the connection after it.

@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { Exporter, MAIN_JS, parseExposition, poll, startExporter } from '../helpers/exporter';
 import { startPasswordFlood } from '../helpers/password-flood';
 
 interface Answer {
@@ -232,6 +234,52 @@ describe('hostile HTTP clients', { timeout: 240_000 }, () => {
       const s = parseExposition((await get(ex.port, '/metrics', { auth: good })).body);
       assert.ok((s.value('netlink_http_refused_total', { reason: 'unauthorized' }) ?? 0) > 0, s.show('netlink_http_refused_total'));
     });
+  });
+
+  test('idle connections never take the descriptors netlink needs: past the open-files limit less 256, new ones are closed and counted', async () => {
+    // At 512 open files, 600 idle connections took every descriptor before (scrapes refused, a
+    // namespace added meanwhile never opened); now at most 512 - 256 are held.
+    const limit = 512;
+    const child = spawn('prlimit', [`--nofile=${limit}:${limit}`, process.execPath, MAIN_JS, '--web.listen-address=127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sockets: Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let text = '';
+        child.stderr!.on('data', (c: Buffer) => {
+          text += c.toString();
+          const m = /address=127\.0\.0\.1:(\d+)/.exec(text);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`exporter exited with ${code}: ${text}`)));
+      });
+      let closed = 0;
+      for (let i = 0; i < 600; i++) {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.on('close', () => closed++);
+        sockets.push(socket);
+      }
+      let maxFds = 0;
+      await poll('the connections past the cap closed', async () => {
+        maxFds = Math.max(maxFds, readdirSync(`/proc/${child.pid}/fd`).length);
+        return closed >= 600 - (limit - 256) ? true : `${closed} closed`;
+      }, { timeoutMs: 30_000 });
+      assert.ok(maxFds < limit - 64, `the exporter held ${maxFds} of its ${limit} descriptors`);
+      for (const socket of sockets) socket.destroy();
+      let scrape: ReturnType<typeof parseExposition> | undefined;
+      await poll('a scrape once the idle connections are gone', async () => {
+        const a = await get(port, '/metrics').catch(() => undefined);
+        if (a?.status !== 200) return 'no answer yet';
+        scrape = parseExposition(a.body);
+        return true;
+      }, { timeoutMs: 30_000 });
+      assert.ok(scrape);
+      const dropped = scrape.value('netlink_http_refused_total', { reason: 'connections' });
+      assert.ok(dropped !== undefined && dropped >= 600 - (limit - 256), scrape.show('netlink_http_refused_total'));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      child.kill('SIGTERM');
+    }
   });
 
   test('rate_limit: a burst, then 429 until the bucket refills; counted', async () => {
