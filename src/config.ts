@@ -2,7 +2,7 @@
 // Every error names the key and the reason. config/default.yml is the same defaults as a
 // file (a test keeps the two equal).
 
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './log';
 import { compileNamePattern, PatternError } from './name-pattern';
@@ -471,7 +471,8 @@ export function loadConfigFile(file: string): Config {
   let text: string;
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
+    // Non-blocking: a FIFO with no writer held open(2), and so start-up or a SIGHUP reload, forever.
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new ConfigError('', 'the config file must be a regular file', file);
     if (stat.size > MAX_CONFIG_FILE_BYTES) throw new ConfigError('', `the config file is ${stat.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are read`, file);

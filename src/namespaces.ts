@@ -116,6 +116,18 @@ export function decide(open: { ino: number } | undefined, failedIno: number | un
   }
 }
 
+/**
+ * Errors that say the process is short of a resource now (file descriptors, memory), not that the
+ * namespace cannot be watched: a client holding every descriptor with idle connections made
+ * them. Retried (retryDelay) rather than reported as final.
+ */
+export const TRANSIENT_ERRORS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
+
+/** Delay before the n-th (from 0) retry after a transient failure: 100 ms doubling, at most 5 s. */
+export function retryDelay(attempt: number): number {
+  return Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+}
+
 /** Delay before the n-th (from 0) check for a namespace mount: 10 ms doubling, at most 500 ms. */
 export function mountRetryDelay(attempt: number): number {
   return Math.min(500, 10 * 2 ** Math.min(attempt, 6));
@@ -145,7 +157,7 @@ export interface ManagedWatcher extends NamespaceSource {
 /** File system operations, replaceable in tests. */
 export interface NamespaceFs {
   probe(path: string): Probe;
-  /** Names in a directory; undefined when it does not exist. */
+  /** Names in a directory; undefined when it does not exist; throws on any other failure (EMFILE: no names known, not none). */
   list(dir: string): string[] | undefined;
   /** The directory's inode, or undefined when it does not exist. */
   dirIno(dir: string): number | undefined;
@@ -158,8 +170,10 @@ const realFs: NamespaceFs = {
   list(dir) {
     try {
       return fs.readdirSync(dir);
-    } catch {
-      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
     }
   },
   dirIno(dir) {
@@ -213,6 +227,8 @@ interface Entry {
   mountWait: { deadline: number; attempt: number; timer: NodeJS.Timeout | undefined } | undefined;
   staleReported: boolean;
   absentReported: boolean;
+  /** The last open failed for want of a resource (logged once until an open succeeds). */
+  transientReported: boolean;
   /** Why our own namespace could not be watched (fatal at start). */
   ownError?: NodeJS.ErrnoException;
 }
@@ -239,6 +255,10 @@ export class NamespaceSet {
   private readonly fs: NamespaceFs;
   private readonly netnsDir: string;
   private readonly mountDeadlineMs: number;
+  /** A reconcile again after a transient failure (listing the directory, or an open). */
+  private retry: { timer: NodeJS.Timeout | undefined; attempt: number } = { timer: undefined, attempt: 0 };
+  /** The failure to list the directory was logged (once until a listing succeeds). */
+  private listFailureReported = false;
 
   constructor(private readonly options: NamespaceSetOptions) {
     this.fs = options.fs ?? realFs;
@@ -291,6 +311,7 @@ export class NamespaceSet {
     this.entries.clear();
     for (const d of this.dirWatches.values()) d.handle.close();
     this.dirWatches.clear();
+    if (this.retry.timer) clearTimeout(this.retry.timer);
     this.current = [];
     this.options.onChange?.([]);
   }
@@ -306,13 +327,46 @@ export class NamespaceSet {
     });
   }
 
+  /** One reconcile after the next backoff delay (at most one waiting). */
+  private scheduleRetry(): void {
+    if (this.retry.timer || this.isClosed) return;
+    this.retry.timer = setTimeout(() => {
+      this.retry.timer = undefined;
+      this.scheduleReconcile();
+    }, retryDelay(this.retry.attempt++));
+    this.retry.timer.unref();
+  }
+
+  /**
+   * The names under the namespace directory; when it cannot be listed for another reason than
+   * being absent, the --netns.all names watched now (an empty list would have closed them all as
+   * gone and dropped their series), and a retry.
+   */
+  private listNames(): string[] {
+    try {
+      const names = this.fs.list(this.netnsDir) ?? [];
+      this.listFailureReported = false;
+      return names;
+    } catch (err) {
+      if (!this.listFailureReported) {
+        this.listFailureReported = true;
+        this.options.logger.warn('cannot list the namespace directory; keeping the namespaces watched and trying again', {
+          dir: this.netnsDir,
+          code: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+        });
+      }
+      this.scheduleRetry();
+      return [...this.entries.values()].filter((e) => !e.configured && e.spec.kind === 'file').map((e) => e.spec.label);
+    }
+  }
+
   /** Brings the open set in line with what is wanted and present; returns the starts it began. */
   private reconcile(): Map<ManagedWatcher, Promise<void>> {
     const starts = new Map<ManagedWatcher, Promise<void>>();
     if (this.isClosed) return starts;
     // Watch first, list second: a file created in between is both listed and reported.
     this.ensureDirWatches();
-    const names = this.netnsAll ? (this.fs.list(this.netnsDir) ?? []) : [];
+    const names = this.netnsAll ? this.listNames() : [];
     const wanted = wantedNamespaces(this.netns, this.netnsAll, names);
     const wantedLabels = new Set(wanted.map((w) => w.label));
     this.order = wanted.map((w) => w.label);
@@ -359,6 +413,7 @@ export class NamespaceSet {
       mountWait: undefined,
       staleReported: false,
       absentReported: false,
+      transientReported: false,
     };
   }
 
@@ -451,15 +506,28 @@ export class NamespaceSet {
         e.live = true;
         e.failedIno = undefined;
         e.absentReported = false;
+        e.transientReported = false;
+        this.retry.attempt = 0;
         this.rebuild();
       },
       (err: NodeJS.ErrnoException) => {
         watcher.close();
         if (e.watcher !== watcher) return;
         e.watcher = undefined;
-        e.failedIno = ino;
         e.processWatch?.close();
         e.processWatch = undefined;
+        if (err.code !== undefined && TRANSIENT_ERRORS.has(err.code) && spec.kind !== 'own') {
+          // Out of descriptors or memory for now: not this namespace's fault. Tried again (the
+          // namespace is not marked failed), said once.
+          if (!e.transientReported) {
+            e.transientReported = true;
+            logger.warn('cannot watch network namespace for now; trying again', { netns: spec.label, code: err.code });
+          }
+          this.scheduleRetry();
+          this.rebuild();
+          return;
+        }
+        e.failedIno = ino;
         if (spec.kind === 'own') {
           e.ownError = err;
         } else {

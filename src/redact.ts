@@ -9,7 +9,10 @@
 //   header quoted in an error);
 // - every value registered with registerSecret(): the OTLP header values from
 //   OTEL_EXPORTER_OTLP_HEADERS, and the decoded userinfo of the endpoint, which an error message
-//   may carry in another form than the URL's.
+//   may carry in another form than the URL's;
+// - every value of a named group set with setSecretGroup(): the basic-auth bcrypt hashes of the
+//   web config, replaced as a whole on each reload so the set stays as small as the config (a
+//   leaked hash is an offline password-guessing target).
 // Errors from libraries (an OTLP export failure) are redacted by the same function because the
 // logger applies it to every field, not because each call site remembers to.
 
@@ -19,18 +22,42 @@ export const REDACTED = '***';
 export const MIN_SECRET_LENGTH = 4;
 
 const secrets = new Set<string>();
+/** Secrets that come and go with a config file: group name -> the group's current values. */
+const groups = new Map<string, Set<string>>();
+
+/** `value` and its percent-encoded form into `into` (nothing when it is too short to be a secret). */
+function addSecret(into: Set<string>, value: string): void {
+  if (value.length < MIN_SECRET_LENGTH) return;
+  into.add(value);
+  const encoded = encodeURIComponent(value);
+  if (encoded !== value) into.add(encoded);
+}
 
 /** Makes `value` (and its percent-encoded form) disappear from every later log line. */
 export function registerSecret(value: string): void {
-  if (value.length < MIN_SECRET_LENGTH) return;
-  secrets.add(value);
-  const encoded = encodeURIComponent(value);
-  if (encoded !== value) secrets.add(encoded);
+  addSecret(secrets, value);
 }
 
-/** For tests: forgets the registered secrets. */
+/**
+ * Makes `values` disappear from every later log line in place of the group's previous values:
+ * for secrets read from a file that a reload may change (no reload grows the set).
+ */
+export function setSecretGroup(group: string, values: Iterable<string>): void {
+  const next = new Set<string>();
+  for (const value of values) addSecret(next, value);
+  if (next.size === 0) groups.delete(group);
+  else groups.set(group, next);
+}
+
+/** For tests: forgets the registered secrets and groups. */
 export function clearSecrets(): void {
   secrets.clear();
+  groups.clear();
+}
+
+function* allSecrets(): Iterable<string> {
+  yield* secrets;
+  for (const group of groups.values()) yield* group;
 }
 
 /** Query parameter names whose values are credentials (AWS X-Amz-Signature, api_key, access_token, sig, ...). */
@@ -81,7 +108,7 @@ export function redactSecrets(text: string): string {
   let out = text;
   if (out.includes('://')) out = out.replace(URL_IN_TEXT, (_whole, scheme: string, body: string) => scheme + redactUrlBody(body));
   if (out.includes('Basic') || out.includes('Bearer')) out = out.replace(AUTH_SCHEME, (_whole, scheme: string, space: string) => `${scheme}${space}${REDACTED}`);
-  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  for (const secret of allSecrets()) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   return out;
 }
 

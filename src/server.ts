@@ -5,6 +5,7 @@
 // loop with a bound, the web config's rate limit, a bounded scrape queue, authentication before
 // anything about paths is said, exact paths only, GET and HEAD only, gzip when asked.
 
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -16,8 +17,9 @@ import { BcryptPool } from './http/bcrypt-pool';
 import { ConnectionQueue } from './http/connection-queue';
 import { TokenBucket } from './http/rate-limit';
 import { WatchedFiles } from './http/watched-files';
-import { certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './http/web-config';
+import { basicAuthSecrets, certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './http/web-config';
 import type { Logger } from './log';
+import { setSecretGroup } from './redact';
 import { released } from './state/memory';
 
 const gzipAsync = promisify(gzip);
@@ -140,12 +142,39 @@ export const MAX_PIPELINED_REQUESTS = 16;
 export const MAX_PENDING_PASSWORD_CHECKS = 8;
 
 /** Why a request or connection was turned away: the label of netlink_http_refused_total. */
-export const REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'auth_busy', 'pipelined', 'tls_handshake'] as const;
+export const REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'auth_busy', 'pipelined', 'tls_handshake', 'connections'] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface HttpStats {
   requestsInFlight: number;
   refused: Record<RefusalReason, number>;
+}
+
+/** File descriptors HTTP connections never take: netlink sockets, namespace files, config and certificate reads, libuv's own. */
+export const RESERVED_DESCRIPTORS = 256;
+
+/** The soft limit on open files from /proc/self/limits text; undefined when unlimited or unreadable. */
+export function openFilesLimit(limits: string): number | undefined {
+  const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+  const n = soft === undefined ? NaN : Number(soft);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Connections open at once: what the open-files limit leaves after the reserve (at least 16).
+ * Idle connections are cut after the header timeout, but a client that opens them faster took
+ * every descriptor: scrapes were refused and a namespace added meanwhile could not be opened.
+ */
+export function connectionCap(openFiles: number | undefined): number | undefined {
+  return openFiles === undefined ? undefined : Math.max(16, openFiles - RESERVED_DESCRIPTORS);
+}
+
+function readOwnLimits(): string {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /**
@@ -158,6 +187,20 @@ export function requestPath(target: string | undefined): string | undefined {
   return end < 0 ? target : target.slice(0, end);
 }
 
+/**
+ * The hashes in use stay secret after a reload attempt that failed (that attempt's values replace
+ * the web config's "last read" group, not this one); a successful reload replaces them.
+ */
+function registerUsersInUse(web: WebConfig): void {
+  setSecretGroup('web config in use', basicAuthSecrets(web.users.values()));
+}
+
+/** Whether a request says a body follows (Content-Length above 0, or any Transfer-Encoding). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export class ExporterServer {
   private readonly server: Server;
   private readonly options: ServerOptions;
@@ -167,13 +210,14 @@ export class ExporterServer {
   private rateLimit: TokenBucket | undefined;
   private readonly bcrypt: BcryptPool;
   private readonly queue: ConnectionQueue;
-  private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0 };
+  private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0, connections: 0 };
   private readonly watched: WatchedFiles;
 
   /** Throws WebConfigError when the web config file is bad (fatal at start-up). */
   constructor(options: ServerOptions) {
     this.options = options;
     this.web = options.webConfigFile === '' ? EMPTY_WEB_CONFIG : loadWebConfig(options.webConfigFile);
+    registerUsersInUse(this.web);
     this.watched = new WatchedFiles(() => this.reloadWebConfig(), (message, fields) => options.logger.warn(message, fields));
     this.bcrypt = new BcryptPool(MAX_PENDING_PASSWORD_CHECKS, (err) => options.logger.error('password check thread failed; checks in progress were refused', { error: err.message }));
     this.auth = new BasicAuth(this.web.users, this.bcrypt);
@@ -218,6 +262,15 @@ export class ExporterServer {
       this.server = createHttpServer(common, handler);
     }
     this.server.setTimeout(options.idleTimeoutMs);
+    // Past the cap Node closes a new connection at once ('drop'): counted, and the descriptors
+    // the exporter needs for netlink stay free.
+    const cap = connectionCap(openFilesLimit(readOwnLimits()));
+    if (cap !== undefined) this.server.maxConnections = cap;
+    this.server.on('drop', () => this.refused.connections++);
+    // With no listener Node answers `Expect: 100-continue` with 100 Continue at once, before the
+    // password is checked: an invitation to upload a body nobody reads. Handled here, the request
+    // gets its answer (401, 405, ...) instead, and handle() closes the connection after it.
+    this.server.on('checkContinue', handler);
     this.refreshWatches();
   }
 
@@ -246,6 +299,10 @@ export class ExporterServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Every answer is what its Content-Type says; no browser may guess otherwise.
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    // No path takes a body. Node reads and discards one to reach the next request on a keep-alive
+    // connection: a client without the password streamed 3.5 GB a connection for the 20 s of the
+    // request timeout. A connection whose request has a body is closed after the answer instead.
+    if (hasBody(req)) res.setHeader('Connection', 'close');
     // As exporter-toolkit orders it: the rate limit before anything else, then the configured
     // headers, then the password, and only then anything about paths and methods, so a client
     // without the password learns nothing (not even which paths exist).
@@ -382,6 +439,7 @@ export class ExporterServer {
       server.rejectUnauthorized = next.tls.clientAuth === 'RequireAndVerifyClientCert';
     }
     this.web = next;
+    registerUsersInUse(next);
     this.auth = new BasicAuth(next.users, this.bcrypt);
     // An unchanged limit keeps its bucket: a fresh one would hand out a new burst on every reload.
     if (!next.rateLimit) this.rateLimit = undefined;

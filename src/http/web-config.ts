@@ -6,11 +6,12 @@
 // clearly and a reload keeps the running settings.
 
 import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createSecureContext, SecureContextOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../config';
+import { setSecretGroup } from '../redact';
+import { readSmallFile } from '../small-file';
 
 export class WebConfigError extends Error {
   override name = 'WebConfigError';
@@ -67,6 +68,27 @@ export function bcryptCost(hash: string): number {
   return Number(hash.slice(4, 6));
 }
 
+/** The shape of a bcrypt hash: $2b$ (or $2a$, $2x$, $2y$, $2$), a two-digit cost, then 22 characters of salt and 31 of digest. */
+const BCRYPT_HASH = /^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * What of basic_auth_users values no log line may show: each value, and a hash's salt and digest
+ * alone (the same hash under another version prefix, as some tools rewrite it). A hash is an
+ * offline password-guessing target; a value that is no hash may be a password pasted by mistake.
+ */
+export function basicAuthSecrets(values: Iterable<unknown>): string[] {
+  const found: string[] = [];
+  for (const value of values) {
+    if (typeof value !== 'string') continue;
+    found.push(value);
+    if (BCRYPT_HASH.test(value)) found.push(value.slice(-53));
+  }
+  return found;
+}
+
+/** The secret group (setSecretGroup in redact.ts) of the web config last read, good or bad; the server keeps the group in use apart. */
+const LAST_READ_SECRETS = 'web config last read';
+
 /** bcrypt refuses costs outside 4..31; 31 would take hours a check. Past 16 (seconds a check) is a typo or an attack on ourselves. */
 const BCRYPT_COST = { min: 4, max: 16 };
 /** A burst beyond this is no limit at all; the bound keeps the bucket's arithmetic exact. */
@@ -108,11 +130,14 @@ function text(raw: Raw, k: string, file: string, key: string): string {
   return value;
 }
 
+/** A web config, certificate, key or CA bundle is kilobytes (a full public CA bundle about 200 KB); past this it is a mistake such as /dev/zero. */
+export const MAX_WEB_FILE_BYTES = 1024 * 1024;
+
 function readPem(path: string, file: string, key: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readSmallFile(path, MAX_WEB_FILE_BYTES);
   } catch (err) {
-    throw new WebConfigError(file, key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new WebConfigError(file, key, `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -240,9 +265,9 @@ function parseHeaders(raw: Raw, file: string): Record<string, string> {
 export function loadWebConfig(file: string): WebConfig {
   let content: string;
   try {
-    content = readFileSync(file, 'utf8');
+    content = readSmallFile(file, MAX_WEB_FILE_BYTES);
   } catch (err) {
-    throw new WebConfigError(file, '', `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new WebConfigError(file, '', `cannot read: ${(err as Error).message}`);
   }
   let doc: unknown;
   try {
@@ -255,8 +280,11 @@ export function loadWebConfig(file: string): WebConfig {
   const http = mapping(top.http_server_config, file, 'http_server_config');
   onlyKeys(http, ['http2', 'headers'], file, 'http_server_config');
   const users = new Map<string, string>();
-  for (const [user, hash] of Object.entries(mapping(top.basic_auth_users, file, 'basic_auth_users'))) {
-    if (typeof hash !== 'string' || !/^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash)) {
+  const userEntries = Object.entries(mapping(top.basic_auth_users, file, 'basic_auth_users'));
+  // Before any check can refuse the file: a refused file's values are no less secret.
+  setSecretGroup(LAST_READ_SECRETS, basicAuthSecrets(userEntries.map(([, hash]) => hash)));
+  for (const [user, hash] of userEntries) {
+    if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash)) {
       throw new WebConfigError(file, `basic_auth_users.${user}`, 'must be a bcrypt hash (for example from `htpasswd -nBC 10 "" | tr -d \':\\n\'`)');
     }
     const cost = bcryptCost(hash);

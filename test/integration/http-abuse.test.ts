@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { Exporter, MAIN_JS, parseExposition, poll, startExporter } from '../helpers/exporter';
 import { startPasswordFlood } from '../helpers/password-flood';
 
 interface Answer {
@@ -168,6 +170,42 @@ describe('hostile HTTP clients', { timeout: 240_000 }, () => {
       await plain.stop();
     });
 
+    test('a body is never invited nor read: no 100 Continue before the password, the connection closes after the answer', async () => {
+      // Expect: 100-continue without the password: the answer is the 401 itself, then the end.
+      const expectAnswer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(ex.port, '127.0.0.1', () => socket.write('POST /metrics HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000000000\r\n\r\n'));
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(expectAnswer, /^HTTP\/1\.1 401 /, `the first answer line: ${JSON.stringify(expectAnswer.slice(0, 40))}`);
+      // A client streaming an endless body without the password: the server answers and closes,
+      // having read no more than what was in flight (the socket buffers), not gigabytes.
+      const { status, sent } = await new Promise<{ status: string; sent: number }>((resolve) => {
+        const socket = connect(ex.port, '127.0.0.1');
+        let sent = 0;
+        let text = '';
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        const pump = (): void => {
+          while (!socket.destroyed && sent < 2 ** 32) {
+            sent += chunk.length;
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+        };
+        socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        socket.on('error', () => {}); // the server closes while we write: ECONNRESET or EPIPE
+        socket.on('close', () => resolve({ status: text.slice(0, 12), sent }));
+        socket.write('POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n', pump);
+      });
+      assert.ok(status === '' || status === 'HTTP/1.1 401', `answer ${JSON.stringify(status)}`);
+      assert.ok(sent < 256 * 2 ** 20, `the server read ${(sent / 2 ** 20).toFixed(0)} MiB of a body before closing`);
+      // An authenticated request with a body is answered (405) and its connection closed too.
+      const a = await get(ex.port, '/metrics', { auth: good, method: 'POST' });
+      assert.equal(a.status, 405);
+      assert.equal(a.headers.connection, 'close');
+    });
+
     test('60 clients flooding wrong passwords and unknown users: an authenticated scrape still answers within 1 s', async () => {
       // The scraper has been scraping: its password check is cached, as in production.
       assert.equal((await get(ex.port, '/metrics', { auth: good })).status, 200);
@@ -196,6 +234,52 @@ describe('hostile HTTP clients', { timeout: 240_000 }, () => {
       const s = parseExposition((await get(ex.port, '/metrics', { auth: good })).body);
       assert.ok((s.value('netlink_http_refused_total', { reason: 'unauthorized' }) ?? 0) > 0, s.show('netlink_http_refused_total'));
     });
+  });
+
+  test('idle connections never take the descriptors netlink needs: past the open-files limit less 256, new ones are closed and counted', async () => {
+    // At 512 open files, 600 idle connections took every descriptor before (scrapes refused, a
+    // namespace added meanwhile never opened); now at most 512 - 256 are held.
+    const limit = 512;
+    const child = spawn('prlimit', [`--nofile=${limit}:${limit}`, process.execPath, MAIN_JS, '--web.listen-address=127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sockets: Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let text = '';
+        child.stderr!.on('data', (c: Buffer) => {
+          text += c.toString();
+          const m = /address=127\.0\.0\.1:(\d+)/.exec(text);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`exporter exited with ${code}: ${text}`)));
+      });
+      let closed = 0;
+      for (let i = 0; i < 600; i++) {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.on('close', () => closed++);
+        sockets.push(socket);
+      }
+      let maxFds = 0;
+      await poll('the connections past the cap closed', async () => {
+        maxFds = Math.max(maxFds, readdirSync(`/proc/${child.pid}/fd`).length);
+        return closed >= 600 - (limit - 256) ? true : `${closed} closed`;
+      }, { timeoutMs: 30_000 });
+      assert.ok(maxFds < limit - 64, `the exporter held ${maxFds} of its ${limit} descriptors`);
+      for (const socket of sockets) socket.destroy();
+      let scrape: ReturnType<typeof parseExposition> | undefined;
+      await poll('a scrape once the idle connections are gone', async () => {
+        const a = await get(port, '/metrics').catch(() => undefined);
+        if (a?.status !== 200) return 'no answer yet';
+        scrape = parseExposition(a.body);
+        return true;
+      }, { timeoutMs: 30_000 });
+      assert.ok(scrape);
+      const dropped = scrape.value('netlink_http_refused_total', { reason: 'connections' });
+      assert.ok(dropped !== undefined && dropped >= 600 - (limit - 256), scrape.show('netlink_http_refused_total'));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      child.kill('SIGTERM');
+    }
   });
 
   test('rate_limit: a burst, then 429 until the bucket refills; counted', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,10 @@ test('a config file that is no regular file, or too big, is refused by name', ()
     writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
     assert.throws(() => loadConfigFile(big), (err: unknown) => err instanceof ConfigError && /at most 1048576/.test(err.reason));
     assert.throws(() => loadConfigFile(dir), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason));
+    // A FIFO with no writer: a blocking open(2) never returned.
+    const fifo = join(dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(() => loadConfigFile(fifo), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +15,9 @@ import { BcryptPool } from '../../src/http/bcrypt-pool';
 import { ConnectionQueue } from '../../src/http/connection-queue';
 import { TokenBucket } from '../../src/http/rate-limit';
 import { bcryptCost, loadWebConfig } from '../../src/http/web-config';
-import { requestPath } from '../../src/server';
+import { createLogger } from '../../src/log';
+import { clearSecrets, redactSecrets } from '../../src/redact';
+import { ExporterServer, requestPath } from '../../src/server';
 import { createTestPki, TestPki } from '../helpers/certs';
 
 const basic = (credentials: string): string => `Basic ${Buffer.from(credentials).toString('base64')}`;
@@ -191,6 +194,65 @@ describe('web config checks', () => {
     assert.throws(load('r3.yml', 'rate_limit:\n  interval: 1s\n'), /rate_limit\.burst: must be an integer from 1/);
     assert.throws(load('r4.yml', 'rate_limit:\n  interval: soon\n  burst: 1\n'), /rate_limit\.interval: must be a duration/);
     assert.throws(load('r5.yml', 'rate_limit:\n  interval: 1s\n  burst: 1\n  per_ip: true\n'), /rate_limit\.per_ip: unknown key/);
+  });
+
+  test('basic-auth hashes are secrets: in use, after a good reload, and from a refused file', async () => {
+    clearSecrets();
+    const hashA = bcrypt.hashSync('alice-password', 4);
+    const hashB = bcrypt.hashSync('bob-password', 4);
+    const file = join(pki.dir, 'secrets.yml');
+    writeFileSync(file, `basic_auth_users:\n  alice: "${hashA}"\n`);
+    const lines: string[] = [];
+    const server = new ExporterServer({
+      listenAddress: '127.0.0.1:0',
+      telemetryPath: '/metrics',
+      version: 'test',
+      logger: createLogger('debug', 'logfmt', (line) => lines.push(line)),
+      isReady: () => true,
+      waitReady: async () => {},
+      scrapeReadyTimeoutMs: 1000,
+      scrape: async () => ({ contentType: 'text/plain', body: [] }),
+      webConfigFile: file,
+      maxConcurrentScrapes: 1,
+      maxQueuedScrapes: 1,
+      headerTimeoutMs: 1000,
+      idleTimeoutMs: 1000,
+    });
+    try {
+      /** Whether a log line quoting `text` would still show `secret` (by default all of `text`). */
+      const shown = (text: string, secret = text): boolean => redactSecrets(`x ${text} y`).includes(secret);
+      assert.ok(!shown(hashA), 'the hash in use at start-up');
+      assert.ok(!shown(`$2y$${hashA.slice(4)}`, hashA.slice(-53)), 'the same salt and digest under another version prefix');
+      assert.ok(!shown(encodeURIComponent(hashA)), 'percent-encoded');
+      writeFileSync(file, `basic_auth_users:\n  bob: "${hashB}"\n`);
+      assert.equal(server.reloadWebConfig(), true);
+      assert.ok(!shown(hashB), 'the hash of a reloaded file');
+      // A refused file (a plaintext password pasted where a hash belongs) keeps bob's hash in use:
+      // both stay hidden.
+      writeFileSync(file, `basic_auth_users:\n  carol: "carol-plaintext-password"\n`);
+      assert.equal(server.reloadWebConfig(), false);
+      assert.ok(!shown(hashB), 'the hash still in use after a refused reload');
+      assert.ok(!shown('carol-plaintext-password'), 'a value refused as no hash');
+      assert.ok(lines.some((l) => l.includes('web config not reloaded')));
+    } finally {
+      await server.close(0);
+      clearSecrets();
+    }
+  });
+
+  test('a web config, certificate or key that is no small regular file is refused, naming the key', () => {
+    // Past the bound first (before the bound, a 2 MB file was read whole and judged as PEM).
+    const big = join(pki.dir, 'big.pem');
+    writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 0x41));
+    assert.throws(load('big.yml', `tls_server_config:\n  cert_file: ${big}\n  key_file: ${big}\n`), /tls_server_config\.cert_file: cannot read .*big\.pem: larger than 1048576 bytes/);
+    assert.throws(() => loadWebConfig(big), /big\.pem: cannot read: larger than 1048576 bytes/);
+    // A FIFO with no writer: open(2) without O_NONBLOCK waited forever.
+    const fifo = join(pki.dir, 'fifo.pem');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(load('fifo.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${fifo}\n`), /tls_server_config\.key_file: cannot read .*fifo\.pem: not a regular file/);
+    // /dev/zero: read until memory ran out (16.8 GB in 74 s), then the process died.
+    assert.throws(load('zero.yml', 'tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n'), /cert_file: cannot read \/dev\/zero: not a regular file/);
+    assert.throws(() => loadWebConfig('/dev/zero'), /cannot read: not a regular file/);
   });
 
   test('bcrypt cost bounded', () => {

@@ -99,7 +99,10 @@ class World implements NamespaceFs {
   probe(path: string): Probe {
     return this.files.get(path) ?? { state: 'missing' };
   }
+  /** Thrown by list() while set (EMFILE: every descriptor taken). */
+  listError: NodeJS.ErrnoException | undefined;
   list(dir: string): string[] | undefined {
+    if (this.listError) throw this.listError;
     if (!this.dirs.has(dir)) return undefined;
     return [...this.files.keys()].filter((p) => p.startsWith(dir + '/')).map((p) => p.slice(dir.length + 1));
   }
@@ -278,6 +281,49 @@ test('a namespace that cannot be entered: one error naming it, not retried, the 
   w.event();
   await settle();
   assert.equal(w.created.filter((x) => x.label === 'locked' && x.started).length, 1, 'not retried for the same namespace');
+  set.close();
+});
+
+const emfile = (syscall: string): NodeJS.ErrnoException => Object.assign(new Error(`EMFILE: too many open files, ${syscall}`), { code: 'EMFILE', syscall, errno: -24 });
+
+test('out of descriptors while listing /run/netns: the watched namespaces stay, the new one is opened once it can be', async () => {
+  const w = new World();
+  w.mount('a', 60);
+  w.mount('b', 61);
+  const set = w.set();
+  await set.start([], true);
+  assert.deepEqual(labels(set), ['', 'a', 'b']);
+  // A client holds every descriptor (idle connections) when a namespace is added.
+  w.listError = emfile('scandir');
+  w.mount('c', 62);
+  w.event();
+  await settle();
+  assert.deepEqual(labels(set), ['', 'a', 'b'], 'a failed listing is no empty directory: nothing is gone');
+  assert.ok(w.created.filter((x) => x.label !== 'c').every((x) => !x.closed), 'no watcher closed');
+  assert.equal(w.logged('is gone').length, 0);
+  const warned = w.logged('cannot list the namespace directory');
+  assert.equal(warned.length, 1);
+  assert.equal(warned[0]!.fields.code, 'EMFILE');
+  // The descriptors come back with no further directory event: a retry finds c.
+  w.listError = undefined;
+  await until('c opened by a retry', () => readyOf(set).c === true);
+  assert.deepEqual(labels(set), ['', 'a', 'b', 'c']);
+  assert.equal(w.logged('cannot list the namespace directory').length, 1, 'said once');
+  set.close();
+});
+
+test('out of descriptors while opening a namespace: said once, retried until it opens (not reported as final)', async () => {
+  const w = new World();
+  const set = w.set();
+  await set.start([], true);
+  w.fail.set('d', emfile('socket'));
+  w.mount('d', 70);
+  w.event();
+  await until('two failed tries', () => w.created.filter((x) => x.label === 'd' && x.started).length >= 2);
+  assert.equal(w.logged('cannot watch network namespace for now', 'd').length, 1, 'said once');
+  assert.equal(w.logs.filter((l) => l.level === 'error').length, 0, 'no final error');
+  w.fail.delete('d');
+  await until('d opened by a retry', () => readyOf(set).d === true);
   set.close();
 });
 
