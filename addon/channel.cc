@@ -56,6 +56,7 @@ int Shared::AcquireSlot(uint8_t** data) {
   if (!freeSlots.empty()) {
     uint32_t slot = freeSlots.back();
     freeSlots.pop_back();
+    if (warmFree > 0) warmFree--;
     *data = slots[slot];
     return static_cast<int>(slot);
   }
@@ -68,12 +69,16 @@ int Shared::AcquireSlot(uint8_t** data) {
   return static_cast<int>(slots.size() - 1);
 }
 
+// Warm slots go on top and are taken first; only a slot freed while kWarmSlots warm ones are
+// already free gives its pages back. So a socket whose reader and JS keep pace reuses the same
+// two or three slots without a page fault, and only the extra slots a stall needed go cold.
 void Shared::ReturnSlot(uint32_t slot) {
   uint8_t* data;
   {
     std::lock_guard<std::mutex> lock(poolMu);
-    if (freeSlots.size() < kWarmSlots) {
+    if (warmFree < kWarmSlots) {
       freeSlots.push_back(slot);
+      warmFree++;
       return;
     }
     data = slots[slot];

@@ -63,7 +63,7 @@ struct Shared {
   // never both: JS gives each back with release(), oldest first, and must keep no reference
   // into a chunk after that. At most maxQueuedChunks are JS's (the queue bound counts them)
   // and one is being filled, so the pool never holds more than maxQueuedChunks + 1 slots; they
-  // are made as needed, and the idle ones beyond kWarmSlots give their pages back.
+  // are made as needed, and free ones beyond a couple (kWarmSlots) give their pages back.
   Shared() = default;
   ~Shared();
   Shared(const Shared&) = delete;
@@ -78,6 +78,7 @@ struct Shared {
   std::mutex poolMu;
   std::vector<uint8_t*> slots;       // under poolMu: each slot's memory (mmap), by index
   std::vector<uint32_t> freeSlots;   // under poolMu: a stack, the warm slots on top
+  size_t warmFree = 0;               // under poolMu: how many of the top free slots kept their pages
   // JS thread only: each slot's JS Buffer once made (strong references, deleted at close so
   // the Buffers, which keep this object alive, can be collected), and the slots JS holds.
   std::vector<napi_ref> wrappers;
