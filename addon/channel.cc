@@ -13,6 +13,7 @@
 #include "channel.h"
 
 #include <linux/netlink.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,7 +38,56 @@ constexpr unsigned kMaxSpuriousInRow = 64;
  */
 constexpr std::chrono::microseconds kGatherWindow{5000};
 
+/**
+ * Free pool slots kept with their pages; one freed beyond these gives its pages back
+ * (MADV_DONTNEED) and goes under the warm ones, so that after a burst a socket keeps about
+ * this many chunks resident, not every slot the burst needed.
+ */
+constexpr size_t kWarmSlots = 2;
+
 }  // namespace
+
+Shared::~Shared() {
+  for (uint8_t* slot : slots) ::munmap(slot, slotBytes);
+}
+
+int Shared::AcquireSlot(uint8_t** data) {
+  std::lock_guard<std::mutex> lock(poolMu);
+  if (!freeSlots.empty()) {
+    uint32_t slot = freeSlots.back();
+    freeSlots.pop_back();
+    if (warmFree > 0) warmFree--;
+    *data = slots[slot];
+    return static_cast<int>(slot);
+  }
+  if (slots.size() >= maxSlots) return -1;  // cannot happen while the queue bound holds
+  // Its own mapping: page-aligned, so that its pages can be given back while it stays mapped.
+  void* memory = ::mmap(nullptr, slotBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return -1;
+  slots.push_back(static_cast<uint8_t*>(memory));
+  *data = static_cast<uint8_t*>(memory);
+  return static_cast<int>(slots.size() - 1);
+}
+
+// Warm slots go on top and are taken first; only a slot freed while kWarmSlots warm ones are
+// already free gives its pages back. So a socket whose reader and JS keep pace reuses the same
+// two or three slots without a page fault, and only the extra slots a stall needed go cold.
+void Shared::ReturnSlot(uint32_t slot) {
+  uint8_t* data;
+  {
+    std::lock_guard<std::mutex> lock(poolMu);
+    if (warmFree < kWarmSlots) {
+      freeSlots.push_back(slot);
+      warmFree++;
+      return;
+    }
+    data = slots[slot];
+  }
+  // Outside the lock (the reader may be waiting for a slot); the slot is nobody's meanwhile.
+  ::madvise(data, slotBytes, MADV_DONTNEED);
+  std::lock_guard<std::mutex> lock(poolMu);
+  freeSlots.insert(freeSlots.begin(), slot);
+}
 
 const char* const kReasonNames[kReasonCount] = {"enobufs", "queue", "truncated", "socket_error"};
 
@@ -56,14 +106,25 @@ Channel::Channel(int socketFd, int wakeFd, std::shared_ptr<Shared> shared, Tsfn 
       shared_(std::move(shared)),
       tsfn_(tsfn),
       chunkBytes_(chunkBytes),
-      maxQueuedChunks_(maxQueuedChunks) {
+      maxQueuedChunks_(maxQueuedChunks),
+      pooled_(shared_->explicitRelease) {
+  if (pooled_) return;  // a slot is taken when the first datagram comes
   // Virtual memory until used: glibc maps a block this size on its own and the kernel backs
   // only the pages a burst writes.
   chunk_ = static_cast<uint8_t*>(std::malloc(chunkBytes_));
   if (chunk_ == nullptr) Fail(ENOMEM, "malloc");
 }
 
-Channel::~Channel() { std::free(chunk_); }
+Channel::~Channel() {
+  if (!pooled_) std::free(chunk_);
+  else if (slot_ >= 0) shared_->ReturnSlot(static_cast<uint32_t>(slot_));
+}
+
+bool Channel::AcquireChunk() {
+  slot_ = shared_->AcquireSlot(&chunk_);
+  if (slot_ < 0) chunk_ = nullptr;
+  return slot_ >= 0;
+}
 
 void Channel::OnSocketReady(uint8_t* scratch) {
   if (failed_ || tsfnClosing_) return;
@@ -91,7 +152,7 @@ void Channel::OnGatherDeadline(uint8_t* scratch) {
 // costs) into 64 KiB slots of the reader's scratch area; each is then checked and framed.
 void Channel::Drain(uint8_t* scratch) {
   for (unsigned turn = 0; turn < kBatchesPerTurn && !failed_ && !tsfnClosing_; turn++) {
-    if (chunk_ == nullptr) {
+    if (chunk_ == nullptr && !pooled_) {
       Fail(ENOMEM, "malloc");
       return;
     }
@@ -156,7 +217,13 @@ void Channel::Drain(uint8_t* scratch) {
         continue;
       }
       size_t padded = (length + 3) & ~static_cast<size_t>(3);
-      if (chunkBytes_ - used_ < kFrameHeader + padded) Deliver(true);
+      if (chunk_ != nullptr && chunkBytes_ - used_ < kFrameHeader + padded) Deliver(true);
+      // Pooled, the chunk just handed over is JS's now: fill another slot. None (only when
+      // out of memory) loses the datagram, which is repaired as a full queue's would be.
+      if (chunk_ == nullptr && !AcquireChunk()) {
+        Overrun(kQueue);
+        continue;
+      }
       uint8_t* frame = chunk_ + used_;
       uint32_t length32 = static_cast<uint32_t>(length);
       std::memcpy(frame, &length32, sizeof length32);
@@ -247,6 +314,26 @@ bool Channel::TryDeliver(bool chunkIsDue) {
   if (used_ == 0) return true;
   if (!chunkIsDue && shared_->depth.load() > 0) return false;  // JS is busy: keep filling
   if (!HasRoom()) return false;
+  if (pooled_) {
+    // JS reads the slot in place until it releases it; the next datagram takes another slot.
+    auto* event = new Event{Event::kData};
+    event->slot = slot_;
+    event->slotData = chunk_;
+    event->length = used_;
+    event->count = datagrams_;
+    int slot = slot_;
+    chunk_ = nullptr;
+    slot_ = -1;
+    lastHandover_ = std::chrono::steady_clock::now();
+    gathering_ = false;
+    used_ = 0;
+    datagrams_ = 0;
+    if (!Push(event)) {  // cannot happen while only this thread pushes, unless closing
+      shared_->ReturnSlot(static_cast<uint32_t>(slot));
+      pending_[kQueue]++;
+    }
+    return true;
+  }
   // The chunk stays here and is reused; JS gets a right-sized copy. A fresh 256 KiB block per
   // hand-over would be an mmap/munmap pair (and page faults) per notification when they come
   // one at a time, far more than copying the bytes received.

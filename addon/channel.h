@@ -12,7 +12,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 namespace nle {
 
@@ -51,6 +54,35 @@ struct Shared {
   // JS thread only.
   int wakeFd = -1;
   bool closed = false;
+
+  // ---- The chunk pool (explicitRelease only) ----
+  // With explicitRelease JS says when it is done with each chunk, so the reader fills fixed
+  // slots and JS reads them in place: no allocation, copy or garbage per chunk (a flap burst
+  // handed JS about 150 MB of copies, and collecting them cost as much CPU as reading them).
+  // A slot is the reader's (free or being filled) or JS's (handed over, not yet released),
+  // never both: JS gives each back with release(), oldest first, and must keep no reference
+  // into a chunk after that. At most maxQueuedChunks are JS's (the queue bound counts them)
+  // and one is being filled, so the pool never holds more than maxQueuedChunks + 1 slots; they
+  // are made as needed, and free ones beyond a couple (kWarmSlots) give their pages back.
+  Shared() = default;
+  ~Shared();
+  Shared(const Shared&) = delete;
+  Shared& operator=(const Shared&) = delete;
+  /** Reader thread: a free slot (made if none and the pool may grow), or -1 (out of memory). */
+  int AcquireSlot(uint8_t** data);
+  /** Any thread: the slot is free again (JS released it, or it was never handed over). */
+  void ReturnSlot(uint32_t slot);
+
+  size_t slotBytes = 0;  // set with explicitRelease, before the reader starts
+  size_t maxSlots = 0;
+  std::mutex poolMu;
+  std::vector<uint8_t*> slots;       // under poolMu: each slot's memory (mmap), by index
+  std::vector<uint32_t> freeSlots;   // under poolMu: a stack, the warm slots on top
+  size_t warmFree = 0;               // under poolMu: how many of the top free slots kept their pages
+  // JS thread only: each slot's JS Buffer once made (strong references, deleted at close so
+  // the Buffers, which keep this object alive, can be collected), and the slots JS holds.
+  std::vector<napi_ref> wrappers;
+  std::deque<uint32_t> handedOut;
 };
 
 // After JS took (or, with explicitRelease, finished) an item: if the reader left something
@@ -62,7 +94,7 @@ extern const char* const kReasonNames[kReasonCount];
 
 struct Event {
   enum Kind { kData, kOverrun, kError, kForeign } kind;
-  uint8_t* data = nullptr;  // kData: malloc'd, freed once copied into a JS Buffer
+  uint8_t* data = nullptr;  // kData without the pool: malloc'd, freed once copied into a JS Buffer
   size_t length = 0;
   // kData: datagrams in the chunk; kOverrun: overruns since the last signal; kForeign:
   // datagrams refused since the last signal.
@@ -71,6 +103,8 @@ struct Event {
   int err = 0;  // kError
   const char* syscall = nullptr;
   uint32_t senderPort = 0;  // kForeign: the port id of the first sender refused since the last signal
+  int slot = -1;                // kData with the pool: the slot JS reads in place
+  uint8_t* slotData = nullptr;  // and its memory (owned by Shared)
 
   ~Event() { std::free(data); }
 };
@@ -119,6 +153,7 @@ class Channel {
   bool TryDeliver(bool chunkIsDue);
   bool HasRoom() const;
   bool Push(Event* event);
+  bool AcquireChunk();
 
   const int socketFd_;
   const int wakeFd_;
@@ -127,7 +162,9 @@ class Channel {
   const size_t chunkBytes_;
   const size_t maxQueuedChunks_;
 
-  uint8_t* chunk_ = nullptr;
+  const bool pooled_;  // the chunk is a slot of Shared's pool (explicitRelease)
+  uint8_t* chunk_ = nullptr;  // pooled: null until a datagram needs a slot
+  int slot_ = -1;
   size_t used_ = 0;
   std::chrono::steady_clock::time_point lastHandover_{};
   std::chrono::steady_clock::time_point gatherUntil_{};

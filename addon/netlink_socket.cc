@@ -74,7 +74,7 @@ OpenResult OpenSocketInNamespace(const std::string& path) {
   return result;
 }
 
-void Deliver(Napi::Env env, Napi::Function onEvent, Event& event);
+void Deliver(Napi::Env env, Napi::Function onEvent, Event& event, const std::shared_ptr<Shared>& shared);
 
 }  // namespace
 
@@ -96,7 +96,7 @@ void CallJs(Napi::Env env, Napi::Function onEvent, std::shared_ptr<Shared>* cont
   if (!held) PokeReaderIfWaiting(shared);
 
   try {
-    Deliver(env, onEvent, *event);
+    Deliver(env, onEvent, *event, *context);
   } catch (const Napi::Error& error) {
     // onEvent threw. Node 20 would only print a deprecation warning for an exception escaping
     // a thread-safe function's callback (unless --force-node-api-uncaught-exceptions-policy),
@@ -107,16 +107,48 @@ void CallJs(Napi::Env env, Napi::Function onEvent, std::shared_ptr<Shared>* cont
 
 namespace {
 
-void Deliver(Napi::Env env, Napi::Function onEvent, Event& event) {
+void FreeSlotWrapper(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Shared>*>(hint); }
+
+// The JS Buffer over a pool slot: made the first time the slot is handed over, then the same
+// object every time (so chunks keep one shape, and nothing is allocated per chunk). It keeps
+// the pool's memory alive as long as JS can reach it.
+napi_value SlotBuffer(Napi::Env env, const std::shared_ptr<Shared>& shared, uint32_t slot, uint8_t* data) {
+  auto& wrappers = shared->wrappers;
+  if (slot >= wrappers.size()) wrappers.resize(slot + 1, nullptr);
+  napi_value buffer;
+  if (wrappers[slot] != nullptr) {
+    NAPI_THROW_IF_FAILED(env, napi_get_reference_value(env, wrappers[slot], &buffer), nullptr);
+    return buffer;
+  }
+  auto* owner = new std::shared_ptr<Shared>(shared);
+  napi_status status = napi_create_external_buffer(env, shared->slotBytes, data, FreeSlotWrapper, owner, &buffer);
+  if (status != napi_ok) delete owner;
+  NAPI_THROW_IF_FAILED(env, status, nullptr);
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 1, &wrappers[slot]), nullptr);
+  return buffer;
+}
+
+void Deliver(Napi::Env env, Napi::Function onEvent, Event& event, const std::shared_ptr<Shared>& shared) {
   switch (event.kind) {
     case Event::kData: {
+      if (event.slot >= 0) {
+        // The pool: JS reads the slot's first `length` bytes in place and releases it.
+        auto slot = static_cast<uint32_t>(event.slot);
+        shared->handedOut.push_back(slot);
+        napi_value buffer = SlotBuffer(env, shared, slot, event.slotData);
+        onEvent.Call({Napi::String::New(env, "data"), buffer,
+                      Napi::Number::New(env, static_cast<double>(event.count)),
+                      Napi::Number::New(env, static_cast<double>(event.length))});
+        break;
+      }
       // Copied into a V8-owned buffer and freed here: an external buffer would need a finalizer
       // per chunk, which costs more than copying the few hundred bytes a chunk usually holds.
       Napi::Buffer<uint8_t> chunk = Napi::Buffer<uint8_t>::Copy(env, event.data, event.length);
       std::free(event.data);
       event.data = nullptr;
       onEvent.Call({Napi::String::New(env, "data"), chunk,
-                    Napi::Number::New(env, static_cast<double>(event.count))});
+                    Napi::Number::New(env, static_cast<double>(event.count)),
+                    Napi::Number::New(env, static_cast<double>(event.length))});
       break;
     }
     case Event::kOverrun:
@@ -246,6 +278,8 @@ NetlinkSocket::NetlinkSocket(const Napi::CallbackInfo& info)
   Napi::Value releaseValue = options.Get("explicitRelease");
   if (!releaseValue.IsUndefined() && !releaseValue.IsBoolean()) throw Napi::TypeError::New(env, "options.explicitRelease must be a boolean");
   shared_->explicitRelease = releaseValue.IsBoolean() && releaseValue.As<Napi::Boolean>().Value();
+  shared_->slotBytes = chunkBytes_;
+  shared_->maxSlots = maxQueuedChunks_ + 1;  // every chunk the bound lets JS hold, and one being filled
 
   OpenResult opened;
   try {
@@ -379,10 +413,15 @@ Napi::Value NetlinkSocket::QueueDepth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(shared_->depth.load()));
 }
 
-// With explicitRelease: JS finished one chunk; it no longer counts against the queue bound.
+// With explicitRelease: JS finished one chunk (the oldest it holds); it no longer counts against
+// the queue bound, and its slot is the reader's again.
 void NetlinkSocket::Release(const Napi::CallbackInfo& info) {
   (void)info;
   if (closed_ || !shared_->explicitRelease || shared_->depth.load() <= 0) return;
+  if (!shared_->handedOut.empty()) {
+    shared_->ReturnSlot(shared_->handedOut.front());
+    shared_->handedOut.pop_front();
+  }
   shared_->queued.fetch_sub(1);
   shared_->depth.fetch_sub(1);
   PokeReaderIfWaiting(*shared_);
@@ -416,6 +455,12 @@ void NetlinkSocket::Shutdown() {
     tsfnLive_ = false;
   }
   onEvent_.Reset();
+  // The slots' Buffers may be collected from here (each keeps the pool's memory until then).
+  for (napi_ref& wrapper : shared_->wrappers) {
+    if (wrapper != nullptr) napi_delete_reference(env_, wrapper);
+    wrapper = nullptr;
+  }
+  shared_->handedOut.clear();
   shared_->depth.store(0);
   shared_->queued.store(0);
   shared_->wakeFd = -1;

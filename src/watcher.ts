@@ -63,6 +63,8 @@ interface ReaderEvent {
   event: NativeEvent;
   payload: Buffer | string | number | NodeJS.ErrnoException;
   count: number;
+  /** 'data': the chunk's bytes (the addon's pooled chunk is a fixed-size slot filled this far). */
+  length: number;
 }
 
 export interface WatcherOptions {
@@ -147,7 +149,7 @@ export class NamespaceWatcher implements NamespaceSource {
         receiveBufferBytes: this.options.receiveBufferBytes,
         explicitRelease: true,
       },
-      (event, payload, count) => this.enqueue(event, payload, count),
+      (event, payload, count, length) => this.enqueue(event, payload, count, length),
     );
     this.model.portId = this.socket.portId;
     this.receiveBufferBytes = this.socket.receiveBufferBytes;
@@ -390,13 +392,13 @@ export class NamespaceWatcher implements NamespaceSource {
   }
 
   /** Reader events wait here, in order, to be processed in slices (drainBacklog). */
-  private enqueue(event: NativeEvent, payload: Buffer | string | number | NodeJS.ErrnoException, count: number): void {
+  private enqueue(event: NativeEvent, payload: Buffer | string | number | NodeJS.ErrnoException, count: number, length?: number): void {
     // A refusal is a count with no order to keep: taken at once, never queued behind data.
     if (event === 'foreign') {
       this.refusedForeign(payload as number, count);
       return;
     }
-    this.backlog.push({ event, payload, count });
+    this.backlog.push({ event, payload, count, length: length ?? (event === 'data' ? (payload as Buffer).length : 0) });
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(() => this.drainBacklog());
@@ -408,16 +410,18 @@ export class NamespaceWatcher implements NamespaceSource {
    * serve scrapes and timers before going on: a full-table burst is seconds of work, and in one
    * go it would hold a scrape for as long. A chunk is released to the reader's bound only once
    * processed, so the bound still counts everything not done (the addon's explicitRelease).
+   * The chunk is a slot of the addon's pool, read in place: once released the reader fills it
+   * again, so nothing decoded from it may keep a reference into it (the codec copies out what
+   * it keeps: numbers and strings), and it is not garbage (no released() count).
    */
   private drainBacklog(): void {
     this.drainScheduled = false;
     const until = performance.now() + PROCESS_SLICE_MS;
     let done = 0;
     while (done < this.backlog.length && !this.closed) {
-      const { event, payload, count } = this.backlog[done++] as ReaderEvent;
+      const { event, payload, count, length } = this.backlog[done++] as ReaderEvent;
       if (event === 'data') {
-        decodeChunk(payload as Buffer, this.model);
-        released((payload as Buffer).length);
+        decodeChunk(payload as Buffer, this.model, length);
         this.socket?.release();
       } else if (event === 'overrun') this.overrun(payload as string, count);
       else this.socketError(payload as NodeJS.ErrnoException);

@@ -202,9 +202,14 @@ function dumpLinksRequest(seq: number): Buffer {
 
 interface Ev {
   event: 'data' | 'overrun' | 'foreign' | 'error';
+  /** 'data': a copy of the chunk's filled bytes (a pooled slot is refilled once released). */
   payload: Buffer | string | number | NodeJS.ErrnoException;
   count: number;
   index: number;
+  /** 'data': the Buffer the addon handed over, as it was (for the pool's identity checks). */
+  handed?: Buffer;
+  /** 'data': the length argument. */
+  length?: number;
 }
 
 /** Records events; waitFor resolves on the first recorded event (from `from`) that matches, or rejects at the deadline. */
@@ -212,8 +217,13 @@ class Recorder {
   readonly events: Ev[] = [];
   private waiters: Array<() => void> = [];
 
-  readonly handler = (event: Ev['event'], payload: Ev['payload'], count: number): void => {
-    this.events.push({ event, payload, count, index: this.events.length });
+  readonly handler = (event: Ev['event'], payload: Ev['payload'], count: number, length?: number): void => {
+    if (event === 'data' && Buffer.isBuffer(payload)) {
+      const copy = Buffer.from(payload.subarray(0, length ?? payload.length));
+      this.events.push({ event, payload: copy, count, index: this.events.length, handed: payload, length });
+    } else {
+      this.events.push({ event, payload, count, index: this.events.length });
+    }
     for (const w of this.waiters.slice()) w();
   };
 
@@ -464,6 +474,38 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       sock.release(); // a release too many is ignored
       assert.equal(sock.queueDepth(), 0);
       assert.ok(rec.events.every((e) => e.event === 'data'), 'no overrun: the reader waited, nothing was dropped');
+    } finally {
+      sock.close();
+      deleteNamespace(ns);
+    }
+  });
+
+  test('explicitRelease pools chunks: a released slot is filled again in place, each hand-over says how far', async () => {
+    const ns = createNamespace();
+    const rec = new Recorder();
+    const chunkBytes = 128 * 1024;
+    // Before the socket subscribes: the kernel announces an alias change only on an up link.
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    const sock = open({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 16 * MiB, chunkBytes, maxQueuedChunks: 4, explicitRelease: true }, rec);
+    const aliasOf = (e: Ev): string[] =>
+      chunkMessages(e.payload as Buffer)
+        .filter((h) => h.type === RTM_NEWLINK)
+        .map((h) => linkString(h.body, IFLA_IFALIAS) ?? '');
+    try {
+      sock.start();
+      for (let i = 0; i < 6; i++) {
+        ip('-n', ns, 'link', 'set', 'lo', 'alias', `nle-pool-${i}`);
+        const e = await rec.waitFor((x) => isData(x) && aliasOf(x).includes(`nle-pool-${i}`), `the chunk with alias ${i}`);
+        assert.equal(e.handed?.length, chunkBytes, 'the Buffer is the whole slot');
+        assert.ok(e.length !== undefined && e.length > 0 && e.length <= chunkBytes && e.length === (e.payload as Buffer).length, 'length is the filled part');
+        // Every chunk handed over so far is processed: all given back.
+        while (sock.queueDepth() > 0) sock.release();
+      }
+      const handed = rec.events.filter(isData).map((e) => e.handed);
+      // One hand-over at a time, each released before the next: the reader takes the warm slot
+      // again, so one Buffer serves every chunk (nothing made per chunk).
+      assert.ok(new Set(handed).size <= 2, `a few slots serve every chunk (${new Set(handed).size} Buffers for ${handed.length} chunks)`);
+      assert.ok(rec.events.every((e) => e.event === 'data'), 'no overrun');
     } finally {
       sock.close();
       deleteNamespace(ns);

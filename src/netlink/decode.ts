@@ -171,10 +171,11 @@ export const CHUNK_FRAME_HDRLEN = 4;
 
 /**
  * Decodes a chunk from the native reader: repeated [u32 length, host order][datagram]
- * [zero pad to 4]. A framing length that overruns the chunk is reported and ends the chunk.
+ * [zero pad to 4], in chunk[0, end) (a pooled chunk is a fixed-size slot filled that far).
+ * A framing length that overruns the chunk is reported and ends the chunk.
  */
-export function decodeChunk(chunk: Buffer, sink: MessageSink): void {
-  const end = chunk.length;
+export function decodeChunk(chunk: Buffer, sink: MessageSink, end: number = chunk.length): void {
+  if (end < 0 || end > chunk.length) throw new RangeError(`decodeChunk: end ${end} outside a chunk of ${chunk.length} bytes`);
   let pos = 0;
   while (pos < end) {
     const remaining = end - pos;

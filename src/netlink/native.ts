@@ -18,13 +18,18 @@ export interface NativeSocketOptions {
   /**
    * A chunk counts against maxQueuedChunks until release() is called for it, not merely until
    * it reaches JS: for a consumer that processes chunks later, in slices (default false).
+   * The chunks are then pooled: each 'data' Buffer is one of a few fixed slots (chunkBytes
+   * long, filled `length` bytes) that the reader fills again once it is released, oldest first.
+   * The consumer reads it in place and must keep no reference into it after release().
    */
   explicitRelease?: boolean;
 }
 
 /**
  * Events the reader thread delivers on the JS thread, in order.
- * - 'data': a chunk of datagrams, each as [u32 length, host order][datagram][pad to 4].
+ * - 'data': a chunk of datagrams, each as [u32 length, host order][datagram][pad to 4], in
+ *   payload[0, length). Without explicitRelease a fresh copy of exactly `length` bytes; with
+ *   it a pooled slot, valid until release() (see NativeSocketOptions.explicitRelease).
  * - 'overrun': messages were lost. reason 'enobufs' (the kernel dropped them: ENOBUFS, also as a
  *   poll error), 'queue' (the bounded queue to JS was full and a chunk was dropped) or
  *   'truncated' (a datagram larger than the read buffer) or 'socket_error' (the kernel reported
@@ -42,6 +47,8 @@ export type NativeEventHandler = (
   event: 'data' | 'overrun' | 'foreign' | 'error',
   payload: Buffer | string | number | NodeJS.ErrnoException,
   count: number,
+  /** 'data': the chunk's bytes. (Stand-ins may omit it: then the whole Buffer.) */
+  length?: number,
 ) => void;
 
 export interface NativeSocket {

@@ -1,5 +1,6 @@
-// Giving memory back after a burst. The route table's pages and the socket's chunks are
-// ArrayBuffers: V8 frees them only at a garbage collection, and after a BGP withdrawal nothing
+// Giving memory back after a burst. The route table's pages are ArrayBuffers (the socket's
+// chunks are not garbage any more: the addon pools them, see src/netlink/native.ts): V8 frees
+// them only at a garbage collection, and after a BGP withdrawal nothing
 // allocates any more, so none comes and tens of MB stay resident. When enabled (the exporter
 // does; tests and libraries need not), released memory is counted and a full collection runs
 // soon after enough has piled up (at most one a second), or a second after a release when a few
@@ -62,7 +63,7 @@ function run(): void {
   }
 }
 
-/** Counts bytes that became garbage (dropped pages, processed chunks, a scrape's text). */
+/** Counts bytes that became garbage (dropped pages, a closed namespace, a scrape's text). */
 export function released(bytes: number): void {
   if (!collect) return;
   pending += bytes;
