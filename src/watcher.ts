@@ -49,6 +49,8 @@ const BUSY_RETRY_MS = 200;
  * reply of any dump arriving.
  */
 const LOST_DUMP_CHECK_MS = 1000;
+/** How long a pending dump may go without a reply before an NLMSG_NOOP nudges the kernel (dumpNudge). */
+const DUMP_NUDGE_MS = 1000;
 
 /** About what a small namespace (a pod: two links, a few addresses and routes) holds in JavaScript: bench scenario 10. */
 const NAMESPACE_BYTES = 64 * 1024;
@@ -116,6 +118,7 @@ export class NamespaceWatcher implements NamespaceSource {
   private lastForeignLog: number | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private lostDumpTimer: NodeJS.Timeout | undefined;
+  private dumpNudgeTimer: NodeJS.Timeout | undefined;
   private readonly options: WatcherOptions;
   private readonly backlog: ReaderEvent[] = [];
   private drainScheduled = false;
@@ -222,14 +225,47 @@ export class NamespaceWatcher implements NamespaceSource {
     if (this.closed) return Promise.resolve(0);
     const seq = this.seq++;
     return new Promise<number>((resolve) => {
-      this.pending = { seq, resolve };
+      const pending = { seq, resolve };
+      this.pending = pending;
       try {
         this.socket?.send(dumpRequest(kind, seq));
+        this.nudgeWhileStalled(pending);
       } catch (err) {
         this.pending = undefined;
         resolve((err as NodeJS.ErrnoException).errno ? Math.abs((err as NodeJS.ErrnoException).errno as number) : 5);
       }
     });
+  }
+
+  /**
+   * The kernel goes on with a dump only inside a successful read of the socket
+   * (netlink_recvmsg, once the receive queue is at most half full). A continuation refused while
+   * the queue was full (a multicast storm took the room, or the skb could not be allocated)
+   * leaves, once the queue drains, nothing to read, and the dump then waits for whatever the
+   * kernel sends next, however long that takes. A resync was once seen waiting 30 s on a loaded
+   * machine, until the next notification, which fits this. So while a dump is pending and no
+   * reply (nor anything still to process) has moved for DUMP_NUDGE_MS, an NLMSG_NOOP is sent: its
+   * ACK is one more read, which lets the kernel go on. It changes nothing else; a dump that is
+   * merely slow costs one small request a second.
+   */
+  private nudgeWhileStalled(pending: PendingDump): void {
+    if (this.dumpNudgeTimer) clearInterval(this.dumpNudgeTimer);
+    let replies = this.dumpReplies();
+    const timer = setInterval(() => {
+      if (this.pending !== pending || this.closed) {
+        clearInterval(timer);
+        if (this.dumpNudgeTimer === timer) this.dumpNudgeTimer = undefined;
+        return;
+      }
+      const now = this.dumpReplies();
+      if (now !== replies || this.backlog.length > 0) {
+        replies = now;
+        return;
+      }
+      this.request(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, this.seq, Buffer.alloc(0)), () => undefined);
+    }, DUMP_NUDGE_MS);
+    timer.unref();
+    this.dumpNudgeTimer = timer;
   }
 
   /**
@@ -442,6 +478,8 @@ export class NamespaceWatcher implements NamespaceSource {
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     this.resyncTimer = undefined;
     if (this.lostDumpTimer) clearInterval(this.lostDumpTimer);
+    if (this.dumpNudgeTimer) clearInterval(this.dumpNudgeTimer);
+    this.dumpNudgeTimer = undefined;
     this.lostDumpTimer = undefined;
     this.pending?.resolve(0);
     this.pending = undefined;

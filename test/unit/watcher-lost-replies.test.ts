@@ -40,6 +40,12 @@ class FakeKernelSocket implements NativeSocket {
   loseDumps = 0;
   /** Dump requests to answer with EBUSY. */
   busyDumps = 0;
+  /**
+   * Dump requests whose replies wait for the socket's next read, as a kernel dump whose
+   * continuation was refused while the queue was full waits in netlink_recvmsg.
+   */
+  stallDumps = 0;
+  private stalled: Buffer | undefined;
   dumpRequests = 0;
   lost = 0;
 
@@ -58,6 +64,12 @@ class FakeKernelSocket implements NativeSocket {
     setImmediate(() => {
       if (type === NLMSG_NOOP) {
         this.deliver(reply(NLMSG_ERROR, 0, seq, Buffer.concat([Buffer.alloc(4), request.subarray(0, NLMSG_HDRLEN)])));
+        return;
+      }
+      if (this.stallDumps > 0) {
+        this.stallDumps--;
+        this.dumpRequests++;
+        this.stalled = reply(NLMSG_DONE, NLM_F_MULTI, seq, Buffer.alloc(4));
         return;
       }
       this.dumpRequests++;
@@ -81,6 +93,10 @@ class FakeKernelSocket implements NativeSocket {
   private deliver(datagram: Buffer): void {
     const framed = chunk(datagram);
     this.onEvent('data', framed, 1);
+    // A read lets a stalled dump go on: its replies come next.
+    const stalled = this.stalled;
+    this.stalled = undefined;
+    if (stalled) setImmediate(() => this.deliver(stalled));
   }
 
   queueDepth(): number {
@@ -149,6 +165,22 @@ test('an overrun drops pending barriers instead of keeping them forever', async 
     await poll('the overrun to be processed', () => (watcher.overruns === 1 ? true : `overruns ${watcher.overruns}`), { timeoutMs: 5_000, intervalMs: 10 });
     assert.equal(barriers.size, 0);
     assert.equal(ran, false, 'a barrier whose ACK was lost must not repair early: the resync does');
+  } finally {
+    watcher.close();
+  }
+});
+
+test('a dump that waits for a read is nudged with an NLMSG_NOOP and completes', async () => {
+  const lines: string[] = [];
+  const watcher = newWatcher(lines);
+  try {
+    await watcher.start();
+    const fake = FakeKernelSocket.last as FakeKernelSocket;
+    // The resync's first dump gets no reply until something else is read from the socket.
+    fake.stallDumps = 1;
+    watcher.requestResync();
+    await poll('the stalled resync to complete', () => (watcher.resyncs >= 1 ? true : `resyncs ${watcher.resyncs}`), { timeoutMs: 10_000, intervalMs: 20 });
+    assert.equal(watcher.overruns, 0);
   } finally {
     watcher.close();
   }
