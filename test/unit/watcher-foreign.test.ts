@@ -5,64 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../../src/log';
-import { NLM_F_MULTI, NLMSG_DONE } from '../../src/netlink/constants';
-import type { NativeEventHandler, NativeSocket, NativeSocketOptions } from '../../src/netlink/native';
-import { buildMessage } from '../../src/netlink/request';
-import { NamespaceWatcher } from '../../src/watcher';
-
-const PORT_ID = 4242;
-
-/** Answers every dump with an empty NLMSG_DONE; `emit` plays the reader thread. */
-class FakeSocket implements NativeSocket {
-  static last: FakeSocket | undefined;
-  readonly portId = PORT_ID;
-  readonly receiveBufferBytes = 1 << 20;
-  readonly receiveBufferForced = true;
-
-  constructor(
-    _options: NativeSocketOptions,
-    readonly emit: NativeEventHandler,
-  ) {
-    FakeSocket.last = this;
-  }
-
-  start(): void {}
-
-  send(request: Buffer): void {
-    const done = buildMessage(NLMSG_DONE, NLM_F_MULTI, request.readUInt32LE(8), Buffer.alloc(4));
-    done.writeUInt32LE(PORT_ID, 12);
-    const framed = Buffer.alloc(4 + done.length);
-    framed.writeUInt32LE(done.length, 0);
-    done.copy(framed, 4);
-    setImmediate(() => this.emit('data', framed, 1));
-  }
-
-  queueDepth(): number {
-    return 0;
-  }
-
-  release(): void {}
-
-  close(): void {}
-}
+import { FakeKernelSocket, newWatcher } from '../helpers/fake-kernel-socket';
 
 test("refused foreign datagrams are counted; the first is logged with the sender's port id, the rest within a minute are not", async (t) => {
   const lines: string[] = [];
-  const watcher = new NamespaceWatcher({
-    label: 'pod1',
-    path: undefined,
-    receiveBufferBytes: 1 << 20,
-    include: /^.*$/,
-    exclude: undefined,
-    maxTracked: 100,
-    vips: [],
-    logger: createLogger('info', 'logfmt', (line) => lines.push(line)),
-    Socket: FakeSocket,
-  });
+  const watcher = newWatcher(lines, 'pod1');
   try {
     await watcher.start();
-    const fake = FakeSocket.last as FakeSocket;
+    const fake = FakeKernelSocket.last as FakeKernelSocket;
     const logged = (): string[] => lines.filter((l) => l.includes('netlink datagram'));
     assert.equal(watcher.foreignRefused, 0);
 
