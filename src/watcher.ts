@@ -262,7 +262,7 @@ export class NamespaceWatcher implements NamespaceSource {
         replies = now;
         return;
       }
-      this.request(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, this.seq, Buffer.alloc(0)), () => undefined);
+      this.barrier(() => undefined);
     }, DUMP_NUDGE_MS);
     timer.unref();
     this.dumpNudgeTimer = timer;
