@@ -6,7 +6,7 @@
 // on near misses short enough to finish (each byte more roughly doubles it; a 15-byte name
 // took 47 s).
 
-import { compileNamePattern } from '../src/name-pattern';
+import { compileNamePattern } from '../src/config/name-pattern';
 import { RE2JS } from 're2js';
 
 function microsPerCall(fn: () => void, calls: number): number {

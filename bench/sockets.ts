@@ -9,9 +9,9 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { NLMSG_ERROR, NLMSG_HDRLEN, RTM_NAMES } from '../src/netlink/constants';
-import { loadNativeSocket } from '../src/netlink/native';
-import type { NativeSocket } from '../src/netlink/native';
-import { SUBSCRIBED_GROUPS } from '../src/watcher';
+import { loadNativeSocket } from '../src/runtime/native';
+import type { NativeSocket } from '../src/runtime/native';
+import { SUBSCRIBED_GROUPS } from '../src/session/watcher';
 import { trackSocket } from './cleanup';
 import { sleep } from './util';
 

@@ -1,8 +1,8 @@
 // Flags in the Prometheus exporter style. Flags override the config file, which overrides
 // the embedded defaults. A bad flag is a UsageError: usage on stderr, exit 2.
 
-import { checkListenAddress, checkTelemetryPath, Config, DEFAULT_CONFIG, LIST_BOUNDS, loadConfigFile } from './config';
-import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './log';
+import { checkListenAddress, checkTelemetryPath, Config, DEFAULT_CONFIG, LIST_BOUNDS, loadConfigFile } from './config/config';
+import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './support/log';
 
 export class UsageError extends Error {
   override name = 'UsageError';

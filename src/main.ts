@@ -6,28 +6,28 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseArgs, USAGE, UsageError, Invocation } from './cli';
-import { Config, ConfigError, EventLogLevel } from './config';
-import { EventBus, formatEventJson, formatEventLine } from './event-log';
-import { createLogger, Logger } from './log';
+import { Config, ConfigError, EventLogLevel } from './config/config';
+import { EventBus, formatEventJson, formatEventLine } from './events/bus';
+import { createLogger, Logger } from './support/log';
 import { renderNetlinkMetrics } from './metrics/collectors';
 import { DiscoveredTotals } from './metrics/discovered';
 import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
-import { loadNativeSocket, NativeSocketConstructor, trimMemory } from './netlink/native';
-import { ExporterServer, ServerOptions } from './server';
+import { loadNativeSocket, NativeSocketConstructor, trimMemory } from './runtime/native';
+import { ExporterServer, ServerOptions } from './http/server';
 import { WebConfigError } from './http/web-config';
 import { registerHttpMetrics } from './http/http-metrics';
-import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './lifecycle';
+import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './runtime/lifecycle';
 import { EventRing } from './events/ring';
 import { startTracing } from './tracing';
-import { createEventRoutes } from './web/event-routes';
-import { registerEventStreamMetrics } from './web/event-stream-metrics';
+import { createEventRoutes } from './http/event-routes';
+import { registerEventStreamMetrics } from './http/event-stream-metrics';
 import type { DomainEvent } from './state/events';
-import { enableCollectOnRelease } from './state/memory';
-import { ManagedWatcher, NamespaceSet } from './namespaces';
-import { compileNamePattern } from './name-pattern';
+import { enableCollectOnRelease } from './runtime/memory';
+import { ManagedWatcher, NamespaceSet } from './session/namespaces';
+import { compileNamePattern } from './config/name-pattern';
 import type { NameMatcher } from './state/model';
-import { redactSecrets } from './redact';
-import { NamespaceWatcher } from './watcher';
+import { redactSecrets } from './support/redact';
+import { NamespaceWatcher } from './session/watcher';
 import { warmUp } from './warmup';
 
 function readVersion(): string {
@@ -115,7 +115,7 @@ function exporterBus(ring: EventRing, logLevel: () => EventLogLevel, logger: Log
 }
 
 /**
- * Opens every namespace present (see src/namespaces.ts). Our own namespace failing is fatal
+ * Opens every namespace present (see src/session/namespaces.ts). Our own namespace failing is fatal
  * (netlink itself is unusable); another that cannot be watched is logged once with the reason
  * and the rest are watched.
  */

@@ -9,7 +9,7 @@ import { int } from '../util';
 import type { Context } from './context';
 
 /** dist/bench/scenarios/fuzz.js -> dist/test/codec-fuzz.test.js */
-const FUZZ_JS = path.resolve(__dirname, '..', '..', 'test', 'codec-fuzz.test.js');
+const FUZZ_JS = path.resolve(__dirname, '..', '..', 'test', 'unit', 'netlink', 'codec-fuzz.test.js');
 
 export async function fuzzScenario(ctx: Context): Promise<Row[]> {
   const runs = ctx.size(300_000, 100);

@@ -6,12 +6,12 @@
 
 import { NLMSG_DONE } from '../../src/netlink/constants';
 import { decodeChunk } from '../../src/netlink/decode';
-import { loadNativeSocket } from '../../src/netlink/native';
+import { loadNativeSocket } from '../../src/runtime/native';
 import { dumpRequest, DumpKind } from '../../src/netlink/request';
-import { EventBus } from '../../src/event-log';
+import { EventBus } from '../../src/events/bus';
 import { EventRing } from '../../src/events/ring';
 import { NamespaceModel } from '../../src/state/model';
-import { SUBSCRIBED_GROUPS } from '../../src/watcher';
+import { SUBSCRIBED_GROUPS } from '../../src/session/watcher';
 import { trackSocket } from '../cleanup';
 import { createNetns, vethPairLines } from '../netns';
 import { addressBurst, flapBurst } from '../requests';

@@ -9,9 +9,9 @@ import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createSecureContext, SecureContextOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from '../config';
-import { setSecretGroup } from '../redact';
-import { readSmallFile } from '../small-file';
+import { parseDuration } from '../config/config';
+import { setSecretGroup } from '../support/redact';
+import { readSmallFile } from '../support/small-file';
 
 export class WebConfigError extends Error {
   override name = 'WebConfigError';

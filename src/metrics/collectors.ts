@@ -6,7 +6,7 @@ import { IFF_UP, OPERSTATE_NAMES, RTM_NAMES } from '../netlink/constants';
 import { isLinkLocal, scopeName } from '../state/addresses';
 import { isOperUp, LinkRecord } from '../state/links';
 import { NamespaceModel, protocolName, tableName } from '../state/model';
-import { released } from '../state/memory';
+import { released } from '../runtime/memory';
 import { NEIGHBOUR_ACTIONS } from '../state/neighbours';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
 import type { VipState } from '../state/vips';

@@ -26,12 +26,12 @@ import {
 import { formatIp, ipv4Word } from '../netlink/format';
 import { routeDestination, routeGateway } from '../netlink/route';
 import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NeighbourTableMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
-import type { VipConfig } from '../config';
+import type { VipConfig } from '../config/config';
 import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbourKey, NeighbourRecord } from './neighbours';
 import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent } from './events';
-import type { RouteGate } from '../event-log';
+import type { RouteGate } from '../events/bus';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
 import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable, splitGroupKey } from './routes';
 

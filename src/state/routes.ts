@@ -18,7 +18,7 @@ const RTPROT_RA = 9;
 /** The fingerprint every IPv6 ECMP-class route shares: its siblings are one route. */
 const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
 import type { RouteMessage } from '../netlink/types';
-import { released } from './memory';
+import { released } from '../runtime/memory';
 import { MultipathSets, RTNH_F_DEAD } from './multipath';
 
 /**

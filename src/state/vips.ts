@@ -2,7 +2,7 @@
 // changed. The series exist for every configured VIP whether held or not, so that Prometheus
 // can tell "held on two hosts" (split brain) and "held nowhere" across the fleet.
 
-import type { VipConfig } from '../config';
+import type { VipConfig } from '../config/config';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE } from '../netlink/constants';
 import type { AddressRecord } from './addresses';
 

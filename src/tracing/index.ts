@@ -3,11 +3,11 @@
 // and address-change counters (exemplars.ts). When tracing is off (settings.ts decides) the SDK
 // is not even loaded (sdk.ts is imported dynamically) and no connection is made.
 
-import type { Config } from '../config';
-import type { Logger } from '../log';
+import type { Config } from '../config/config';
+import type { Logger } from '../support/log';
 import type { DomainEvent } from '../state/events';
 import type { ExemplarLookup } from './exemplars';
-import { registerSecret } from '../redact';
+import { registerSecret } from '../support/redact';
 import { resolveTracing } from './settings';
 import type { TraceStats } from './stats';
 

@@ -13,7 +13,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, ConsoleSpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { Logger } from '../log';
+import type { Logger } from '../support/log';
 import type { DomainEvent } from '../state/events';
 import { RESOURCE } from './attributes';
 import { ExemplarStore } from './exemplars';

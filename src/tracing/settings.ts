@@ -6,8 +6,8 @@
 // of the specification. OTEL_TRACES_EXPORTER=none turns tracing off even when the config or an
 // endpoint variable would turn it on (the specification's meaning of "none").
 
-import type { Config } from '../config';
-import { headerListSecrets, urlSecrets } from '../redact';
+import type { Config } from '../config/config';
+import { headerListSecrets, urlSecrets } from '../support/redact';
 
 export type TracingConfig = Config['tracing'];
 export type OtlpProtocol = 'http/protobuf' | 'http/json';

@@ -8,11 +8,11 @@
 // process). Nothing of it reaches the real namespaces' state, counters, events or logs: the
 // watchers, their models, bus and ring are dropped at the end.
 
-import type { EventBus } from '../event-log';
+import type { EventBus } from '../events/bus';
 import type { DomainEvent } from '../state/events';
 import { NLMSG_NOOP, NLM_F_DUMP } from '../netlink/constants';
-import type { NativeEventHandler, NativeSocket, NativeSocketConstructor, NativeSocketOptions } from '../netlink/native';
-import type { NamespaceWatcher } from '../watcher';
+import type { NativeEventHandler, NativeSocket, NativeSocketConstructor, NativeSocketOptions } from '../runtime/native';
+import type { NamespaceWatcher } from '../session/watcher';
 import { ackMessage, dumpReplies, notificationRound } from './corpus';
 
 /**

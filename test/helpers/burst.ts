@@ -5,7 +5,7 @@
 // notification of the burst has been multicast; only failures are answered (NLMSG_ERROR), and
 // sync() waits until those answers have arrived.
 
-import { loadNativeSocket, NativeSocket } from '../../src/netlink/native';
+import { loadNativeSocket, NativeSocket } from '../../src/runtime/native';
 import { addressRequest, buildMessage, linkAdminRequest, routeRequest } from '../../src/netlink/request';
 import {
   AF_INET,

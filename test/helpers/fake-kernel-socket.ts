@@ -2,11 +2,11 @@
 // tests: it answers dumps and ACK requests in the addon's chunk framing, and can lose, refuse or
 // hold a dump's replies on demand. Beside (never instead of) the live-kernel tests.
 
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/support/log';
 import { NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP } from '../../src/netlink/constants';
-import type { NativeEventHandler, NativeSocket, NativeSocketOptions } from '../../src/netlink/native';
+import type { NativeEventHandler, NativeSocket, NativeSocketOptions } from '../../src/runtime/native';
 import { buildMessage } from '../../src/netlink/request';
-import { NamespaceWatcher } from '../../src/watcher';
+import { NamespaceWatcher } from '../../src/session/watcher';
 
 const PORT_ID = 4242;
 const EBUSY = 16;

@@ -14,10 +14,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { Exporter, poll, startExporter } from '../helpers/exporter';
-import { EventBus } from '../../src/event-log';
+import { EventBus } from '../../src/events/bus';
 import { EventRing } from '../../src/events/ring';
-import { createLogger } from '../../src/log';
-import { createEventRoutes } from '../../src/web/event-routes';
+import { createLogger } from '../../src/support/log';
+import { createEventRoutes } from '../../src/http/event-routes';
 
 type Json = Record<string, unknown>;
 

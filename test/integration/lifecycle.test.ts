@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 
-/** The exporter's own deadline (src/lifecycle.ts) plus room for a loaded machine. */
+/** The exporter's own deadline (src/runtime/lifecycle.ts) plus room for a loaded machine. */
 const EXIT_BOUND_MS = 15_000;
 
 liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {

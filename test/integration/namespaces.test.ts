@@ -1,4 +1,4 @@
-// Namespaces that come and go while the exporter runs (src/namespaces.ts): a --netns name that
+// Namespaces that come and go while the exporter runs (src/session/namespaces.ts): a --netns name that
 // is deleted (log line, series gone, socket closed) and created again (picked up, fresh);
 // --netns.all following every name under /run/netns (one created, one deleted, a stale file);
 // `--netns=all` being a plain name; a /proc/PID/ns/net namespace closed when its process exits.

@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Exporter, listeningPort, parseLogLine, poll } from '../helpers/exporter';
 import { createNetns, haveCommand, liveDescribe, Netns, onProcessExit, run } from '../helpers/netns';
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/support/log';
 import {
   CAP_NET_ADMIN,
   CAP_SYS_ADMIN,
@@ -33,7 +33,7 @@ import {
   receiveBufferShortfall,
   resetReceiveBufferWarning,
   warnReceiveBufferOnce,
-} from '../../src/privileges';
+} from '../../src/runtime/privileges';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const USER = 'nle-priv-test';

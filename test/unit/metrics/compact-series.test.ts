@@ -1,0 +1,108 @@
+// Compact series for namespaces found by --netns.all (src/metrics/discovered.ts and the
+// collectors): change counters born at their first change, self-metrics summed under netns="*"
+// that never go down when a namespace goes, and host-wide neighbour tables exported once.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renderNetlinkMetrics, type CollectorOptions, type NamespaceSource } from '../../../src/metrics/collectors';
+import { DiscoveredTotals } from '../../../src/metrics/discovered';
+import { AF_INET, IFF_LOWER_UP, IFF_UP, RTM_NEWADDR, RTM_NEWLINK } from '../../../src/netlink/constants';
+import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
+import { NamespaceModel } from '../../../src/state/model';
+
+const header = { flags: 0, seq: 0, pid: 0 };
+
+function pod(netns: string): NamespaceModel {
+  const model = new NamespaceModel({ netns, include: /^.*$/, exclude: undefined, maxTracked: 100, now: () => 1_000_000 });
+  for (const [ifindex, name] of [
+    [1, 'lo'],
+    [2, 'eth0'],
+  ] as const) {
+    model.link({ ...header, type: RTM_NEWLINK, family: 0, deviceType: 1, ifindex, ifFlags: IFF_UP | IFF_LOWER_UP, change: 0, name, mtu: 1500, operstate: 6, carrier: 1, carrierChanges: 1, carrierUpCount: 1, carrierDownCount: 0 });
+  }
+  return model;
+}
+
+function source(model: NamespaceModel, compact: boolean): NamespaceSource {
+  return { model, overruns: 0, foreignRefused: 0, resyncs: 2, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true, compact };
+}
+
+function render(sources: NamespaceSource[], options: Partial<CollectorOptions> = {}): string[] {
+  const all: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, deletedGracePeriod: 5, ...options };
+  return Buffer.concat(renderNetlinkMetrics(sources, all, '0.0.0')).toString().split('\n');
+}
+
+const of = (lines: string[], netns: string): string[] => lines.filter((l) => l.includes(`netns="${netns}"`));
+
+test('a compact namespace: change counters born at their first change, with exemplars on the right line', () => {
+  const full = source(pod('full'), false);
+  const compact = source(pod('pod'), true);
+  let lines = render([full, compact]);
+  // Our own or a --netns namespace: the four address counters of each link from the start.
+  assert.equal(of(lines, 'full').filter((l) => l.startsWith('netlink_address_changes_total{')).length, 8);
+  assert.equal(of(lines, 'full').filter((l) => l.startsWith('netlink_neighbour_changes_total{')).length, 12);
+  // A compact one: none yet; its state series all there.
+  assert.deepEqual(of(lines, 'pod').filter((l) => /^netlink_(address|neighbour)_changes_total\{|^netlink_address_dad_failures_total\{/.test(l)), []);
+  for (const name of ['netlink_interface_up', 'netlink_interface_flaps_total', 'netlink_interface_carrier_down_changes_total', 'netlink_interface_addresses']) {
+    assert.ok(of(lines, 'pod').some((l) => l.startsWith(`${name}{netns="pod",interface="eth0"`)), name);
+  }
+  compact.model.address({ ...header, type: RTM_NEWADDR, family: AF_INET, prefixLength: 32, addressFlags: 0, scope: 0, ifindex: 2, address: '10.0.0.5' });
+  lines = render([full, compact]);
+  assert.deepEqual(
+    of(lines, 'pod').filter((l) => l.startsWith('netlink_address_changes_total{')),
+    ['netlink_address_changes_total{netns="pod",interface="eth0",family="inet",action="added"} 1'],
+  );
+  // OpenMetrics with an exemplar on inet/added only: it lands on that line, whatever lines are missing.
+  const exemplar: Exemplar = { traceId: 'abc', spanId: '00f067aa0ba902b7', value: 1, timestamp: 1700000000.5 };
+  const lookup: ExemplarLookup = { flap: () => undefined, addressChange: (netns, _i, family, action) => (netns === 'pod' && family === 'inet' && action === 'added' ? exemplar : undefined) };
+  const om = render([full, compact], { openMetrics: true, exemplars: lookup });
+  assert.deepEqual(
+    of(om, 'pod').filter((l) => l.startsWith('netlink_address_changes_total{')),
+    ['netlink_address_changes_total{netns="pod",interface="eth0",family="inet",action="added"} 1 # {trace_id="abc",span_id="00f067aa0ba902b7"} 1 1700000000.500'],
+  );
+});
+
+test('self-metrics of compact namespaces: per namespace only ready and overruns; the rest summed under netns="*", never going down', () => {
+  const totals = new DiscoveredTotals();
+  totals.enabled = true;
+  const own = source(pod(''), false);
+  const a = source(pod('a'), true);
+  const b = source(pod('b'), true);
+  const selfFamilies = (lines: string[], netns: string): string[] =>
+    [...new Set(of(lines, netns).filter((l) => /^netlink_(messages_received|dump_messages|socket|resyncs|last_resync|decode|event_queue|series_limit|tracked|namespace_ready)/.test(l)).map((l) => l.slice(0, l.indexOf('{'))))].sort();
+  // Before any compact namespace: the sums at 0 (a 0 is a 0).
+  let lines = render([own], { discovered: totals });
+  assert.ok(lines.includes('netlink_resyncs_total{netns="*"} 0'), lines.filter((l) => l.includes('"*"')).join('\n'));
+  lines = render([own, a, b], { discovered: totals });
+  assert.deepEqual(selfFamilies(lines, 'a'), ['netlink_namespace_ready', 'netlink_socket_overruns_total']);
+  assert.ok(selfFamilies(lines, '').includes('netlink_messages_received_total'));
+  const sum = (ls: string[], name: string): number => Number(ls.find((l) => l.startsWith(`${name}{netns="*"`))?.split(' ')[1]);
+  assert.equal(sum(lines, 'netlink_resyncs_total'), 4);
+  assert.equal(sum(lines, 'netlink_tracked_interfaces'), 4);
+  const newlinks = (ls: string[]): number => sum(ls.filter((l) => l.includes('type="RTM_NEWLINK"')), 'netlink_messages_received_total');
+  assert.equal(newlinks(lines), 4);
+  // b goes: its counters stay in the sums (retired once, however often it is reported gone).
+  totals.retire(b);
+  totals.retire(b);
+  totals.retire(own); // not compact: not summed
+  lines = render([own, a], { discovered: totals });
+  assert.equal(sum(lines, 'netlink_resyncs_total'), 4);
+  assert.equal(newlinks(lines), 4);
+  assert.equal(sum(lines, 'netlink_tracked_interfaces'), 2, 'gauges sum the namespaces watched now');
+  assert.deepEqual(of(lines, 'b'), []);
+});
+
+test('the host-wide neighbour tables are exported once, without netns', () => {
+  const own = source(pod(''), false);
+  const a = source(pod('a'), true);
+  for (const s of [own, a]) {
+    s.model.neighbourLimits.set(0, 1024);
+    s.model.neighbourLimits.set(1, 2048);
+    s.model.neighbourTableEntries.set(0, 7);
+  }
+  const lines = render([own, a]);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith('netlink_neighbour_table_')),
+    ['netlink_neighbour_table_limit{family="inet"} 1024', 'netlink_neighbour_table_limit{family="inet6"} 2048', 'netlink_neighbour_table_entries{family="inet"} 7'],
+  );
+});
