@@ -128,7 +128,7 @@ describe('Dockerfile', () => {
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
     assert.deepEqual(entrypoint, ['node', path.posix.join(workdir, 'dist/src/main.js')]);
     // The addon loader resolves build/Release from dist/src/netlink: the two must be siblings, as in the repo.
-    const native = fs.readFileSync(path.join(REPO, 'src', 'netlink', 'native.ts'), 'utf8');
+    const native = fs.readFileSync(path.join(REPO, 'src', 'runtime', 'native.ts'), 'utf8');
     assert.match(native, /require\('\.\.\/\.\.\/\.\.\/build\/Release\/netlink_socket\.node'\)/);
   });
 
