@@ -1,7 +1,8 @@
 // /api/v1/events (JSON with a `since` cursor), /events (the live page) and its event stream.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatEventJson, type EventBus } from '../events/bus';
+import type { EventBus } from '../events/bus';
+import { formatEventJson } from '../events/format';
 import { parseCursor, parseEventQuery, QueryError } from '../events/query';
 import type { EventRing } from '../events/ring';
 import type { Logger } from '../support/log';
