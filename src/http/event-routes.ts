@@ -6,7 +6,7 @@ import { formatEventJson } from '../events/format';
 import { parseCursor, parseEventQuery, QueryError } from '../events/query';
 import type { EventRing } from '../events/ring';
 import type { Logger } from '../support/log';
-import type { Route } from './server';
+import type { Route } from './route';
 import { EventStream, EventStreamStats } from './event-stream';
 import { EVENTS_PAGE_CSP, EVENTS_PAGE_HTML } from './events-page';
 
