@@ -64,7 +64,7 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
     logger,
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
   });
-  // Streams are fed from the ring: main.ts subscribes the ring first, so it already holds the
+  // Streams are fed from the ring: src/main.ts subscribes the ring first, so it already holds the
   // event; were it the other way round, the stream looks once the ring has been given it.
   bus.subscribe((e) => {
     if (ring.latest >= e.seq) stream.onEvent();

@@ -1,5 +1,5 @@
 // Netlink carries its headers and attributes in the host's byte order, and the codec reads and
-// writes them little-endian (src/netlink/attributes.ts u16le/u32le, decode.ts, request.ts): on a
+// writes them little-endian (src/netlink/: attributes.ts u16le/u32le, decode.ts, request.ts): on a
 // big-endian host every length and type would read wrong, and the exporter would report nonsense
 // rather than fail. So the addon's loader (native.ts) refuses to start unless both the host and
 // the addon build are what the codec reads.

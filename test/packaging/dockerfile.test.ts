@@ -127,8 +127,8 @@ describe('Dockerfile', () => {
     const workdir = last('WORKDIR')!;
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
     assert.deepEqual(entrypoint, ['node', path.posix.join(workdir, 'dist/src/main.js')]);
-    // The addon loader resolves build/Release from dist/src/netlink: the two must be siblings, as in the repo.
-    const native = fs.readFileSync(path.join(REPO, 'src', 'netlink', 'native.ts'), 'utf8');
+    // The addon loader resolves build/Release from dist/src/runtime: the two must be siblings, as in the repo.
+    const native = fs.readFileSync(path.join(REPO, 'src', 'runtime', 'native.ts'), 'utf8');
     assert.match(native, /require\('\.\.\/\.\.\/\.\.\/build\/Release\/netlink_socket\.node'\)/);
   });
 
