@@ -1,4 +1,5 @@
-// What a room above the server adds to it: a path and its handler (the event API and page).
+// A path served beside the metrics: the server routes to it by exact path, and the event routes
+// (event-routes.ts) are the ones main.ts gives it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
