@@ -1,4 +1,4 @@
-// NetlinkSocket: a thin rtnetlink socket for Node (the JS surface is src/netlink/native.ts).
+// NetlinkSocket: a thin rtnetlink socket for Node (the JS surface is src/runtime/native.ts).
 //
 // This file is the Node glue: options, opening the socket (inside another network namespace
 // when asked), send, release, close, and the calls into JS. Reading is elsewhere: every socket
@@ -474,9 +474,21 @@ Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
 }
 
+// The byte order this module was compiled for, named as Node's os.endianness() names it.
+// Netlink headers and attributes are in host order, and the TypeScript codec reads them
+// little-endian: src/runtime/byte-order.ts refuses to start when this is not "LE".
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+constexpr const char* kByteOrder = "LE";
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+constexpr const char* kByteOrder = "BE";
+#else
+constexpr const char* kByteOrder = "unknown";
+#endif
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NetlinkSocket", NetlinkSocket::Define(env));
   exports.Set("trimMemory", Napi::Function::New(env, TrimMemory, "trimMemory"));
+  exports.Set("byteOrder", Napi::String::New(env, kByteOrder));
   return exports;
 }
 

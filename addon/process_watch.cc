@@ -1,4 +1,4 @@
-// ProcessWatch: calls back once when a process exits (the JS surface is src/netlink/native.ts).
+// ProcessWatch: calls back once when a process exits (the JS surface is src/runtime/process-watch.ts).
 //
 // A namespace named by /proc/PID/ns/net lives as long as that process; procfs has no inotify,
 // so the exporter learns of the exit through a pidfd (pidfd_open(2), Linux >= 5.3), which

@@ -1,4 +1,4 @@
-// node dist/bench/http-abuse.js [MAIN_JS]: what hostile HTTP clients cost the exporter (issue 13).
+// node dist/bench/http-abuse.js [MAIN_JS]: what hostile HTTP clients cost the exporter.
 // Three figures, each from a fresh exporter on 127.0.0.1 watching only its own namespace:
 // 1. pipelining: 4 clients x 3,000 pipelined scrapes that never read, three rounds; RSS after each;
 // 2. a password flood: N clients sending wrong passwords (half of them for unknown users) while

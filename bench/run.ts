@@ -1,4 +1,5 @@
-// npm run bench: the benchmark of issue 4. See bench/args.ts for the flags and
+// npm run bench: the benchmark behind the README's figures (bursts, overruns, a full table,
+// many namespaces; see its Benchmark section). See bench/args.ts for the flags and
 // bench/measure.ts for how each figure is measured.
 
 import { spawnSync } from 'node:child_process';
@@ -80,7 +81,7 @@ async function main(): Promise<number> {
   if (stale.length) process.stderr.write(`bench: removed leftovers of killed runs: ${stale.join(', ')}\n`);
 
   const ctx = makeContext(args.scale);
-  const header = `netlink-exporter benchmark (issue 4)${args.scale !== 1 ? `, --scale ${args.scale}` : ''}\n${machine()}\n`;
+  const header = `netlink-exporter benchmark${args.scale !== 1 ? `, --scale ${args.scale}` : ''}\n${machine()}\n`;
   process.stdout.write(header + '\n');
   const rows: Row[] = [];
   for (const name of args.only) {

@@ -1,5 +1,5 @@
 // Scenario 8: the codec's property tests with a large run count
-// (FUZZ_RUNS, read by test/codec-fuzz.test.ts: runs per property).
+// (FUZZ_RUNS, read by test/unit/netlink/codec-fuzz.test.ts: runs per property).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

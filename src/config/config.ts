@@ -1,4 +1,4 @@
-// One defaults object, one typed parser for YAML; flags are applied on top by cli.ts.
+// One defaults object, one typed parser for YAML; flags are applied on top by src/cli.ts.
 // Every error names the key and the reason. config/default.yml is the same defaults as a
 // file (a test keeps the two equal).
 

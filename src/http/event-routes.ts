@@ -1,11 +1,12 @@
 // /api/v1/events (JSON with a `since` cursor), /events (the live page) and its event stream.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatEventJson, type EventBus } from '../events/bus';
+import type { EventBus } from '../events/bus';
+import { formatEventJson } from '../events/format';
 import { parseCursor, parseEventQuery, QueryError } from '../events/query';
 import type { EventRing } from '../events/ring';
 import type { Logger } from '../support/log';
-import type { Route } from './server';
+import type { Route } from './route';
 import { EventStream, EventStreamStats } from './event-stream';
 import { EVENTS_PAGE_CSP, EVENTS_PAGE_HTML } from './events-page';
 
@@ -63,7 +64,7 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
     logger,
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
   });
-  // Streams are fed from the ring: main.ts subscribes the ring first, so it already holds the
+  // Streams are fed from the ring: src/main.ts subscribes the ring first, so it already holds the
   // event; were it the other way round, the stream looks once the ring has been given it.
   bus.subscribe((e) => {
     if (ring.latest >= e.seq) stream.onEvent();

@@ -6,7 +6,7 @@
 // a reconnecting EventSource resumes from its Last-Event-ID (told when events were lost).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatEventJson } from '../events/bus';
+import { formatEventJson } from '../events/format';
 import type { EventRing } from '../events/ring';
 import type { Logger } from '../support/log';
 import type { DomainEvent } from '../state/events';

@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import { METRICS } from '../metrics/contract';
-import { HttpStats, REFUSAL_REASONS, RefusalReason } from './server';
+import { HttpStats, REFUSAL_REASONS, RefusalReason } from './stats';
 
 export function registerHttpMetrics(registry: Registry, stats: () => HttpStats): void {
   new Gauge({

@@ -4,8 +4,8 @@
 // one request at a time per connection, header, handshake and idle timeouts, bcrypt off the event
 // loop with a bound, the web config's rate limit, a bounded scrape queue, authentication before
 // anything about paths is said, exact paths only, GET and HEAD only, gzip when asked.
+// This file is the server and its routing; the parts it uses are files of their own beside it.
 
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -14,8 +14,14 @@ import { promisify } from 'node:util';
 import { constants as zlibConstants, gzip } from 'node:zlib';
 import { BasicAuth } from './basic-auth';
 import { BcryptPool } from './bcrypt-pool';
+import { ownConnectionCap } from './connection-limit';
 import { ConnectionQueue } from './connection-queue';
+import { landingPage } from './landing-page';
 import { TokenBucket } from './rate-limit';
+import { acceptsGzip, acceptsOpenMetrics, hasBody, requestPath } from './request';
+import type { Route } from './route';
+import { ScrapeGate } from './scrape-gate';
+import type { HttpStats, RefusalReason } from './stats';
 import { WatchedFiles } from './watched-files';
 import { basicAuthSecrets, certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './web-config';
 import type { Logger } from '../support/log';
@@ -23,13 +29,6 @@ import { setSecretGroup } from '../support/redact';
 import { released } from '../runtime/memory';
 
 const gzipAsync = promisify(gzip);
-
-/** A path served beside the metrics (the event API and page). */
-export interface Route {
-  handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-  /** A long-lived stream (Server-Sent Events): exempt from the idle timeout and from compression. */
-  streaming?: boolean;
-}
 
 export interface ScrapeRequest {
   /** The scraper asked for OpenMetrics (Accept: application/openmetrics-text): exemplars allowed. */
@@ -62,76 +61,12 @@ export interface ServerOptions {
   onWebConfigReload?: (ok: boolean) => void;
 }
 
-/** Whether the Accept header prefers OpenMetrics, as Prometheus sends it when it wants exemplars. */
-export function acceptsOpenMetrics(accept: string | undefined): boolean {
-  return accept !== undefined && /application\/openmetrics-text/i.test(accept);
-}
-
-/** Whether the client takes gzip (Accept-Encoding: gzip, not gzip;q=0). */
-export function acceptsGzip(acceptEncoding: string | undefined): boolean {
-  if (!acceptEncoding) return false;
-  return acceptEncoding.split(',').some((part) => {
-    const [coding, ...params] = part.trim().split(';');
-    if (coding?.trim().toLowerCase() !== 'gzip') return false;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
-}
-
 /** Splits ":9932", "127.0.0.1:9932" or "[::1]:9932" into host (undefined = every address) and port. */
 export function splitListenAddress(address: string): { host: string | undefined; port: number } {
   const at = address.lastIndexOf(':');
   let host = address.slice(0, at);
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   return { host: host === '' ? undefined : host, port: Number(address.slice(at + 1)) };
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function landingPage(o: ServerOptions): string {
-  const links: [string, string][] = [[o.telemetryPath, `Metrics (${o.telemetryPath})`], ...(o.links ?? []), ['/-/healthy', 'Health'], ['/-/ready', 'Readiness']];
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>netlink-exporter</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}</style></head>
-<body>
-<h1>netlink-exporter</h1>
-<p>Event-driven Prometheus exporter for Linux rtnetlink: interface flaps, address churn and route changes. Version ${escapeHtml(o.version)}.</p>
-<ul>
-${links.map(([href, text]) => `<li><a href="${escapeHtml(href)}">${escapeHtml(text)}</a></li>`).join('\n')}
-</ul>
-</body>
-</html>
-`;
-}
-
-/** Counts scrapes in flight; the excess waits in a FIFO, and past its bound is turned away. */
-export class ScrapeGate {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(
-    private readonly concurrency: number,
-    private readonly queueBound: number,
-  ) {}
-
-  /** Resolves with a release function, or undefined when the queue is full. */
-  async enter(): Promise<(() => void) | undefined> {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.queueBound) return undefined;
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else this.running++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    };
-  }
 }
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
@@ -141,64 +76,12 @@ export const MAX_PIPELINED_REQUESTS = 16;
 /** bcrypt checks waiting or running at once; past it a check is refused with 429. */
 export const MAX_PENDING_PASSWORD_CHECKS = 8;
 
-/** Why a request or connection was turned away: the label of netlink_http_refused_total. */
-export const REFUSAL_REASONS = ['unauthorized', 'rate_limited', 'auth_busy', 'pipelined', 'tls_handshake', 'connections'] as const;
-export type RefusalReason = (typeof REFUSAL_REASONS)[number];
-
-export interface HttpStats {
-  requestsInFlight: number;
-  refused: Record<RefusalReason, number>;
-}
-
-/** File descriptors HTTP connections never take: netlink sockets, namespace files, config and certificate reads, libuv's own. */
-export const RESERVED_DESCRIPTORS = 256;
-
-/** The soft limit on open files from /proc/self/limits text; undefined when unlimited or unreadable. */
-export function openFilesLimit(limits: string): number | undefined {
-  const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
-  const n = soft === undefined ? NaN : Number(soft);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}
-
-/**
- * Connections open at once: what the open-files limit leaves after the reserve (at least 16).
- * Idle connections are cut after the header timeout, but a client that opens them faster took
- * every descriptor: scrapes were refused and a namespace added meanwhile could not be opened.
- */
-export function connectionCap(openFiles: number | undefined): number | undefined {
-  return openFiles === undefined ? undefined : Math.max(16, openFiles - RESERVED_DESCRIPTORS);
-}
-
-function readOwnLimits(): string {
-  try {
-    return readFileSync('/proc/self/limits', 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/**
- * The path of a request target, compared exactly: "//x/metrics" is not "/metrics" (a URL parser
- * would read "x" as a host), and the absolute form, "*" or anything not starting with "/" is no path we serve.
- */
-export function requestPath(target: string | undefined): string | undefined {
-  if (target === undefined || !target.startsWith('/')) return undefined;
-  const end = target.search(/[?#]/);
-  return end < 0 ? target : target.slice(0, end);
-}
-
 /**
  * The hashes in use stay secret after a reload attempt that failed (that attempt's values replace
  * the web config's "last read" group, not this one); a successful reload replaces them.
  */
 function registerUsersInUse(web: WebConfig): void {
   setSecretGroup('web config in use', basicAuthSecrets(web.users.values()));
-}
-
-/** Whether a request says a body follows (Content-Length above 0, or any Transfer-Encoding). */
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 export class ExporterServer {
@@ -264,7 +147,7 @@ export class ExporterServer {
     this.server.setTimeout(options.idleTimeoutMs);
     // Past the cap Node closes a new connection at once ('drop'): counted, and the descriptors
     // the exporter needs for netlink stay free.
-    const cap = connectionCap(openFilesLimit(readOwnLimits()));
+    const cap = ownConnectionCap();
     if (cap !== undefined) this.server.maxConnections = cap;
     this.server.on('drop', () => this.refused.connections++);
     // With no listener Node answers `Expect: 100-continue` with 100 Continue at once, before the

@@ -86,7 +86,7 @@ export function basicAuthSecrets(values: Iterable<unknown>): string[] {
   return found;
 }
 
-/** The secret group (setSecretGroup in redact.ts) of the web config last read, good or bad; the server keeps the group in use apart. */
+/** The secret group (setSecretGroup in src/support/redact.ts) of the web config last read, good or bad; the server keeps the group in use apart. */
 const LAST_READ_SECRETS = 'web config last read';
 
 /** bcrypt refuses costs outside 4..31; 31 would take hours a check. Past 16 (seconds a check) is a typo or an attack on ourselves. */

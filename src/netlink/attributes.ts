@@ -5,14 +5,18 @@
 //   const it = cursor.reset(buf, start, end);
 //   while (it.next()) { switch (it.type) { case X: v = attrU32(buf, it.offset, it.length); } }
 //
-// Netlink is in host byte order; our hosts are little-endian (see native.ts), so the
-// readers use the LE variants. Addresses inside attributes are network order bytes and
-// are left as bytes (format.ts formats them).
+// Netlink is in host byte order; the codec reads and writes it little-endian (CODEC_BYTE_ORDER),
+// and the addon's loader refuses to start on any other host (src/runtime/byte-order.ts).
+// Addresses inside attributes are network order bytes and are left as bytes (format.ts
+// formats them).
 
 import { AF_INET, AF_INET6, NLA_HDRLEN, NLA_TYPE_MASK } from './constants';
 import { NetlinkDecodeError } from './errors';
 import { formatIPv4, formatIPv6, formatMac } from './format';
 import { ByteTextCache } from './text-cache';
+
+/** The byte order the codec reads netlink's host-order fields in, as os.endianness() names it. */
+export const CODEC_BYTE_ORDER = 'LE';
 
 // Little-endian reads by hand: Buffer's readUInt16LE and friends validate their offset
 // argument on every call, which a walk over the fifty attributes of every RTM_NEWLINK paid

@@ -1,7 +1,8 @@
-// Address formatting and parsing. Not on the route hot path: routes keep offsets
-// and are formatted only when someone asks (route.ts helpers).
+// Kernel values as text: address formatting and parsing, and the names of route tables,
+// protocols and types. Not on the route hot path: routes keep offsets and are formatted only
+// when someone asks (route.ts helpers).
 
-import { AF_INET, AF_INET6 } from './constants';
+import { AF_INET, AF_INET6, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, RTPROT_NAMES } from './constants';
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -155,4 +156,22 @@ function parseIPv6(text: string): Buffer | undefined {
   const out = Buffer.alloc(16);
   for (let i = 0; i < 8; i++) out.writeUInt16BE(groups[i]!, 2 * i);
   return out;
+}
+
+/** The `table` label: `local` (255), `main` (254), `default` (253), else the number. */
+export function tableName(table: number): string {
+  return table === RT_TABLE_LOCAL ? 'local' : table === RT_TABLE_MAIN ? 'main' : table === RT_TABLE_DEFAULT ? 'default' : String(table);
+}
+
+/** The `protocol` label: the kernel's RTPROT_* name, else the number. */
+export function protocolName(protocol: number): string {
+  return RTPROT_NAMES[protocol] ?? String(protocol);
+}
+
+/** RTN_* names by number, as `ip route` prints them (linux/rtnetlink.h). */
+const RTN_NAMES = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
+
+/** A route's type (RTN_*) as its name, else the number. */
+export function routeTypeName(type: number): string {
+  return RTN_NAMES[type] ?? String(type);
 }

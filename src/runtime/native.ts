@@ -1,8 +1,13 @@
-// The addon's JS surface (addon/netlink_socket.cc), typed, and its one loader.
+// The netlink socket addon's JS surface (addon/netlink_socket.cc), typed, and its one loader,
+// which checks the byte order before anything is read (byte-order.ts). The process watcher is
+// another module with its own loader (process-watch.ts).
 // Every socket of the process is drained by one reader thread in the addon (addon/reader.h),
 // however many namespaces are watched; each socket keeps its own bounded queue to JS.
-// The TS wrapper (socket.ts) takes the constructor as a parameter, so socket logic can be
-// driven by a fake that replays captured datagrams as well as by the real kernel.
+// The session (src/session/watcher.ts) takes the constructor as a parameter, so socket logic
+// can be driven by a fake that replays captured datagrams as well as by the real kernel.
+
+import { endianness } from 'node:os';
+import { checkByteOrder } from './byte-order';
 
 export interface NativeSocketOptions {
   /** Path of a network namespace file (/run/netns/NAME, /proc/PID/ns/net); omitted = our own. */
@@ -78,15 +83,24 @@ interface NativeBinding {
   NetlinkSocket: NativeSocketConstructor;
   /** malloc_trim(0): hands freed heap pages back to the kernel. */
   trimMemory(): boolean;
+  /** The byte order the addon was compiled for, named as os.endianness() names it ('LE', 'BE'). */
+  byteOrder?: string;
 }
 
 let binding: NativeBinding | undefined;
 
-/** Loads build/Release/netlink_socket.node, built by node-gyp at `npm ci`. */
+/**
+ * Loads build/Release/netlink_socket.node, built by node-gyp at `npm ci`. Throws ByteOrderError,
+ * before any socket is opened, on a host whose byte order the codec does not read.
+ */
 function load(): NativeBinding {
-  // dist/src/runtime/native.js -> ../../../build/Release
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  binding ??= require('../../../build/Release/netlink_socket.node') as NativeBinding;
+  if (!binding) {
+    // dist/src/runtime/native.js -> ../../../build/Release
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require('../../../build/Release/netlink_socket.node') as NativeBinding;
+    checkByteOrder(endianness(), loaded.byteOrder);
+    binding = loaded;
+  }
   return binding;
 }
 
@@ -97,32 +111,4 @@ export function loadNativeSocket(): NativeSocketConstructor {
 /** Returns freed heap memory to the kernel (glibc keeps it otherwise). */
 export function trimMemory(): boolean {
   return load().trimMemory();
-}
-
-// ---- ProcessWatch (addon/process_watch.cc, its own module) -------------------------------------
-
-/** Watches one process through a pidfd; the callback runs once, when it exits. */
-export interface ProcessWatch {
-  readonly pid: number;
-  /** Stops watching; the callback is not called after it. Idempotent. */
-  close(): void;
-  /** Does not keep the event loop alive for this watch (as fs.watch's persistent: false). */
-  unref(): void;
-}
-
-export interface ProcessWatchConstructor {
-  /**
-   * Throws a Node-shaped error (`code` 'ESRCH', `syscall` 'pidfd_open') when no such process
-   * runs. `onExit` gets null, or an error if polling the pidfd failed.
-   */
-  new (pid: number, onExit: (err: NodeJS.ErrnoException | null) => void): ProcessWatch;
-}
-
-let processWatch: ProcessWatchConstructor | undefined;
-
-/** Loads build/Release/process_watch.node. */
-export function loadProcessWatch(): ProcessWatchConstructor {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  processWatch ??= (require('../../../build/Release/process_watch.node') as { ProcessWatch: ProcessWatchConstructor }).ProcessWatch;
-  return processWatch;
 }

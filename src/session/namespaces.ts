@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import { dirname, basename } from 'node:path';
 import type { Logger } from '../support/log';
 import type { NamespaceSource } from '../metrics/collectors';
-import { loadProcessWatch, ProcessWatch, ProcessWatchConstructor } from '../runtime/native';
+import { loadProcessWatch, ProcessWatch, ProcessWatchConstructor } from '../runtime/process-watch';
 import { namespaceOpenFailure } from '../runtime/privileges';
 
 /** statfs f_type of a namespace file (include/uapi/linux/magic.h NSFS_MAGIC). */

@@ -1,5 +1,6 @@
-// The one domain-event schema of design.md: what `events` mode prints (human lines or JSON),
-// and later what /api/v1/events and the tracing output carry.
+// The one domain-event schema (every event has seq, time, netns, kind, action, interface and
+// ifindex, then fields of its kind): what `events` mode prints (human lines or JSON), and what
+// /api/v1/events, the event stream and the tracing output carry.
 
 export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'neighbour' | 'vip' | 'resync';
 

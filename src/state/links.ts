@@ -1,5 +1,5 @@
 // Links by ifindex (the identity: a rename keeps the record and its counters), with the flap
-// rule of design.md, one operational outage = one flap (see countFlaps below).
+// rule: one operational outage = one flap (see countFlaps below).
 
 import { IF_OPER_DORMANT, IF_OPER_NOTPRESENT, IF_OPER_TESTING, IF_OPER_UNKNOWN, IF_OPER_UP, IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, OPERSTATE_NAMES } from '../netlink/constants';
 import type { LinkMessage } from '../netlink/types';

@@ -1,4 +1,4 @@
-// OpenTelemetry trace events (issue 6): domain events become spans (spans.ts), exported over
+// OpenTelemetry trace events: domain events become spans (spans.ts), exported over
 // OTLP/HTTP through a bounded, rate-limited path (processor.ts), with exemplars for the flap
 // and address-change counters (exemplars.ts). When tracing is off (settings.ts decides) the SDK
 // is not even loaded (sdk.ts is imported dynamically) and no connection is made.

@@ -2,7 +2,7 @@
 // objects laid out as the kernel lays out its notifications (the fixed header, then the
 // attributes in the order rtnl_fill_ifinfo, inet_fill_ifaddr, rt_fill_info, neigh_fill_info and
 // nh_fill_node write them, with the ones the codec skips as filler of about their real size).
-// Built once, at start-up, by warmup/index.ts; nothing here is ever sent to a kernel.
+// Built once, at start-up, by src/warmup/index.ts; nothing here is ever sent to a kernel.
 
 import {
   AF_INET,

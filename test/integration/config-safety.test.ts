@@ -1,4 +1,4 @@
-// Config that cannot crash it or leak (issue 13), against the real exporter watching a private
+// Config that cannot crash it or leak, against the real exporter watching a private
 // namespace:
 // - a SIGHUP reload with each out-of-range value that used to be accepted (and fail the next
 //   restart) is refused: the process keeps running with what it had, logs the key and the

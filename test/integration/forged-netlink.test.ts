@@ -1,4 +1,5 @@
-// Only the kernel is believed (design.md, issue 13). An unprivileged user in a user and network
+// Only the kernel is believed: a datagram whose source port id (nl_pid) is not 0 is refused and
+// counted, whatever it says. An unprivileged user in a user and network
 // namespace of its own (`unshare -Urn`, what any rootless container can do) has CAP_NET_ADMIN
 // there, and so may send netlink datagrams to any socket in that namespace: by unicast to its
 // port id, or by multicast to the rtnetlink groups. A root exporter watches that namespace

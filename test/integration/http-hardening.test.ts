@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { ScrapeGate } from '../../src/http/server';
+import { ScrapeGate } from '../../src/http/scrape-gate';
 import { BurstSender, routeBurst } from '../helpers/burst';
 import { Exporter, parseExposition, poll, startExporter } from '../helpers/exporter';
 import { createNetns, groupRoutes, kernelRoutes, liveDescribe, Netns, routeGroupKey } from '../helpers/netns';

@@ -1,6 +1,6 @@
-// A Kubernetes node in small: --netns.all following pod namespaces that come and go (issue 12
-// §1). Each pod is a namespace with lo and eth0 (a veth to a node namespace), a /32 address and
-// a default route; 32 pods are created and deleted over 3 cycles. Checked on every cycle: each
+// A Kubernetes node in small: --netns.all following pod namespaces that come and go. Each pod
+// is a namespace with lo and eth0 (a veth to a node namespace), a /32 address and a default
+// route; 32 pods are created and deleted over 3 cycles. Checked on every cycle: each
 // pod is visible with exact values, costs at most 50 series (the README's budget, one of them
 // kept for a counter another change adds), the netns="*" sums never go down; after deletion no
 // series of any pod remains, and the exporter's fds and threads are back to where they were.

@@ -266,6 +266,12 @@ function threadCount(): number {
 
 // ---- tests ----------------------------------------------------------------------------------
 
+test('the addon says the byte order it was compiled for, and it is this host\'s (the loader checks it)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { byteOrder } = require(ADDON_PATH) as { byteOrder: unknown };
+  assert.equal(byteOrder, os.endianness());
+});
+
 describe('NetlinkSocket (live kernel, private namespaces)', () => {
   test('a link notification arrives from a namespace opened by path, correctly framed', async () => {
     const ns = createNamespace();

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { loadProcessWatch } from '../../src/runtime/native';
+import { join } from 'node:path';
+import { loadProcessWatch } from '../../src/runtime/process-watch';
 import { REPO } from '../helpers/paths';
 
 const ProcessWatch = loadProcessWatch();
@@ -84,7 +84,7 @@ test('bad arguments are a TypeError or RangeError, not a crash', () => {
 
 test('unref(): a watch alone does not keep the process alive', () => {
   // A child Node process watches a process that never exits (its parent, us), unrefs and ends.
-  const script = `const W = require(${JSON.stringify(path.join(REPO, 'build', 'Release', 'process_watch.node'))}).ProcessWatch;` + `new W(${process.pid}, () => {}).unref();`;
+  const script = `const W = require(${JSON.stringify(join(REPO, 'build', 'Release', 'process_watch.node'))}).ProcessWatch;` + `new W(${process.pid}, () => {}).unref();`;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(r.status, 0, r.stderr);
 });

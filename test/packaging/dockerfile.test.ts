@@ -127,7 +127,7 @@ describe('Dockerfile', () => {
     const workdir = last('WORKDIR')!;
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
     assert.deepEqual(entrypoint, ['node', path.posix.join(workdir, 'dist/src/main.js')]);
-    // The addon loader resolves build/Release from dist/src/netlink: the two must be siblings, as in the repo.
+    // The addon loader resolves build/Release from dist/src/runtime: the two must be siblings, as in the repo.
     const native = fs.readFileSync(path.join(REPO, 'src', 'runtime', 'native.ts'), 'utf8');
     assert.match(native, /require\('\.\.\/\.\.\/\.\.\/build\/Release\/netlink_socket\.node'\)/);
   });

@@ -46,7 +46,7 @@ const BAD: [string, string, RegExp][] = [
   ['web:\n  listen_address: "localhost"\n', 'web.listen_address', /host:port/],
   ['interfaces:\n  deleted_grace_period: soon\n', 'interfaces.deleted_grace_period', /duration/],
   ['interfaces:\n  max_tracked: -3\n', 'interfaces.max_tracked', /whole number from 0 to 100000/],
-  // The values of issue 13: each named with its range, none a crash.
+  // Out-of-range values that used to be accepted: each named with its range, none a crash.
   ['web:\n  header_timeout: 99999999d\n', 'web.header_timeout', /from 1s to 10m, not 99999999d/],
   ['socket:\n  receive_buffer_bytes: 1e14\n', 'socket.receive_buffer_bytes', /whole number from 0 to 1073741823 bytes/],
   ['events:\n  buffer_size: 1e11\n', 'events.buffer_size', /whole number from 1 to 100000/],

@@ -1,5 +1,5 @@
 // Interface include/exclude patterns: RE2 semantics, anchored as Prometheus anchors them, linear
-// time. The catastrophic pattern of issue 13 must finish against a long name (the test's own
+// time. A catastrophic backtracking pattern must finish against a long name (the test's own
 // timeout is the guard: a backtracking engine would take longer than the universe has), RE2's
 // refusals are refused, and the include/exclude semantics that users rely on stay as they were.
 

@@ -17,7 +17,8 @@ import { TokenBucket } from '../../../src/http/rate-limit';
 import { bcryptCost, loadWebConfig } from '../../../src/http/web-config';
 import { createLogger } from '../../../src/support/log';
 import { clearSecrets, redactSecrets } from '../../../src/support/redact';
-import { ExporterServer, requestPath } from '../../../src/http/server';
+import { requestPath } from '../../../src/http/request';
+import { ExporterServer } from '../../../src/http/server';
 import { createTestPki, TestPki } from '../../helpers/certs';
 
 const basic = (credentials: string): string => `Basic ${Buffer.from(credentials).toString('base64')}`;

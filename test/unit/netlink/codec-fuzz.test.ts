@@ -15,7 +15,6 @@ import {
   NLMSG_DONE,
   NLMSG_ERROR,
   NLMSG_HDRLEN,
-  NetlinkDecodeError,
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
@@ -26,10 +25,10 @@ import {
   RTM_NEWNEIGH,
   RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
-  decodeChunk,
-  decodeDatagram,
-  routeToJSON,
-} from '../../../src/netlink';
+} from '../../../src/netlink/constants';
+import { NetlinkDecodeError } from '../../../src/netlink/errors';
+import { routeToJSON } from '../../../src/netlink/route';
+import { decodeChunk, decodeDatagram } from '../../../src/netlink/decode';
 import type {
   AddressMessage,
   LinkMessage,
@@ -39,7 +38,7 @@ import type {
   NexthopMessage,
   OtherMessage,
   RouteMessage,
-} from '../../../src/netlink';
+} from '../../../src/netlink/types';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);

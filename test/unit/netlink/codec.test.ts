@@ -37,35 +37,38 @@ import {
   RTM_NEWROUTE,
   RTM_NEWRULE,
   RT_TABLE_MAIN,
-  NetlinkDecodeError,
-  attrString,
-  escapedText,
   IFLA_IFALIAS,
   IFLA_PROP_LIST,
   IFLA_ALT_IFNAME,
   IFLA_INFO_SLAVE_KIND,
+} from '../../../src/netlink/constants';
+import { NetlinkDecodeError } from '../../../src/netlink/errors';
+import {
+  attrString,
+  escapedText,
   attrU16,
   attrU32,
   attrU64,
   attrU8,
-  buildMessage,
-  decodeChunk,
-  decodeDatagram,
-  decodeLink,
-  dumpRequest,
+} from '../../../src/netlink/attributes';
+import {
   formatIPv4,
   formatIPv6,
   formatIp,
   formatMac,
   ipv4Word,
   parseIp,
+} from '../../../src/netlink/format';
+import { decodeLink } from '../../../src/netlink/link';
+import {
   routeDestination,
   routeGateway,
   routeNexthops,
   routePrefsrc,
-  routeRequest,
   routeToJSON,
-} from '../../../src/netlink';
+} from '../../../src/netlink/route';
+import { decodeChunk, decodeDatagram } from '../../../src/netlink/decode';
+import { buildMessage, dumpRequest, routeRequest } from '../../../src/netlink/request';
 import type {
   AddressMessage,
   LinkMessage,
@@ -75,7 +78,7 @@ import type {
   NexthopMessage,
   OtherMessage,
   RouteMessage,
-} from '../../../src/netlink';
+} from '../../../src/netlink/types';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 // ---------------------------------------------------------------------------------------

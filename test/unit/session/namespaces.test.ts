@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Logger, LogFields } from '../../../src/support/log';
-import type { ProcessWatchConstructor } from '../../../src/runtime/native';
+import type { ProcessWatchConstructor } from '../../../src/runtime/process-watch';
 import { classifyNamespace, decide, ManagedWatcher, mountRetryDelay, NamespaceFs, NamespaceSet, Probe, wantedNamespaces } from '../../../src/session/namespaces';
 import type { NamespaceModel } from '../../../src/state/model';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { decodeChunk } from '../../../src/netlink';
+import { decodeChunk } from '../../../src/netlink/decode';
 import { NamespaceModel } from '../../../src/state/model';
 import type { LinkRecord } from '../../../src/state/links';
 import { FIXTURE_DIR } from '../../helpers/paths';

@@ -13,8 +13,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, RTM_DELLINK, RTM_NEWLINK } from '../../../src/netlink';
-import type { LinkMessage } from '../../../src/netlink';
+import { IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, RTM_DELLINK, RTM_NEWLINK } from '../../../src/netlink/constants';
+import type { LinkMessage } from '../../../src/netlink/types';
 import { NamespaceModel } from '../../../src/state/model';
 import type { LinkRecord } from '../../../src/state/links';
 

@@ -38,9 +38,9 @@ import {
   RTA_OIF,
   RTA_PRIORITY,
   RTA_TABLE,
-  decodeChunk,
-} from '../../../src/netlink';
-import type { MessageSink } from '../../../src/netlink';
+} from '../../../src/netlink/constants';
+import { decodeChunk } from '../../../src/netlink/decode';
+import type { MessageSink } from '../../../src/netlink/types';
 import { NamespaceModel } from '../../../src/state/model';
 import type { PendingEvent } from '../../../src/state/events';
 import { FIXTURE_DIR } from '../../helpers/paths';
