@@ -12,9 +12,6 @@
 // Routes share a set when they have the same devices and the same dead ones when added (a
 // BGP table over two uplinks is one set), so a route costs one u32 in its record (the set id).
 
-/** RTNH_F_DEAD in rtnh_flags. */
-export const RTNH_F_DEAD = 1;
-
 interface NexthopSet {
   /** The distinct devices of the route's nexthops, ascending. */
   devices: number[];

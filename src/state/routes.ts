@@ -11,15 +11,14 @@
 //   object, not learned from a router advertisement: rt6_qualify_for_ecmp) merge as siblings into
 //   ONE route as `ip route show` lists it; for those the number of siblings is tracked.
 
-import { AF_INET6, RTA_GATEWAY, RTA_VIA, RTNEXTHOP_LEN } from '../netlink/constants';
-
-const RTPROT_KERNEL = 2;
-const RTPROT_RA = 9;
-/** The fingerprint every IPv6 ECMP-class route shares: its siblings are one route. */
-const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
+import { AF_INET6, RT_SCOPE_HOST, RTA_GATEWAY, RTA_VIA, RTNH_F_DEAD, RTPROT_KERNEL, RTPROT_RA } from '../netlink/constants';
+import { NexthopCursor } from '../netlink/nexthops';
 import type { RouteMessage } from '../netlink/types';
 import { released } from '../runtime/memory';
-import { MultipathSets, RTNH_F_DEAD } from './multipath';
+import { MultipathSets } from './multipath';
+
+/** The fingerprint every IPv6 ECMP-class route shares: its siblings are one route. */
+const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
 
 /**
  * Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. An IPv4
@@ -28,7 +27,6 @@ import { MultipathSets, RTNH_F_DEAD } from './multipath';
 const FLAG_MULTI_DEVICE = 1;
 /** Route flag: rtm_scope host (local routes): their nexthop scope is "nowhere", and an admin down keeps them. */
 const FLAG_HOST_SCOPE = 2;
-const RT_SCOPE_HOST = 254;
 
 export const ACTION_ADDED = 0;
 export const ACTION_REMOVED = 1;
@@ -74,6 +72,12 @@ function finish(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * The codec's walker over a message's RTA_MULTIPATH records (decodeRoute checked them all, so
+ * it stops only at their end); one, as the table's calls never nest.
+ */
+const nexthops = new NexthopCursor();
+
 /** Hash of a route's nexthops (without the flags that change with carrier: linkdown, dead). */
 export function nexthopFingerprint(m: RouteMessage): number {
   let h = mix(0x811c9dc5, m.routeType);
@@ -85,22 +89,16 @@ export function nexthopFingerprint(m: RouteMessage): number {
     for (let i = 0; i < len; i += 4) h = mix(h, buf.readUInt32LE(m.gatewayOffset + i));
   }
   if (m.multipathOffset >= 0) {
-    const end = m.multipathOffset + m.multipathLength;
-    for (let off = m.multipathOffset; off + RTNEXTHOP_LEN <= end; ) {
-      const len = buf.readUInt16LE(off);
-      if (len < RTNEXTHOP_LEN || off + len > end) break;
-      h = mix(h, buf[off + 3] as number); // rtnh_hops, not rtnh_flags at +2
-      h = mix(h, buf.readInt32LE(off + 4));
-      for (let a = off + RTNEXTHOP_LEN; a + 4 <= off + len; ) {
-        const alen = buf.readUInt16LE(a);
-        if (alen < 4) break;
-        const type = buf.readUInt16LE(a + 2) & 0x3fff;
-        if (type === RTA_GATEWAY || type === RTA_VIA) {
-          for (let i = a + 4; i + 4 <= a + alen; i += 4) h = mix(h, buf.readUInt32LE(i));
+    const nh = nexthops.reset(buf, m.multipathOffset, m.multipathLength);
+    while (nh.next()) {
+      h = mix(h, nh.hops); // rtnh_hops, not rtnh_flags
+      h = mix(h, nh.ifindex);
+      const it = nh.attributes();
+      while (it.next()) {
+        if (it.type === RTA_GATEWAY || it.type === RTA_VIA) {
+          for (let i = it.offset; i + 4 <= it.offset + it.length; i += 4) h = mix(h, buf.readUInt32LE(i));
         }
-        a += (alen + 3) & ~3;
       }
-      off += (len + 3) & ~3;
     }
   }
   return h;
@@ -124,16 +122,12 @@ export function routeFingerprint(m: RouteMessage): number {
 /** Nexthop devices of a route: its single oif, or the one device all its multipath members share (-1: several). */
 function nexthopDevice(m: RouteMessage): number {
   if (m.multipathOffset < 0) return m.oif;
-  const buf = m.buf;
-  const end = m.multipathOffset + m.multipathLength;
+  const nh = nexthops.reset(m.buf, m.multipathOffset, m.multipathLength);
   let dev = 0;
-  for (let off = m.multipathOffset; off + RTNEXTHOP_LEN <= end; ) {
-    const len = buf.readUInt16LE(off);
-    if (len < RTNEXTHOP_LEN || off + len > end) break;
-    const ifindex = buf.readInt32LE(off + 4);
+  while (nh.next()) {
+    const ifindex = nh.ifindex;
     if (dev === 0) dev = ifindex;
     else if (dev !== ifindex) return -1;
-    off += (len + 3) & ~3;
   }
   return dev;
 }
@@ -148,14 +142,11 @@ const mpDead: boolean[] = [];
  * after one of its devices went down). Returns how many.
  */
 function multipathDevices(m: RouteMessage): number {
-  const buf = m.buf;
-  const end = m.multipathOffset + m.multipathLength;
+  const nh = nexthops.reset(m.buf, m.multipathOffset, m.multipathLength);
   let count = 0;
-  for (let off = m.multipathOffset; off + RTNEXTHOP_LEN <= end; ) {
-    const len = buf.readUInt16LE(off);
-    if (len < RTNEXTHOP_LEN || off + len > end) break;
-    const ifindex = buf.readInt32LE(off + 4);
-    const dead = ((buf[off + 2] as number) & RTNH_F_DEAD) !== 0;
+  while (nh.next()) {
+    const ifindex = nh.ifindex;
+    const dead = (nh.flags & RTNH_F_DEAD) !== 0;
     // Insertion into the sorted distinct list (a route has a handful of nexthops).
     let i = 0;
     while (i < count && (mpDevices[i] as number) < ifindex) i++;
@@ -169,7 +160,6 @@ function multipathDevices(m: RouteMessage): number {
       mpDead[i] = dead;
       count++;
     }
-    off += (len + 3) & ~3;
   }
   return count;
 }
@@ -177,15 +167,9 @@ function multipathDevices(m: RouteMessage): number {
 /** Number of nexthops a message carries: the members of RTA_MULTIPATH, else 1. */
 export function nexthopCount(m: RouteMessage): number {
   if (m.multipathOffset < 0) return 1;
-  const buf = m.buf;
-  const end = m.multipathOffset + m.multipathLength;
+  const nh = nexthops.reset(m.buf, m.multipathOffset, m.multipathLength);
   let n = 0;
-  for (let off = m.multipathOffset; off + RTNEXTHOP_LEN <= end; ) {
-    const len = buf.readUInt16LE(off);
-    if (len < RTNEXTHOP_LEN || off + len > end) break;
-    n++;
-    off += (len + 3) & ~3;
-  }
+  while (nh.next()) n++;
   return Math.max(n, 1);
 }
 
