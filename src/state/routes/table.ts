@@ -2,23 +2,17 @@
 // few tens of bytes a route and no per-route object or string. From it derive the gauges
 // (routes per table/family/protocol) and the repair of routes the kernel drops silently.
 //
-// Route identity follows the kernel:
-// - IPv4 (fib_alias): table, destination/length, tos, priority; `ip route append` may add an
-//   equal route beside it that differs only by its nexthops, so an IPv4 route is also told
-//   apart by a fingerprint of its nexthops (type, oif, nhid, gateway, multipath members).
-// - IPv6 (fib6_info): table, destination/length, priority, and its nexthop like IPv4 (fe80::/64
-//   is one route per device), except that routes that qualify for ECMP (a gateway, no nexthop
-//   object, not learned from a router advertisement: rt6_qualify_for_ecmp) merge as siblings into
-//   ONE route as `ip route show` lists it; for those the number of siblings is tracked.
+// The parts are in this folder: identity.ts (which routes are the same route), devices.ts (the
+// devices a route's nexthops use), multipath.ts (their dead nexthops), record-store.ts (the
+// records), hash-index.ts (the indexes over them), groups.ts (what the counts are keyed by).
 
-import { AF_INET6, RT_SCOPE_HOST, RTA_GATEWAY, RTA_VIA, RTNH_F_DEAD, RTPROT_KERNEL, RTPROT_RA } from '../netlink/constants';
-import { NexthopCursor } from '../netlink/nexthops';
-import type { RouteMessage } from '../netlink/types';
-import { released } from '../runtime/memory';
+import { AF_INET6, RT_SCOPE_HOST, RTPROT_KERNEL } from '../../netlink/constants';
+import type { RouteMessage } from '../../netlink/types';
+import { acquireMultipath, nexthopCount, nexthopDevice } from './devices';
+import { finish, MIGRATE_PER_OPERATION, mix, RecordIndex, SLOT_EMPTY } from './hash-index';
+import { IPV6_ECMP_FINGERPRINT, routeFingerprint } from './identity';
 import { MultipathSets } from './multipath';
-
-/** The fingerprint every IPv6 ECMP-class route shares: its siblings are one route. */
-const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
+import { META_SEEN, META_USED, RecordStore, W_FINGERPRINT, W_KEYBYTES, W_META, W_NEXT, W_NHID, W_OIF, W_PREFSRC, W_PREV, W_PRIORITY, W_TABLE } from './record-store';
 
 /**
  * Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. An IPv4
@@ -27,12 +21,6 @@ const IPV6_ECMP_FINGERPRINT = 0x9e3779b9;
 const FLAG_MULTI_DEVICE = 1;
 /** Route flag: rtm_scope host (local routes): their nexthop scope is "nowhere", and an admin down keeps them. */
 const FLAG_HOST_SCOPE = 2;
-
-export const ACTION_ADDED = 0;
-export const ACTION_REMOVED = 1;
-export const ACTION_REPLACED = 2;
-export const ACTION_FLUSHED = 3;
-export const ROUTE_ACTIONS = ['added', 'removed', 'replaced', 'flushed'] as const;
 
 /** What the table reports of a route it removed or changed, without building strings. */
 export interface RouteRef {
@@ -49,130 +37,6 @@ export interface RouteRef {
   dstIndex: number;
 }
 
-/** Counts keyed by (table, family, protocol), one number per group. */
-export function groupKey(table: number, family: number, protocol: number): number {
-  return (table * 2 + (family === AF_INET6 ? 1 : 0)) * 256 + protocol;
-}
-
-export function splitGroupKey(key: number): { table: number; family: number; protocol: number } {
-  const protocol = key % 256;
-  const rest = (key - protocol) / 256;
-  return { table: Math.floor(rest / 2), family: rest % 2 === 1 ? AF_INET6 : 2, protocol };
-}
-
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x01000193);
-  return (h ^ (h >>> 15)) >>> 0;
-}
-
-/** MurmurHash3's finaliser: every input bit reaches the low bits an index mask keeps. */
-function finish(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * The codec's walker over a message's RTA_MULTIPATH records (decodeRoute checked them all, so
- * it stops only at their end); one, as the table's calls never nest.
- */
-const nexthops = new NexthopCursor();
-
-/** Hash of a route's nexthops (without the flags that change with carrier: linkdown, dead). */
-export function nexthopFingerprint(m: RouteMessage): number {
-  let h = mix(0x811c9dc5, m.routeType);
-  h = mix(h, m.oif);
-  h = mix(h, m.nhId);
-  const buf = m.buf;
-  if (m.gatewayOffset >= 0) {
-    const len = m.family === AF_INET6 ? 16 : 4;
-    for (let i = 0; i < len; i += 4) h = mix(h, buf.readUInt32LE(m.gatewayOffset + i));
-  }
-  if (m.multipathOffset >= 0) {
-    const nh = nexthops.reset(buf, m.multipathOffset, m.multipathLength);
-    while (nh.next()) {
-      h = mix(h, nh.hops); // rtnh_hops, not rtnh_flags
-      h = mix(h, nh.ifindex);
-      const it = nh.attributes();
-      while (it.next()) {
-        if (it.type === RTA_GATEWAY || it.type === RTA_VIA) {
-          for (let i = it.offset; i + 4 <= it.offset + it.length; i += 4) h = mix(h, buf.readUInt32LE(i));
-        }
-      }
-    }
-  }
-  return h;
-}
-
-/** Whether an IPv6 route merges with equal ones as an ECMP sibling (rt6_qualify_for_ecmp). */
-function isIPv6Ecmp(m: RouteMessage): boolean {
-  return m.family === AF_INET6 && m.nhId === 0 && m.protocol !== RTPROT_RA && (m.gatewayOffset >= 0 || m.multipathOffset >= 0);
-}
-
-/**
- * What tells a route apart from others with the same key (see the top of this file). A route
- * through a nexthop object is told apart by the object's id alone: the kernel also expands the
- * object's members into each notification, and those change when a group loses a member.
- */
-export function routeFingerprint(m: RouteMessage): number {
-  if (isIPv6Ecmp(m)) return IPV6_ECMP_FINGERPRINT;
-  return m.nhId !== 0 ? mix(mix(0x811c9dc5, m.routeType), m.nhId) : nexthopFingerprint(m);
-}
-
-/** Nexthop devices of a route: its single oif, or the one device all its multipath members share (-1: several). */
-function nexthopDevice(m: RouteMessage): number {
-  if (m.multipathOffset < 0) return m.oif;
-  const nh = nexthops.reset(m.buf, m.multipathOffset, m.multipathLength);
-  let dev = 0;
-  while (nh.next()) {
-    const ifindex = nh.ifindex;
-    if (dev === 0) dev = ifindex;
-    else if (dev !== ifindex) return -1;
-  }
-  return dev;
-}
-
-/** Scratch for multipathDevices: no array per route. */
-const mpDevices: number[] = [];
-const mpDead: boolean[] = [];
-
-/**
- * The distinct devices of a multipath message's nexthops, ascending, into mpDevices, with
- * mpDead[i] when the kernel reports all of that device's nexthops dead (RTNH_F_DEAD: a dump
- * after one of its devices went down). Returns how many.
- */
-function multipathDevices(m: RouteMessage): number {
-  const nh = nexthops.reset(m.buf, m.multipathOffset, m.multipathLength);
-  let count = 0;
-  while (nh.next()) {
-    const ifindex = nh.ifindex;
-    const dead = (nh.flags & RTNH_F_DEAD) !== 0;
-    // Insertion into the sorted distinct list (a route has a handful of nexthops).
-    let i = 0;
-    while (i < count && (mpDevices[i] as number) < ifindex) i++;
-    if (i < count && mpDevices[i] === ifindex) mpDead[i] = (mpDead[i] as boolean) && dead;
-    else {
-      for (let k = count; k > i; k--) {
-        mpDevices[k] = mpDevices[k - 1] as number;
-        mpDead[k] = mpDead[k - 1] as boolean;
-      }
-      mpDevices[i] = ifindex;
-      mpDead[i] = dead;
-      count++;
-    }
-  }
-  return count;
-}
-
-/** Number of nexthops a message carries: the members of RTA_MULTIPATH, else 1. */
-export function nexthopCount(m: RouteMessage): number {
-  if (m.multipathOffset < 0) return 1;
-  const nh = nexthops.reset(m.buf, m.multipathOffset, m.multipathLength);
-  let n = 0;
-  while (nh.next()) n++;
-  return Math.max(n, 1);
-}
-
 /** Adds `delta` to the count of a non-zero key, forgetting keys that reach 0. */
 function bump(counts: Map<number, number>, key: number, delta: number): void {
   if (key === 0) return;
@@ -183,178 +47,11 @@ function bump(counts: Map<number, number>, key: number, delta: number): void {
 
 const SHRINK_AFTER_MS = 250;
 
-/**
- * Records per full page. Past the first page, pages are added as the table grows, so growing a
- * big table never copies its records.
- */
-const PAGE_BITS = 16;
-const PAGE_SIZE = 1 << PAGE_BITS;
-const PAGE_MASK = PAGE_SIZE - 1;
-/**
- * The first page starts at this many records and doubles (a copy) up to PAGE_SIZE: a pod's
- * namespace holds a handful of routes per family, and a full page (2.9 MB for IPv4, 3.7 MB for
- * IPv6) per namespace and family made 250 pods cost gigabytes. The copies up to a full page
- * cost about two page writes once per table.
- */
-const MIN_RECORDS = 8;
-/** Index slots at the least (a power of two): an index, too, grows with the routes. */
-const MIN_INDEX = 16;
-/** Index slots hold a record number + 1, so a new (zeroed) index is empty without a pass to fill it. */
-const SLOT_EMPTY = 0;
-const SLOT_TOMBSTONE = -1;
-/**
- * Slots of an index's old array moved per operation while it is resized. An index doubles when
- * half full, so it is half full again only after as many inserts as the old array has slots,
- * divided by 2: at 16 slots an operation the move is done long before.
- */
-const MIGRATE_PER_OPERATION = 16;
 /** Background work (moving index slots, compaction) runs in slices of about this long. */
 const MAINTENANCE_SLICE_MS = 4;
 /** Units of background work between two looks at the clock. */
 const MIGRATE_STEP = 4096;
 const COMPACT_STEP = 1024;
-
-/** The power-of-two size for `count` entries: at most half full, at least an eighth (or MIN_INDEX). */
-function capacityFor(capacity: number, count: number): number {
-  let target = capacity;
-  while ((count + 1) * 2 > target) target *= 2;
-  while (target > MIN_INDEX && count * 8 < target) target /= 2;
-  return target;
-}
-
-/** Writes `value` over the slot of `slots` that holds `entry`, probing from `hash`; false if none does. */
-function overwrite(slots: Int32Array, hash: number, entry: number, value: number): boolean {
-  const mask = slots.length - 1;
-  for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-    const found = slots[slot] as number;
-    if (found === entry) {
-      slots[slot] = value;
-      return true;
-    }
-    if (found === SLOT_EMPTY) return false;
-  }
-}
-
-/**
- * An open-addressing index of record numbers (linear probing, at most half full). A resize
- * keeps the old array and moves its entries over a few slots per operation (step) and in the
- * background, so none stops the exporter: at a million routes, rebuilding in one go took 250
- * ms. Meanwhile each entry is in exactly one of the two arrays, and lookups search both.
- */
-class RecordIndex {
-  slots = new Int32Array(MIN_INDEX);
-  /** The array being moved out of, during a resize. */
-  old: Int32Array | undefined;
-  /** Entries held. */
-  count = 0;
-  /** Filled or tombstoned slots of `slots` (tombstones, too, lengthen probes). */
-  private taken = 0;
-  /** Slots of `old` below this one are moved. */
-  private moved = 0;
-
-  /** `hashOf` hashes a record as it is indexed; `onResize` is told when a resize starts (to move it along in the background). */
-  constructor(
-    private readonly hashOf: (record: number) => number,
-    private readonly onResize: () => void,
-  ) {}
-
-  get bytes(): number {
-    return this.slots.byteLength + (this.old?.byteLength ?? 0);
-  }
-
-  /** Before an insert: resizes when the index would be over half full, or tombstones crowd it. */
-  reserve(): void {
-    const capacity = this.slots.length;
-    let target = capacityFor(capacity, this.count + 1);
-    const crowded = (this.taken + 1) * 2 > capacity;
-    // Rebuilt at the same size, a crowded index more than a quarter full would soon be again.
-    if (crowded && target === capacity && (this.count + 1) * 4 > capacity) target *= 2;
-    if (target !== capacity || crowded) this.resize(target);
-  }
-
-  /** Whether removals left the index worth shrinking. */
-  get sparse(): boolean {
-    return capacityFor(this.slots.length, this.count) < this.slots.length;
-  }
-
-  shrink(): void {
-    if (this.sparse) this.resize(capacityFor(this.slots.length, this.count));
-  }
-
-  private resize(capacity: number): void {
-    this.step(Infinity); // a resize during one (rare: see MIGRATE_PER_OPERATION) finishes it first
-    this.old = this.slots;
-    this.moved = 0;
-    this.slots = new Int32Array(capacity);
-    this.taken = 0;
-    this.onResize();
-  }
-
-  /** Moves up to `n` slots of the old array over, and lets it go once all are. */
-  step(n: number): void {
-    const old = this.old;
-    if (!old) return;
-    const end = Math.min(old.length, this.moved + n);
-    for (let slot = this.moved; slot < end; slot++) {
-      const entry = old[slot] as number;
-      if (entry <= 0) continue;
-      old[slot] = SLOT_TOMBSTONE; // probes in `old` go on past it
-      this.put(entry - 1, this.hashOf(entry - 1));
-    }
-    this.moved = end;
-    if (end < old.length) return;
-    this.old = undefined;
-    released(old.byteLength);
-  }
-
-  insert(record: number, hash: number): void {
-    this.count++;
-    this.put(record, hash);
-  }
-
-  private put(record: number, hash: number): void {
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    let slot = hash & mask;
-    while ((slots[slot] as number) > 0) slot = (slot + 1) & mask;
-    if (slots[slot] === SLOT_EMPTY) this.taken++;
-    slots[slot] = record + 1;
-  }
-
-  /** Removes the record's entry; false if it has none. */
-  remove(record: number, hash: number): boolean {
-    if (!this.overwrite(record, hash, SLOT_TOMBSTONE)) return false;
-    this.count--;
-    return true;
-  }
-
-  /** Points the record's entry at record `other` instead; false if it has none. */
-  replace(record: number, hash: number, other: number): boolean {
-    return this.overwrite(record, hash, other + 1);
-  }
-
-  private overwrite(record: number, hash: number, value: number): boolean {
-    return overwrite(this.slots, hash, record + 1, value) || (this.old !== undefined && overwrite(this.old, hash, record + 1, value));
-  }
-}
-
-// Record layout in u32 words, after the destination (1 word for IPv4, 4 for IPv6).
-const W_TABLE = 0;
-const W_PRIORITY = 1;
-const W_FINGERPRINT = 2;
-const W_OIF = 3;
-const W_NHID = 4;
-const W_PREFSRC = 5;
-/** dstLength | tos << 8 | protocol << 16 | routeType << 24. */
-const W_KEYBYTES = 6;
-/** used (bit 0) | seen (bit 1) | flags << 8 | nexthops << 16; a free record holds the next free index (+1) in its first word. */
-const W_META = 7;
-/** The circular list of routes with the same key (many devices' fe80::/64, `ip route append`), in the kernel's order. */
-const W_NEXT = 8;
-const W_PREV = 9;
-const RECORD_WORDS = 10;
-const META_USED = 1;
-const META_SEEN = 2;
 
 /**
  * One family's routes: records in pages of one Uint32Array each (44 bytes an IPv4 route, 56 an
@@ -371,12 +68,7 @@ const META_SEEN = 2;
 export class RouteTable {
   readonly family: number;
   private readonly words: number;
-  private readonly stride: number;
-  private pages: Uint32Array[] = [];
-  /** Records ever handed out (the next fresh one). */
-  private highWater = 0;
-  private freeHead = -1;
-  private size = 0;
+  private readonly records: RecordStore;
   private readonly byKey = new RecordIndex(
     (record) => this.recordKeyHash(record),
     () => this.scheduleMaintenance(),
@@ -385,10 +77,6 @@ export class RouteTable {
     (record) => this.exactHash(record, this.recordKeyHash(record)),
     () => this.scheduleMaintenance(),
   );
-  /** While compacting: records from here up move into free records below it (-1: not compacting). */
-  private compactLimit = -1;
-  /** The record compaction looks at next, going down. */
-  private compactNext = -1;
   /** Set when removals have paused: compaction, then smaller indexes, as the size calls for. */
   private shrinkWanted = false;
   private maintenance: NodeJS.Immediate | undefined;
@@ -416,119 +104,18 @@ export class RouteTable {
     this.family = family;
     this.sliceMs = options.maintenanceSliceMs ?? MAINTENANCE_SLICE_MS;
     this.words = family === AF_INET6 ? 4 : 1;
-    this.stride = this.words + RECORD_WORDS;
+    this.records = new RecordStore(this.words, (from, to) => this.relocate(from, to));
     this.key = new Uint32Array(this.words);
     this.ref = { family, table: 0, protocol: 0, dstLength: 0, routeType: 0, oif: 0, priority: 0, fingerprint: 0, dst: new Uint32Array(this.words), dstIndex: 0 };
   }
 
   get count(): number {
-    return this.size;
+    return this.records.size;
   }
 
   /** Bytes of typed arrays held (records and indexes). */
   get bytes(): number {
-    let bytes = this.byKey.bytes + this.exact.bytes;
-    for (const page of this.pages) bytes += page.byteLength;
-    return bytes;
-  }
-
-  /** Records the pages can hold (full pages, or one first page smaller than a full one); kept by setPages. */
-  private capacity = 0;
-
-  private setPages(pages: Uint32Array[]): void {
-    this.pages = pages;
-    const n = pages.length;
-    this.capacity = n === 0 ? 0 : (n - 1) * PAGE_SIZE + (pages[n - 1] as Uint32Array).length / this.stride;
-  }
-
-  // ---- records -------------------------------------------------------------------------------
-
-  private page(record: number): Uint32Array {
-    return this.pages[record >>> PAGE_BITS] as Uint32Array;
-  }
-
-  /** Index of the record's first word after the destination, in its page. */
-  private at(record: number): number {
-    return (record & PAGE_MASK) * this.stride + this.words;
-  }
-
-  private word(record: number, field: number): number {
-    return this.page(record)[this.at(record) + field] as number;
-  }
-
-  private setWord(record: number, field: number, value: number): void {
-    this.page(record)[this.at(record) + field] = value;
-  }
-
-  private popFree(): number {
-    const record = this.freeHead;
-    this.freeHead = (this.page(record)[this.at(record) - this.words] as number) - 1;
-    return record;
-  }
-
-  private allocate(): number {
-    if (this.compactLimit >= 0) {
-      // Compaction is emptying the records above its limit: take a free one below.
-      const record = this.allocateBelow(this.compactLimit);
-      if (record >= 0) return record;
-      this.stopCompaction(); // the table grew back
-    }
-    if (this.freeHead >= 0) return this.popFree();
-    const record = this.highWater++;
-    if (record >= this.capacity) this.grow();
-    return record;
-  }
-
-  /** Room for one more record: the first page doubles (copied) until it is full size, then pages are added. */
-  private grow(): void {
-    const first = this.pages[0];
-    if (first === undefined) {
-      this.setPages([new Uint32Array(MIN_RECORDS * this.stride)]);
-    } else if (this.pages.length === 1 && first.length < PAGE_SIZE * this.stride) {
-      const bigger = new Uint32Array(Math.min(first.length * 2, PAGE_SIZE * this.stride));
-      bigger.set(first);
-      this.setPages([bigger]);
-      released(first.byteLength);
-    } else {
-      this.setPages([...this.pages, new Uint32Array(PAGE_SIZE * this.stride)]);
-    }
-  }
-
-  /**
-   * The records to keep room for after a compaction: twice the routes (so that the next few
-   * adds do not grow it again), as a power of two, up to a full page; past that, whole pages.
-   */
-  private capacityAfterCompaction(): number {
-    if (this.size === 0) return 0;
-    if (this.size > PAGE_SIZE / 2) return Math.ceil(this.size / PAGE_SIZE) * PAGE_SIZE;
-    let records = MIN_RECORDS;
-    while (records < this.size * 2) records *= 2;
-    return records;
-  }
-
-  /** A free record below `limit`, or -1; the free ones above it leave the free list (compaction drops them). */
-  private allocateBelow(limit: number): number {
-    while (this.freeHead >= 0) {
-      const record = this.popFree();
-      if (record < limit) return record;
-    }
-    return -1;
-  }
-
-  private release(record: number): void {
-    this.setWord(record, W_META, 0);
-    this.page(record)[this.at(record) - this.words] = this.freeHead + 1;
-    this.freeHead = record;
-  }
-
-  /** Makes every unused record below highWater free, the lowest handed out first. */
-  private rebuildFreeList(): void {
-    this.freeHead = -1;
-    for (let record = this.highWater - 1; record >= 0; record--) if (!this.isUsed(record)) this.release(record);
-  }
-
-  private isUsed(record: number): boolean {
-    return (this.word(record, W_META) & META_USED) !== 0;
+    return this.byKey.bytes + this.exact.bytes + this.records.bytes;
   }
 
   // ---- hashing and comparing -----------------------------------------------------------------
@@ -542,8 +129,8 @@ export class RouteTable {
   }
 
   private recordKeyHash(record: number): number {
-    const page = this.page(record);
-    const a = this.at(record);
+    const page = this.records.page(record);
+    const a = this.records.at(record);
     return this.keyHash(page[a + W_TABLE] as number, page[a + W_KEYBYTES] as number, page[a + W_PRIORITY] as number, page, a - this.words);
   }
 
@@ -555,8 +142,8 @@ export class RouteTable {
 
   /** Whether the record has the message's key (loaded by loadKey). */
   private keyEquals(record: number, m: RouteMessage): boolean {
-    const page = this.page(record);
-    const a = this.at(record);
+    const page = this.records.page(record);
+    const a = this.records.at(record);
     if (page[a + W_TABLE] !== m.table || page[a + W_PRIORITY] !== m.priority) return false;
     if (((page[a + W_KEYBYTES] as number) & 0xffff) !== (m.dstLength | (m.tos << 8))) return false;
     for (let k = 0; k < this.words; k++) if (page[a - this.words + k] !== this.key[k]) return false;
@@ -583,8 +170,8 @@ export class RouteTable {
 
   /** The route with the message's key and this fingerprint, given the key's first route (`head`, -1 if none), or -1. */
   private findExact(m: RouteMessage, h: number, fingerprint: number, head: number): number {
-    if (head < 0 || this.word(head, W_FINGERPRINT) === fingerprint) return head;
-    if (this.word(head, W_NEXT) === head) return -1;
+    if (head < 0 || this.records.word(head, W_FINGERPRINT) === fingerprint) return head;
+    if (this.records.word(head, W_NEXT) === head) return -1;
     const hash = finish(mix(h, fingerprint));
     const found = this.findExactIn(this.exact.slots, m, hash, fingerprint);
     return found >= 0 || !this.exact.old ? found : this.findExactIn(this.exact.old, m, hash, fingerprint);
@@ -595,12 +182,12 @@ export class RouteTable {
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = slots[slot] as number;
       if (entry === SLOT_EMPTY) return -1;
-      if (entry > 0 && this.word(entry - 1, W_FINGERPRINT) === fingerprint && this.keyEquals(entry - 1, m)) return entry - 1;
+      if (entry > 0 && this.records.word(entry - 1, W_FINGERPRINT) === fingerprint && this.keyEquals(entry - 1, m)) return entry - 1;
     }
   }
 
   private exactHash(record: number, h: number): number {
-    return finish(mix(h, this.word(record, W_FINGERPRINT)));
+    return finish(mix(h, this.records.word(record, W_FINGERPRINT)));
   }
 
   /** Indexes a new record: as its key's first route, or at the tail of the key's list (kernel order). */
@@ -608,21 +195,21 @@ export class RouteTable {
     if (head < 0) {
       this.byKey.reserve();
       this.byKey.insert(record, h);
-      this.setWord(record, W_NEXT, record);
-      this.setWord(record, W_PREV, record);
+      this.records.setWord(record, W_NEXT, record);
+      this.records.setWord(record, W_PREV, record);
       return;
     }
     this.exact.reserve();
     this.exact.insert(record, this.exactHash(record, h));
-    const tail = this.word(head, W_PREV);
-    this.setWord(tail, W_NEXT, record);
-    this.setWord(record, W_PREV, tail);
-    this.setWord(record, W_NEXT, head);
-    this.setWord(head, W_PREV, record);
+    const tail = this.records.word(head, W_PREV);
+    this.records.setWord(tail, W_NEXT, record);
+    this.records.setWord(record, W_PREV, tail);
+    this.records.setWord(record, W_NEXT, head);
+    this.records.setWord(head, W_PREV, record);
   }
 
   private unlink(record: number, h: number): void {
-    const next = this.word(record, W_NEXT);
+    const next = this.records.word(record, W_NEXT);
     if (next === record) {
       this.byKey.remove(record, h);
       return;
@@ -630,9 +217,9 @@ export class RouteTable {
     // The first route gone, the next one becomes the first: it leaves `exact` for `byKey`.
     if (this.byKey.replace(record, h, next)) this.exact.remove(next, this.exactHash(next, h));
     else this.exact.remove(record, this.exactHash(record, h));
-    const prev = this.word(record, W_PREV);
-    this.setWord(prev, W_NEXT, next);
-    this.setWord(next, W_PREV, prev);
+    const prev = this.records.word(record, W_PREV);
+    this.records.setWord(prev, W_NEXT, next);
+    this.records.setWord(next, W_PREV, prev);
   }
 
   /** Per operation while an index is resized: a few more of its slots moved. */
@@ -641,69 +228,31 @@ export class RouteTable {
     if (this.exact.old) this.exact.step(MIGRATE_PER_OPERATION);
   }
 
-  // ---- compaction, after a withdrawal ----------------------------------------------------------
+  // ---- compaction, after a withdrawal (record-store.ts moves the records) ----------------------
 
   /** Whether removals left the pages or the indexes worth shrinking. */
   private sparse(): boolean {
-    return this.pagesSparse() || this.byKey.sparse || this.exact.sparse;
-  }
-
-  private pagesSparse(): boolean {
-    const allocated = this.capacity;
-    return this.size === 0 ? allocated > 0 : allocated > MIN_RECORDS && this.size * 4 < allocated;
-  }
-
-  /** Starts moving the records into as little room as they need; the rest is let go when done. */
-  private startCompaction(): void {
-    if (this.compactLimit >= 0 || !this.pagesSparse()) return;
-    this.compactLimit = this.capacityAfterCompaction();
-    this.compactNext = this.highWater - 1;
-  }
-
-  /** Moves up to `count` records from above the limit down, and drops the emptied pages when none is left. */
-  private compact(count: number): void {
-    const limit = this.compactLimit;
-    for (; this.compactNext >= limit && count > 0; this.compactNext--) {
-      const record = this.compactNext;
-      if (!this.isUsed(record)) continue;
-      const to = this.allocateBelow(limit);
-      if (to < 0) return this.stopCompaction(); // the table grew back meanwhile
-      this.relocate(record, to);
-      count--;
-    }
-    if (this.compactNext >= limit) return;
-    const before = this.bytes;
-    if (limit >= PAGE_SIZE) this.setPages(this.pages.slice(0, limit / PAGE_SIZE));
-    else if (limit === 0) this.setPages([]);
-    else this.setPages([(this.pages[0] as Uint32Array).slice(0, limit * this.stride)]);
-    released(before - this.bytes);
-    this.highWater = Math.min(this.highWater, limit);
-    this.stopCompaction();
-  }
-
-  private stopCompaction(): void {
-    this.compactLimit = -1;
-    this.rebuildFreeList(); // without the free records above the limit that allocateBelow passed over
+    return this.records.sparse() || this.byKey.sparse || this.exact.sparse;
   }
 
   /** Moves a record to the free record `to`, with its index entry and list links. */
   private relocate(from: number, to: number): void {
     const h = this.recordKeyHash(from);
     if (!this.byKey.replace(from, h, to)) this.exact.replace(from, this.exactHash(from, h), to);
-    const source = this.page(from);
-    const target = this.page(to);
-    const a = this.at(from) - this.words;
-    const b = this.at(to) - this.words;
-    for (let k = 0; k < this.stride; k++) target[b + k] = source[a + k] as number;
-    const next = this.word(from, W_NEXT);
+    const source = this.records.page(from);
+    const target = this.records.page(to);
+    const a = this.records.at(from) - this.words;
+    const b = this.records.at(to) - this.words;
+    for (let k = 0; k < this.records.stride; k++) target[b + k] = source[a + k] as number;
+    const next = this.records.word(from, W_NEXT);
     if (next === from) {
-      this.setWord(to, W_NEXT, to);
-      this.setWord(to, W_PREV, to);
+      this.records.setWord(to, W_NEXT, to);
+      this.records.setWord(to, W_PREV, to);
     } else {
-      this.setWord(this.word(from, W_PREV), W_NEXT, to);
-      this.setWord(next, W_PREV, to);
+      this.records.setWord(this.records.word(from, W_PREV), W_NEXT, to);
+      this.records.setWord(next, W_PREV, to);
     }
-    this.setWord(from, W_META, 0);
+    this.records.setWord(from, W_META, 0);
   }
 
   // ---- giving memory back ----------------------------------------------------------------------
@@ -713,8 +262,8 @@ export class RouteTable {
     if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
     this.shrinkTimer = undefined;
     this.shrinkWanted = false;
-    this.startCompaction();
-    while (this.compactLimit >= 0) this.compact(Infinity);
+    this.records.startCompaction();
+    while (this.records.compacting) this.records.compact(Infinity);
     for (const index of [this.byKey, this.exact]) {
       index.step(Infinity);
       index.shrink();
@@ -765,10 +314,10 @@ export class RouteTable {
     do {
       if (this.byKey.old) this.byKey.step(MIGRATE_STEP);
       else if (this.exact.old) this.exact.step(MIGRATE_STEP);
-      else if (this.compactLimit >= 0) this.compact(COMPACT_STEP);
+      else if (this.records.compacting) this.records.compact(COMPACT_STEP);
       else if (this.shrinkWanted) {
-        this.startCompaction();
-        if (this.compactLimit >= 0) continue; // smaller indexes after it
+        this.records.startCompaction();
+        if (this.records.compacting) continue; // smaller indexes after it
         this.shrinkWanted = false;
         this.byKey.shrink();
         this.exact.shrink();
@@ -781,8 +330,8 @@ export class RouteTable {
 
   private describe(record: number): RouteRef {
     const r = this.ref;
-    const page = this.page(record);
-    const a = this.at(record);
+    const page = this.records.page(record);
+    const a = this.records.at(record);
     const keyBytes = page[a + W_KEYBYTES] as number;
     r.table = page[a + W_TABLE] as number;
     r.priority = page[a + W_PRIORITY] as number;
@@ -798,8 +347,8 @@ export class RouteTable {
 
   /** Writes everything but the key and the list links. */
   private write(record: number, m: RouteMessage, fingerprint: number, nexthops: number): void {
-    const page = this.page(record);
-    const a = this.at(record);
+    const page = this.records.page(record);
+    const a = this.records.at(record);
     if (((page[a + W_META] as number) & META_USED) !== 0) this.uncount(page, a);
     const dev = nexthopDevice(m);
     const flags = (dev < 0 ? FLAG_MULTI_DEVICE : 0) | (m.scope === RT_SCOPE_HOST ? FLAG_HOST_SCOPE : 0);
@@ -828,15 +377,15 @@ export class RouteTable {
   }
 
   private acquireMultipath(m: RouteMessage): number {
-    return this.multipath.acquire(mpDevices, mpDead, multipathDevices(m));
+    return acquireMultipath(this.multipath, m);
   }
 
   /** Inserts the message's route (its key loaded, hash h; `head` the key's first route, or -1). */
   private insert(m: RouteMessage, h: number, fingerprint: number, nexthops: number, head: number): void {
-    this.size++;
-    const record = this.allocate();
-    const page = this.page(record);
-    const a = this.at(record);
+    this.records.size++;
+    const record = this.records.allocate();
+    const page = this.records.page(record);
+    const a = this.records.at(record);
     for (let k = 0; k < this.words; k++) page[a - this.words + k] = this.key[k] as number;
     page[a + W_TABLE] = m.table;
     page[a + W_PRIORITY] = m.priority;
@@ -846,10 +395,10 @@ export class RouteTable {
 
   private remove(record: number, h = this.recordKeyHash(record)): void {
     this.migrate();
-    this.uncount(this.page(record), this.at(record));
+    this.uncount(this.records.page(record), this.records.at(record));
     this.unlink(record, h);
-    this.release(record);
-    this.size--;
+    this.records.release(record);
+    this.records.size--;
   }
 
   // ---- operations ----------------------------------------------------------------------------
@@ -871,9 +420,9 @@ export class RouteTable {
       this.insert(m, h, fingerprint, count, head);
       return 'added';
     }
-    const previousProtocol = (this.word(record, W_KEYBYTES) >>> 16) & 0xff;
+    const previousProtocol = (this.records.word(record, W_KEYBYTES) >>> 16) & 0xff;
     // Only routes after the first are in `exact`, under their fingerprint.
-    const moved = record !== head && this.word(record, W_FINGERPRINT) !== fingerprint;
+    const moved = record !== head && this.records.word(record, W_FINGERPRINT) !== fingerprint;
     if (moved) this.exact.remove(record, this.exactHash(record, h));
     // An IPv6 sibling appended to a multipath route (the kernel announces the whole new
     // nexthop set, as a dump lists it), or a route re-announced or replaced.
@@ -903,10 +452,10 @@ export class RouteTable {
     if (record < 0 && this.words === 1) record = head;
     if (record < 0) return undefined;
     if (fingerprint === IPV6_ECMP_FINGERPRINT) {
-      const meta = this.word(record, W_META);
+      const meta = this.records.word(record, W_META);
       const left = (meta >>> 16) - nexthopCount(m);
       if (left > 0) {
-        this.setWord(record, W_META, ((meta & 0xffff) | (left << 16)) >>> 0);
+        this.records.setWord(record, W_META, ((meta & 0xffff) | (left << 16)) >>> 0);
         return undefined;
       }
     }
@@ -919,9 +468,9 @@ export class RouteTable {
   /** Removes every route `predicate` picks (given the record's page and field base), reporting each. */
   private removeWhere(predicate: (page: Uint32Array, at: number) => boolean, onRemove: (ref: RouteRef) => void): number {
     let removed = 0;
-    for (let record = 0; record < this.highWater; record++) {
-      const page = this.page(record);
-      const a = this.at(record);
+    for (let record = 0; record < this.records.highWater; record++) {
+      const page = this.records.page(record);
+      const a = this.records.at(record);
       if (((page[a + W_META] as number) & META_USED) === 0 || !predicate(page, a)) continue;
       onRemove(this.describe(record));
       this.remove(record);
@@ -988,9 +537,9 @@ export class RouteTable {
 
   /** Starts a resync: every route is unseen until a dump reply or a notification sees it. */
   beginSweep(): void {
-    for (let record = 0; record < this.highWater; record++) {
-      const page = this.page(record);
-      const m = this.at(record) + W_META;
+    for (let record = 0; record < this.records.highWater; record++) {
+      const page = this.records.page(record);
+      const m = this.records.at(record) + W_META;
       page[m] = ((page[m] as number) & ~META_SEEN) >>> 0;
     }
   }
