@@ -206,6 +206,14 @@ export const RTA_NH_ID = 30;
 
 /** rtnexthop is 8 bytes: len u16, flags u8, hops u8, ifindex s32, then attributes. */
 export const RTNEXTHOP_LEN = 8;
+/** rtnh_flags (linux/rtnetlink.h): the kernel marked the nexthop dead (its device down, or without IPv4 address). */
+export const RTNH_F_DEAD = 1;
+
+// rtm_scope (enum rt_scope_t, linux/rtnetlink.h).
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_LINK = 253;
+export const RT_SCOPE_HOST = 254;
+export const RT_SCOPE_NOWHERE = 255;
 
 export const RT_TABLE_UNSPEC = 0;
 export const RT_TABLE_DEFAULT = 253;
@@ -225,6 +233,10 @@ export const RTN_MULTICAST = 5;
 export const RTN_BLACKHOLE = 6;
 export const RTN_UNREACHABLE = 7;
 export const RTN_PROHIBIT = 8;
+
+// rtm_protocol (RTPROT_*, linux/rtnetlink.h) that the code tests for by number.
+export const RTPROT_KERNEL = 2;
+export const RTPROT_RA = 9;
 
 /** RTPROT_* names from linux/rtnetlink.h, the `protocol` label. */
 export const RTPROT_NAMES: Readonly<Record<number, string>> = {

@@ -27,17 +27,17 @@ import {
   RTA_TABLE,
   RTA_VIA,
   RTMSG_LEN,
-  RTNEXTHOP_LEN,
 } from './constants';
-import { AttributeCursor, align4, attrU32, requireLength, u32le } from './attributes';
+import { AttributeCursor, attrU32, requireLength, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import { formatIPv4, formatIPv6, formatMac } from './format';
+import { NEXTHOPS_END, NEXTHOPS_TRUNCATED, NexthopCursor } from './nexthops';
 import type { MessageHeader, RouteMessage, RouteNexthop } from './types';
 
 /** Reused by every decodeRoute call: the walk is synchronous and never re-entered. */
 const routeCursor = new AttributeCursor();
-/** For the attributes nested in each rtnexthop (validation and routeNexthops). */
-const nexthopCursor = new AttributeCursor();
+/** For the rtnexthop records of RTA_MULTIPATH and their nested attributes (validation and routeNexthops). */
+const nexthopCursor = new NexthopCursor();
 
 /** struct rtvia: family u16 then the address. */
 const RTVIA_HDRLEN = 2;
@@ -65,20 +65,15 @@ function checkVia(buf: Buffer, offset: number, length: number): void {
  * attributes) in an RTA_MULTIPATH payload, checking every length against its parent.
  */
 function checkMultipath(buf: Buffer, offset: number, length: number, family: number): void {
-  const end = offset + length;
-  let pos = offset;
-  while (pos < end) {
-    const remaining = end - pos;
-    if (remaining < RTNEXTHOP_LEN) throw new NetlinkDecodeError('rtnexthop truncated', pos);
-    const len = buf.readUInt16LE(pos);
-    if (len < RTNEXTHOP_LEN || len > remaining) throw new NetlinkDecodeError('bad rtnexthop length', pos);
-    const it = nexthopCursor.reset(buf, pos + RTNEXTHOP_LEN, pos + len);
+  const nh = nexthopCursor.reset(buf, offset, length);
+  while (nh.next()) {
+    const it = nh.attributes();
     while (it.next()) {
       if (it.type === RTA_GATEWAY) checkAddress(it.offset, it.length, family);
       else if (it.type === RTA_VIA) checkVia(buf, it.offset, it.length);
     }
-    pos += align4(len);
   }
+  if (nh.stop !== NEXTHOPS_END) throw new NetlinkDecodeError(nh.stop === NEXTHOPS_TRUNCATED ? 'rtnexthop truncated' : 'bad rtnexthop length', nh.offset);
 }
 
 /**
@@ -233,16 +228,15 @@ export function routeNexthops(m: RouteMessage): RouteNexthop[] {
   const out: RouteNexthop[] = [];
   const buf = m.buf;
   if (m.multipathOffset >= 0) {
-    const end = m.multipathOffset + m.multipathLength;
-    for (let pos = m.multipathOffset; pos < end; ) {
-      const len = buf.readUInt16LE(pos);
-      const nh: RouteNexthop = { ifindex: buf.readInt32LE(pos + 4), flags: buf[pos + 2]!, weight: buf[pos + 3]! + 1 };
-      const it = nexthopCursor.reset(buf, pos + RTNEXTHOP_LEN, pos + len);
+    // decodeRoute checked the whole run: the cursor stops only at its end.
+    const cursor = nexthopCursor.reset(buf, m.multipathOffset, m.multipathLength);
+    while (cursor.next()) {
+      const nh: RouteNexthop = { ifindex: cursor.ifindex, flags: cursor.flags, weight: cursor.hops + 1 };
+      const it = cursor.attributes();
       while (it.next()) {
         if (it.type === RTA_GATEWAY || it.type === RTA_VIA) nh.gateway = formatGateway(buf, it.offset, m.family);
       }
       out.push(nh);
-      pos += align4(len);
     }
     return out;
   }

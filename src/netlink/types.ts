@@ -104,7 +104,7 @@ export interface RouteMessage extends MessageHeader {
   srcOffset: number;
   gatewayOffset: number;
   prefsrcOffset: number;
-  /** RTA_MULTIPATH payload (a run of rtnexthop), -1 when absent. */
+  /** RTA_MULTIPATH payload (a run of rtnexthop: walk it with nexthops.ts' NexthopCursor), -1 when absent. */
   multipathOffset: number;
   multipathLength: number;
 }

@@ -1,9 +1,9 @@
 // MultipathSets: which devices the nexthops of IPv4 multipath routes use and which are dead,
-// following the kernel's rules (see src/state/multipath.ts).
+// following the kernel's rules (see src/state/routes/multipath.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MultipathSets } from '../../../src/state/multipath';
+import { MultipathSets } from '../../../src/state/routes/multipath';
 
 test('routes with the same devices share a set; dead ones from a dump make another', () => {
   const sets = new MultipathSets();

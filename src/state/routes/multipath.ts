@@ -12,8 +12,7 @@
 // Routes share a set when they have the same devices and the same dead ones when added (a
 // BGP table over two uplinks is one set), so a route costs one u32 in its record (the set id).
 
-/** RTNH_F_DEAD in rtnh_flags. */
-export const RTNH_F_DEAD = 1;
+import { mix } from './hash-index';
 
 interface NexthopSet {
   /** The distinct devices of the route's nexthops, ascending. */
@@ -24,11 +23,6 @@ interface NexthopSet {
   refs: number;
   /** Its hash in `shared` while no event has changed it since it was made (-1: unshared). */
   hash: number;
-}
-
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x01000193);
-  return (h ^ (h >>> 15)) >>> 0;
 }
 
 export class MultipathSets {
