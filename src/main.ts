@@ -12,11 +12,12 @@ import { createLogger, Logger } from './support/log';
 import { renderNetlinkMetrics } from './metrics/collectors';
 import { DiscoveredTotals } from './metrics/discovered';
 import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
+import { registerReloadMetrics } from './metrics/registry';
 import { loadNativeSocket, NativeSocketConstructor, trimMemory } from './runtime/native';
 import { ExporterServer, ServerOptions } from './http/server';
 import { WebConfigError } from './http/web-config';
 import { registerHttpMetrics } from './http/http-metrics';
-import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './runtime/lifecycle';
+import { changesNeedingRestart, onReload, onShutdown, ReloadStatus } from './runtime/lifecycle';
 import { EventRing } from './events/ring';
 import { startTracing } from './tracing';
 import { createEventRoutes } from './http/event-routes';
@@ -201,7 +202,8 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   };
   let ready = false;
   const readyWaiters: (() => void)[] = [];
-  const reloadMetrics = new ReloadMetrics(registry);
+  const reloads = new ReloadStatus();
+  registerReloadMetrics(registry, reloads);
   registerEventStreamMetrics(registry, () => eventRoutes.streamStats());
   const server = newServer({
     listenAddress: config.web.listenAddress,
@@ -223,7 +225,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     maxQueuedScrapes: config.web.maxQueuedScrapes,
     headerTimeoutMs: config.web.headerTimeout * 1000,
     idleTimeoutMs: config.web.idleTimeout * 1000,
-    onWebConfigReload: (ok) => reloadMetrics.record(ok),
+    onWebConfigReload: (ok) => reloads.record(ok),
     routes: eventRoutes.routes,
     links: [['/events', 'Recent events'], ['/api/v1/events', 'Recent events as JSON']],
     scrape: async ({ openMetrics }) => {
@@ -259,7 +261,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   onReload(() => {
     const next = reloadConfig(config, logger);
     if (!next) {
-      reloadMetrics.record(false);
+      reloads.record(false);
       return;
     }
     collectorOptions.addressInfo = next.addresses.info;
@@ -274,10 +276,10 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     discovered.enabled = next.netnsAll;
     void namespaces.setWanted(next.netns, next.netnsAll);
     const webOk = next.web.configFile === '' || server.reloadWebConfig();
-    reloadMetrics.record(webOk);
+    reloads.record(webOk);
   }, (err) => {
     logger.error('config reload failed', { error: err.stack ?? err.message });
-    reloadMetrics.record(false);
+    reloads.record(false);
   });
   // The warm-up's buses are wired as this one, with a ring of their own and no log.
   await warmUpPipeline(config, logger, () => exporterBus(new EventRing(64), () => 'off', logger));
