@@ -1,7 +1,7 @@
 // The event bus (stamps seq and time on the model's domain events and fans them out) and the two
 // line formats of `events` mode: one human line per event, or the schema as a JSON line.
 
-import { familyName } from '../state/addresses';
+import { familyName } from '../netlink/family';
 import type { DomainEvent, LinkState, PendingEvent, RouteEvent } from '../state/events';
 import { protocolName, routeTypeName, tableName } from '../state/model';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';

@@ -2,6 +2,7 @@
 // formatted once per change of the link (its version) and kept (link-runs.ts).
 
 import { IFF_UP, OPERSTATE_NAMES } from '../../netlink/constants';
+import { FAMILY_NAMES, familyNameOfIndex } from '../../netlink/family';
 import { isOperUp, LinkRecord } from '../../state/links';
 import { NEIGHBOUR_ACTIONS } from '../../state/neighbours';
 import { Family, METRICS as M } from '../contract';
@@ -73,7 +74,7 @@ export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean
   const oper = link.deletedAt === undefined ? (OPERSTATE_NAMES[link.operstate] ?? String(link.operstate)) : 'deleted';
   lines[INFO] = `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
   const held = M.interfaceAddresses.name;
-  lines[ADDRESSES] = `${held}{${labels},family="inet"} ${link.addresses[0]}\n${held}{${labels},family="inet6"} ${link.addresses[1]}\n`;
+  lines[ADDRESSES] = FAMILY_NAMES.map((family, i) => `${held}{${labels},family="${family}"} ${link.addresses[i]}\n`).join('');
   // Every interface gets all four counters from the start, so rates exist before the first
   // change; in a compact namespace each is born at its first change instead.
   let addressLines = '';
@@ -87,7 +88,7 @@ export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean
   lines[DAD_FAILURES] = dad === '' ? '' : dad + created(M.dadFailures, labels);
   let neighbourLines = '';
   link.neighbourChanges.forEach((counts, i) => {
-    const family = i === 0 ? 'inet' : 'inet6';
+    const family = familyNameOfIndex(i);
     NEIGHBOUR_ACTIONS.forEach((action, a) => {
       const sampleLabels = `${labels},family="${family}",action="${action}"`;
       const line = counterLine(M.neighbourChanges.name, sampleLabels, counts[a] as number, compact);

@@ -1,6 +1,7 @@
 // netlink_neighbour*: the per-link change counters (from the cached link text), the entries per
 // namespace, and the host-wide neighbour tables and their limits.
 
+import { FAMILY_NAMES, familyNameOfIndex } from '../../netlink/family';
 import type { NamespaceModel } from '../../state/model';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
@@ -12,8 +13,7 @@ export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSourc
   familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)), NEIGHBOUR_CHANGES);
   w.family(M.neighbours);
   for (const source of sources) {
-    w.sample(M.neighbours, [source.model.netns, 'inet'], source.model.neighbourCounts[0]);
-    w.sample(M.neighbours, [source.model.netns, 'inet6'], source.model.neighbourCounts[1]);
+    FAMILY_NAMES.forEach((family, i) => w.sample(M.neighbours, [source.model.netns, family], source.model.neighbourCounts[i]));
   }
   // The neighbour tables and their limits are host-wide: exported once, from the first
   // namespace (our own comes first) whose table dump has answered, not once per namespace.
@@ -23,6 +23,6 @@ export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSourc
   ] as const) {
     w.family(def);
     const from = sources.find((source) => values(source.model).size > 0);
-    if (from) for (const [fam, value] of values(from.model)) w.sample(def, [fam === 0 ? 'inet' : 'inet6'], value);
+    if (from) for (const [fam, value] of values(from.model)) w.sample(def, [familyNameOfIndex(fam)], value);
   }
 }

@@ -1,6 +1,7 @@
 // netlink_routes, netlink_route_*, netlink_default_route_*: per route group (table, family,
 // protocol), and the default routes by name.
 
+import { familyName } from '../../netlink/family';
 import { protocolName, tableName } from '../../state/model';
 import { ROUTE_ACTIONS, splitGroupKey } from '../../state/routes';
 import { METRICS as M } from '../contract';
@@ -12,14 +13,14 @@ export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[])
   for (const source of sources) {
     for (const [key, count] of source.model.routeCounts) {
       const g = splitGroupKey(key);
-      w.sample(M.routes, [source.model.netns, tableName(g.table), g.family === 2 ? 'inet' : 'inet6', protocolName(g.protocol)], count);
+      w.sample(M.routes, [source.model.netns, tableName(g.table), familyName(g.family), protocolName(g.protocol)], count);
     }
   }
   w.family(M.routeChanges);
   for (const source of sources) {
     for (const [key, counts] of source.model.routeChanges) {
       const g = splitGroupKey(key);
-      const labels = [source.model.netns, tableName(g.table), g.family === 2 ? 'inet' : 'inet6', protocolName(g.protocol)] as const;
+      const labels = [source.model.netns, tableName(g.table), familyName(g.family), protocolName(g.protocol)] as const;
       const created = source.model.routeGroupCreated.get(key);
       ROUTE_ACTIONS.forEach((action, i) => {
         // In a compact namespace an action's series is born at its first change.
@@ -32,14 +33,14 @@ export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[])
     const model = source.model;
     for (const route of model.defaultRoutes.values()) {
       const name = route.ifindex === 0 ? '' : (model.links.get(route.ifindex)?.name ?? `if${route.ifindex}`);
-      w.sample(M.defaultRouteInfo, [model.netns, tableName(route.table), route.family === 2 ? 'inet' : 'inet6', name, route.gateway, protocolName(route.protocol)], 1);
+      w.sample(M.defaultRouteInfo, [model.netns, tableName(route.table), familyName(route.family), name, route.gateway, protocolName(route.protocol)], 1);
     }
   }
   w.family(M.defaultRouteChanges);
   for (const source of sources) {
     for (const [key, count] of source.model.defaultRouteChanges) {
       const [table, family] = key.split('|').map(Number) as [number, number];
-      w.sample(M.defaultRouteChanges, [source.model.netns, tableName(table), family === 2 ? 'inet' : 'inet6'], count, source.model.defaultRouteChangesCreated.get(key));
+      w.sample(M.defaultRouteChanges, [source.model.netns, tableName(table), familyName(family)], count, source.model.defaultRouteChangesCreated.get(key));
     }
   }
   w.family(M.routeGroupsForgotten);
