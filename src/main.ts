@@ -9,7 +9,7 @@ import { parseArgs, USAGE, UsageError, Invocation } from './cli';
 import { Config, ConfigError, EventLogLevel } from './config/config';
 import { EventBus, formatEventJson, formatEventLine } from './events/bus';
 import { createLogger, Logger } from './support/log';
-import { renderNetlinkMetrics } from './metrics/collectors';
+import { collectorOptionsFrom, renderNetlinkMetrics } from './metrics/render';
 import { DiscoveredTotals } from './metrics/discovered';
 import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
 import { registerReloadMetrics } from './metrics/registry';
@@ -195,11 +195,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   // prom-client names these gauges `_total`, which promtool (rightly) rejects.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
-  const collectorOptions = {
-    addressInfo: config.addresses.info,
-    addressInfoLinkLocal: config.addresses.infoLinkLocal,
-    deletedGracePeriod: config.interfaces.deletedGracePeriod,
-  };
+  const collectorOptions = collectorOptionsFrom(config);
   let ready = false;
   const readyWaiters: (() => void)[] = [];
   const reloads = new ReloadStatus();
@@ -264,9 +260,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
       reloads.record(false);
       return;
     }
-    collectorOptions.addressInfo = next.addresses.info;
-    collectorOptions.addressInfoLinkLocal = next.addresses.infoLinkLocal;
-    collectorOptions.deletedGracePeriod = next.interfaces.deletedGracePeriod;
+    Object.assign(collectorOptions, collectorOptionsFrom(next));
     const { include, exclude } = interfaceFilters(next);
     for (const w of sources) {
       w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);

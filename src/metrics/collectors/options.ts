@@ -1,5 +1,6 @@
 // What every collector is given: the render options of the scrape, and its own signature.
 
+import type { Config } from '../../config/config';
 import type { ExemplarLookup } from '../../tracing/exemplars';
 import type { TraceStats } from '../../tracing/stats';
 import type { DiscoveredTotals } from '../discovered';
@@ -19,6 +20,15 @@ export interface CollectorOptions {
   tracing?: TraceStats;
   /** The netns="*" sums of the compact sources' self-metrics (with --netns.all). */
   discovered?: DiscoveredTotals;
+}
+
+/** The options a config gives (the rest are the scrape's: its format, tracing, the netns="*" sums). */
+export function collectorOptionsFrom(config: Pick<Config, 'addresses' | 'interfaces'>): Pick<CollectorOptions, 'addressInfo' | 'addressInfoLinkLocal' | 'deletedGracePeriod'> {
+  return {
+    addressInfo: config.addresses.info,
+    addressInfoLinkLocal: config.addresses.infoLinkLocal,
+    deletedGracePeriod: config.interfaces.deletedGracePeriod,
+  };
 }
 
 export type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
