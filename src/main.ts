@@ -10,14 +10,15 @@ import { Config, ConfigError, EventLogLevel } from './config/config';
 import { EventBus } from './events/bus';
 import { formatEventJson, formatEventLine } from './events/format';
 import { createLogger, Logger } from './support/log';
-import { renderNetlinkMetrics } from './metrics/collectors';
+import { collectorOptionsFrom, renderNetlinkMetrics } from './metrics/render';
 import { DiscoveredTotals } from './metrics/discovered';
 import { OPENMETRICS_CONTENT_TYPE, OPENMETRICS_EOF, textToOpenMetrics } from './metrics/openmetrics';
+import { registerReloadMetrics } from './metrics/registry';
 import { loadNativeSocket, NativeSocketConstructor, trimMemory } from './runtime/native';
 import { ExporterServer, ServerOptions } from './http/server';
 import { WebConfigError } from './http/web-config';
 import { registerHttpMetrics } from './http/http-metrics';
-import { changesNeedingRestart, onReload, onShutdown, ReloadMetrics } from './runtime/lifecycle';
+import { changesNeedingRestart, onReload, onShutdown, ReloadStatus } from './runtime/lifecycle';
 import { EventRing } from './events/ring';
 import { startTracing } from './tracing';
 import { createEventRoutes } from './http/event-routes';
@@ -195,14 +196,11 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   // prom-client names these gauges `_total`, which promtool (rightly) rejects.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
-  const collectorOptions = {
-    addressInfo: config.addresses.info,
-    addressInfoLinkLocal: config.addresses.infoLinkLocal,
-    deletedGracePeriod: config.interfaces.deletedGracePeriod,
-  };
+  const collectorOptions = collectorOptionsFrom(config);
   let ready = false;
   const readyWaiters: (() => void)[] = [];
-  const reloadMetrics = new ReloadMetrics(registry);
+  const reloads = new ReloadStatus();
+  registerReloadMetrics(registry, reloads);
   registerEventStreamMetrics(registry, () => eventRoutes.streamStats());
   const server = newServer({
     listenAddress: config.web.listenAddress,
@@ -224,7 +222,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     maxQueuedScrapes: config.web.maxQueuedScrapes,
     headerTimeoutMs: config.web.headerTimeout * 1000,
     idleTimeoutMs: config.web.idleTimeout * 1000,
-    onWebConfigReload: (ok) => reloadMetrics.record(ok),
+    onWebConfigReload: (ok) => reloads.record(ok),
     routes: eventRoutes.routes,
     links: [['/events', 'Recent events'], ['/api/v1/events', 'Recent events as JSON']],
     scrape: async ({ openMetrics }) => {
@@ -260,12 +258,10 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   onReload(() => {
     const next = reloadConfig(config, logger);
     if (!next) {
-      reloadMetrics.record(false);
+      reloads.record(false);
       return;
     }
-    collectorOptions.addressInfo = next.addresses.info;
-    collectorOptions.addressInfoLinkLocal = next.addresses.infoLinkLocal;
-    collectorOptions.deletedGracePeriod = next.interfaces.deletedGracePeriod;
+    Object.assign(collectorOptions, collectorOptionsFrom(next));
     const { include, exclude } = interfaceFilters(next);
     for (const w of sources) {
       w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);
@@ -275,10 +271,10 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     discovered.enabled = next.netnsAll;
     void namespaces.setWanted(next.netns, next.netnsAll);
     const webOk = next.web.configFile === '' || server.reloadWebConfig();
-    reloadMetrics.record(webOk);
+    reloads.record(webOk);
   }, (err) => {
     logger.error('config reload failed', { error: err.stack ?? err.message });
-    reloadMetrics.record(false);
+    reloads.record(false);
   });
   // The warm-up's buses are wired as this one, with a ring of their own and no log.
   await warmUpPipeline(config, logger, () => exporterBus(new EventRing(64), () => 'off', logger));

@@ -3,7 +3,7 @@
 // one summary event per window, so a storm (a BGP full table) costs a counter per route, not an
 // object and strings.
 
-import { familyName } from '../state/addresses';
+import { familyName } from '../netlink/family';
 import type { PendingEvent, RouteEvent } from '../state/events';
 import { protocolName, routeTypeName, tableName } from '../netlink/format';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';

@@ -64,9 +64,17 @@ export const METRICS = {
   namespaceReady: family('netlink_namespace_ready', 'gauge', 'Whether the initial dump of the namespace is in and its socket is open.', ['netns'] as const),
   collectorSuccess: family('netlink_collector_success', 'gauge', 'Whether the collector succeeded in this scrape.', ['collector'] as const),
   collectorDuration: family('netlink_collector_duration_seconds', 'gauge', 'How long the collector took in this scrape.', ['collector'] as const),
-  // ---- the HTTP server (registered with prom-client by src/http/http-metrics.ts) ----
+  // ---- served by prom-client beside the process metrics (registry.ts), read from their owners at scrape time ----
+  // The HTTP server (src/http/http-metrics.ts).
   httpRequestsInFlight: family('netlink_http_requests_in_flight', 'gauge', 'HTTP requests taken and not yet answered or dropped, pipelined ones waiting included (the scrape that reads this counts itself).', [] as const),
   httpRefused: family('netlink_http_refused_total', 'counter', 'HTTP requests or connections turned away: unauthorized (401), rate_limited (429, the web config rate_limit), auth_busy (429, too many password checks waiting), pipelined (connection cut: too many requests pipelined), tls_handshake (TLS handshake failed or timed out, or the client certificate was refused), connections (closed at once: as many connections open as the open-files limit allows, less a reserve for netlink).', ['reason'] as const),
+  // The live event stream (src/http/event-stream-metrics.ts).
+  eventStreamClients: family('netlink_event_stream_clients', 'gauge', 'Clients following /api/v1/events/stream now.', [] as const),
+  eventStreamRefused: family('netlink_event_stream_refused_total', 'counter', 'Event stream requests answered 503 (past events.stream_max_clients, or shutting down).', [] as const),
+  eventStreamDisconnects: family('netlink_event_stream_disconnects_total', 'counter', 'Event stream clients cut off: too_slow (the ring overwrote events not yet sent to them), stalled (their socket did not drain).', ['reason'] as const),
+  // Configuration reloads, as Prometheus itself exports them (src/runtime/lifecycle.ts keeps the numbers).
+  configLastReloadSuccessful: family('netlink_config_last_reload_successful', 'gauge', 'Whether the last configuration reload (SIGHUP, or a change of the web config file) succeeded.', [] as const),
+  configLastReloadSuccessTimestamp: family('netlink_config_last_reload_success_timestamp_seconds', 'gauge', 'Time of the last successful configuration load (the start, or a reload).', [] as const),
   // ---- tracing (samples only when tracing is on) ----
   traceSpansDropped: family('netlink_trace_spans_dropped_total', 'counter', 'Trace spans dropped before reaching the collector: queue_full (export queue or open-span cap full), rate_limited (tracing.max_spans_per_second), export_failed (the collector refused or did not answer).', ['reason'] as const),
   traceSpansExported: family('netlink_trace_spans_exported_total', 'counter', 'Trace spans the collector accepted.', [] as const),

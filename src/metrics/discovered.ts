@@ -5,7 +5,7 @@
 // netlink_socket_overruns_total). A namespace that goes adds its counters to the retired sums
 // first, so the netns="*" counters never go down.
 
-import type { NamespaceSource } from './collectors';
+import type { NamespaceSource } from './collectors/source';
 
 /** The `netns` label of the sums of the namespaces found by --netns.all. */
 export const DISCOVERED_NETNS = '*';

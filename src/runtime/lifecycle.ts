@@ -1,7 +1,6 @@
 // Signals: SIGTERM and SIGINT stop the exporter gracefully within a bound and exit 0; SIGHUP
 // re-reads the configuration. Which config changes apply live and which need a restart.
 
-import { Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/config';
 import type { Logger } from '../support/log';
 
@@ -64,19 +63,22 @@ export function changesNeedingRestart(current: Config, next: Config): string[] {
   return keys;
 }
 
-/** netlink_config_last_reload_successful and its timestamp, as Prometheus itself exports them. */
-export class ReloadMetrics {
-  private readonly successful: Gauge;
-  private readonly timestamp: Gauge;
+/**
+ * Whether the last configuration reload succeeded, and when a load last did: what
+ * netlink_config_last_reload_successful and its timestamp read (src/metrics/registry.ts), as
+ * Prometheus itself exports them. The start is a successful load.
+ */
+export class ReloadStatus {
+  successful = true;
+  /** Seconds since the epoch. */
+  lastSuccess = 0;
 
-  constructor(registry: Registry) {
-    this.successful = new Gauge({ name: 'netlink_config_last_reload_successful', help: 'Whether the last configuration reload (SIGHUP, or a change of the web config file) succeeded.', registers: [registry] });
-    this.timestamp = new Gauge({ name: 'netlink_config_last_reload_success_timestamp_seconds', help: 'Time of the last successful configuration load (the start, or a reload).', registers: [registry] });
+  constructor() {
     this.record(true);
   }
 
   record(ok: boolean): void {
-    this.successful.set(ok ? 1 : 0);
-    if (ok) this.timestamp.set(Date.now() / 1000);
+    this.successful = ok;
+    if (ok) this.lastSuccess = Date.now() / 1000;
   }
 }

@@ -1,12 +1,13 @@
 // Addresses per (ifindex, family, address, prefix length): the identity of a real add/remove
 // transition. IPv6 re-sends RTM_NEWADDR on DAD and lifetime changes; those are updates.
 
-import { AF_INET6, IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_HOMEADDRESS, IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_PERMANENT, IFA_F_SECONDARY, IFA_F_TENTATIVE } from '../netlink/constants';
+import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_HOMEADDRESS, IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_PERMANENT, IFA_F_SECONDARY, IFA_F_TENTATIVE } from '../netlink/constants';
+import { familyName, type FamilyName } from '../netlink/family';
 import type { AddressMessage } from '../netlink/types';
 
 export interface AddressRecord {
   ifindex: number;
-  family: 'inet' | 'inet6';
+  family: FamilyName;
   address: string;
   prefixLength: number;
   scope: number;
@@ -19,9 +20,8 @@ export function addressKey(ifindex: number, address: string, prefixLength: numbe
   return `${ifindex}|${address}/${prefixLength}`;
 }
 
-export function familyName(family: number): 'inet' | 'inet6' {
-  return family === AF_INET6 ? 'inet6' : 'inet';
-}
+// TODO-LEAD: model.ts still imports familyName from here; point it at ../netlink/family and drop this.
+export { familyName };
 
 const FLAG_NAMES: readonly [number, string][] = [
   [IFA_F_SECONDARY, 'secondary'],

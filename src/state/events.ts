@@ -2,6 +2,8 @@
 // ifindex, then fields of its kind): what `events` mode prints (human lines or JSON), and what
 // /api/v1/events, the event stream and the tracing output carry.
 
+import type { FamilyName } from '../netlink/family';
+
 export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'neighbour' | 'vip' | 'resync';
 
 export interface LinkState {
@@ -53,7 +55,7 @@ export interface AddressEvent extends EventBase {
   kind: 'address';
   /** `dadfailed`: IPv6 duplicate address detection failed: another host holds the address. */
   action: 'added' | 'removed' | 'dadfailed';
-  family: 'inet' | 'inet6';
+  family: FamilyName;
   address: string;
   prefixLength: number;
   scope: string;
@@ -64,7 +66,7 @@ export interface AddressEvent extends EventBase {
 export interface RouteEvent extends EventBase {
   kind: 'route';
   action: 'added' | 'removed' | 'replaced' | 'flushed';
-  family: 'inet' | 'inet6';
+  family: FamilyName;
   /** local, main, default, or the number. */
   table: string;
   protocol: string;
@@ -85,7 +87,7 @@ export interface RouteEvent extends EventBase {
 export interface NeighbourEvent extends EventBase {
   kind: 'neighbour';
   action: 'added' | 'removed' | 'lladdr_changed';
-  family: 'inet' | 'inet6';
+  family: FamilyName;
   destination: string;
   lladdr?: string;
   /** On `lladdr_changed`: the MAC before. */

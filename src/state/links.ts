@@ -5,8 +5,8 @@ import { IF_OPER_DORMANT, IF_OPER_NOTPRESENT, IF_OPER_TESTING, IF_OPER_UNKNOWN, 
 import type { LinkMessage } from '../netlink/types';
 import type { LinkState } from './events';
 
-export const FAMILY_INET = 0;
-export const FAMILY_INET6 = 1;
+// TODO-LEAD: model.ts still imports FAMILY_INET and FAMILY_INET6 from here; point it at ../netlink/family and drop this.
+export { FAMILY_INET, FAMILY_INET6 } from '../netlink/family';
 export const ADDRESS_ADDED = 0;
 export const ADDRESS_REMOVED = 1;
 

@@ -2,6 +2,8 @@
 // else: state churn (REACHABLE, STALE, DELAY, PROBE) and bridge FDB entries are not changes.
 // Only counts per interface and family leave this module: no series per neighbour.
 
+import type { FamilyIndex } from '../netlink/family';
+
 export const NEIGHBOUR_ADDED = 0;
 export const NEIGHBOUR_REMOVED = 1;
 export const NEIGHBOUR_LLADDR_CHANGED = 2;
@@ -9,8 +11,7 @@ export const NEIGHBOUR_ACTIONS = ['added', 'removed', 'lladdr_changed'] as const
 
 export interface NeighbourRecord {
   ifindex: number;
-  /** 0 inet, 1 inet6. */
-  family: 0 | 1;
+  family: FamilyIndex;
   destination: string;
   /** The last MAC seen ("" while unresolved). */
   lladdr: string;

@@ -3,6 +3,8 @@
 // namespace documented in the README ("Tracing"). Plain strings: the incubating conventions
 // (host.name, network.interface.name, service.instance.id) are not in the stable entry point.
 
+import type { FamilyName } from '../netlink/family';
+
 export const SPAN = {
   outage: 'interface.outage',
   addressAdded: 'address.added',
@@ -69,6 +71,6 @@ export const RESOURCE = {
 } as const;
 
 /** `network.type` for a netlink family. */
-export function networkType(family: 'inet' | 'inet6'): 'ipv4' | 'ipv6' {
+export function networkType(family: FamilyName): 'ipv4' | 'ipv6' {
   return family === 'inet' ? 'ipv4' : 'ipv6';
 }

@@ -3,6 +3,8 @@
 // the ifindex is the interface's identity (a rename keeps its counters, so it keeps its
 // exemplar). Bounded: past MAX_ENTRIES the entry updated longest ago goes.
 
+import type { FamilyName } from '../netlink/family';
+
 export interface Exemplar {
   traceId: string;
   spanId: string;
@@ -12,7 +14,7 @@ export interface Exemplar {
   timestamp: number;
 }
 
-export type AddressFamily = 'inet' | 'inet6';
+export type AddressFamily = FamilyName;
 export type AddressAction = 'added' | 'removed';
 
 /** What the OpenMetrics rendering asks for. */

@@ -22,6 +22,7 @@
 
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import type { FamilyName } from '../netlink/family';
 import type { AddressEvent, DomainEvent, LinkEvent, LinkState, NeighbourEvent, ResyncEvent, RouteEvent, VipEvent } from '../state/events';
 import { ATTR, networkType, SPAN, SPAN_EVENT } from './attributes';
 import type { Exemplar, ExemplarStore } from './exemplars';
@@ -50,7 +51,7 @@ interface Outage {
 interface RouteWindow {
   start: number;
   netns: string;
-  family: 'inet' | 'inet6';
+  family: FamilyName;
   table: string;
   protocol: string;
   count: number;

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderNetlinkMetrics, type CollectorOptions, type NamespaceSource } from '../../../src/metrics/collectors';
+import { renderNetlinkMetrics, type CollectorOptions, type NamespaceSource } from '../../../src/metrics/render';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
 import { AF_INET, IFF_LOWER_UP, IFF_UP, RTM_NEWADDR, RTM_NEWLINK } from '../../../src/netlink/constants';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';

@@ -71,7 +71,7 @@ test('every metric name follows the conventions', () => {
 });
 
 test('a collector that throws costs its own series only', async () => {
-  const { renderNetlinkMetrics, COLLECTORS } = await import('../../../src/metrics/collectors');
+  const { renderNetlinkMetrics, COLLECTORS } = await import('../../../src/metrics/render');
   const failing: typeof COLLECTORS = [
     ['broken', () => {
       throw new Error('boom');

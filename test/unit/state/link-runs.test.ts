@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderNetlinkMetrics, type CollectorOptions, type NamespaceSource } from '../../../src/metrics/collectors';
+import { renderNetlinkMetrics, type CollectorOptions, type NamespaceSource } from '../../../src/metrics/render';
 import { AF_INET, AF_INET6, IFF_LOWER_UP, IFF_UP, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH } from '../../../src/netlink/constants';
 import type { AddressMessage, LinkMessage, NeighbourMessage } from '../../../src/netlink/types';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';

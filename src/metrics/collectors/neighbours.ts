@@ -1,0 +1,28 @@
+// netlink_neighbour*: the per-link change counters (from the cached link text), the entries per
+// namespace, and the host-wide neighbour tables and their limits.
+
+import { FAMILY_NAMES, familyNameOfIndex } from '../../netlink/family';
+import type { NamespaceModel } from '../../state/model';
+import { METRICS as M } from '../contract';
+import type { ExpositionWriter } from '../writer';
+import { familyOfLinks, linkRuns } from './link-runs';
+import { NEIGHBOUR_CHANGES } from './link-text';
+import type { NamespaceSource } from './source';
+
+export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)), NEIGHBOUR_CHANGES);
+  w.family(M.neighbours);
+  for (const source of sources) {
+    FAMILY_NAMES.forEach((family, i) => w.sample(M.neighbours, [source.model.netns, family], source.model.neighbourCounts[i]));
+  }
+  // The neighbour tables and their limits are host-wide: exported once, from the first
+  // namespace (our own comes first) whose table dump has answered, not once per namespace.
+  for (const [def, values] of [
+    [M.neighbourLimit, (m: NamespaceModel) => m.neighbourLimits],
+    [M.neighbourTableEntries, (m: NamespaceModel) => m.neighbourTableEntries],
+  ] as const) {
+    w.family(def);
+    const from = sources.find((source) => values(source.model).size > 0);
+    if (from) for (const [fam, value] of values(from.model)) w.sample(def, [familyNameOfIndex(fam)], value);
+  }
+}

@@ -1,0 +1,34 @@
+// What every collector is given: the render options of the scrape, and its own signature.
+
+import type { Config } from '../../config/config';
+import type { ExemplarLookup } from '../../tracing/exemplars';
+import type { TraceStats } from '../../tracing/stats';
+import type { DiscoveredTotals } from '../discovered';
+import type { ExpositionWriter } from '../writer';
+import type { NamespaceSource } from './source';
+
+export interface CollectorOptions {
+  addressInfo: boolean;
+  addressInfoLinkLocal: boolean;
+  /** Seconds a deleted interface's series stay. */
+  deletedGracePeriod: number;
+  /** Write OpenMetrics 1.0 (HELP/TYPE lines, exemplars); the caller appends `# EOF`. */
+  openMetrics?: boolean;
+  /** Trace ids for exemplars on the flap and address-change counters (OpenMetrics only). */
+  exemplars?: ExemplarLookup;
+  /** Present when tracing is on: netlink_trace_spans_*_total get samples. */
+  tracing?: TraceStats;
+  /** The netns="*" sums of the compact sources' self-metrics (with --netns.all). */
+  discovered?: DiscoveredTotals;
+}
+
+/** The options a config gives (the rest are the scrape's: its format, tracing, the netns="*" sums). */
+export function collectorOptionsFrom(config: Pick<Config, 'addresses' | 'interfaces'>): Pick<CollectorOptions, 'addressInfo' | 'addressInfoLinkLocal' | 'deletedGracePeriod'> {
+  return {
+    addressInfo: config.addresses.info,
+    addressInfoLinkLocal: config.addresses.infoLinkLocal,
+    deletedGracePeriod: config.interfaces.deletedGracePeriod,
+  };
+}
+
+export type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
