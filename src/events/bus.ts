@@ -2,7 +2,7 @@
 // line formats of `events` mode: one human line per event, or the schema as a JSON line.
 
 import { familyName } from '../state/addresses';
-import type { DomainEvent, LinkState, PendingEvent, RouteEvent } from '../state/events';
+import type { DomainEvent, LinkState, PendingEvent, RouteEvent, RouteGate } from '../state/events';
 import { protocolName, routeTypeName, tableName } from '../state/model';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
 
@@ -18,14 +18,6 @@ interface StormWindow {
   /** RTN_* type of the last suppressed route (for the summary's `type`). */
   lastType: number;
   timer: NodeJS.Timeout;
-}
-
-/**
- * Asked by the model before it builds a route event: a storm (a BGP full table) then costs a
- * counter per route, not an object and strings. Keys are the model's numeric groupKey.
- */
-export interface RouteGate {
-  admit(groupKey: number, action: number, routeType: number): boolean;
 }
 
 export class EventBus {

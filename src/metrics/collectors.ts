@@ -15,39 +15,12 @@ import { DROP_REASONS, TraceStats } from '../tracing/stats';
 import { Family, METRICS as M } from './contract';
 import { DISCOVERED_NETNS, DiscoveredTotals } from './discovered';
 import { formatExemplar } from './openmetrics';
+import type { NamespaceSource } from './source';
 import { createdName, escapeLabelValue, ExpositionWriter, formatCreated, formatValue } from './writer';
-
-/** What the metrics read of one watched namespace. */
-export interface NamespaceSource {
-  readonly model: NamespaceModel;
-  readonly overruns: number;
-  /** Datagrams refused because their sender was not the kernel. */
-  readonly foreignRefused: number;
-  readonly resyncs: number;
-  /** Seconds since the epoch, 0 if none. */
-  readonly lastResync: number;
-  readonly receiveBufferBytes: number;
-  readonly queueDepth: number;
-  readonly ready: boolean;
-  /**
-   * Whether its socket was ever opened. A configured namespace that is absent (not created yet,
-   * or deleted) is listed for netlink_namespace_ready 0 alone: zeros for its socket's counters
-   * would claim a socket that does not exist.
-   */
-  readonly opened: boolean;
-  /**
-   * Compact series: a namespace found only by --netns.all (pods come and go by the hundred).
-   * Its change counters that are still 0 have no series yet (each is born at its first change),
-   * and its self-metrics other than ready and overruns are summed under netns="*" (discovered.ts).
-   */
-  readonly compact?: boolean;
-}
 
 export interface CollectorOptions {
   addressInfo: boolean;
   addressInfoLinkLocal: boolean;
-  /** Seconds a deleted interface's series stay. */
-  deletedGracePeriod: number;
   /** Write OpenMetrics 1.0 (HELP/TYPE lines, exemplars); the caller appends `# EOF`. */
   openMetrics?: boolean;
   /** Trace ids for exemplars on the flap and address-change counters (OpenMetrics only). */
@@ -493,8 +466,8 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
   // Compact sources (found by --netns.all) are summed under netns="*", with those gone.
   const sums = options.discovered?.sums(sources);
   for (const [def, counts] of [
-    [M.messagesReceived, (s: { model: { messagesReceived: Float64Array } }) => s.model.messagesReceived],
-    [M.dumpMessages, (s: { model: { dumpMessages: Float64Array } }) => s.model.dumpMessages],
+    [M.messagesReceived, (s: { counters: { messagesReceived: Float64Array } }) => s.counters.messagesReceived],
+    [M.dumpMessages, (s: { counters: { dumpMessages: Float64Array } }) => s.counters.dumpMessages],
   ] as const) {
     w.family(def);
     const each = (netns: string, values: Float64Array, unknownSeen: ArrayLike<number | undefined> | undefined, created: number): void => {
@@ -506,8 +479,8 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
       }
     };
     const kind = def === M.messagesReceived ? 0 : 1;
-    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source), source.model.unknownTypeSeen[kind], source.model.createdAt);
-    if (sums) each(DISCOVERED_NETNS, counts({ model: sums }), undefined, options.discovered?.createdAt ?? 0);
+    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source), source.counters.unknownTypeSeen[kind], source.model.createdAt);
+    if (sums) each(DISCOVERED_NETNS, counts({ counters: sums }), undefined, options.discovered?.createdAt ?? 0);
   }
   // What an alert needs stays per namespace, compact ones included; the rest of theirs is summed.
   type Sum = (s: NonNullable<typeof sums>) => number;
@@ -516,7 +489,7 @@ function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], opti
     [M.foreignRefused, (s) => s.foreignRefused, 'per-namespace'],
     [M.resyncs, (s) => s.resyncs, (t) => t.resyncs],
     [M.lastResync, (s) => s.lastResync, (t) => t.lastResync],
-    [M.decodeErrors, (s) => s.model.decodeErrors, (t) => t.decodeErrors],
+    [M.decodeErrors, (s) => s.counters.decodeErrors, (t) => t.decodeErrors],
     // Every socket asks for the same buffer with the same privileges: our own namespace's grant tells.
     [M.receiveBuffer, (s) => s.receiveBufferBytes, undefined],
     [M.eventQueueDepth, (s) => s.queueDepth, (t) => t.queueDepth],
@@ -568,7 +541,6 @@ export function renderNetlinkMetrics(
 ): Buffer[] {
   const chunks: Buffer[] = [];
   const results: [string, boolean, number][] = [];
-  for (const source of sources) source.model.expireDeleted(options.deletedGracePeriod);
   for (const [name, collect] of collectors) {
     const started = process.hrtime.bigint();
     const w = new ExpositionWriter(options.openMetrics);

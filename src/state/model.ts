@@ -1,6 +1,7 @@
-// The per-namespace model: links, addresses, routes and nexthop objects, fed by decoded
-// messages (notifications and dump replies alike), turned into domain events, and read by the
-// metrics at scrape time. Counters are plain numbers here; prom-client never sees an event.
+// The per-namespace model: links, addresses, routes and nexthop objects, fed by the session
+// (src/session/) with decoded messages and their origin (notifications and dump replies alike),
+// turned into domain events, and read by the metrics at scrape time. Counters are plain numbers
+// here; prom-client never sees an event.
 
 import {
   AF_BRIDGE,
@@ -11,7 +12,6 @@ import {
   IFF_RUNNING,
   IFF_UP,
   NLM_F_CREATE,
-  NLM_F_DUMP_INTR,
   NLM_F_REPLACE,
   RTM_DELADDR,
   RTM_DELLINK,
@@ -20,25 +20,20 @@ import {
   RTM_DELROUTE,
   RTM_F_CLONED,
   RTN_LOCAL,
-  RTM_NAMES,
   RTPROT_NAMES,
 } from '../netlink/constants';
 import { formatIp, ipv4Word } from '../netlink/format';
 import { routeDestination, routeGateway } from '../netlink/route';
-import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NeighbourTableMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
+import type { AddressMessage, LinkMessage, NeighbourMessage, NeighbourTableMessage, NexthopMessage, RouteMessage } from '../netlink/types';
 import type { VipConfig } from '../config/config';
+import type { NameMatcher } from '../config/name-pattern';
+import type { MessageOrigin, SessionServices, SessionSink } from '../session/sink';
 import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbourKey, NeighbourRecord } from './neighbours';
 import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
-import type { PendingEvent } from './events';
-import type { RouteGate } from '../events/bus';
+import type { PendingEvent, RouteGate } from './events';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
 import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable, splitGroupKey } from './routes';
-
-/** An interface-name filter: src/name-pattern.ts compiles the config's into linear-time RE2 matchers. */
-export interface NameMatcher {
-  test(name: string): boolean;
-}
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -54,6 +49,17 @@ export interface ModelOptions {
   vips?: readonly VipConfig[];
   /** How many emptied route groups keep their series at 0 (default MAX_EMPTY_ROUTE_GROUPS). */
   maxEmptyRouteGroups?: number;
+  /**
+   * Seconds a deleted interface's series stay: the model then drops them on a timer of its own
+   * (never at scrape time). Without it, only expireDeleted() drops them.
+   */
+  deletedGracePeriod?: number;
+  /** The barrier and link probe of the session that feeds the model; without one, repairs and held flaps apply at once. */
+  session?: SessionServices;
+  /** Domain events go here when someone listens. */
+  onEvent?: (event: PendingEvent) => void;
+  /** Route-storm coalescing, asked before a route event is built (EventBus.routeGate). */
+  routeGate?: RouteGate;
 }
 
 /**
@@ -77,12 +83,7 @@ interface NexthopObject {
   group: number[] | undefined;
 }
 
-/** Dump phases: replies of the initial dump set state quietly; a resync counts what it repairs. */
-export type DumpMode = 'initial' | 'resync';
-
-const RTM_NAME_MAX = 256;
-
-export class NamespaceModel implements MessageSink {
+export class NamespaceModel implements SessionSink {
   readonly netns: string;
   readonly links = new Map<number, LinkRecord>();
   /** Deleted links whose series stay for the grace period. */
@@ -119,21 +120,11 @@ export class NamespaceModel implements MessageSink {
   /** Entries of the host-wide neighbour tables (every namespace's), as of the last table dump. */
   readonly neighbourTableEntries = new Map<0 | 1, number>();
 
-  /** Notifications by nlmsg_type (what the kernel multicast to us). */
-  readonly messagesReceived = new Float64Array(RTM_NAME_MAX);
-  /** Dump replies by nlmsg_type. */
-  readonly dumpMessages = new Float64Array(RTM_NAME_MAX);
   /**
    * When the model was made (its namespace opened): the `_created` of the counters that exist
    * from then on (per-namespace counters, known message types, interfaces of the initial dump).
    */
   readonly createdAt: number;
-  /**
-   * When a message type outside RTM_NAMES was first counted (its series is born then), by type,
-   * 0 if never: [notifications, dump replies].
-   */
-  readonly unknownTypeSeen = [new Float64Array(RTM_NAME_MAX), new Float64Array(RTM_NAME_MAX)] as const;
-  decodeErrors = 0;
   seriesLimitDropped = 0;
   /** Interfaces the kernel deleted (or moved out of the namespace): not flaps, counted apart. */
   interfacesDeleted = 0;
@@ -141,21 +132,8 @@ export class NamespaceModel implements MessageSink {
   private lossEpoch = 0;
   trackedCount = 0;
 
-  /** Our netlink port id: replies to our dumps carry it. */
-  portId = -1;
-  /** Set while a dump is running: how its replies are applied. */
-  dumpMode: DumpMode | undefined;
-  /** Set when a dump reply carried NLM_F_DUMP_INTR: the dump must be retried. */
-  dumpInterrupted = false;
-  /** Called for each NLMSG_DONE / NLMSG_ERROR that answers one of our requests. */
-  onDumpEnd: ((header: MessageHeader, errno: number) => void) | undefined;
-  /** Runs the callback once every notification queued before now has been applied (see watcher). */
-  barrier: ((callback: () => void) => void) | undefined;
-  /**
-   * Runs the callback once the kernel has answered a request about this ifindex that takes
-   * RTNL (RTM_GETLINK), so after the RTM_DELLINK of a deletion in progress (see isClose).
-   */
-  linkProbe: ((ifindex: number, callback: () => void) => void) | undefined;
+  /** The session's barrier and link probe (see SessionServices); undefined without a session. */
+  private readonly session: SessionServices | undefined;
   /** Domain events go here when someone listens; none are built otherwise. */
   onEvent: ((event: PendingEvent) => void) | undefined;
   /** Asked before a route event is built: past a storm's allowance the event is only counted. */
@@ -171,6 +149,9 @@ export class NamespaceModel implements MessageSink {
   private options: ModelOptions;
   private readonly now: () => number;
   private readonly scratch = Buffer.alloc(16);
+  /** The pending expiry of deleted links (expireSoon): when it is due, in seconds since the epoch. */
+  private expiry: { due: number; timer: NodeJS.Timeout } | undefined;
+  private closed = false;
 
   constructor(options: ModelOptions) {
     this.options = options;
@@ -178,35 +159,38 @@ export class NamespaceModel implements MessageSink {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.createdAt = this.now();
     this.vips = new VipWatch(options.vips ?? [], this.createdAt);
+    this.session = options.session;
+    this.onEvent = options.onEvent;
+    this.routeGate = options.routeGate;
   }
 
-  /** The namespace is no longer watched: stops the route tables' background work. */
+  /** The namespace is no longer watched: stops the route tables' background work and the expiry timer. */
   close(): void {
+    this.closed = true;
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    this.expiry = undefined;
     this.routes4.close();
     this.routes6.close();
   }
 
-  // ---- MessageSink ---------------------------------------------------------------------------
-
-  /** Counts the message and says whether it is a reply to our own dump. */
-  private account(h: MessageHeader): boolean {
-    // Only replies to our own requests carry our port id (we never change state from this socket).
-    const isDump = h.pid === this.portId && this.portId >= 0;
-    const type = h.type & 0xff;
-    const counts = isDump ? this.dumpMessages : this.messagesReceived;
-    // A type the names table lacks gets its series with its first message: remember when.
-    if (counts[type]++ === 0 && RTM_NAMES[type] === undefined) this.unknownTypeSeen[isDump ? 1 : 0][type] = this.now();
-    if (isDump && (h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
-    return isDump;
+  /** What the model holds (SessionSink): for the session's log line and the memory it releases at close. */
+  holdings(): { links: number; addresses: number; routes: number; routeBytes: number } {
+    return { links: this.links.size, addresses: this.addresses.size, routes: this.routes4.count + this.routes6.count, routeBytes: this.routes4.bytes + this.routes6.bytes };
   }
+
+  /** A resync started or completed (the session's overrun repair): its domain event. */
+  resyncEvent(action: 'started' | 'completed'): void {
+    this.onEvent?.({ netns: this.netns, kind: 'resync', action, interface: '', ifindex: 0, reason: 'overrun' });
+  }
+
+  // ---- messages from the session ---------------------------------------------------------------
 
   /** Initial dump replies change state without counting or telling anyone. */
-  private quiet(isDump: boolean): boolean {
-    return isDump && this.dumpMode === 'initial';
+  private quiet(origin: MessageOrigin): boolean {
+    return origin === 'initial-dump';
   }
 
-  link(m: LinkMessage): void {
-    const isDump = this.account(m);
+  link(m: LinkMessage, origin: MessageOrigin = 'notification'): void {
     // AF_BRIDGE messages describe bridge ports, not the link itself.
     if (m.family === AF_BRIDGE) return;
     if (m.type === RTM_DELLINK) {
@@ -218,13 +202,13 @@ export class NamespaceModel implements MessageSink {
     if (!known) {
       const record = newLinkRecord(m, now);
       // Found by the initial dump: the kernel's own counters (carrier changes) predate us.
-      record.kernelCountersPredateUs = this.quiet(isDump);
+      record.kernelCountersPredateUs = this.quiet(origin);
       record.lossEpoch = this.lossEpoch;
       this.adoptAddresses(record);
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
       this.track(record);
-      if (!this.quiet(isDump) && this.onEvent) {
+      if (!this.quiet(origin) && this.onEvent) {
         this.onEvent({ netns: this.netns, kind: 'link', action: 'added', interface: record.name, ifindex: record.ifindex, state: linkState(record), ...(record.kind ? { linkKind: record.kind } : {}), ...(record.mac ? { mac: record.mac } : {}) });
       }
       return;
@@ -234,10 +218,10 @@ export class NamespaceModel implements MessageSink {
     const previous = this.onEvent ? linkState(known) : undefined;
     // The first message of a link since notifications were lost may follow lost ones: a
     // notification as much as the resync's dump reply.
-    const afterGap = known.lossEpoch !== this.lossEpoch || (isDump && this.dumpMode === 'resync');
+    const afterGap = known.lossEpoch !== this.lossEpoch || origin === 'resync-dump';
     known.lossEpoch = this.lossEpoch;
     const update = updateLink(known, m, now, afterGap);
-    if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(isDump));
+    if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(origin));
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
       this.retrack(known);
@@ -245,10 +229,10 @@ export class NamespaceModel implements MessageSink {
       // Ignore lists name interfaces.
       this.vipChanged(undefined);
     }
-    if (update.flaps > 0 && !this.quiet(isDump)) {
+    if (update.flaps > 0 && !this.quiet(origin)) {
       this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: known.name, ifindex: known.ifindex, flaps: update.flaps, oper: linkState(known).oper });
     }
-    if (update.stateChanged && previous && !this.quiet(isDump)) {
+    if (update.stateChanged && previous && !this.quiet(origin)) {
       this.onEvent?.({ netns: this.netns, kind: 'link', action: 'changed', interface: known.name, ifindex: known.ifindex, state: linkState(known), previous });
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
@@ -260,8 +244,7 @@ export class NamespaceModel implements MessageSink {
     if (update.adminWentUp) this.routes4.multipathDeviceUp(known.ifindex);
   }
 
-  address(m: AddressMessage): void {
-    const isDump = this.account(m);
+  address(m: AddressMessage, origin: MessageOrigin = 'notification'): void {
     if ((m.family !== AF_INET && m.family !== AF_INET6) || m.address === undefined) return;
     const key = addressKey(m.ifindex, m.address, m.prefixLength);
     const known = this.addresses.get(key);
@@ -274,7 +257,7 @@ export class NamespaceModel implements MessageSink {
       this.vipChanged(m.address);
       return;
     }
-    const quiet = this.quiet(isDump);
+    const quiet = this.quiet(origin);
     if (known) {
       const dadFailed = (m.addressFlags & IFA_F_DADFAILED) !== 0 && (known.flags & IFA_F_DADFAILED) === 0;
       known.flags = m.addressFlags;
@@ -322,11 +305,11 @@ export class NamespaceModel implements MessageSink {
     }
   }
 
-  route(m: RouteMessage): void {
-    const isDump = this.account(m);
+  route(m: RouteMessage, origin: MessageOrigin = 'notification'): void {
+    const isDump = origin !== 'notification';
     if ((m.family !== AF_INET && m.family !== AF_INET6) || (m.routeFlags & RTM_F_CLONED) !== 0) return;
     const table = m.family === AF_INET6 ? this.routes6 : this.routes4;
-    const quiet = this.quiet(isDump);
+    const quiet = this.quiet(origin);
     if (m.type === RTM_DELROUTE) {
       if (!isDump) this.countRoute(m.table, m.family, m.protocol, ACTION_REMOVED);
       const ref = table.applyDelete(m);
@@ -356,14 +339,13 @@ export class NamespaceModel implements MessageSink {
     if (this.onEvent) this.emitRouteMessage(ROUTE_ACTIONS[action] as 'added' | 'replaced', m);
   }
 
-  neighbour(m: NeighbourMessage): void {
-    const isDump = this.account(m);
+  neighbour(m: NeighbourMessage, origin: MessageOrigin = 'notification'): void {
     // Bridge FDB entries (AF_BRIDGE) share the group; they are not neighbours.
     if ((m.family !== AF_INET && m.family !== AF_INET6) || m.destination === undefined) return;
     const fam = m.family === AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
     const key = neighbourKey(m.ifindex, m.destination);
     const known = this.neighbours.get(key);
-    const quiet = this.quiet(isDump);
+    const quiet = this.quiet(origin);
     if (m.type === RTM_DELNEIGH) {
       if (!known) return;
       this.removeNeighbour(key, known);
@@ -386,8 +368,7 @@ export class NamespaceModel implements MessageSink {
     if (vip) vip.macChanges++;
   }
 
-  neighbourTable(m: NeighbourTableMessage): void {
-    this.account(m);
+  neighbourTable(m: NeighbourTableMessage, _origin?: MessageOrigin): void {
     const fam = m.family === AF_INET ? FAMILY_INET : m.family === AF_INET6 ? FAMILY_INET6 : undefined;
     if (fam === undefined) return;
     if (m.thresh3 !== undefined) this.neighbourLimits.set(fam, m.thresh3);
@@ -419,33 +400,13 @@ export class NamespaceModel implements MessageSink {
     });
   }
 
-  nexthop(m: NexthopMessage): void {
-    this.account(m);
+  nexthop(m: NexthopMessage, _origin?: MessageOrigin): void {
     if (m.type === RTM_DELNEXTHOP) {
       // The kernel drops the IPv4 routes that use it without RTM_DELROUTE (IPv6 sends one).
       this.removeNexthopObjects(new Set([m.id]));
       return;
     }
     this.nexthops.set(m.id, { oif: m.oif ?? 0, group: m.group });
-  }
-
-  done(h: MessageHeader): void {
-    if (h.pid === this.portId) {
-      if ((h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
-      this.onDumpEnd?.(h, 0);
-    }
-  }
-
-  error(h: MessageHeader, errno: number): void {
-    if (h.pid === this.portId) this.onDumpEnd?.(h, errno);
-  }
-
-  other(m: OtherMessage): void {
-    this.account(m);
-  }
-
-  decodeError(): void {
-    this.decodeErrors++;
   }
 
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
@@ -549,7 +510,7 @@ export class NamespaceModel implements MessageSink {
       const flaps = commitPendingFlaps(record);
       if (flaps > 0 && !quiet) this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: record.name, ifindex: record.ifindex, flaps, oper: linkState(record).oper });
     };
-    if (this.linkProbe) this.linkProbe(record.ifindex, commit);
+    if (this.session) this.session.linkProbe(record.ifindex, commit);
     else commit();
   }
 
@@ -562,16 +523,45 @@ export class NamespaceModel implements MessageSink {
     record.pendingFlaps = 0;
     this.interfacesDeleted++;
     if (record.tracked) this.trackedCount--;
-    record.deletedAt = this.now();
+    const deletedAt = this.now();
+    record.deletedAt = deletedAt;
     record.version++;
     if (record.tracked) this.deletedLinks.push(record);
     this.flushDevice(ifindex, true);
     this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
     this.vipChanged(undefined);
+    // Its series go after the grace period; the addresses and neighbours of a link without
+    // series at once (as the next scrape dropped them when rendering expired links).
+    this.expireSoon(record.tracked ? deletedAt + (this.options.deletedGracePeriod ?? 0) : deletedAt);
+  }
+
+  /**
+   * Runs expireDeleted when `due` (seconds since the epoch) comes, on an unref'd timer: a scrape
+   * only reads. One timer for the earliest due time; without a grace period (deletedGracePeriod
+   * not given) nothing is scheduled and expireDeleted runs only when called.
+   */
+  private expireSoon(due: number): void {
+    if (this.options.deletedGracePeriod === undefined || this.closed) return;
+    if (this.expiry && this.expiry.due <= due) return;
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    const timer = setTimeout(() => {
+      this.expiry = undefined;
+      this.expireDeleted();
+    }, Math.max(0, (due - this.now()) * 1000));
+    timer.unref();
+    this.expiry = { due, timer };
+  }
+
+  /** A config reload's grace period: links deleted longer ago than that go now, the others when it ends. */
+  setDeletedGracePeriod(grace: number): void {
+    this.options = { ...this.options, deletedGracePeriod: grace };
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    this.expiry = undefined;
+    this.expireDeleted();
   }
 
   /** Drops the series of links deleted more than `grace` seconds ago, and their addresses. */
-  expireDeleted(grace: number): void {
+  expireDeleted(grace = this.options.deletedGracePeriod ?? 0): void {
     const limit = this.now() - grace;
     for (let i = this.deletedLinks.length - 1; i >= 0; i--) {
       const record = this.deletedLinks[i] as LinkRecord;
@@ -587,6 +577,10 @@ export class NamespaceModel implements MessageSink {
       this.neighbours.delete(key);
       this.neighbourCounts[neighbour.family] = Math.max(0, this.neighbourCounts[neighbour.family] - 1);
     }
+    // The next link to go (a timer that fired a moment early finds it still in its grace period).
+    let next = Infinity;
+    for (const record of this.deletedLinks) next = Math.min(next, (record.deletedAt ?? 0) + grace);
+    if (next !== Infinity) this.expireSoon(next);
   }
 
   // ---- addresses -----------------------------------------------------------------------------
@@ -631,7 +625,7 @@ export class NamespaceModel implements MessageSink {
         this.routes4.multipathDeviceDown(record.ifindex, (ref) => this.routeFlushed(ref));
       }
     };
-    if (this.barrier) this.barrier(repair);
+    if (this.session) this.session.barrier(repair);
     else repair();
   }
 
