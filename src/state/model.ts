@@ -19,7 +19,6 @@ import {
   RTM_DELNEXTHOP,
   RTM_DELROUTE,
   RTM_F_CLONED,
-  RTN_LOCAL,
   RTPROT_NAMES,
 } from '../netlink/constants';
 import { formatIp, ipv4Word } from '../netlink/format';
@@ -33,7 +32,10 @@ import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent, RouteGate } from './events';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
-import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable, splitGroupKey } from './routes';
+import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
+import { MAX_EMPTY_ROUTE_GROUPS, RouteGroups } from './route-groups';
+import { DefaultRoute, DefaultRoutes } from './default-routes';
+import { NexthopObject, NexthopObjects } from './nexthops';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -62,27 +64,6 @@ export interface ModelOptions {
   routeGate?: RouteGate;
 }
 
-/**
- * Route groups (table, family, protocol) whose last route went keep their series at 0, so that
- * `netlink_routes{protocol="bgp"} < 1000` fires when BGP withdraws everything. A routing daemon
- * that cycles table numbers would make that unbounded: past this many emptied groups in a
- * namespace, the one emptied longest ago is forgotten (counted in routeGroupsForgotten).
- */
-export const MAX_EMPTY_ROUTE_GROUPS = 1024;
-
-export interface DefaultRoute {
-  table: number;
-  family: number;
-  protocol: number;
-  ifindex: number;
-  gateway: string;
-}
-
-interface NexthopObject {
-  oif: number;
-  group: number[] | undefined;
-}
-
 export class NamespaceModel implements SessionSink {
   readonly netns: string;
   readonly links = new Map<number, LinkRecord>();
@@ -91,25 +72,27 @@ export class NamespaceModel implements SessionSink {
   readonly addresses = new Map<string, AddressRecord>();
   readonly routes4 = new RouteTable(AF_INET);
   readonly routes6 = new RouteTable(AF_INET6);
+  /** netlink_routes and netlink_route_changes_total per (table, family, protocol) (route-groups.ts). */
+  private readonly routeGroups: RouteGroups;
   /**
    * netlink_routes by groupKey(table, family, protocol). A group stays, at 0, after its last
    * route goes (up to maxEmptyRouteGroups of them): same keys as routeChanges.
    */
-  readonly routeCounts = new Map<number, number>();
+  readonly routeCounts: ReadonlyMap<number, number>;
   /** netlink_route_changes_total by groupKey, one number per ROUTE_ACTIONS entry. */
-  readonly routeChanges = new Map<number, number[]>();
+  readonly routeChanges: ReadonlyMap<number, readonly number[]>;
   /** When each route group was first seen (seconds since the epoch): its counters' `_created`. */
-  readonly routeGroupCreated = new Map<number, number>();
-  /** Groups at 0 routes, the one emptied longest ago first. */
-  private readonly emptyRouteGroups = new Set<number>();
-  /** Emptied route groups forgotten because more than maxEmptyRouteGroups were at 0. */
-  routeGroupsForgotten = 0;
-  readonly defaultRoutes = new Map<string, DefaultRoute>();
+  readonly routeGroupCreated: ReadonlyMap<number, number>;
+  /** The default routes by name (default-routes.ts). */
+  private readonly defaults: DefaultRoutes;
+  readonly defaultRoutes: ReadonlyMap<string, DefaultRoute>;
   /** netlink_default_route_changes_total by "table|family". */
-  readonly defaultRouteChanges = new Map<string, number>();
+  readonly defaultRouteChanges: ReadonlyMap<string, number>;
   /** When each defaultRouteChanges key was first seen: its `_created`. */
-  readonly defaultRouteChangesCreated = new Map<string, number>();
-  readonly nexthops = new Map<number, NexthopObject>();
+  readonly defaultRouteChangesCreated: ReadonlyMap<string, number>;
+  /** Nexthop objects by id (nexthops.ts). */
+  private readonly nexthopObjects = new NexthopObjects();
+  readonly nexthops: ReadonlyMap<number, NexthopObject> = this.nexthopObjects.byId;
   vips: VipWatch;
   /** ARP and NDP entries by neighbourKey (no series per neighbour: counts only). */
   readonly neighbours = new Map<string, NeighbourRecord>();
@@ -159,6 +142,18 @@ export class NamespaceModel implements SessionSink {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.createdAt = this.now();
     this.vips = new VipWatch(options.vips ?? [], this.createdAt);
+    this.defaults = new DefaultRoutes(this.now);
+    this.defaultRoutes = this.defaults.routes;
+    this.defaultRouteChanges = this.defaults.changes;
+    this.defaultRouteChangesCreated = this.defaults.changesCreated;
+    this.routeGroups = new RouteGroups(
+      this.now,
+      () => this.options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS,
+      (table, family) => this.defaults.forgetChanges(table, family),
+    );
+    this.routeCounts = this.routeGroups.counts;
+    this.routeChanges = this.routeGroups.changes;
+    this.routeGroupCreated = this.routeGroups.created;
     this.session = options.session;
     this.onEvent = options.onEvent;
     this.routeGate = options.routeGate;
@@ -176,6 +171,11 @@ export class NamespaceModel implements SessionSink {
   /** What the model holds (SessionSink): for the session's log line and the memory it releases at close. */
   holdings(): { links: number; addresses: number; routes: number; routeBytes: number } {
     return { links: this.links.size, addresses: this.addresses.size, routes: this.routes4.count + this.routes6.count, routeBytes: this.routes4.bytes + this.routes6.bytes };
+  }
+
+  /** Emptied route groups forgotten because more than maxEmptyRouteGroups were at 0. */
+  get routeGroupsForgotten(): number {
+    return this.routeGroups.forgotten;
   }
 
   /** A resync started or completed (the session's overrun repair): its domain event. */
@@ -311,11 +311,11 @@ export class NamespaceModel implements SessionSink {
     const table = m.family === AF_INET6 ? this.routes6 : this.routes4;
     const quiet = this.quiet(origin);
     if (m.type === RTM_DELROUTE) {
-      if (!isDump) this.countRoute(m.table, m.family, m.protocol, ACTION_REMOVED);
+      if (!isDump) this.routeGroups.count(m.table, m.family, m.protocol, ACTION_REMOVED);
       const ref = table.applyDelete(m);
       if (ref) {
-        this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
-        if (ref.dstLength === 0) this.forgetDefaultRoute(ref, quiet);
+        this.routeGroups.adjust(ref.table, ref.family, ref.protocol, -1);
+        if (ref.dstLength === 0) this.defaults.forget(ref, quiet);
         if (!quiet && this.onEvent) this.emitRouteMessage('removed', m);
       }
       return;
@@ -325,17 +325,17 @@ export class NamespaceModel implements SessionSink {
     const result = table.applyNew(m, replace, (_ref, before) => {
       previousProtocol = before;
     });
-    if (result === 'added') this.adjustRouteCount(m.table, m.family, m.protocol, 1);
+    if (result === 'added') this.routeGroups.adjust(m.table, m.family, m.protocol, 1);
     else if (previousProtocol >= 0 && previousProtocol !== m.protocol) {
-      this.adjustRouteCount(m.table, m.family, previousProtocol, -1);
-      this.adjustRouteCount(m.table, m.family, m.protocol, 1);
+      this.routeGroups.adjust(m.table, m.family, previousProtocol, -1);
+      this.routeGroups.adjust(m.table, m.family, m.protocol, 1);
     }
-    if (m.dstLength === 0) this.rememberDefaultRoute(m, quiet || result === 'same');
+    if (m.dstLength === 0) this.defaults.remember(m, quiet || result === 'same');
     if (quiet) return;
     // A resync's dump reply counts only what it repairs: a route we did not hold.
     if (isDump && result !== 'added') return;
     const action = isDump ? ACTION_ADDED : replace ? ACTION_REPLACED : (m.flags & NLM_F_CREATE) !== 0 || result === 'added' ? ACTION_ADDED : ACTION_REPLACED;
-    this.countRoute(m.table, m.family, m.protocol, action);
+    this.routeGroups.count(m.table, m.family, m.protocol, action);
     if (this.onEvent) this.emitRouteMessage(ROUTE_ACTIONS[action] as 'added' | 'replaced', m);
   }
 
@@ -406,7 +406,7 @@ export class NamespaceModel implements SessionSink {
       this.removeNexthopObjects(new Set([m.id]));
       return;
     }
-    this.nexthops.set(m.id, { oif: m.oif ?? 0, group: m.group });
+    this.nexthopObjects.set(m);
   }
 
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
@@ -658,77 +658,19 @@ export class NamespaceModel implements SessionSink {
 
   // ---- routes --------------------------------------------------------------------------------
 
-  private adjustRouteCount(table: number, family: number, protocol: number, delta: number): void {
-    const key = groupKey(table, family, protocol);
-    this.routeGroup(key);
-    const before = this.routeCounts.get(key) as number;
-    const next = Math.max(0, before + delta);
-    this.routeCounts.set(key, next);
-    if (next === 0) this.routeGroupEmptied(key);
-    // Only a group that was at 0 is in the set (a route burst pays no set operation per route).
-    else if (before === 0) this.emptyRouteGroups.delete(key);
-  }
-
-  private countRoute(table: number, family: number, protocol: number, action: number): void {
-    const key = groupKey(table, family, protocol);
-    (this.routeGroup(key)[action] as number)++;
-  }
-
-  /**
-   * A group's series, made at its first route or change: the gauge and every change counter
-   * at 0, so the first change is a rate and the group's count can later read 0.
-   */
-  private routeGroup(key: number): number[] {
-    let counts = this.routeChanges.get(key);
-    if (counts) return counts;
-    this.routeChanges.set(key, (counts = [0, 0, 0, 0]));
-    this.routeCounts.set(key, 0);
-    this.routeGroupCreated.set(key, this.now());
-    this.routeGroupEmptied(key);
-    return counts;
-  }
-
-  /** A group at 0 routes keeps its series; past the cap the one emptied longest ago goes. */
-  private routeGroupEmptied(key: number): void {
-    this.emptyRouteGroups.delete(key);
-    this.emptyRouteGroups.add(key);
-    const cap = Math.max(1, this.options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS);
-    while (this.emptyRouteGroups.size > cap) {
-      const oldest = this.emptyRouteGroups.values().next().value as number;
-      this.emptyRouteGroups.delete(oldest);
-      this.routeCounts.delete(oldest);
-      this.routeChanges.delete(oldest);
-      this.routeGroupCreated.delete(oldest);
-      this.routeGroupsForgotten++;
-      this.forgetDefaultRouteChanges(oldest);
-    }
-  }
-
-  /** netlink_default_route_changes_total of a forgotten group's table and family goes when nothing else uses them. */
-  private forgetDefaultRouteChanges(forgotten: number): void {
-    const { table, family } = splitGroupKey(forgotten);
-    for (const key of this.routeCounts.keys()) {
-      const g = splitGroupKey(key);
-      if (g.table === table && g.family === family) return;
-    }
-    const key = `${table}|${family}`;
-    this.defaultRouteChanges.delete(key);
-    this.defaultRouteChangesCreated.delete(key);
-  }
-
   /** A route the kernel removed without a notification. */
   private routeFlushed(ref: RouteRef): void {
-    this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
-    this.countRoute(ref.table, ref.family, ref.protocol, ACTION_FLUSHED);
-    if (ref.dstLength === 0) this.forgetDefaultRoute(ref, false);
+    this.routeGroups.adjust(ref.table, ref.family, ref.protocol, -1);
+    this.routeGroups.count(ref.table, ref.family, ref.protocol, ACTION_FLUSHED);
+    if (ref.dstLength === 0) this.defaults.forget(ref, false);
     if (this.onEvent) this.emitRouteRef('flushed', ref);
   }
 
   /** A route a resync found gone: a notification we lost. */
   private routeSwept(ref: RouteRef): void {
-    this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
-    this.countRoute(ref.table, ref.family, ref.protocol, ACTION_REMOVED);
-    if (ref.dstLength === 0) this.forgetDefaultRoute(ref, false);
+    this.routeGroups.adjust(ref.table, ref.family, ref.protocol, -1);
+    this.routeGroups.count(ref.table, ref.family, ref.protocol, ACTION_REMOVED);
+    if (ref.dstLength === 0) this.defaults.forget(ref, false);
     if (this.onEvent) this.emitRouteRef('removed', ref);
   }
 
@@ -747,76 +689,14 @@ export class NamespaceModel implements SessionSink {
   }
 
   private flushNexthopsOn(ifindex: number): void {
-    const gone = new Set<number>();
-    for (const [id, nh] of this.nexthops) if (nh.oif === ifindex) gone.add(id);
+    const gone = this.nexthopObjects.on(ifindex);
     if (gone.size > 0) this.removeNexthopObjects(gone);
   }
 
   /** Removes nexthop objects, the groups they leave empty, and the IPv4 routes that used any of them. */
   private removeNexthopObjects(ids: Set<number>): void {
-    for (const id of ids) this.nexthops.delete(id);
-    let emptied = true;
-    while (emptied) {
-      emptied = false;
-      for (const [id, nh] of this.nexthops) {
-        if (!nh.group) continue;
-        const members = nh.group.filter((member) => !ids.has(member));
-        if (members.length === nh.group.length) continue;
-        nh.group = members;
-        if (members.length === 0) {
-          this.nexthops.delete(id);
-          ids.add(id);
-          emptied = true;
-        }
-      }
-    }
+    this.nexthopObjects.remove(ids);
     this.routes4.removeNexthops(ids, (ref) => this.routeFlushed(ref));
-  }
-
-  private defaultKey(family: number, table: number, priority: number, fingerprint: number): string {
-    return `${family}|${table}|${priority}|${fingerprint}`;
-  }
-
-  private rememberDefaultRoute(m: RouteMessage, quiet: boolean): void {
-    if (m.routeType === RTN_LOCAL) return;
-    const key = this.defaultKey(m.family, m.table, m.priority, routeFingerprint(m));
-    if (m.flags & NLM_F_REPLACE) {
-      for (const [k, route] of this.defaultRoutes) {
-        if (route.family === m.family && route.table === m.table && k.startsWith(`${m.family}|${m.table}|${m.priority}|`)) this.defaultRoutes.delete(k);
-      }
-    }
-    this.defaultRoutes.set(key, { table: m.table, family: m.family, protocol: m.protocol, ifindex: m.oif, gateway: routeGateway(m) ?? '' });
-    this.defaultRouteChangesOf(m.table, m.family);
-    if (!quiet) this.countDefaultChange(m.table, m.family);
-  }
-
-  private forgetDefaultRoute(ref: RouteRef, quiet: boolean): void {
-    const key = this.defaultKey(ref.family, ref.table, ref.priority, ref.fingerprint);
-    if (!this.defaultRoutes.delete(key)) {
-      // Matched by key only (its nexthops changed since): drop one with the same table and metric.
-      for (const k of this.defaultRoutes.keys()) {
-        if (k.startsWith(`${ref.family}|${ref.table}|${ref.priority}|`)) {
-          this.defaultRoutes.delete(k);
-          break;
-        }
-      }
-    }
-    if (!quiet) this.countDefaultChange(ref.table, ref.family);
-  }
-
-  private countDefaultChange(table: number, family: number): void {
-    const key = this.defaultRouteChangesOf(table, family);
-    this.defaultRouteChanges.set(key, (this.defaultRouteChanges.get(key) as number) + 1);
-  }
-
-  /** The key of a table's and family's default route counter, made (at 0) on first use. */
-  private defaultRouteChangesOf(table: number, family: number): string {
-    const key = `${table}|${family}`;
-    if (!this.defaultRouteChanges.has(key)) {
-      this.defaultRouteChanges.set(key, 0);
-      this.defaultRouteChangesCreated.set(key, this.now());
-    }
-    return key;
   }
 
   private interfaceName(ifindex: number): string {
