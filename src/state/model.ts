@@ -567,7 +567,9 @@ export class NamespaceModel implements SessionSink {
       const record = this.deletedLinks[i] as LinkRecord;
       if ((record.deletedAt ?? 0) <= limit) this.deletedLinks.splice(i, 1);
     }
-    const gone = (ifindex: number): boolean => !this.links.has(ifindex) && !this.deletedLinks.some((l) => l.ifindex === ifindex);
+    // A set, not a search per address: this runs once per deletion burst, not once per scrape.
+    const inGrace = new Set(this.deletedLinks.map((l) => l.ifindex));
+    const gone = (ifindex: number): boolean => !this.links.has(ifindex) && !inGrace.has(ifindex);
     for (const [key, address] of this.addresses) {
       if (!gone(address.ifindex)) continue;
       this.addresses.delete(key);
