@@ -36,6 +36,7 @@ import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey
 import { MAX_EMPTY_ROUTE_GROUPS, RouteGroups } from './route-groups';
 import { DefaultRoute, DefaultRoutes } from './default-routes';
 import { NexthopObject, NexthopObjects } from './nexthops';
+import { SeriesFilter } from './series-filter';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -108,12 +109,12 @@ export class NamespaceModel implements SessionSink {
    * from then on (per-namespace counters, known message types, interfaces of the initial dump).
    */
   readonly createdAt: number;
-  seriesLimitDropped = 0;
   /** Interfaces the kernel deleted (or moved out of the namespace): not flaps, counted apart. */
   interfacesDeleted = 0;
   /** Bumped when notifications were lost: a link's next message may follow lost ones (LinkRecord.lossEpoch). */
   private lossEpoch = 0;
-  trackedCount = 0;
+  /** Which interfaces get series (series-filter.ts). */
+  private readonly series: SeriesFilter;
 
   /** The session's barrier and link probe (see SessionServices); undefined without a session. */
   private readonly session: SessionServices | undefined;
@@ -142,6 +143,7 @@ export class NamespaceModel implements SessionSink {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.createdAt = this.now();
     this.vips = new VipWatch(options.vips ?? [], this.createdAt);
+    this.series = new SeriesFilter(options.include, options.exclude, options.maxTracked);
     this.defaults = new DefaultRoutes(this.now);
     this.defaultRoutes = this.defaults.routes;
     this.defaultRouteChanges = this.defaults.changes;
@@ -171,6 +173,16 @@ export class NamespaceModel implements SessionSink {
   /** What the model holds (SessionSink): for the session's log line and the memory it releases at close. */
   holdings(): { links: number; addresses: number; routes: number; routeBytes: number } {
     return { links: this.links.size, addresses: this.addresses.size, routes: this.routes4.count + this.routes6.count, routeBytes: this.routes4.bytes + this.routes6.bytes };
+  }
+
+  /** Interfaces with series now. */
+  get trackedCount(): number {
+    return this.series.trackedCount;
+  }
+
+  /** Interfaces that got no series because the cap on tracked interfaces was reached. */
+  get seriesLimitDropped(): number {
+    return this.series.seriesLimitDropped;
   }
 
   /** Emptied route groups forgotten because more than maxEmptyRouteGroups were at 0. */
@@ -207,7 +219,7 @@ export class NamespaceModel implements SessionSink {
       this.adoptAddresses(record);
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
-      this.track(record);
+      this.series.track(record);
       if (!this.quiet(origin) && this.onEvent) {
         this.onEvent({ netns: this.netns, kind: 'link', action: 'added', interface: record.name, ifindex: record.ifindex, state: linkState(record), ...(record.kind ? { linkKind: record.kind } : {}), ...(record.mac ? { mac: record.mac } : {}) });
       }
@@ -224,7 +236,7 @@ export class NamespaceModel implements SessionSink {
     if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(origin));
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
-      this.retrack(known);
+      this.series.retrack(known);
       this.onEvent?.({ netns: this.netns, kind: 'link', action: 'renamed', interface: known.name, ifindex: known.ifindex, state: linkState(known), oldName: update.renamedFrom });
       // Ignore lists name interfaces.
       this.vipChanged(undefined);
@@ -416,39 +428,10 @@ export class NamespaceModel implements SessionSink {
 
   // ---- links ---------------------------------------------------------------------------------
 
-  private wantsSeries(name: string): boolean {
-    return this.options.include.test(name) && !(this.options.exclude?.test(name) ?? false);
-  }
-
-  private track(record: LinkRecord): void {
-    if (!this.wantsSeries(record.name)) return;
-    if (this.trackedCount >= this.options.maxTracked) {
-      this.seriesLimitDropped++;
-      return;
-    }
-    record.tracked = true;
-    this.trackedCount++;
-  }
-
-  /**
-   * A config reload's new include/exclude regexes and cap, applied to every link now. Links are
-   * modelled whether they have series or not, so one that gains series starts with its true counts.
-   */
+  /** A config reload's new include/exclude regexes and cap, applied to every link now (SeriesFilter.set). */
   setSeriesFilter(include: NameMatcher, exclude: NameMatcher | undefined, maxTracked: number): void {
     this.options = { ...this.options, include, exclude, maxTracked };
-    for (const record of this.links.values()) {
-      if (record.tracked && !this.wantsSeries(record.name)) {
-        record.tracked = false;
-        this.trackedCount--;
-        record.version++;
-      }
-    }
-    for (const record of this.links.values()) {
-      if (!record.tracked) {
-        this.track(record);
-        if (record.tracked) record.version++;
-      }
-    }
+    this.series.set(include, exclude, maxTracked, this.links.values());
   }
 
   /** A config reload's VIP list: VIPs kept keep their counters; new ones start from the current addresses. */
@@ -460,14 +443,6 @@ export class NamespaceModel implements SessionSink {
       if (old) Object.assign(vip, { holders: old.holders, acquired: old.acquired, released: old.released, macChanges: old.macChanges, createdAt: old.createdAt });
     }
     this.vipChanged(undefined);
-  }
-
-  /** A rename may move an interface in or out of the include/exclude regexes. */
-  private retrack(record: LinkRecord): void {
-    if (record.tracked && !this.wantsSeries(record.name)) {
-      record.tracked = false;
-      this.trackedCount--;
-    } else if (!record.tracked) this.track(record);
   }
 
   /** A new or renamed interface that takes a name in its grace period replaces the old series at once. */
@@ -522,7 +497,7 @@ export class NamespaceModel implements SessionSink {
     // The close before a deletion is not an outage.
     record.pendingFlaps = 0;
     this.interfacesDeleted++;
-    if (record.tracked) this.trackedCount--;
+    this.series.deleted(record);
     const deletedAt = this.now();
     record.deletedAt = deletedAt;
     record.version++;
