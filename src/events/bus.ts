@@ -3,7 +3,7 @@
 
 import { familyName } from '../state/addresses';
 import type { DomainEvent, LinkState, PendingEvent, RouteEvent, RouteGate } from '../state/events';
-import { protocolName, routeTypeName, tableName } from '../state/model';
+import { protocolName, routeTypeName, tableName } from '../state/route-events';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
 
 export type EventListener = (event: DomainEvent) => void;

@@ -19,17 +19,15 @@ import {
   RTM_DELNEXTHOP,
   RTM_DELROUTE,
   RTM_F_CLONED,
-  RTPROT_NAMES,
 } from '../netlink/constants';
-import { formatIp, ipv4Word } from '../netlink/format';
-import { routeDestination, routeGateway } from '../netlink/route';
+import { ipv4Word } from '../netlink/format';
 import type { AddressMessage, LinkMessage, NeighbourMessage, NeighbourTableMessage, NexthopMessage, RouteMessage } from '../netlink/types';
 import type { VipConfig } from '../config/config';
 import type { NameMatcher } from '../config/name-pattern';
 import type { MessageOrigin, SessionServices, SessionSink } from '../session/sink';
 import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbourKey, NeighbourRecord } from './neighbours';
 import { VipState, VipWatch } from './vips';
-import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
+import { addressFlagNames, addressKey, AddressRecord, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent, RouteGate } from './events';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
 import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
@@ -37,6 +35,10 @@ import { MAX_EMPTY_ROUTE_GROUPS, RouteGroups } from './route-groups';
 import { DefaultRoute, DefaultRoutes } from './default-routes';
 import { NexthopObject, NexthopObjects } from './nexthops';
 import { SeriesFilter } from './series-filter';
+import { routeMessageEvent, routeRefEvent } from './route-events';
+
+// The event bus and the metrics name route groups as the route events do.
+export { protocolName, routeTypeName, tableName } from './route-events';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -132,7 +134,6 @@ export class NamespaceModel implements SessionSink {
   private readonly orphanAddresses = new Map<number, [number[], number[]]>();
   private options: ModelOptions;
   private readonly now: () => number;
-  private readonly scratch = Buffer.alloc(16);
   /** The pending expiry of deleted links (expireSoon): when it is due, in seconds since the epoch. */
   private expiry: { due: number; timer: NodeJS.Timeout } | undefined;
   private closed = false;
@@ -683,39 +684,12 @@ export class NamespaceModel implements SessionSink {
 
   private emitRouteMessage(action: 'added' | 'removed' | 'replaced', m: RouteMessage): void {
     if (this.routeGate && !this.routeGate.admit(groupKey(m.table, m.family, m.protocol), ROUTE_ACTIONS.indexOf(action), m.routeType)) return;
-    const gateway = routeGateway(m);
-    this.onEvent?.({
-      netns: this.netns,
-      kind: 'route',
-      action,
-      interface: this.interfaceName(m.oif),
-      ifindex: m.oif,
-      family: familyName(m.family),
-      table: tableName(m.table),
-      protocol: protocolName(m.protocol),
-      destination: routeDestination(m),
-      ...(gateway !== undefined ? { gateway } : {}),
-      type: routeTypeName(m.routeType),
-    });
+    this.onEvent?.(routeMessageEvent(this.netns, action, m, this.interfaceName(m.oif)));
   }
 
   private emitRouteRef(action: 'removed' | 'flushed', ref: RouteRef): void {
     if (this.routeGate && !this.routeGate.admit(groupKey(ref.table, ref.family, ref.protocol), ROUTE_ACTIONS.indexOf(action), ref.routeType)) return;
-    const words = ref.family === AF_INET6 ? 4 : 1;
-    for (let k = 0; k < words; k++) this.scratch.writeUInt32LE(ref.dst[ref.dstIndex + k] as number, 4 * k);
-    const destination = ref.dstLength === 0 ? 'default' : `${formatIp(ref.family, this.scratch, 0)}/${ref.dstLength}`;
-    this.onEvent?.({
-      netns: this.netns,
-      kind: 'route',
-      action,
-      interface: this.interfaceName(ref.oif),
-      ifindex: ref.oif,
-      family: familyName(ref.family),
-      table: tableName(ref.table),
-      protocol: protocolName(ref.protocol),
-      destination,
-      type: routeTypeName(ref.routeType),
-    });
+    this.onEvent?.(routeRefEvent(this.netns, action, ref, this.interfaceName(ref.oif)));
   }
 
   // ---- resync --------------------------------------------------------------------------------
@@ -742,18 +716,4 @@ export class NamespaceModel implements SessionSink {
     this.routes4.sweep((ref) => this.routeSwept(ref));
     this.routes6.sweep((ref) => this.routeSwept(ref));
   }
-}
-
-export function tableName(table: number): string {
-  return table === 255 ? 'local' : table === 254 ? 'main' : table === 253 ? 'default' : String(table);
-}
-
-export function protocolName(protocol: number): string {
-  return RTPROT_NAMES[protocol] ?? String(protocol);
-}
-
-const RTN_NAMES = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
-
-export function routeTypeName(type: number): string {
-  return RTN_NAMES[type] ?? String(type);
 }
