@@ -59,10 +59,10 @@ function interfaceFilters(c: Config): { include: NameMatcher; exclude: NameMatch
 type Watched = NamespaceWatcher<NamespaceModel>;
 
 /**
- * Makes a namespace's watcher, and the model it feeds, from the config current at that moment. The warm-up makes its
- * throwaway watchers here too (with a stand-in socket, its own bus and a silent logger), so V8
- * compiles exactly the code, callbacks included, that the real watchers run. A namespace found
- * only by --netns.all (not `configured`) gets compact series.
+ * Makes a namespace's watcher, and the model it feeds, from the config current at that moment.
+ * The warm-up makes its throwaway watchers here too (with a stand-in socket, its own bus and a
+ * silent logger), so V8 compiles exactly the code, callbacks included, that the real watchers
+ * run. A namespace found only by --netns.all (not `configured`) gets compact series.
  */
 function watcherFactory(
   config: () => Config,
