@@ -25,9 +25,9 @@ import { createEventRoutes } from './http/event-routes';
 import { registerEventStreamMetrics } from './http/event-stream-metrics';
 import type { DomainEvent } from './state/events';
 import { enableCollectOnRelease } from './runtime/memory';
-import { ManagedWatcher, NamespaceSet } from './session/namespaces';
-import { compileNamePattern } from './config/name-pattern';
-import type { NameMatcher } from './state/model';
+import { NamespaceSet } from './session/namespaces';
+import { compileNamePattern, NameMatcher } from './config/name-pattern';
+import { NamespaceModel } from './state/model';
 import { redactSecrets } from './support/redact';
 import { NamespaceWatcher } from './session/watcher';
 import { warmUp } from './warmup';
@@ -54,37 +54,50 @@ function interfaceFilters(c: Config): { include: NameMatcher; exclude: NameMatch
 }
 
 /**
- * Makes a namespace's watcher from the config current at that moment. The warm-up makes its
- * throwaway watchers here too (with a stand-in socket, its own bus and a silent logger), so V8
- * compiles exactly the code, callbacks included, that the real watchers run. A namespace found
- * only by --netns.all (not `configured`) gets compact series.
+ * One watched namespace as wired here: the session (socket, dumps, counters) feeding the model.
+ * It is what the metrics read of the namespace (src/metrics/source.ts NamespaceSource) and what
+ * the namespace set manages (src/session/namespaces.ts ManagedWatcher).
+ */
+type Watched = NamespaceWatcher<NamespaceModel>;
+
+/**
+ * Makes a namespace's watcher, and the model it feeds, from the config current at that moment.
+ * The warm-up makes its throwaway watchers here too (with a stand-in socket, its own bus and a
+ * silent logger), so V8 compiles exactly the code, callbacks included, that the real watchers
+ * run. A namespace found only by --netns.all (not `configured`) gets compact series.
  */
 function watcherFactory(
   config: () => Config,
   logger: Logger,
   bus: EventBus,
   Socket: NativeSocketConstructor,
-): (label: string, path: string | undefined, configured?: boolean) => NamespaceWatcher {
+): (label: string, path: string | undefined, configured?: boolean) => Watched {
   return (label, path, configured = true) => {
     const c = config();
     return new NamespaceWatcher({
       label,
       path,
       receiveBufferBytes: c.socket.receiveBufferBytes,
-      ...interfaceFilters(c),
-      maxTracked: c.interfaces.maxTracked,
-      vips: c.vips,
       logger,
       Socket,
-      onEvent: (e) => bus.publish(e),
-      routeGate: bus.routeGate(label),
+      model: (session) =>
+        new NamespaceModel({
+          netns: label,
+          ...interfaceFilters(c),
+          maxTracked: c.interfaces.maxTracked,
+          vips: c.vips,
+          deletedGracePeriod: c.interfaces.deletedGracePeriod,
+          session,
+          onEvent: (e) => bus.publish(e),
+          routeGate: bus.routeGate(label),
+        }),
       compact: !configured,
     });
   };
 }
 
 /** The namespaces' manager; each watcher it opens is made from the config current at that moment. */
-function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus, onChange: (sources: readonly ManagedWatcher[]) => void): NamespaceSet {
+function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus, onChange: (sources: readonly Watched[]) => void): NamespaceSet<Watched> {
   return new NamespaceSet({ logger, onChange, createWatcher: watcherFactory(config, logger, bus, loadNativeSocket()) });
 }
 
@@ -121,7 +134,7 @@ function exporterBus(ring: EventRing, logLevel: () => EventLogLevel, logger: Log
  * (netlink itself is unusable); another that cannot be watched is logged once with the reason
  * and the rest are watched.
  */
-async function startNamespaces(namespaces: NamespaceSet, config: Config, logger: Logger): Promise<void> {
+async function startNamespaces(namespaces: NamespaceSet<Watched>, config: Config, logger: Logger): Promise<void> {
   await namespaces.start(config.netns, config.netnsAll).catch((err: NodeJS.ErrnoException) => {
     logger.error('cannot watch our own network namespace', { code: err.code, syscall: err.syscall, error: err.message });
     namespaces.close();
@@ -175,7 +188,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   const bus = exporterBus(ring, () => config.events.logLevel, logger);
   const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
-  let sources: readonly ManagedWatcher[] = [];
+  let sources: readonly Watched[] = [];
   // The netns="*" sums of the namespaces found by --netns.all (src/metrics/discovered.ts).
   const discovered = new DiscoveredTotals();
   discovered.enabled = config.netnsAll;
@@ -266,6 +279,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     for (const w of sources) {
       w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);
       w.model.setVips(next.vips);
+      w.model.setDeletedGracePeriod(next.interfaces.deletedGracePeriod);
     }
     config = next;
     discovered.enabled = next.netnsAll;

@@ -12,6 +12,8 @@ import { EventBus } from '../../src/events/bus';
 import { EventRing } from '../../src/events/ring';
 import { NamespaceModel } from '../../src/state/model';
 import { SUBSCRIBED_GROUPS } from '../../src/session/watcher';
+import { MessageDispatch } from '../../src/session/dispatch';
+import { SessionCounters } from '../../src/session/session-counters';
 import { trackSocket } from '../cleanup';
 import { createNetns, vethPairLines } from '../netns';
 import { addressBurst, flapBurst } from '../requests';
@@ -96,15 +98,23 @@ function replayOnce(c: Capture): number {
   const bus = new EventBus();
   const ring = new EventRing(1000);
   bus.subscribe((e) => ring.push(e));
-  const model = new NamespaceModel({ netns: 'replay', include: /^.*$/, exclude: undefined, maxTracked: 10_000, vips: [] });
-  model.onEvent = (e) => bus.publish(e);
-  model.routeGate = bus.routeGate('replay');
-  model.barrier = (callback) => callback();
-  model.dumpMode = 'initial';
-  for (const chunk of c.dump) decodeChunk(chunk, model);
-  model.dumpMode = undefined;
+  const model = new NamespaceModel({
+    netns: 'replay',
+    include: /^.*$/,
+    exclude: undefined,
+    maxTracked: 10_000,
+    vips: [],
+    session: { barrier: (callback) => callback(), linkProbe: (_ifindex, callback) => callback() },
+    onEvent: (e) => bus.publish(e),
+    routeGate: bus.routeGate('replay'),
+  });
+  // The session's side of each message (counting, origin), as the watcher runs it.
+  const session = new MessageDispatch(new SessionCounters(), model);
+  session.dumpMode = 'initial';
+  for (const chunk of c.dump) decodeChunk(chunk, session);
+  session.dumpMode = undefined;
   const before = process.cpuUsage();
-  for (const chunk of c.burst) decodeChunk(chunk, model);
+  for (const chunk of c.burst) decodeChunk(chunk, session);
   const used = process.cpuUsage(before);
   bus.flush();
   return (used.user + used.system) / 1000;

@@ -6,7 +6,11 @@
 // counts over 1000) is rejected here too, so a pattern that works in a relabel rule works here.
 
 import { RE2JS } from 're2js';
-import type { NameMatcher } from '../state/model';
+
+/** An interface-name filter: compileNamePattern makes the config's into linear-time RE2 matchers. */
+export interface NameMatcher {
+  test(name: string): boolean;
+}
 
 /** Longest pattern source accepted: interface patterns are short; this bounds compile time. */
 export const MAX_PATTERN_LENGTH = 1024;

@@ -1,18 +1,10 @@
 // The event bus: stamps seq and time on the model's domain events and fans them out, with the
 // route-storm limiter (storm-limiter.ts) in front of route events. The line formats are format.ts.
 
-import type { DomainEvent, PendingEvent } from '../state/events';
+import type { DomainEvent, PendingEvent, RouteGate } from '../state/events';
 import { StormLimiter } from './storm-limiter';
 
 export type EventListener = (event: DomainEvent) => void;
-
-/**
- * Asked by the model before it builds a route event: a storm (a BGP full table) then costs a
- * counter per route, not an object and strings. Keys are the model's numeric groupKey.
- */
-export interface RouteGate {
-  admit(groupKey: number, action: number, routeType: number): boolean;
-}
 
 export class EventBus {
   private seq = 0;

@@ -4,7 +4,7 @@
 // object and strings.
 
 import { familyName } from '../netlink/family';
-import type { PendingEvent, RouteEvent } from '../state/events';
+import type { PendingEvent, RouteEvent, RouteGate } from '../state/events';
 import { protocolName, routeTypeName, tableName } from '../netlink/format';
 import { ROUTE_ACTIONS, splitGroupKey } from '../state/routes';
 
@@ -28,7 +28,7 @@ export class StormLimiter {
   constructor(private readonly publish: (summary: PendingEvent) => void) {}
 
   /** The route-storm gate for one namespace's model (the model's RouteGate). Keys are the model's numeric groupKey. */
-  routeGate(netns: string) {
+  routeGate(netns: string): RouteGate {
     // The namespace's map of open windows, registered only while a window is open (closeWindow
     // drops it with its last one), so a namespace that went leaves nothing here.
     let open = new Map<number, StormWindow>();

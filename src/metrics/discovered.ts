@@ -5,7 +5,7 @@
 // netlink_socket_overruns_total). A namespace that goes adds its counters to the retired sums
 // first, so the netns="*" counters never go down.
 
-import type { NamespaceSource } from './collectors/source';
+import type { NamespaceSource } from './source';
 
 /** The `netns` label of the sums of the namespaces found by --netns.all. */
 export const DISCOVERED_NETNS = '*';
@@ -28,13 +28,13 @@ function emptyCounters(): Counters {
 }
 
 function addSource(to: Counters, source: NamespaceSource): void {
-  const model = source.model;
+  const { model, counters } = source;
   for (let type = 0; type < TYPES; type++) {
-    to.messagesReceived[type] = (to.messagesReceived[type] as number) + (model.messagesReceived[type] ?? 0);
-    to.dumpMessages[type] = (to.dumpMessages[type] as number) + (model.dumpMessages[type] ?? 0);
+    to.messagesReceived[type] = (to.messagesReceived[type] as number) + (counters.messagesReceived[type] ?? 0);
+    to.dumpMessages[type] = (to.dumpMessages[type] as number) + (counters.dumpMessages[type] ?? 0);
   }
   to.resyncs += source.resyncs;
-  to.decodeErrors += model.decodeErrors;
+  to.decodeErrors += counters.decodeErrors;
   to.seriesLimitDropped += model.seriesLimitDropped;
   to.lastResync = Math.max(to.lastResync, source.lastResync);
 }

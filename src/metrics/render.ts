@@ -11,12 +11,12 @@ import { interfaces } from './collectors/interfaces';
 import { neighbours } from './collectors/neighbours';
 import type { Collector, CollectorOptions } from './collectors/options';
 import { routes } from './collectors/routes';
-import type { NamespaceSource } from './collectors/source';
+import type { NamespaceSource } from './source';
 import { vips } from './collectors/vips';
 
 export { collectorOptionsFrom } from './collectors/options';
 export type { Collector, CollectorOptions } from './collectors/options';
-export type { NamespaceSource } from './collectors/source';
+export type { NamespaceSource } from './source';
 
 export const COLLECTORS: readonly [string, Collector][] = [
   ['interfaces', interfaces],
@@ -40,7 +40,6 @@ export function renderNetlinkMetrics(
 ): Buffer[] {
   const chunks: Buffer[] = [];
   const results: [string, boolean, number][] = [];
-  for (const source of sources) source.model.expireDeleted(options.deletedGracePeriod);
   for (const [name, collect] of collectors) {
     const started = process.hrtime.bigint();
     const w = new ExpositionWriter(options.openMetrics);

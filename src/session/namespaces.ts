@@ -21,7 +21,6 @@
 import * as fs from 'node:fs';
 import { dirname, basename } from 'node:path';
 import type { Logger } from '../support/log';
-import type { NamespaceSource } from '../metrics/collectors';
 import { loadProcessWatch, ProcessWatch, ProcessWatchConstructor } from '../runtime/process-watch';
 import { namespaceOpenFailure } from '../runtime/privileges';
 
@@ -147,8 +146,10 @@ export function probeNamespaceFile(path: string): Probe {
 // The manager
 
 /** What the set needs of a watcher (NamespaceWatcher is one). */
-export interface ManagedWatcher extends NamespaceSource {
+export interface ManagedWatcher {
   readonly closed: boolean;
+  /** Compact series: made for a namespace found only by --netns.all. */
+  readonly compact?: boolean;
   start(): Promise<void>;
   close(): void;
   refreshNeighbourTables(): Promise<unknown>;
@@ -194,32 +195,32 @@ const realFs: NamespaceFs = {
   },
 };
 
-export interface NamespaceSetOptions {
+export interface NamespaceSetOptions<W extends ManagedWatcher> {
   logger: Logger;
   /**
    * A watcher for one namespace, not started (path undefined = our own). `configured`: our own
    * or given by --netns; false for a name found only by --netns.all (compact series).
    */
-  createWatcher(label: string, path: string | undefined, configured: boolean): ManagedWatcher;
+  createWatcher(label: string, path: string | undefined, configured: boolean): W;
   /** Default: the addon's (loaded on first use). */
   ProcessWatch?: ProcessWatchConstructor;
   netnsDir?: string;
   fs?: NamespaceFs;
   mountDeadlineMs?: number;
   /** Called with the new list whenever the sources change (a namespace opened, gone, replaced). */
-  onChange?: (sources: readonly ManagedWatcher[]) => void;
+  onChange?: (sources: readonly W[]) => void;
 }
 
-interface Entry {
+interface Entry<W extends ManagedWatcher> {
   spec: NamespaceSpec;
   configured: boolean;
-  watcher: ManagedWatcher | undefined;
+  watcher: W | undefined;
   /** Namespace inode the watcher was opened on (-1 when unknown). */
   ino: number;
   /** The watcher's initial dump is in: it is a source. */
   live: boolean;
   failedIno: number | undefined;
-  placeholder: ManagedWatcher | undefined;
+  placeholder: W | undefined;
   processWatch: ProcessWatch | undefined;
   /** The process exited: its path names nothing any more. */
   processGone: boolean;
@@ -240,12 +241,13 @@ interface DirWatch {
   handle: { close(): void };
 }
 
-export class NamespaceSet {
-  private readonly entries = new Map<string, Entry>();
+/** The watched namespaces; W is what createWatcher makes (main.ts: a NamespaceWatcher feeding a model). */
+export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
+  private readonly entries = new Map<string, Entry<W>>();
   private readonly dirWatches = new Map<string, DirWatch>();
   private netns: readonly string[] = [];
   private netnsAll = false;
-  private current: readonly ManagedWatcher[] = [];
+  private current: readonly W[] = [];
   /** Labels in the order the sources are rendered: own, --netns as given, --netns.all names sorted. */
   private order: string[] = [];
   private reconcileQueued = false;
@@ -260,14 +262,14 @@ export class NamespaceSet {
   /** The failure to list the directory was logged (once until a listing succeeds). */
   private listFailureReported = false;
 
-  constructor(private readonly options: NamespaceSetOptions) {
+  constructor(private readonly options: NamespaceSetOptions<W>) {
     this.fs = options.fs ?? realFs;
     this.netnsDir = options.netnsDir ?? NETNS_DIR;
     this.mountDeadlineMs = options.mountDeadlineMs ?? MOUNT_DEADLINE_MS;
   }
 
   /** What the metrics render, in order: open namespaces, and an empty one per configured namespace not open. */
-  get sources(): readonly ManagedWatcher[] {
+  get sources(): readonly W[] {
     return this.current;
   }
 
@@ -361,8 +363,8 @@ export class NamespaceSet {
   }
 
   /** Brings the open set in line with what is wanted and present; returns the starts it began. */
-  private reconcile(): Map<ManagedWatcher, Promise<void>> {
-    const starts = new Map<ManagedWatcher, Promise<void>>();
+  private reconcile(): Map<W, Promise<void>> {
+    const starts = new Map<W, Promise<void>>();
     if (this.isClosed) return starts;
     // Watch first, list second: a file created in between is both listed and reported.
     this.ensureDirWatches();
@@ -399,7 +401,7 @@ export class NamespaceSet {
     return starts;
   }
 
-  private newEntry(spec: NamespaceSpec, configured: boolean): Entry {
+  private newEntry(spec: NamespaceSpec, configured: boolean): Entry<W> {
     return {
       spec,
       configured,
@@ -417,7 +419,7 @@ export class NamespaceSet {
     };
   }
 
-  private check(e: Entry, starts: Map<ManagedWatcher, Promise<void>>): void {
+  private check(e: Entry<W>, starts: Map<W, Promise<void>>): void {
     const { spec } = e;
     const { logger } = this.options;
     if (spec.kind === 'own') {
@@ -461,7 +463,7 @@ export class NamespaceSet {
   }
 
   /** A file exists with nothing mounted on it: look again shortly, until the deadline; then say so once. */
-  private waitForMount(e: Entry): void {
+  private waitForMount(e: Entry<W>): void {
     if (e.mountWait?.timer || e.staleReported) return;
     const now = Date.now();
     e.mountWait ??= { deadline: now + this.mountDeadlineMs, attempt: 0, timer: undefined };
@@ -478,20 +480,20 @@ export class NamespaceSet {
     wait.timer = setTimeout(() => {
       wait.timer = undefined;
       if (this.isClosed || this.entries.get(e.spec.label) !== e) return;
-      const starts = new Map<ManagedWatcher, Promise<void>>();
+      const starts = new Map<W, Promise<void>>();
       this.check(e, starts);
       this.rebuild();
     }, Math.min(mountRetryDelay(wait.attempt++), Math.max(0, wait.deadline - now)));
     wait.timer.unref();
   }
 
-  private stopMountWait(e: Entry): void {
+  private stopMountWait(e: Entry<W>): void {
     if (e.mountWait?.timer) clearTimeout(e.mountWait.timer);
     e.mountWait = undefined;
     e.staleReported = false;
   }
 
-  private open(e: Entry, ino: number, starts: Map<ManagedWatcher, Promise<void>>): void {
+  private open(e: Entry<W>, ino: number, starts: Map<W, Promise<void>>): void {
     const { spec } = e;
     const { logger } = this.options;
     if (spec.kind === 'process' && !e.processWatch && !this.watchProcess(e)) return;
@@ -542,7 +544,7 @@ export class NamespaceSet {
   }
 
   /** Watches a /proc/PID namespace's process; false when there is nothing to watch (it has exited). */
-  private watchProcess(e: Entry): boolean {
+  private watchProcess(e: Entry<W>): boolean {
     const pid = e.spec.pid as number;
     try {
       const Watch = this.options.ProcessWatch ?? loadProcessWatch();
@@ -580,7 +582,7 @@ export class NamespaceSet {
   }
 
   /** Closes a namespace that is gone (its socket at once) and drops its series. */
-  private gone(e: Entry, why: 'gone' | 'unmounted' | 'process exited'): void {
+  private gone(e: Entry<W>, why: 'gone' | 'unmounted' | 'process exited'): void {
     if (!e.watcher) return;
     const fields = { netns: e.spec.label, reason: why };
     const msg = 'network namespace is gone; closed its socket and dropped its series';
@@ -590,14 +592,14 @@ export class NamespaceSet {
     this.closeWatcher(e);
   }
 
-  private closeWatcher(e: Entry): void {
+  private closeWatcher(e: Entry<W>): void {
     e.watcher?.close();
     e.watcher = undefined;
     e.live = false;
     e.ino = -1;
   }
 
-  private release(e: Entry): void {
+  private release(e: Entry<W>): void {
     this.closeWatcher(e);
     e.processWatch?.close();
     e.processWatch = undefined;
@@ -606,7 +608,7 @@ export class NamespaceSet {
   }
 
   private rebuild(): void {
-    const out: ManagedWatcher[] = [];
+    const out: W[] = [];
     for (const label of this.order) {
       const e = this.entries.get(label);
       if (!e) continue;

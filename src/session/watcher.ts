@@ -1,8 +1,9 @@
-// One watched network namespace: a netlink socket (opened inside it), the model it feeds, the
-// subscribe-then-dump start, and the repair after an overrun (a fresh dump diffed against the
-// model). Shared by the exporter and `events` mode: one pipeline, two outputs.
+// One watched network namespace's netlink session: a socket (opened inside it), its port id,
+// the subscribe-then-dump start, dumps, barriers and link probes, the message counters, and the
+// repair after an overrun (a fresh dump diffed against the model). It feeds a SessionSink (the
+// model, which main.ts makes: see sink.ts). Shared by the exporter and `events` mode: one
+// pipeline, two outputs.
 
-import type { VipConfig } from '../config/config';
 import type { Logger } from '../support/log';
 import {
   NLM_F_ACK,
@@ -21,11 +22,10 @@ import type { NativeEventHandler, NativeSocket, NativeSocketConstructor } from '
 import { buildMessage, dumpRequest, DumpKind, linkGetRequest } from '../netlink/request';
 import type { MessageHeader } from '../netlink/types';
 import { warnReceiveBufferOnce } from '../runtime/privileges';
-import type { PendingEvent } from '../state/events';
-import type { RouteGate } from '../events/bus';
 import { released } from '../runtime/memory';
-import { DumpMode, NamespaceModel, NameMatcher } from '../state/model';
-import type { NamespaceSource } from '../metrics/collectors';
+import { MessageDispatch } from './dispatch';
+import { SessionCounters } from './session-counters';
+import type { DumpMode, SessionServices, SessionSink } from './sink';
 
 export const SUBSCRIBED_GROUPS = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP, RTNLGRP_NEIGH];
 /**
@@ -69,22 +69,17 @@ interface ReaderEvent {
   length: number;
 }
 
-export interface WatcherOptions {
+export interface WatcherOptions<M extends SessionSink> {
   /** The `netns` label: "" for our own namespace, else what the user gave. */
   label: string;
   /** Namespace file to open the socket in; undefined = our own. */
   path: string | undefined;
   receiveBufferBytes: number;
-  include: NameMatcher;
-  exclude: NameMatcher | undefined;
-  maxTracked: number;
-  vips: readonly VipConfig[];
   logger: Logger;
   Socket: NativeSocketConstructor;
-  onEvent?: (event: PendingEvent) => void;
-  /** Route-storm coalescing, asked before a route event is built (EventBus.routeGate). */
-  routeGate?: RouteGate;
-  /** Compact series (a namespace found only by --netns.all; see NamespaceSource.compact). */
+  /** Makes what the session feeds (the namespace's model), given the services the session offers it. */
+  model: (session: SessionServices) => M;
+  /** Compact series (a namespace found only by --netns.all; see NamespaceSource.compact in src/metrics/source.ts). */
   compact?: boolean;
 }
 
@@ -93,8 +88,11 @@ interface PendingDump {
   resolve: (errno: number) => void;
 }
 
-export class NamespaceWatcher implements NamespaceSource {
-  readonly model: NamespaceModel;
+export class NamespaceWatcher<M extends SessionSink = SessionSink> {
+  /** What this session feeds: the namespace's model. */
+  readonly model: M;
+  /** Messages by type (notifications apart from replies to our requests), decode errors. */
+  readonly counters = new SessionCounters();
   overruns = 0;
   /** Datagrams refused unread because their sender was not the kernel (source nl_pid not 0). */
   foreignRefused = 0;
@@ -119,19 +117,21 @@ export class NamespaceWatcher implements NamespaceSource {
   private resyncTimer: NodeJS.Timeout | undefined;
   private lostDumpTimer: NodeJS.Timeout | undefined;
   private dumpNudgeTimer: NodeJS.Timeout | undefined;
-  private readonly options: WatcherOptions;
+  private readonly options: WatcherOptions<M>;
+  /** Counts each decoded message and hands it to the model with its origin. */
+  private readonly dispatch: MessageDispatch;
   private readonly backlog: ReaderEvent[] = [];
   private drainScheduled = false;
 
-  constructor(options: WatcherOptions) {
+  constructor(options: WatcherOptions<M>) {
     this.options = options;
     this.compact = options.compact ?? false;
-    this.model = new NamespaceModel({ netns: options.label, include: options.include, exclude: options.exclude, maxTracked: options.maxTracked, vips: options.vips });
-    this.model.onEvent = options.onEvent;
-    this.model.routeGate = options.routeGate;
-    this.model.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
-    this.model.barrier = (callback) => this.barrier(callback);
-    this.model.linkProbe = (ifindex, callback) => this.request(linkGetRequest(this.seq, ifindex), callback);
+    this.model = options.model({
+      barrier: (callback) => this.barrier(callback),
+      linkProbe: (ifindex, callback) => this.request(linkGetRequest(this.seq, ifindex), callback),
+    });
+    this.dispatch = new MessageDispatch(this.counters, this.model);
+    this.dispatch.onDumpEnd = (header, errno) => this.dumpEnded(header, errno);
   }
 
   get opened(): boolean {
@@ -154,7 +154,7 @@ export class NamespaceWatcher implements NamespaceSource {
       },
       (event, payload, count, length) => this.enqueue(event, payload, count, length),
     );
-    this.model.portId = this.socket.portId;
+    this.dispatch.portId = this.socket.portId;
     this.receiveBufferBytes = this.socket.receiveBufferBytes;
     // Without CAP_NET_ADMIN every socket meets the same rmem_max ceiling: said once per process.
     warnReceiveBufferOnce(logger, { asked: this.options.receiveBufferBytes, granted: this.receiveBufferBytes, forced: this.socket.receiveBufferForced });
@@ -166,16 +166,17 @@ export class NamespaceWatcher implements NamespaceSource {
       this.resyncWanted = false;
       this.requestResync();
     }
-    logger.info('namespace ready', { netns: label, links: this.model.links.size, addresses: this.model.addresses.size, routes: this.model.routes4.count + this.model.routes6.count });
+    const { links, addresses, routes } = this.model.holdings();
+    logger.info('namespace ready', { netns: label, links, addresses, routes });
   }
 
   /** Dumps every kind in order; a dump marked NLM_F_DUMP_INTR is retried. */
   private async dumpAll(mode: DumpMode): Promise<void> {
-    this.model.dumpMode = mode;
+    this.dispatch.dumpMode = mode;
     try {
       for (const kind of DUMP_ORDER) {
         for (let attempt = 1; ; attempt++) {
-          this.model.dumpInterrupted = false;
+          this.dispatch.dumpInterrupted = false;
           const errno = await this.dump(kind);
           if (this.closed) return;
           if (errno === EBUSY && attempt < MAX_DUMP_ATTEMPTS) {
@@ -187,7 +188,7 @@ export class NamespaceWatcher implements NamespaceSource {
             if (OPTIONAL_DUMPS.has(kind) && OPTIONAL_DUMP_ERRNOS.has(errno)) break;
             throw Object.assign(new Error(`${kind} dump failed: errno ${errno}`), { errno });
           }
-          if (!this.model.dumpInterrupted) break;
+          if (!this.dispatch.dumpInterrupted) break;
           if (attempt >= MAX_DUMP_ATTEMPTS) {
             this.options.logger.warn('dump still interrupted after retries; keeping what it listed', { netns: this.options.label, kind, attempts: attempt });
             break;
@@ -196,7 +197,7 @@ export class NamespaceWatcher implements NamespaceSource {
         }
       }
     } finally {
-      this.model.dumpMode = undefined;
+      this.dispatch.dumpMode = undefined;
     }
   }
 
@@ -332,7 +333,7 @@ export class NamespaceWatcher implements NamespaceSource {
     this.barriers.clear();
     const pending = this.pending;
     if (!pending) return;
-    this.model.dumpInterrupted = true;
+    this.dispatch.dumpInterrupted = true;
     if (this.lostDumpTimer) return;
     let replies = this.dumpReplies();
     this.lostDumpTimer = setInterval(() => {
@@ -346,16 +347,14 @@ export class NamespaceWatcher implements NamespaceSource {
       if (this.pending !== pending) return;
       this.pending = undefined;
       this.options.logger.warn('a dump reply was lost in an overrun; dumping again', { netns: this.options.label });
-      this.model.dumpInterrupted = true;
+      this.dispatch.dumpInterrupted = true;
       pending.resolve(0);
     }, LOST_DUMP_CHECK_MS);
     this.lostDumpTimer.unref();
   }
 
   private dumpReplies(): number {
-    let total = 0;
-    for (const n of this.model.dumpMessages) total += n;
-    return total;
+    return this.counters.dumpReplies();
   }
 
   /**
@@ -408,7 +407,7 @@ export class NamespaceWatcher implements NamespaceSource {
     this.resyncWanted = false;
     this.lastResyncStart = Date.now();
     const started = Date.now();
-    this.options.onEvent?.({ netns: this.options.label, kind: 'resync', action: 'started', interface: '', ifindex: 0, reason: 'overrun' });
+    this.model.resyncEvent('started');
     try {
       this.model.beginSweep();
       await this.dumpAll('resync');
@@ -417,7 +416,7 @@ export class NamespaceWatcher implements NamespaceSource {
       this.resyncs++;
       this.lastResync = Date.now() / 1000;
       this.options.logger.info('resync complete', { netns: this.options.label, ms: Date.now() - started });
-      this.options.onEvent?.({ netns: this.options.label, kind: 'resync', action: 'completed', interface: '', ifindex: 0, reason: 'overrun' });
+      this.model.resyncEvent('completed');
     } catch (err) {
       this.options.logger.error('resync failed', { netns: this.options.label, error: (err as Error).message });
       this.resyncWanted = true;
@@ -457,7 +456,7 @@ export class NamespaceWatcher implements NamespaceSource {
     while (done < this.backlog.length && !this.closed) {
       const { event, payload, count, length } = this.backlog[done++] as ReaderEvent;
       if (event === 'data') {
-        decodeChunk(payload as Buffer, this.model, length);
+        decodeChunk(payload as Buffer, this.dispatch, length);
         this.socket?.release();
       } else if (event === 'overrun') this.overrun(payload as string, count);
       else this.socketError(payload as NodeJS.ErrnoException);
@@ -487,6 +486,6 @@ export class NamespaceWatcher implements NamespaceSource {
     this.model.close();
     // What the namespace held is garbage now: counted, so that pods going by the hundred lead to
     // a collection (and malloc_trim) that gives their memory back, instead of waiting for V8.
-    released(NAMESPACE_BYTES + this.model.routes4.bytes + this.model.routes6.bytes);
+    released(NAMESPACE_BYTES + this.model.holdings().routeBytes);
   }
 }

@@ -114,3 +114,12 @@ export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | Ne
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E ? (E extends DomainEvent ? Omit<E, 'seq' | 'time'> : never) : never;
+
+/**
+ * Asked by the model before it builds a route event: a storm (a BGP full table) then costs a
+ * counter per route, not an object and strings. Keys are the model's numeric groupKey. The event
+ * bus (src/events/bus.ts, EventBus.routeGate) implements it.
+ */
+export interface RouteGate {
+  admit(groupKey: number, action: number, routeType: number): boolean;
+}

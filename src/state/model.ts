@@ -1,6 +1,7 @@
-// The per-namespace model: links, addresses, routes and nexthop objects, fed by decoded
-// messages (notifications and dump replies alike), turned into domain events, and read by the
-// metrics at scrape time. Counters are plain numbers here; prom-client never sees an event.
+// The per-namespace model: links, addresses, routes and nexthop objects, fed by the session
+// (src/session/) with decoded messages and their origin (notifications and dump replies alike),
+// turned into domain events, and read by the metrics at scrape time. Counters are plain numbers
+// here; prom-client never sees an event.
 
 import {
   AF_BRIDGE,
@@ -11,7 +12,6 @@ import {
   IFF_RUNNING,
   IFF_UP,
   NLM_F_CREATE,
-  NLM_F_DUMP_INTR,
   NLM_F_REPLACE,
   RTM_DELADDR,
   RTM_DELLINK,
@@ -19,26 +19,25 @@ import {
   RTM_DELNEXTHOP,
   RTM_DELROUTE,
   RTM_F_CLONED,
-  RTN_LOCAL,
-  RTM_NAMES,
-  RTPROT_NAMES,
 } from '../netlink/constants';
-import { formatIp, ipv4Word } from '../netlink/format';
-import { routeDestination, routeGateway } from '../netlink/route';
-import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NeighbourTableMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
+import { ipv4Word } from '../netlink/format';
+import type { AddressMessage, LinkMessage, NeighbourMessage, NeighbourTableMessage, NexthopMessage, RouteMessage } from '../netlink/types';
 import type { VipConfig } from '../config/config';
+import type { NameMatcher } from '../config/name-pattern';
+import type { MessageOrigin, SessionServices, SessionSink } from '../session/sink';
 import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbourKey, NeighbourRecord } from './neighbours';
 import { VipState, VipWatch } from './vips';
-import { addressFlagNames, addressKey, AddressRecord, familyName, newAddressRecord, scopeName } from './addresses';
-import type { PendingEvent } from './events';
-import type { RouteGate } from '../events/bus';
+import { addressFlagNames, addressKey, AddressRecord, newAddressRecord, scopeName } from './addresses';
+import type { PendingEvent, RouteGate } from './events';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
-import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, routeFingerprint, ROUTE_ACTIONS, RouteRef, RouteTable, splitGroupKey } from './routes';
+import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
+import { MAX_EMPTY_ROUTE_GROUPS, RouteGroups } from './route-groups';
+import { DefaultRoute, DefaultRoutes } from './default-routes';
+import { NexthopObject, NexthopObjects } from './nexthops';
+import { SeriesFilter } from './series-filter';
+import { routeMessageEvent, routeRefEvent } from './route-events';
 
-/** An interface-name filter: src/name-pattern.ts compiles the config's into linear-time RE2 matchers. */
-export interface NameMatcher {
-  test(name: string): boolean;
-}
+// The event bus and the metrics name route groups as the route events do.
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -54,35 +53,20 @@ export interface ModelOptions {
   vips?: readonly VipConfig[];
   /** How many emptied route groups keep their series at 0 (default MAX_EMPTY_ROUTE_GROUPS). */
   maxEmptyRouteGroups?: number;
+  /**
+   * Seconds a deleted interface's series stay: the model then drops them on a timer of its own
+   * (never at scrape time). Without it, only expireDeleted() drops them.
+   */
+  deletedGracePeriod?: number;
+  /** The barrier and link probe of the session that feeds the model; without one, repairs and held flaps apply at once. */
+  session?: SessionServices;
+  /** Domain events go here when someone listens. */
+  onEvent?: (event: PendingEvent) => void;
+  /** Route-storm coalescing, asked before a route event is built (EventBus.routeGate). */
+  routeGate?: RouteGate;
 }
 
-/**
- * Route groups (table, family, protocol) whose last route went keep their series at 0, so that
- * `netlink_routes{protocol="bgp"} < 1000` fires when BGP withdraws everything. A routing daemon
- * that cycles table numbers would make that unbounded: past this many emptied groups in a
- * namespace, the one emptied longest ago is forgotten (counted in routeGroupsForgotten).
- */
-export const MAX_EMPTY_ROUTE_GROUPS = 1024;
-
-export interface DefaultRoute {
-  table: number;
-  family: number;
-  protocol: number;
-  ifindex: number;
-  gateway: string;
-}
-
-interface NexthopObject {
-  oif: number;
-  group: number[] | undefined;
-}
-
-/** Dump phases: replies of the initial dump set state quietly; a resync counts what it repairs. */
-export type DumpMode = 'initial' | 'resync';
-
-const RTM_NAME_MAX = 256;
-
-export class NamespaceModel implements MessageSink {
+export class NamespaceModel implements SessionSink {
   readonly netns: string;
   readonly links = new Map<number, LinkRecord>();
   /** Deleted links whose series stay for the grace period. */
@@ -90,25 +74,27 @@ export class NamespaceModel implements MessageSink {
   readonly addresses = new Map<string, AddressRecord>();
   readonly routes4 = new RouteTable(AF_INET);
   readonly routes6 = new RouteTable(AF_INET6);
+  /** netlink_routes and netlink_route_changes_total per (table, family, protocol) (route-groups.ts). */
+  private readonly routeGroups: RouteGroups;
   /**
    * netlink_routes by groupKey(table, family, protocol). A group stays, at 0, after its last
    * route goes (up to maxEmptyRouteGroups of them): same keys as routeChanges.
    */
-  readonly routeCounts = new Map<number, number>();
+  readonly routeCounts: ReadonlyMap<number, number>;
   /** netlink_route_changes_total by groupKey, one number per ROUTE_ACTIONS entry. */
-  readonly routeChanges = new Map<number, number[]>();
+  readonly routeChanges: ReadonlyMap<number, readonly number[]>;
   /** When each route group was first seen (seconds since the epoch): its counters' `_created`. */
-  readonly routeGroupCreated = new Map<number, number>();
-  /** Groups at 0 routes, the one emptied longest ago first. */
-  private readonly emptyRouteGroups = new Set<number>();
-  /** Emptied route groups forgotten because more than maxEmptyRouteGroups were at 0. */
-  routeGroupsForgotten = 0;
-  readonly defaultRoutes = new Map<string, DefaultRoute>();
+  readonly routeGroupCreated: ReadonlyMap<number, number>;
+  /** The default routes by name (default-routes.ts). */
+  private readonly defaults: DefaultRoutes;
+  readonly defaultRoutes: ReadonlyMap<string, DefaultRoute>;
   /** netlink_default_route_changes_total by "table|family". */
-  readonly defaultRouteChanges = new Map<string, number>();
+  readonly defaultRouteChanges: ReadonlyMap<string, number>;
   /** When each defaultRouteChanges key was first seen: its `_created`. */
-  readonly defaultRouteChangesCreated = new Map<string, number>();
-  readonly nexthops = new Map<number, NexthopObject>();
+  readonly defaultRouteChangesCreated: ReadonlyMap<string, number>;
+  /** Nexthop objects by id (nexthops.ts). */
+  private readonly nexthopObjects = new NexthopObjects();
+  readonly nexthops: ReadonlyMap<number, NexthopObject> = this.nexthopObjects.byId;
   vips: VipWatch;
   /** ARP and NDP entries by neighbourKey (no series per neighbour: counts only). */
   readonly neighbours = new Map<string, NeighbourRecord>();
@@ -119,43 +105,20 @@ export class NamespaceModel implements MessageSink {
   /** Entries of the host-wide neighbour tables (every namespace's), as of the last table dump. */
   readonly neighbourTableEntries = new Map<0 | 1, number>();
 
-  /** Notifications by nlmsg_type (what the kernel multicast to us). */
-  readonly messagesReceived = new Float64Array(RTM_NAME_MAX);
-  /** Dump replies by nlmsg_type. */
-  readonly dumpMessages = new Float64Array(RTM_NAME_MAX);
   /**
    * When the model was made (its namespace opened): the `_created` of the counters that exist
    * from then on (per-namespace counters, known message types, interfaces of the initial dump).
    */
   readonly createdAt: number;
-  /**
-   * When a message type outside RTM_NAMES was first counted (its series is born then), by type,
-   * 0 if never: [notifications, dump replies].
-   */
-  readonly unknownTypeSeen = [new Float64Array(RTM_NAME_MAX), new Float64Array(RTM_NAME_MAX)] as const;
-  decodeErrors = 0;
-  seriesLimitDropped = 0;
   /** Interfaces the kernel deleted (or moved out of the namespace): not flaps, counted apart. */
   interfacesDeleted = 0;
   /** Bumped when notifications were lost: a link's next message may follow lost ones (LinkRecord.lossEpoch). */
   private lossEpoch = 0;
-  trackedCount = 0;
+  /** Which interfaces get series (series-filter.ts). */
+  private readonly series: SeriesFilter;
 
-  /** Our netlink port id: replies to our dumps carry it. */
-  portId = -1;
-  /** Set while a dump is running: how its replies are applied. */
-  dumpMode: DumpMode | undefined;
-  /** Set when a dump reply carried NLM_F_DUMP_INTR: the dump must be retried. */
-  dumpInterrupted = false;
-  /** Called for each NLMSG_DONE / NLMSG_ERROR that answers one of our requests. */
-  onDumpEnd: ((header: MessageHeader, errno: number) => void) | undefined;
-  /** Runs the callback once every notification queued before now has been applied (see watcher). */
-  barrier: ((callback: () => void) => void) | undefined;
-  /**
-   * Runs the callback once the kernel has answered a request about this ifindex that takes
-   * RTNL (RTM_GETLINK), so after the RTM_DELLINK of a deletion in progress (see isClose).
-   */
-  linkProbe: ((ifindex: number, callback: () => void) => void) | undefined;
+  /** The session's barrier and link probe (see SessionServices); undefined without a session. */
+  private readonly session: SessionServices | undefined;
   /** Domain events go here when someone listens; none are built otherwise. */
   onEvent: ((event: PendingEvent) => void) | undefined;
   /** Asked before a route event is built: past a storm's allowance the event is only counted. */
@@ -170,7 +133,9 @@ export class NamespaceModel implements MessageSink {
   private readonly orphanAddresses = new Map<number, [number[], number[]]>();
   private options: ModelOptions;
   private readonly now: () => number;
-  private readonly scratch = Buffer.alloc(16);
+  /** The pending expiry of deleted links (expireSoon): when it is due, in seconds since the epoch. */
+  private expiry: { due: number; timer: NodeJS.Timeout } | undefined;
+  private closed = false;
 
   constructor(options: ModelOptions) {
     this.options = options;
@@ -178,35 +143,66 @@ export class NamespaceModel implements MessageSink {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.createdAt = this.now();
     this.vips = new VipWatch(options.vips ?? [], this.createdAt);
+    this.series = new SeriesFilter(options.include, options.exclude, options.maxTracked);
+    this.defaults = new DefaultRoutes(this.now);
+    this.defaultRoutes = this.defaults.routes;
+    this.defaultRouteChanges = this.defaults.changes;
+    this.defaultRouteChangesCreated = this.defaults.changesCreated;
+    this.routeGroups = new RouteGroups(
+      this.now,
+      () => this.options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS,
+      (table, family) => this.defaults.forgetChanges(table, family),
+    );
+    this.routeCounts = this.routeGroups.counts;
+    this.routeChanges = this.routeGroups.changes;
+    this.routeGroupCreated = this.routeGroups.created;
+    this.session = options.session;
+    this.onEvent = options.onEvent;
+    this.routeGate = options.routeGate;
   }
 
-  /** The namespace is no longer watched: stops the route tables' background work. */
+  /** The namespace is no longer watched: stops the route tables' background work and the expiry timer. */
   close(): void {
+    this.closed = true;
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    this.expiry = undefined;
     this.routes4.close();
     this.routes6.close();
   }
 
-  // ---- MessageSink ---------------------------------------------------------------------------
-
-  /** Counts the message and says whether it is a reply to our own dump. */
-  private account(h: MessageHeader): boolean {
-    // Only replies to our own requests carry our port id (we never change state from this socket).
-    const isDump = h.pid === this.portId && this.portId >= 0;
-    const type = h.type & 0xff;
-    const counts = isDump ? this.dumpMessages : this.messagesReceived;
-    // A type the names table lacks gets its series with its first message: remember when.
-    if (counts[type]++ === 0 && RTM_NAMES[type] === undefined) this.unknownTypeSeen[isDump ? 1 : 0][type] = this.now();
-    if (isDump && (h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
-    return isDump;
+  /** What the model holds (SessionSink): for the session's log line and the memory it releases at close. */
+  holdings(): { links: number; addresses: number; routes: number; routeBytes: number } {
+    return { links: this.links.size, addresses: this.addresses.size, routes: this.routes4.count + this.routes6.count, routeBytes: this.routes4.bytes + this.routes6.bytes };
   }
+
+  /** Interfaces with series now. */
+  get trackedCount(): number {
+    return this.series.trackedCount;
+  }
+
+  /** Interfaces that got no series because the cap on tracked interfaces was reached. */
+  get seriesLimitDropped(): number {
+    return this.series.seriesLimitDropped;
+  }
+
+  /** Emptied route groups forgotten because more than maxEmptyRouteGroups were at 0. */
+  get routeGroupsForgotten(): number {
+    return this.routeGroups.forgotten;
+  }
+
+  /** A resync started or completed (the session's overrun repair): its domain event. */
+  resyncEvent(action: 'started' | 'completed'): void {
+    this.onEvent?.({ netns: this.netns, kind: 'resync', action, interface: '', ifindex: 0, reason: 'overrun' });
+  }
+
+  // ---- messages from the session ---------------------------------------------------------------
 
   /** Initial dump replies change state without counting or telling anyone. */
-  private quiet(isDump: boolean): boolean {
-    return isDump && this.dumpMode === 'initial';
+  private quiet(origin: MessageOrigin): boolean {
+    return origin === 'initial-dump';
   }
 
-  link(m: LinkMessage): void {
-    const isDump = this.account(m);
+  link(m: LinkMessage, origin: MessageOrigin = 'notification'): void {
     // AF_BRIDGE messages describe bridge ports, not the link itself.
     if (m.family === AF_BRIDGE) return;
     if (m.type === RTM_DELLINK) {
@@ -218,13 +214,13 @@ export class NamespaceModel implements MessageSink {
     if (!known) {
       const record = newLinkRecord(m, now);
       // Found by the initial dump: the kernel's own counters (carrier changes) predate us.
-      record.kernelCountersPredateUs = this.quiet(isDump);
+      record.kernelCountersPredateUs = this.quiet(origin);
       record.lossEpoch = this.lossEpoch;
       this.adoptAddresses(record);
       this.buryName(record.name);
       this.links.set(m.ifindex, record);
-      this.track(record);
-      if (!this.quiet(isDump) && this.onEvent) {
+      this.series.track(record);
+      if (!this.quiet(origin) && this.onEvent) {
         this.onEvent({ netns: this.netns, kind: 'link', action: 'added', interface: record.name, ifindex: record.ifindex, state: linkState(record), ...(record.kind ? { linkKind: record.kind } : {}), ...(record.mac ? { mac: record.mac } : {}) });
       }
       return;
@@ -234,21 +230,21 @@ export class NamespaceModel implements MessageSink {
     const previous = this.onEvent ? linkState(known) : undefined;
     // The first message of a link since notifications were lost may follow lost ones: a
     // notification as much as the resync's dump reply.
-    const afterGap = known.lossEpoch !== this.lossEpoch || (isDump && this.dumpMode === 'resync');
+    const afterGap = known.lossEpoch !== this.lossEpoch || origin === 'resync-dump';
     known.lossEpoch = this.lossEpoch;
     const update = updateLink(known, m, now, afterGap);
-    if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(isDump));
+    if (update.heldFlaps > 0) this.confirmFlapsLater(known, this.quiet(origin));
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
-      this.retrack(known);
+      this.series.retrack(known);
       this.onEvent?.({ netns: this.netns, kind: 'link', action: 'renamed', interface: known.name, ifindex: known.ifindex, state: linkState(known), oldName: update.renamedFrom });
       // Ignore lists name interfaces.
       this.vipChanged(undefined);
     }
-    if (update.flaps > 0 && !this.quiet(isDump)) {
+    if (update.flaps > 0 && !this.quiet(origin)) {
       this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: known.name, ifindex: known.ifindex, flaps: update.flaps, oper: linkState(known).oper });
     }
-    if (update.stateChanged && previous && !this.quiet(isDump)) {
+    if (update.stateChanged && previous && !this.quiet(origin)) {
       this.onEvent?.({ netns: this.netns, kind: 'link', action: 'changed', interface: known.name, ifindex: known.ifindex, state: linkState(known), previous });
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
@@ -260,8 +256,7 @@ export class NamespaceModel implements MessageSink {
     if (update.adminWentUp) this.routes4.multipathDeviceUp(known.ifindex);
   }
 
-  address(m: AddressMessage): void {
-    const isDump = this.account(m);
+  address(m: AddressMessage, origin: MessageOrigin = 'notification'): void {
     if ((m.family !== AF_INET && m.family !== AF_INET6) || m.address === undefined) return;
     const key = addressKey(m.ifindex, m.address, m.prefixLength);
     const known = this.addresses.get(key);
@@ -274,7 +269,7 @@ export class NamespaceModel implements MessageSink {
       this.vipChanged(m.address);
       return;
     }
-    const quiet = this.quiet(isDump);
+    const quiet = this.quiet(origin);
     if (known) {
       const dadFailed = (m.addressFlags & IFA_F_DADFAILED) !== 0 && (known.flags & IFA_F_DADFAILED) === 0;
       known.flags = m.addressFlags;
@@ -322,17 +317,17 @@ export class NamespaceModel implements MessageSink {
     }
   }
 
-  route(m: RouteMessage): void {
-    const isDump = this.account(m);
+  route(m: RouteMessage, origin: MessageOrigin = 'notification'): void {
+    const isDump = origin !== 'notification';
     if ((m.family !== AF_INET && m.family !== AF_INET6) || (m.routeFlags & RTM_F_CLONED) !== 0) return;
     const table = m.family === AF_INET6 ? this.routes6 : this.routes4;
-    const quiet = this.quiet(isDump);
+    const quiet = this.quiet(origin);
     if (m.type === RTM_DELROUTE) {
-      if (!isDump) this.countRoute(m.table, m.family, m.protocol, ACTION_REMOVED);
+      if (!isDump) this.routeGroups.count(m.table, m.family, m.protocol, ACTION_REMOVED);
       const ref = table.applyDelete(m);
       if (ref) {
-        this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
-        if (ref.dstLength === 0) this.forgetDefaultRoute(ref, quiet);
+        this.routeGroups.adjust(ref.table, ref.family, ref.protocol, -1);
+        if (ref.dstLength === 0) this.defaults.forget(ref, quiet);
         if (!quiet && this.onEvent) this.emitRouteMessage('removed', m);
       }
       return;
@@ -342,28 +337,27 @@ export class NamespaceModel implements MessageSink {
     const result = table.applyNew(m, replace, (_ref, before) => {
       previousProtocol = before;
     });
-    if (result === 'added') this.adjustRouteCount(m.table, m.family, m.protocol, 1);
+    if (result === 'added') this.routeGroups.adjust(m.table, m.family, m.protocol, 1);
     else if (previousProtocol >= 0 && previousProtocol !== m.protocol) {
-      this.adjustRouteCount(m.table, m.family, previousProtocol, -1);
-      this.adjustRouteCount(m.table, m.family, m.protocol, 1);
+      this.routeGroups.adjust(m.table, m.family, previousProtocol, -1);
+      this.routeGroups.adjust(m.table, m.family, m.protocol, 1);
     }
-    if (m.dstLength === 0) this.rememberDefaultRoute(m, quiet || result === 'same');
+    if (m.dstLength === 0) this.defaults.remember(m, quiet || result === 'same');
     if (quiet) return;
     // A resync's dump reply counts only what it repairs: a route we did not hold.
     if (isDump && result !== 'added') return;
     const action = isDump ? ACTION_ADDED : replace ? ACTION_REPLACED : (m.flags & NLM_F_CREATE) !== 0 || result === 'added' ? ACTION_ADDED : ACTION_REPLACED;
-    this.countRoute(m.table, m.family, m.protocol, action);
+    this.routeGroups.count(m.table, m.family, m.protocol, action);
     if (this.onEvent) this.emitRouteMessage(ROUTE_ACTIONS[action] as 'added' | 'replaced', m);
   }
 
-  neighbour(m: NeighbourMessage): void {
-    const isDump = this.account(m);
+  neighbour(m: NeighbourMessage, origin: MessageOrigin = 'notification'): void {
     // Bridge FDB entries (AF_BRIDGE) share the group; they are not neighbours.
     if ((m.family !== AF_INET && m.family !== AF_INET6) || m.destination === undefined) return;
     const fam = m.family === AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
     const key = neighbourKey(m.ifindex, m.destination);
     const known = this.neighbours.get(key);
-    const quiet = this.quiet(isDump);
+    const quiet = this.quiet(origin);
     if (m.type === RTM_DELNEIGH) {
       if (!known) return;
       this.removeNeighbour(key, known);
@@ -386,8 +380,7 @@ export class NamespaceModel implements MessageSink {
     if (vip) vip.macChanges++;
   }
 
-  neighbourTable(m: NeighbourTableMessage): void {
-    this.account(m);
+  neighbourTable(m: NeighbourTableMessage, _origin?: MessageOrigin): void {
     const fam = m.family === AF_INET ? FAMILY_INET : m.family === AF_INET6 ? FAMILY_INET6 : undefined;
     if (fam === undefined) return;
     if (m.thresh3 !== undefined) this.neighbourLimits.set(fam, m.thresh3);
@@ -419,33 +412,13 @@ export class NamespaceModel implements MessageSink {
     });
   }
 
-  nexthop(m: NexthopMessage): void {
-    this.account(m);
+  nexthop(m: NexthopMessage, _origin?: MessageOrigin): void {
     if (m.type === RTM_DELNEXTHOP) {
       // The kernel drops the IPv4 routes that use it without RTM_DELROUTE (IPv6 sends one).
       this.removeNexthopObjects(new Set([m.id]));
       return;
     }
-    this.nexthops.set(m.id, { oif: m.oif ?? 0, group: m.group });
-  }
-
-  done(h: MessageHeader): void {
-    if (h.pid === this.portId) {
-      if ((h.flags & NLM_F_DUMP_INTR) !== 0) this.dumpInterrupted = true;
-      this.onDumpEnd?.(h, 0);
-    }
-  }
-
-  error(h: MessageHeader, errno: number): void {
-    if (h.pid === this.portId) this.onDumpEnd?.(h, errno);
-  }
-
-  other(m: OtherMessage): void {
-    this.account(m);
-  }
-
-  decodeError(): void {
-    this.decodeErrors++;
+    this.nexthopObjects.set(m);
   }
 
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
@@ -455,39 +428,10 @@ export class NamespaceModel implements MessageSink {
 
   // ---- links ---------------------------------------------------------------------------------
 
-  private wantsSeries(name: string): boolean {
-    return this.options.include.test(name) && !(this.options.exclude?.test(name) ?? false);
-  }
-
-  private track(record: LinkRecord): void {
-    if (!this.wantsSeries(record.name)) return;
-    if (this.trackedCount >= this.options.maxTracked) {
-      this.seriesLimitDropped++;
-      return;
-    }
-    record.tracked = true;
-    this.trackedCount++;
-  }
-
-  /**
-   * A config reload's new include/exclude regexes and cap, applied to every link now. Links are
-   * modelled whether they have series or not, so one that gains series starts with its true counts.
-   */
+  /** A config reload's new include/exclude regexes and cap, applied to every link now (SeriesFilter.set). */
   setSeriesFilter(include: NameMatcher, exclude: NameMatcher | undefined, maxTracked: number): void {
     this.options = { ...this.options, include, exclude, maxTracked };
-    for (const record of this.links.values()) {
-      if (record.tracked && !this.wantsSeries(record.name)) {
-        record.tracked = false;
-        this.trackedCount--;
-        record.version++;
-      }
-    }
-    for (const record of this.links.values()) {
-      if (!record.tracked) {
-        this.track(record);
-        if (record.tracked) record.version++;
-      }
-    }
+    this.series.set(include, exclude, maxTracked, this.links.values());
   }
 
   /** A config reload's VIP list: VIPs kept keep their counters; new ones start from the current addresses. */
@@ -499,14 +443,6 @@ export class NamespaceModel implements MessageSink {
       if (old) Object.assign(vip, { holders: old.holders, acquired: old.acquired, released: old.released, macChanges: old.macChanges, createdAt: old.createdAt });
     }
     this.vipChanged(undefined);
-  }
-
-  /** A rename may move an interface in or out of the include/exclude regexes. */
-  private retrack(record: LinkRecord): void {
-    if (record.tracked && !this.wantsSeries(record.name)) {
-      record.tracked = false;
-      this.trackedCount--;
-    } else if (!record.tracked) this.track(record);
   }
 
   /** A new or renamed interface that takes a name in its grace period replaces the old series at once. */
@@ -549,7 +485,7 @@ export class NamespaceModel implements MessageSink {
       const flaps = commitPendingFlaps(record);
       if (flaps > 0 && !quiet) this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: record.name, ifindex: record.ifindex, flaps, oper: linkState(record).oper });
     };
-    if (this.linkProbe) this.linkProbe(record.ifindex, commit);
+    if (this.session) this.session.linkProbe(record.ifindex, commit);
     else commit();
   }
 
@@ -561,23 +497,54 @@ export class NamespaceModel implements MessageSink {
     // The close before a deletion is not an outage.
     record.pendingFlaps = 0;
     this.interfacesDeleted++;
-    if (record.tracked) this.trackedCount--;
-    record.deletedAt = this.now();
+    this.series.deleted(record);
+    const deletedAt = this.now();
+    record.deletedAt = deletedAt;
     record.version++;
     if (record.tracked) this.deletedLinks.push(record);
     this.flushDevice(ifindex, true);
     this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
     this.vipChanged(undefined);
+    // Its series go after the grace period; the addresses and neighbours of a link without
+    // series at once (as the next scrape dropped them when rendering expired links).
+    this.expireSoon(record.tracked ? deletedAt + (this.options.deletedGracePeriod ?? 0) : deletedAt);
+  }
+
+  /**
+   * Runs expireDeleted when `due` (seconds since the epoch) comes, on an unref'd timer: a scrape
+   * only reads. One timer for the earliest due time; without a grace period (deletedGracePeriod
+   * not given) nothing is scheduled and expireDeleted runs only when called.
+   */
+  private expireSoon(due: number): void {
+    if (this.options.deletedGracePeriod === undefined || this.closed) return;
+    if (this.expiry && this.expiry.due <= due) return;
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    const timer = setTimeout(() => {
+      this.expiry = undefined;
+      this.expireDeleted();
+    }, Math.max(0, (due - this.now()) * 1000));
+    timer.unref();
+    this.expiry = { due, timer };
+  }
+
+  /** A config reload's grace period: links deleted longer ago than that go now, the others when it ends. */
+  setDeletedGracePeriod(grace: number): void {
+    this.options = { ...this.options, deletedGracePeriod: grace };
+    if (this.expiry) clearTimeout(this.expiry.timer);
+    this.expiry = undefined;
+    this.expireDeleted();
   }
 
   /** Drops the series of links deleted more than `grace` seconds ago, and their addresses. */
-  expireDeleted(grace: number): void {
+  expireDeleted(grace = this.options.deletedGracePeriod ?? 0): void {
     const limit = this.now() - grace;
     for (let i = this.deletedLinks.length - 1; i >= 0; i--) {
       const record = this.deletedLinks[i] as LinkRecord;
       if ((record.deletedAt ?? 0) <= limit) this.deletedLinks.splice(i, 1);
     }
-    const gone = (ifindex: number): boolean => !this.links.has(ifindex) && !this.deletedLinks.some((l) => l.ifindex === ifindex);
+    // A set, not a search per address: this runs once per deletion burst, not once per scrape.
+    const inGrace = new Set(this.deletedLinks.map((l) => l.ifindex));
+    const gone = (ifindex: number): boolean => !this.links.has(ifindex) && !inGrace.has(ifindex);
     for (const [key, address] of this.addresses) {
       if (!gone(address.ifindex)) continue;
       this.addresses.delete(key);
@@ -587,6 +554,10 @@ export class NamespaceModel implements MessageSink {
       this.neighbours.delete(key);
       this.neighbourCounts[neighbour.family] = Math.max(0, this.neighbourCounts[neighbour.family] - 1);
     }
+    // The next link to go (a timer that fired a moment early finds it still in its grace period).
+    let next = Infinity;
+    for (const record of this.deletedLinks) next = Math.min(next, (record.deletedAt ?? 0) + grace);
+    if (next !== Infinity) this.expireSoon(next);
   }
 
   // ---- addresses -----------------------------------------------------------------------------
@@ -631,7 +602,7 @@ export class NamespaceModel implements MessageSink {
         this.routes4.multipathDeviceDown(record.ifindex, (ref) => this.routeFlushed(ref));
       }
     };
-    if (this.barrier) this.barrier(repair);
+    if (this.session) this.session.barrier(repair);
     else repair();
   }
 
@@ -664,77 +635,19 @@ export class NamespaceModel implements MessageSink {
 
   // ---- routes --------------------------------------------------------------------------------
 
-  private adjustRouteCount(table: number, family: number, protocol: number, delta: number): void {
-    const key = groupKey(table, family, protocol);
-    this.routeGroup(key);
-    const before = this.routeCounts.get(key) as number;
-    const next = Math.max(0, before + delta);
-    this.routeCounts.set(key, next);
-    if (next === 0) this.routeGroupEmptied(key);
-    // Only a group that was at 0 is in the set (a route burst pays no set operation per route).
-    else if (before === 0) this.emptyRouteGroups.delete(key);
-  }
-
-  private countRoute(table: number, family: number, protocol: number, action: number): void {
-    const key = groupKey(table, family, protocol);
-    (this.routeGroup(key)[action] as number)++;
-  }
-
-  /**
-   * A group's series, made at its first route or change: the gauge and every change counter
-   * at 0, so the first change is a rate and the group's count can later read 0.
-   */
-  private routeGroup(key: number): number[] {
-    let counts = this.routeChanges.get(key);
-    if (counts) return counts;
-    this.routeChanges.set(key, (counts = [0, 0, 0, 0]));
-    this.routeCounts.set(key, 0);
-    this.routeGroupCreated.set(key, this.now());
-    this.routeGroupEmptied(key);
-    return counts;
-  }
-
-  /** A group at 0 routes keeps its series; past the cap the one emptied longest ago goes. */
-  private routeGroupEmptied(key: number): void {
-    this.emptyRouteGroups.delete(key);
-    this.emptyRouteGroups.add(key);
-    const cap = Math.max(1, this.options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS);
-    while (this.emptyRouteGroups.size > cap) {
-      const oldest = this.emptyRouteGroups.values().next().value as number;
-      this.emptyRouteGroups.delete(oldest);
-      this.routeCounts.delete(oldest);
-      this.routeChanges.delete(oldest);
-      this.routeGroupCreated.delete(oldest);
-      this.routeGroupsForgotten++;
-      this.forgetDefaultRouteChanges(oldest);
-    }
-  }
-
-  /** netlink_default_route_changes_total of a forgotten group's table and family goes when nothing else uses them. */
-  private forgetDefaultRouteChanges(forgotten: number): void {
-    const { table, family } = splitGroupKey(forgotten);
-    for (const key of this.routeCounts.keys()) {
-      const g = splitGroupKey(key);
-      if (g.table === table && g.family === family) return;
-    }
-    const key = `${table}|${family}`;
-    this.defaultRouteChanges.delete(key);
-    this.defaultRouteChangesCreated.delete(key);
-  }
-
   /** A route the kernel removed without a notification. */
   private routeFlushed(ref: RouteRef): void {
-    this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
-    this.countRoute(ref.table, ref.family, ref.protocol, ACTION_FLUSHED);
-    if (ref.dstLength === 0) this.forgetDefaultRoute(ref, false);
+    this.routeGroups.adjust(ref.table, ref.family, ref.protocol, -1);
+    this.routeGroups.count(ref.table, ref.family, ref.protocol, ACTION_FLUSHED);
+    if (ref.dstLength === 0) this.defaults.forget(ref, false);
     if (this.onEvent) this.emitRouteRef('flushed', ref);
   }
 
   /** A route a resync found gone: a notification we lost. */
   private routeSwept(ref: RouteRef): void {
-    this.adjustRouteCount(ref.table, ref.family, ref.protocol, -1);
-    this.countRoute(ref.table, ref.family, ref.protocol, ACTION_REMOVED);
-    if (ref.dstLength === 0) this.forgetDefaultRoute(ref, false);
+    this.routeGroups.adjust(ref.table, ref.family, ref.protocol, -1);
+    this.routeGroups.count(ref.table, ref.family, ref.protocol, ACTION_REMOVED);
+    if (ref.dstLength === 0) this.defaults.forget(ref, false);
     if (this.onEvent) this.emitRouteRef('removed', ref);
   }
 
@@ -753,76 +666,14 @@ export class NamespaceModel implements MessageSink {
   }
 
   private flushNexthopsOn(ifindex: number): void {
-    const gone = new Set<number>();
-    for (const [id, nh] of this.nexthops) if (nh.oif === ifindex) gone.add(id);
+    const gone = this.nexthopObjects.on(ifindex);
     if (gone.size > 0) this.removeNexthopObjects(gone);
   }
 
   /** Removes nexthop objects, the groups they leave empty, and the IPv4 routes that used any of them. */
   private removeNexthopObjects(ids: Set<number>): void {
-    for (const id of ids) this.nexthops.delete(id);
-    let emptied = true;
-    while (emptied) {
-      emptied = false;
-      for (const [id, nh] of this.nexthops) {
-        if (!nh.group) continue;
-        const members = nh.group.filter((member) => !ids.has(member));
-        if (members.length === nh.group.length) continue;
-        nh.group = members;
-        if (members.length === 0) {
-          this.nexthops.delete(id);
-          ids.add(id);
-          emptied = true;
-        }
-      }
-    }
+    this.nexthopObjects.remove(ids);
     this.routes4.removeNexthops(ids, (ref) => this.routeFlushed(ref));
-  }
-
-  private defaultKey(family: number, table: number, priority: number, fingerprint: number): string {
-    return `${family}|${table}|${priority}|${fingerprint}`;
-  }
-
-  private rememberDefaultRoute(m: RouteMessage, quiet: boolean): void {
-    if (m.routeType === RTN_LOCAL) return;
-    const key = this.defaultKey(m.family, m.table, m.priority, routeFingerprint(m));
-    if (m.flags & NLM_F_REPLACE) {
-      for (const [k, route] of this.defaultRoutes) {
-        if (route.family === m.family && route.table === m.table && k.startsWith(`${m.family}|${m.table}|${m.priority}|`)) this.defaultRoutes.delete(k);
-      }
-    }
-    this.defaultRoutes.set(key, { table: m.table, family: m.family, protocol: m.protocol, ifindex: m.oif, gateway: routeGateway(m) ?? '' });
-    this.defaultRouteChangesOf(m.table, m.family);
-    if (!quiet) this.countDefaultChange(m.table, m.family);
-  }
-
-  private forgetDefaultRoute(ref: RouteRef, quiet: boolean): void {
-    const key = this.defaultKey(ref.family, ref.table, ref.priority, ref.fingerprint);
-    if (!this.defaultRoutes.delete(key)) {
-      // Matched by key only (its nexthops changed since): drop one with the same table and metric.
-      for (const k of this.defaultRoutes.keys()) {
-        if (k.startsWith(`${ref.family}|${ref.table}|${ref.priority}|`)) {
-          this.defaultRoutes.delete(k);
-          break;
-        }
-      }
-    }
-    if (!quiet) this.countDefaultChange(ref.table, ref.family);
-  }
-
-  private countDefaultChange(table: number, family: number): void {
-    const key = this.defaultRouteChangesOf(table, family);
-    this.defaultRouteChanges.set(key, (this.defaultRouteChanges.get(key) as number) + 1);
-  }
-
-  /** The key of a table's and family's default route counter, made (at 0) on first use. */
-  private defaultRouteChangesOf(table: number, family: number): string {
-    const key = `${table}|${family}`;
-    if (!this.defaultRouteChanges.has(key)) {
-      this.defaultRouteChanges.set(key, 0);
-      this.defaultRouteChangesCreated.set(key, this.now());
-    }
-    return key;
   }
 
   private interfaceName(ifindex: number): string {
@@ -832,39 +683,12 @@ export class NamespaceModel implements MessageSink {
 
   private emitRouteMessage(action: 'added' | 'removed' | 'replaced', m: RouteMessage): void {
     if (this.routeGate && !this.routeGate.admit(groupKey(m.table, m.family, m.protocol), ROUTE_ACTIONS.indexOf(action), m.routeType)) return;
-    const gateway = routeGateway(m);
-    this.onEvent?.({
-      netns: this.netns,
-      kind: 'route',
-      action,
-      interface: this.interfaceName(m.oif),
-      ifindex: m.oif,
-      family: familyName(m.family),
-      table: tableName(m.table),
-      protocol: protocolName(m.protocol),
-      destination: routeDestination(m),
-      ...(gateway !== undefined ? { gateway } : {}),
-      type: routeTypeName(m.routeType),
-    });
+    this.onEvent?.(routeMessageEvent(this.netns, action, m, this.interfaceName(m.oif)));
   }
 
   private emitRouteRef(action: 'removed' | 'flushed', ref: RouteRef): void {
     if (this.routeGate && !this.routeGate.admit(groupKey(ref.table, ref.family, ref.protocol), ROUTE_ACTIONS.indexOf(action), ref.routeType)) return;
-    const words = ref.family === AF_INET6 ? 4 : 1;
-    for (let k = 0; k < words; k++) this.scratch.writeUInt32LE(ref.dst[ref.dstIndex + k] as number, 4 * k);
-    const destination = ref.dstLength === 0 ? 'default' : `${formatIp(ref.family, this.scratch, 0)}/${ref.dstLength}`;
-    this.onEvent?.({
-      netns: this.netns,
-      kind: 'route',
-      action,
-      interface: this.interfaceName(ref.oif),
-      ifindex: ref.oif,
-      family: familyName(ref.family),
-      table: tableName(ref.table),
-      protocol: protocolName(ref.protocol),
-      destination,
-      type: routeTypeName(ref.routeType),
-    });
+    this.onEvent?.(routeRefEvent(this.netns, action, ref, this.interfaceName(ref.oif)));
   }
 
   // ---- resync --------------------------------------------------------------------------------
@@ -891,18 +715,4 @@ export class NamespaceModel implements MessageSink {
     this.routes4.sweep((ref) => this.routeSwept(ref));
     this.routes6.sweep((ref) => this.routeSwept(ref));
   }
-}
-
-export function tableName(table: number): string {
-  return table === 255 ? 'local' : table === 254 ? 'main' : table === 253 ? 'default' : String(table);
-}
-
-export function protocolName(protocol: number): string {
-  return RTPROT_NAMES[protocol] ?? String(protocol);
-}
-
-const RTN_NAMES = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
-
-export function routeTypeName(type: number): string {
-  return RTN_NAMES[type] ?? String(type);
 }

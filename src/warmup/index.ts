@@ -13,6 +13,7 @@ import type { DomainEvent } from '../state/events';
 import { NLMSG_NOOP, NLM_F_DUMP } from '../netlink/constants';
 import type { NativeEventHandler, NativeSocket, NativeSocketConstructor, NativeSocketOptions } from '../runtime/native';
 import type { NamespaceWatcher } from '../session/watcher';
+import type { NamespaceModel } from '../state/model';
 import { ackMessage, dumpReplies, notificationRound } from './corpus';
 
 /**
@@ -120,7 +121,7 @@ export interface WarmupPipeline {
   /** An event bus wired as the real one (same listeners' code), writing nowhere real. */
   bus(): EventBus;
   /** A watcher made as the real ones are, on the given socket class, publishing to `bus`. */
-  watcher(label: string, Socket: NativeSocketConstructor, bus: EventBus): NamespaceWatcher;
+  watcher(label: string, Socket: NativeSocketConstructor, bus: EventBus): NamespaceWatcher<NamespaceModel>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP } from '
 import type { NativeEventHandler, NativeSocket, NativeSocketOptions } from '../../src/runtime/native';
 import { buildMessage } from '../../src/netlink/request';
 import { NamespaceWatcher } from '../../src/session/watcher';
+import { NamespaceModel } from '../../src/state/model';
 
 const PORT_ID = 4242;
 const EBUSY = 16;
@@ -105,16 +106,13 @@ export class FakeKernelSocket implements NativeSocket {
 }
 
 /** A watcher on a FakeKernelSocket, logging into `lines`. */
-export function newWatcher(lines: string[], label = 'fake'): NamespaceWatcher {
+export function newWatcher(lines: string[], label = 'fake'): NamespaceWatcher<NamespaceModel> {
   return new NamespaceWatcher({
     label,
     path: undefined,
     receiveBufferBytes: 1 << 20,
-    include: /^.*$/,
-    exclude: undefined,
-    maxTracked: 100,
-    vips: [],
     logger: createLogger('debug', 'logfmt', (line) => lines.push(line)),
     Socket: FakeKernelSocket,
+    model: (session) => new NamespaceModel({ netns: label, include: /^.*$/, exclude: undefined, maxTracked: 100, vips: [], session }),
   });
 }

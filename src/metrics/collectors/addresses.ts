@@ -9,7 +9,7 @@ import { annotateSamples, familyWithExemplars } from './link-exemplars';
 import { familyOfLinks, linkRuns } from './link-runs';
 import { ADDRESS_CHANGES, ADDRESS_SERIES, ADDRESSES, DAD_FAILURES } from './link-text';
 import type { CollectorOptions } from './options';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 /** netlink_address_changes_total (four lines a link, in ADDRESS_SERIES order), with exemplars. */
 function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {

@@ -7,14 +7,14 @@ import { METRICS as M } from '../contract';
 import { DISCOVERED_NETNS } from '../discovered';
 import type { ExpositionWriter } from '../writer';
 import type { CollectorOptions } from './options';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 export function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
   // Compact sources (found by --netns.all) are summed under netns="*", with those gone.
   const sums = options.discovered?.sums(sources);
   for (const [def, counts] of [
-    [M.messagesReceived, (s: { model: { messagesReceived: Float64Array } }) => s.model.messagesReceived],
-    [M.dumpMessages, (s: { model: { dumpMessages: Float64Array } }) => s.model.dumpMessages],
+    [M.messagesReceived, (s: { counters: { messagesReceived: Float64Array } }) => s.counters.messagesReceived],
+    [M.dumpMessages, (s: { counters: { dumpMessages: Float64Array } }) => s.counters.dumpMessages],
   ] as const) {
     w.family(def);
     const each = (netns: string, values: Float64Array, unknownSeen: ArrayLike<number | undefined> | undefined, created: number): void => {
@@ -26,8 +26,8 @@ export function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[
       }
     };
     const kind = def === M.messagesReceived ? 0 : 1;
-    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source), source.model.unknownTypeSeen[kind], source.model.createdAt);
-    if (sums) each(DISCOVERED_NETNS, counts({ model: sums }), undefined, options.discovered?.createdAt ?? 0);
+    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source), source.counters.unknownTypeSeen[kind], source.model.createdAt);
+    if (sums) each(DISCOVERED_NETNS, counts({ counters: sums }), undefined, options.discovered?.createdAt ?? 0);
   }
   // What an alert needs stays per namespace, compact ones included; the rest of theirs is summed.
   type Sum = (s: NonNullable<typeof sums>) => number;
@@ -36,7 +36,7 @@ export function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[
     [M.foreignRefused, (s) => s.foreignRefused, 'per-namespace'],
     [M.resyncs, (s) => s.resyncs, (t) => t.resyncs],
     [M.lastResync, (s) => s.lastResync, (t) => t.lastResync],
-    [M.decodeErrors, (s) => s.model.decodeErrors, (t) => t.decodeErrors],
+    [M.decodeErrors, (s) => s.counters.decodeErrors, (t) => t.decodeErrors],
     // Every socket asks for the same buffer with the same privileges: our own namespace's grant tells.
     [M.receiveBuffer, (s) => s.receiveBufferBytes, undefined],
     [M.eventQueueDepth, (s) => s.queueDepth, (t) => t.queueDepth],

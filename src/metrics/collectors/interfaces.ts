@@ -7,7 +7,7 @@ import { annotateSamples, familyWithExemplars } from './link-exemplars';
 import { familyOfLinks, linkRuns } from './link-runs';
 import { FLAPS, INFO, PER_LINK } from './link-text';
 import type { CollectorOptions } from './options';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 /** netlink_interface_flaps_total, with the exemplar of the outage span that last moved it. */
 function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {

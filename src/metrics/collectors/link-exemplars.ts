@@ -8,7 +8,7 @@ import { formatExemplar } from '../openmetrics';
 import type { ExpositionWriter } from '../writer';
 import { LINK_FAMILIES } from './link-text';
 import { linkRuns } from './link-runs';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 /** A cached sample line with an exemplar appended (OpenMetrics). */
 function withExemplar(line: string, exemplar: Exemplar | undefined): string {

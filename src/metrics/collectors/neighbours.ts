@@ -7,7 +7,7 @@ import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
 import { familyOfLinks, linkRuns } from './link-runs';
 import { NEIGHBOUR_CHANGES } from './link-text';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
   familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)), NEIGHBOUR_CHANGES);

@@ -5,13 +5,11 @@ import type { ExemplarLookup } from '../../tracing/exemplars';
 import type { TraceStats } from '../../tracing/stats';
 import type { DiscoveredTotals } from '../discovered';
 import type { ExpositionWriter } from '../writer';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 export interface CollectorOptions {
   addressInfo: boolean;
   addressInfoLinkLocal: boolean;
-  /** Seconds a deleted interface's series stay. */
-  deletedGracePeriod: number;
   /** Write OpenMetrics 1.0 (HELP/TYPE lines, exemplars); the caller appends `# EOF`. */
   openMetrics?: boolean;
   /** Trace ids for exemplars on the flap and address-change counters (OpenMetrics only). */
@@ -23,11 +21,10 @@ export interface CollectorOptions {
 }
 
 /** The options a config gives (the rest are the scrape's: its format, tracing, the netns="*" sums). */
-export function collectorOptionsFrom(config: Pick<Config, 'addresses' | 'interfaces'>): Pick<CollectorOptions, 'addressInfo' | 'addressInfoLinkLocal' | 'deletedGracePeriod'> {
+export function collectorOptionsFrom(config: Pick<Config, 'addresses'>): Pick<CollectorOptions, 'addressInfo' | 'addressInfoLinkLocal'> {
   return {
     addressInfo: config.addresses.info,
     addressInfoLinkLocal: config.addresses.infoLinkLocal,
-    deletedGracePeriod: config.interfaces.deletedGracePeriod,
   };
 }
 

@@ -2,11 +2,11 @@
 // protocol), and the default routes by name.
 
 import { familyName } from '../../netlink/family';
-import { protocolName, tableName } from '../../state/model';
+import { protocolName, tableName } from '../../netlink/format';
 import { ROUTE_ACTIONS, splitGroupKey } from '../../state/routes';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
   w.family(M.routes);

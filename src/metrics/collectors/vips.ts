@@ -3,7 +3,7 @@
 import type { VipState } from '../../state/vips';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
-import type { NamespaceSource } from './source';
+import type { NamespaceSource } from '../source';
 
 export function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
   const each = (fn: (netns: string, vip: VipState) => void): void => {

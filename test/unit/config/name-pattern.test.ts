@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileNamePattern, MAX_PATTERN_LENGTH, PatternError } from '../../../src/config/name-pattern';
-import { NamespaceModel } from '../../../src/state/model';
+import type { LinkRecord } from '../../../src/state/links';
+import { SeriesFilter } from '../../../src/state/series-filter';
 
 test('a catastrophic backtracking pattern matches a 10,000-character name and returns', { timeout: 20_000 }, () => {
   const nested = compileNamePattern('(((a+)+)+)+$');
@@ -73,8 +74,12 @@ test('what RE2 refuses is refused, with the reason', () => {
 });
 
 test('include/exclude decide which interfaces get series, as before', () => {
-  const model = new NamespaceModel({ netns: '', include: compileNamePattern('eth.*|lo'), exclude: compileNamePattern('eth9.*'), maxTracked: 100 });
-  const wants = (name: string): boolean => (model as unknown as { wantsSeries(n: string): boolean }).wantsSeries(name);
+  const filter = new SeriesFilter(compileNamePattern('eth.*|lo'), compileNamePattern('eth9.*'), 100);
+  const wants = (name: string): boolean => {
+    const record = { name, tracked: false } as LinkRecord;
+    filter.track(record);
+    return record.tracked;
+  };
   assert.equal(wants('eth0'), true);
   assert.equal(wants('lo'), true);
   assert.equal(wants('eth99'), false, 'excluded');

@@ -4,7 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderNetlinkMetrics, type CollectorOptions, type NamespaceSource } from '../../../src/metrics/render';
+import { renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
+import type { NamespaceSource } from '../../../src/metrics/source';
+import { SessionCounters } from '../../../src/session/session-counters';
+import { MessageDispatch } from '../../../src/session/dispatch';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
 import { AF_INET, IFF_LOWER_UP, IFF_UP, RTM_NEWADDR, RTM_NEWLINK } from '../../../src/netlink/constants';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
@@ -12,23 +15,25 @@ import { NamespaceModel } from '../../../src/state/model';
 
 const header = { flags: 0, seq: 0, pid: 0 };
 
-function pod(netns: string): NamespaceModel {
+/** A pod's namespace: its model, fed its two links through the session's side (which counts them). */
+function pod(netns: string): { model: NamespaceModel; counters: SessionCounters } {
   const model = new NamespaceModel({ netns, include: /^.*$/, exclude: undefined, maxTracked: 100, now: () => 1_000_000 });
+  const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
   for (const [ifindex, name] of [
     [1, 'lo'],
     [2, 'eth0'],
   ] as const) {
-    model.link({ ...header, type: RTM_NEWLINK, family: 0, deviceType: 1, ifindex, ifFlags: IFF_UP | IFF_LOWER_UP, change: 0, name, mtu: 1500, operstate: 6, carrier: 1, carrierChanges: 1, carrierUpCount: 1, carrierDownCount: 0 });
+    session.link({ ...header, type: RTM_NEWLINK, family: 0, deviceType: 1, ifindex, ifFlags: IFF_UP | IFF_LOWER_UP, change: 0, name, mtu: 1500, operstate: 6, carrier: 1, carrierChanges: 1, carrierUpCount: 1, carrierDownCount: 0 });
   }
-  return model;
+  return { model, counters: session.counters };
 }
 
-function source(model: NamespaceModel, compact: boolean): NamespaceSource {
-  return { model, overruns: 0, foreignRefused: 0, resyncs: 2, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true, compact };
+function source({ model, counters }: { model: NamespaceModel; counters: SessionCounters }, compact: boolean): NamespaceSource {
+  return { model, counters, overruns: 0, foreignRefused: 0, resyncs: 2, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true, compact };
 }
 
 function render(sources: NamespaceSource[], options: Partial<CollectorOptions> = {}): string[] {
-  const all: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, deletedGracePeriod: 5, ...options };
+  const all: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, ...options };
   return Buffer.concat(renderNetlinkMetrics(sources, all, '0.0.0')).toString().split('\n');
 }
 

@@ -35,6 +35,8 @@ import { DiscoveredTotals } from '../../../src/metrics/discovered';
 import { OPENMETRICS_EOF, textToOpenMetrics } from '../../../src/metrics/openmetrics';
 import { registerReloadMetrics } from '../../../src/metrics/registry';
 import { AF_INET } from '../../../src/netlink/constants';
+import { MessageDispatch } from '../../../src/session/dispatch';
+import { SessionCounters } from '../../../src/session/session-counters';
 import { decodeChunk } from '../../../src/netlink/decode';
 import { NamespaceModel } from '../../../src/state/model';
 import { FIXTURE_DIR } from '../../helpers/paths';
@@ -61,20 +63,28 @@ const STAND_IN = {
  * The fixtures replayed in capture order into one model. Link probes and barriers are answered
  * after each step, as the kernel answers them after the notifications already queued.
  */
-function replayFixtures(): NamespaceModel {
+function replayFixtures(): { model: NamespaceModel; counters: SessionCounters } {
   let clock = GOLDEN_EPOCH;
   const c = DEFAULT_CONFIG;
-  const model = new NamespaceModel({ netns: '', include: compileNamePattern(c.interfaces.include), exclude: c.interfaces.exclude === '' ? undefined : compileNamePattern(c.interfaces.exclude), maxTracked: c.interfaces.maxTracked, vips: [...c.vips, ...VIPS], now: () => clock });
   const answers: (() => void)[] = [];
-  model.linkProbe = (_ifindex, callback) => answers.push(callback);
-  model.barrier = (callback) => answers.push(callback);
+  const model = new NamespaceModel({
+    netns: '',
+    include: compileNamePattern(c.interfaces.include),
+    exclude: c.interfaces.exclude === '' ? undefined : compileNamePattern(c.interfaces.exclude),
+    maxTracked: c.interfaces.maxTracked,
+    vips: [...c.vips, ...VIPS],
+    now: () => clock,
+    session: { barrier: (callback) => answers.push(callback), linkProbe: (_ifindex, callback) => answers.push(callback) },
+  });
+  const counters = new SessionCounters(() => clock);
+  const session = new MessageDispatch(counters, model);
   for (const file of readdirSync(FIXTURE_DIR).filter((f) => /^\d+-.*\.json$/.test(f)).sort()) {
     clock++;
     const hex = (JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8')) as { hex: string }).hex;
-    decodeChunk(Buffer.from(hex, 'hex'), model);
+    decodeChunk(Buffer.from(hex, 'hex'), session);
     while (answers.length > 0) (answers.shift() as () => void)();
   }
-  return model;
+  return { model, counters };
 }
 
 /** What varies by machine and run, replaced (see the top of this file). */
@@ -94,8 +104,8 @@ async function registryText(): Promise<string> {
 }
 
 /** The body of a scrape, assembled as main.ts's scrape() does: the netlink families, then the registry's. */
-async function scrape(model: NamespaceModel, openMetrics: boolean): Promise<string> {
-  const source: NamespaceSource = { model, ...STAND_IN.source };
+async function scrape(fed: { model: NamespaceModel; counters: SessionCounters }, openMetrics: boolean): Promise<string> {
+  const source: NamespaceSource = { ...fed, ...STAND_IN.source };
   const discovered = new DiscoveredTotals();
   discovered.enabled = DEFAULT_CONFIG.netnsAll;
   const options = { ...collectorOptionsFrom(DEFAULT_CONFIG), openMetrics, discovered };
@@ -108,11 +118,11 @@ async function scrape(model: NamespaceModel, openMetrics: boolean): Promise<stri
 
 /** A scrape of a model fed the fixtures afresh. */
 async function scrapeFixtures(openMetrics: boolean): Promise<string> {
-  const model = replayFixtures();
+  const fed = replayFixtures();
   try {
-    return await scrape(model, openMetrics);
+    return await scrape(fed, openMetrics);
   } finally {
-    model.close();
+    fed.model.close();
   }
 }
 
@@ -165,14 +175,14 @@ test('golden /metrics, OpenMetrics (test/fixtures/golden/metrics.openmetrics.txt
 });
 
 test('a second scrape of the same model (from the cached link text) and of a model fed afresh render the same', async () => {
-  const model = replayFixtures();
+  const fed = replayFixtures();
   try {
-    const first = await scrape(model, false);
-    assert.equal(await scrape(model, true), await scrapeFixtures(true), 'OpenMetrics after text');
-    assert.equal(await scrape(model, false), first, 'text again');
+    const first = await scrape(fed, false);
+    assert.equal(await scrape(fed, true), await scrapeFixtures(true), 'OpenMetrics after text');
+    assert.equal(await scrape(fed, false), first, 'text again');
     assert.equal(await scrapeFixtures(false), first, 'a model fed afresh');
   } finally {
-    model.close();
+    fed.model.close();
   }
 });
 

@@ -81,7 +81,7 @@ test('a collector that throws costs its own series only', async () => {
     }],
   ];
   const errors: string[] = [];
-  const text = Buffer.concat(renderNetlinkMetrics([], { addressInfo: true, addressInfoLinkLocal: false, deletedGracePeriod: 0 }, '1.2.3', (name) => errors.push(name), failing)).toString();
+  const text = Buffer.concat(renderNetlinkMetrics([], { addressInfo: true, addressInfoLinkLocal: false }, '1.2.3', (name) => errors.push(name), failing)).toString();
   assert.deepEqual(errors, ['broken']);
   assert.match(text, /netlink_collector_success\{collector="broken"\} 0/);
   assert.match(text, /netlink_collector_success\{collector="fine"\} 1/);

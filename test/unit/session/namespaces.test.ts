@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import type { Logger, LogFields } from '../../../src/support/log';
 import type { ProcessWatchConstructor } from '../../../src/runtime/process-watch';
 import { classifyNamespace, decide, ManagedWatcher, mountRetryDelay, NamespaceFs, NamespaceSet, Probe, wantedNamespaces } from '../../../src/session/namespaces';
-import type { NamespaceModel } from '../../../src/state/model';
 
 test('classifyNamespace: names, /proc/PID paths, other paths', () => {
   assert.deepEqual(classifyNamespace(''), { label: '', kind: 'own', path: undefined });
@@ -54,7 +53,6 @@ test('mountRetryDelay: short, doubling, capped', () => {
 // ---- the manager against fakes ----------------------------------------------------------------
 
 class FakeWatcher implements ManagedWatcher {
-  readonly model = {} as NamespaceModel;
   overruns = 0;
   foreignRefused = 0;
   resyncs = 0;
@@ -150,7 +148,7 @@ class World implements NamespaceFs {
     };
   })();
 
-  set(options: { mountDeadlineMs?: number } = {}): NamespaceSet {
+  set(options: { mountDeadlineMs?: number } = {}): NamespaceSet<FakeWatcher> {
     return new NamespaceSet({
       logger: this.logger,
       fs: this,
@@ -169,8 +167,8 @@ class World implements NamespaceFs {
   }
 }
 
-const labels = (set: NamespaceSet): string[] => set.sources.map((s) => (s as FakeWatcher).label);
-const readyOf = (set: NamespaceSet): Record<string, boolean> => Object.fromEntries(set.sources.map((s) => [(s as FakeWatcher).label, s.ready]));
+const labels = (set: NamespaceSet<FakeWatcher>): string[] => set.sources.map((s) => (s as FakeWatcher).label);
+const readyOf = (set: NamespaceSet<FakeWatcher>): Record<string, boolean> => Object.fromEntries(set.sources.map((s) => [(s as FakeWatcher).label, s.ready]));
 
 /** Lets the set's setImmediate reconcile and the watchers' start promises run. */
 async function settle(): Promise<void> {

@@ -31,7 +31,7 @@ test("refused foreign datagrams are counted; the first is logged with the sender
     assert.equal(watcher.foreignRefused, 10);
     assert.equal(logged().length, 2);
     assert.match(logged()[1] as string, /msg="still refusing netlink datagrams not sent by the kernel" netns=pod1 senderPort=777 refused=10/);
-    assert.equal(watcher.model.decodeErrors, 0, 'nothing refused reached the codec');
+    assert.equal(watcher.counters.decodeErrors, 0, 'nothing refused reached the codec');
   } finally {
     watcher.close();
   }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 import { decodeChunk } from '../../../src/netlink/decode';
 import { NamespaceModel } from '../../../src/state/model';
+import { MessageDispatch } from '../../../src/session/dispatch';
+import { SessionCounters } from '../../../src/session/session-counters';
 import type { LinkRecord } from '../../../src/state/links';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
@@ -21,14 +23,21 @@ interface Step {
 }
 
 function replay(): { steps: Step[]; model: NamespaceModel } {
-  const model = new NamespaceModel({ netns: 'fixtures', include: /^(?:.*)$/, exclude: undefined, maxTracked: 10_000 });
-  model.onEvent = () => {};
   const probes: Array<() => void> = [];
-  model.linkProbe = (_ifindex, callback) => probes.push(callback);
+  // No barrier (repairs at once), the link probe answered after each step.
+  const model = new NamespaceModel({
+    netns: 'fixtures',
+    include: /^(?:.*)$/,
+    exclude: undefined,
+    maxTracked: 10_000,
+    session: { barrier: (callback) => callback(), linkProbe: (_ifindex, callback) => probes.push(callback) },
+  });
+  model.onEvent = () => {};
+  const session = new MessageDispatch(new SessionCounters(), model);
   const steps: Step[] = [];
   for (const file of readdirSync(DIR).filter((f) => /^\d+-.*\.json$/.test(f)).sort()) {
     const hex = (JSON.parse(readFileSync(join(DIR, file), 'utf8')) as { hex: string }).hex;
-    decodeChunk(Buffer.from(hex, 'hex'), model);
+    decodeChunk(Buffer.from(hex, 'hex'), session);
     for (const cb of probes.splice(0)) cb();
     const after = new Map<string, { flaps: number; downs: number | undefined }>();
     const seen = (l: LinkRecord): void => void after.set(l.name, { flaps: l.flaps, downs: l.carrierDownCount });

@@ -16,6 +16,8 @@ import fc from 'fast-check';
 import { IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, RTM_DELLINK, RTM_NEWLINK } from '../../../src/netlink/constants';
 import type { LinkMessage } from '../../../src/netlink/types';
 import { NamespaceModel } from '../../../src/state/model';
+import { MessageDispatch } from '../../../src/session/dispatch';
+import { SessionCounters } from '../../../src/session/session-counters';
 import type { LinkRecord } from '../../../src/state/links';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
@@ -242,11 +244,19 @@ const arbScenario: fc.Arbitrary<Scenario> = fc.record({
 
 /** Runs a scenario; returns [model flaps, reference outages, deletions counted]. */
 function play(s: Scenario): { flaps: number; outages: number; deletions: number; device: Device } {
-  const model = new NamespaceModel({ netns: 'fuzz', include: /^(?:.*)$/, exclude: undefined, maxTracked: 100 });
-  model.onEvent = () => {};
-  model.portId = 4242;
   const probes: Array<() => void> = [];
-  model.linkProbe = (_ifindex, callback) => probes.push(callback);
+  // No barrier (repairs at once), the link probe answered as the device's actions say.
+  const model = new NamespaceModel({
+    netns: 'fuzz',
+    include: /^(?:.*)$/,
+    exclude: undefined,
+    maxTracked: 100,
+    session: { barrier: (callback) => callback(), linkProbe: (_ifindex, callback) => probes.push(callback) },
+  });
+  model.onEvent = () => {};
+  // The session's side: replies carrying port 4242 are dump replies, applied as the dump mode says.
+  const session = new MessageDispatch(new SessionCounters(), model);
+  session.portId = 4242;
   const answerProbes = (): void => {
     for (const cb of probes.splice(0)) cb();
   };
@@ -257,7 +267,7 @@ function play(s: Scenario): { flaps: number; outages: number; deletions: number;
       const m = device.out[fed] as LinkMessage | 'lost';
       // The reader reports the overrun in order with the data: the watcher tells the model.
       if (m === 'lost') model.notificationsLost();
-      else model.link(m);
+      else session.link(m);
     }
   };
   feed();
@@ -267,14 +277,14 @@ function play(s: Scenario): { flaps: number; outages: number; deletions: number;
     if (!device.lost) return;
     device.lost = false;
     feed();
-    model.dumpMode = 'resync';
+    session.dumpMode = 'resync';
     model.beginSweep();
     if (!device.deleted) {
       device.emit(RTM_NEWLINK, 0, device.downs, 4242);
       feed();
     }
     model.sweep();
-    model.dumpMode = undefined;
+    session.dumpMode = undefined;
   };
   for (const x of s.actions) {
     device.apply(x, () => {

@@ -43,6 +43,8 @@ import { decodeChunk } from '../../../src/netlink/decode';
 import type { MessageSink } from '../../../src/netlink/types';
 import { NamespaceModel } from '../../../src/state/model';
 import type { PendingEvent } from '../../../src/state/events';
+import { MessageDispatch } from '../../../src/session/dispatch';
+import { SessionCounters } from '../../../src/session/session-counters';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
@@ -331,22 +333,28 @@ function invariants(model: NamespaceModel, maxTracked: number): string[] {
 function run(setup: Setup, ops: Op[]): void {
   let clock = 1_000_000;
   const events: PendingEvent[] = [];
+  const pendingBarriers: Array<() => void> = [];
   const model = new NamespaceModel({
     netns: 'fuzz',
     include: /^(?:.*)$/,
     exclude: setup.exclude ? /^(?:veth.*|if[0-9]+)$/ : undefined,
     maxTracked: setup.maxTracked,
     now: () => clock,
+    onEvent: (e) => events.push(e),
+    ...(setup.deferBarriers
+      ? {
+          session: {
+            barrier: (cb: () => void) => pendingBarriers.push(cb),
+            // The probe that holds a close's flaps until a deletion would have come (answered with the barriers).
+            linkProbe: (_ifindex: number, cb: () => void) => pendingBarriers.push(cb),
+          },
+        }
+      : {}),
   });
-  model.portId = setup.portId;
-  model.onEvent = (e) => events.push(e);
-  model.onDumpEnd = () => {};
-  const pendingBarriers: Array<() => void> = [];
-  if (setup.deferBarriers) {
-    model.barrier = (cb) => pendingBarriers.push(cb);
-    // The probe that holds a close's flaps until a deletion would have come (answered with the barriers).
-    model.linkProbe = (_ifindex, cb) => pendingBarriers.push(cb);
-  }
+  // The session's side of each message (port id, dump mode, counters), feeding the model as the watcher does.
+  const session = new MessageDispatch(new SessionCounters(() => clock), model);
+  session.portId = setup.portId;
+  session.onDumpEnd = () => {};
   const maxTracked = setup.maxTracked;
   for (const [i, op] of ops.entries()) {
     const where = `op ${i} (${op.op})`;
@@ -359,9 +367,9 @@ function run(setup: Setup, ops: Op[]): void {
         let chunk = frame(datagrams);
         if (op.frameMangles) chunk = mangle(chunk, op.frameMangles);
         const expected = codecErrors(chunk);
-        const before = model.decodeErrors;
-        decodeChunk(chunk, model);
-        assert.equal(model.decodeErrors - before, expected, `${where}: decode errors counted by the model vs the codec`);
+        const before = session.counters.decodeErrors;
+        decodeChunk(chunk, session);
+        assert.equal(session.counters.decodeErrors - before, expected, `${where}: decode errors counted by the session vs the codec`);
         break;
       }
       case 'beginSweep':
@@ -377,7 +385,7 @@ function run(setup: Setup, ops: Op[]): void {
         clock += op.seconds;
         break;
       case 'dumpMode':
-        model.dumpMode = op.mode;
+        session.dumpMode = op.mode;
         break;
       case 'barriers':
         for (const cb of pendingBarriers.splice(0)) cb();
@@ -404,8 +412,9 @@ test('the fixtures provide datagrams of every kind the model handles', () => {
   // Unmodified, in capture order, the fixtures feed a model without decode errors.
   const model = new NamespaceModel({ netns: 'fuzz', include: /^(?:.*)$/, exclude: undefined, maxTracked: 10_000 });
   model.onEvent = () => {};
-  for (const d of DATAGRAMS) decodeChunk(frame([d.bytes]), model);
-  assert.equal(model.decodeErrors, 0);
+  const session = new MessageDispatch(new SessionCounters(), model);
+  for (const d of DATAGRAMS) decodeChunk(frame([d.bytes]), session);
+  assert.equal(session.counters.decodeErrors, 0);
   assert.deepEqual(invariants(model, 10_000), []);
 });
 

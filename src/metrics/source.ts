@@ -1,10 +1,16 @@
-// What the collectors read of one watched namespace.
+// What the metrics read of one watched namespace: a read-only view that main.ts assembles from
+// the session (src/session/watcher.ts: its socket's counters and state) and the model it feeds
+// (src/state/model.ts). Declared here, by its reader, so that neither the session nor the model
+// knows the metrics.
 
-import type { NamespaceModel } from '../../state/model';
+import type { MessageCounts } from '../session/session-counters';
+import type { NamespaceModel } from '../state/model';
 
 /** What the metrics read of one watched namespace. */
 export interface NamespaceSource {
   readonly model: NamespaceModel;
+  /** The session's message counters (by type, notifications apart from dump replies) and decode errors. */
+  readonly counters: MessageCounts;
   readonly overruns: number;
   /** Datagrams refused because their sender was not the kernel. */
   readonly foreignRefused: number;

@@ -1,0 +1,52 @@
+// Route events as the model emits them: changes the kernel notified, and removals the model
+// works out itself (routes the kernel flushed without a notification, routes a resync found
+// gone), with the names they carry (table, protocol, route type), which the event bus and the
+// metrics use too.
+
+import { AF_INET6 } from '../netlink/constants';
+import { formatIp, protocolName, routeTypeName, tableName } from '../netlink/format';
+import { routeDestination, routeGateway } from '../netlink/route';
+import type { RouteMessage } from '../netlink/types';
+import { familyName } from './addresses';
+import type { PendingEvent } from './events';
+import type { RouteRef } from './routes';
+
+/** The event of a route change the kernel notified; `interfaceName` is its first nexthop's device. */
+export function routeMessageEvent(netns: string, action: 'added' | 'removed' | 'replaced', m: RouteMessage, interfaceName: string): PendingEvent {
+  const gateway = routeGateway(m);
+  return {
+    netns,
+    kind: 'route',
+    action,
+    interface: interfaceName,
+    ifindex: m.oif,
+    family: familyName(m.family),
+    table: tableName(m.table),
+    protocol: protocolName(m.protocol),
+    destination: routeDestination(m),
+    ...(gateway !== undefined ? { gateway } : {}),
+    type: routeTypeName(m.routeType),
+  };
+}
+
+/** The destination's bytes, written out of the route table's words to be formatted (used at once, never kept). */
+const scratch = Buffer.alloc(16);
+
+/** The event of a route the model removed itself, from its per-route state. */
+export function routeRefEvent(netns: string, action: 'removed' | 'flushed', ref: RouteRef, interfaceName: string): PendingEvent {
+  const words = ref.family === AF_INET6 ? 4 : 1;
+  for (let k = 0; k < words; k++) scratch.writeUInt32LE(ref.dst[ref.dstIndex + k] as number, 4 * k);
+  const destination = ref.dstLength === 0 ? 'default' : `${formatIp(ref.family, scratch, 0)}/${ref.dstLength}`;
+  return {
+    netns,
+    kind: 'route',
+    action,
+    interface: interfaceName,
+    ifindex: ref.oif,
+    family: familyName(ref.family),
+    table: tableName(ref.table),
+    protocol: protocolName(ref.protocol),
+    destination,
+    type: routeTypeName(ref.routeType),
+  };
+}
