@@ -17,6 +17,9 @@ export default defineConfig(
       reportUnusedDisableDirectives: 'error',
     },
     rules: {
+      // A `let` that a closure reads before its one assignment (an exit hook registered before
+      // the child it kills is spawned) cannot be a `const`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // `_` marks a binding that is there on purpose (a callback's parameter position, a field
       // left out of a rest object), as tsc's noUnusedParameters already accepts.
       '@typescript-eslint/no-unused-vars': [

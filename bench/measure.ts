@@ -167,11 +167,11 @@ export class BurstRig {
     const ipTruth = this.truth.count(...spec.ipTypes) - ipTruth0;
 
     // 5. exporter caught up
-    let cpuE1 = 0;
-    let threads1 = threads0;
-    let final: Scrape = base;
+    let cpuE1: number;
+    let threads1: Map<number, number>;
+    let final: Scrape;
     let last = -1;
-    let caughtUpAt = 0;
+    let caughtUpAt: number;
     for (let round = 0; ; round++) {
       cpuE1 = await waitIdle(this.exporter.pid);
       threads1 = threadCpuMicros(this.exporter.pid);

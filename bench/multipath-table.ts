@@ -75,5 +75,8 @@ const firstMs = performance.now() - t;
 t = performance.now();
 const secondDown = table.multipathDeviceDown(3, () => undefined);
 const secondMs = performance.now() - t;
-console.log(`${N} IPv4 multipath routes over 2 devices: insert ${insertMs.toFixed(0)} ms (${((insertMs * 1000) / N).toFixed(2)} us a route, message build included), table ${(mb1 - mb0).toFixed(1)} MB (${(((mb1 - mb0) * 1e6) / N).toFixed(1)} bytes a route)`);
+console.log(
+  `${N} IPv4 multipath routes over 2 devices: insert ${insertMs.toFixed(0)} ms (${((insertMs * 1000) / N).toFixed(2)} us a route, message build included), ` +
+    `table ${(mb1 - mb0).toFixed(1)} MB (${(((mb1 - mb0) * 1e6) / N).toFixed(1)} bytes a route)`,
+);
 console.log(`device 2 down: ${firstDown} routes dropped in ${firstMs.toFixed(2)} ms; device 3 down: ${secondDown} dropped in ${secondMs.toFixed(0)} ms; routes left ${table.count}`);

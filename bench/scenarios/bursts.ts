@@ -259,7 +259,8 @@ export async function carrierScenario(ctx: Context): Promise<Row[]> {
           extraNotes: () => {
             const l = rig.ipmon!.read().lines.slice(lines0);
             return [
-              `far ends toggled in another namespace: the watched ends see only carrier changes; truth = their carrier_down_count delta, ip monitor truth = RTM_NEWLINK notifications (the kernel coalesces them)`,
+              'far ends toggled in another namespace: the watched ends see only carrier changes; ' +
+                'truth = their carrier_down_count delta, ip monitor truth = RTM_NEWLINK notifications (the kernel coalesces them)',
               `ip monitor printed ${downLines(l).toLocaleString('en-US')} lines showing a link down`,
             ];
           },

@@ -143,7 +143,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const actMs = performance.now() - t0;
       const kernel = await countMainRoutes4(ns.name);
       // Wait until the exporter's gauge matches, or stops moving once it is idle.
-      let got = -1;
+      let got: number;
       let exactAt = 0;
       const deadline = performance.now() + 180_000;
       for (;;) {

@@ -170,7 +170,8 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
     notes.push(`with no pod: ${baseHeap}; with ${pods}: ${heapAtFull}; after the last deletion: ${endHeap}`);
     notes.push(`threads ${base.threads} with no pod, ${threadsAtFull} with ${pods}, ${threads(pid)} after; fds ${base.fds} with no pod, ${fds(pid)} after`);
     notes.push(
-      `series per pod namespace: max ${maxSeries}, median ${median(seriesPerPod)} (goal <= ${SERIES_GOAL}${maxSeries > SERIES_GOAL ? ': OVER' : ''}); /metrics with ${pods} pods: ${scrapeMsAtFull.toFixed(0)} ms`,
+      `series per pod namespace: max ${maxSeries}, median ${median(seriesPerPod)} (goal <= ${SERIES_GOAL}${maxSeries > SERIES_GOAL ? ': OVER' : ''}); ` +
+        `/metrics with ${pods} pods: ${scrapeMsAtFull.toFixed(0)} ms`,
     );
     notes.push(
       `ip netns add + setup -> pod visible in /metrics (${int(latencies.length)} pods): median ${median(latencies).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, ` +

@@ -37,7 +37,7 @@ export async function poll(
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
-  let last = '(never checked)';
+  let last: string;
   for (;;) {
     try {
       const r = await check();
@@ -181,14 +181,13 @@ export class Scrape {
 }
 
 function parseSampleLine(line: string, lineNo: number): Sample {
-  let i = 0;
   const fail = (msg: string): never => {
     throw new ParseError(`line ${lineNo}: ${msg}: ${JSON.stringify(line)}`);
   };
   const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
   if (!nameMatch) fail('no metric name');
   const name = nameMatch![0];
-  i = name.length;
+  let i = name.length;
   while (line[i] === ' ' || line[i] === '\t') i++;
   const labels: Labels = {};
   if (line[i] === '{') {
@@ -502,7 +501,7 @@ export class Exporter {
         opts,
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${this.logs(15)}`);
+      throw new Error(`${(e as Error).message}\n${this.logs(15)}`, { cause: e });
     }
     return good!;
   }
@@ -585,7 +584,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
     }
   } catch (e) {
     await exporter.stop(2_000);
-    throw new Error(`starting node ${main} ${args.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`);
+    throw new Error(`starting node ${main} ${args.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`, { cause: e });
   }
   return exporter;
 }

@@ -364,7 +364,7 @@ class Webhook {
         { timeoutMs, intervalMs: 100 },
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}\nwebhook received:\n${this.summary()}\n${await diagnose()}`);
+      throw new Error(`${(e as Error).message}\nwebhook received:\n${this.summary()}\n${await diagnose()}`, { cause: e });
     }
     return found!;
   }
@@ -687,7 +687,7 @@ liveDescribe('fleet: two hosts, a real Prometheus and Alertmanager, the rules an
     try {
       latency = await measuredLatency!;
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${documented?.logs(10) ?? ''}\n${await diagnose()}`);
+      throw new Error(`${(e as Error).message}\n${documented?.logs(10) ?? ''}\n${await diagnose()}`, { cause: e });
     }
     console.log(`# VipSplitBrain with docs/fleet.md's prometheus.yml and the shipped rules: listed by Alertmanager ${latency.toFixed(1)} s after the split brain (promised: within ${DOCUMENTED_LATENCY_S} s)`);
     assert.ok(latency <= DOCUMENTED_LATENCY_S + LATENCY_MARGIN_S, `${latency.toFixed(1)} s, promised within ${DOCUMENTED_LATENCY_S} s (+${LATENCY_MARGIN_S} s margin)`);

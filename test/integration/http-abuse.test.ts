@@ -212,7 +212,7 @@ describe('hostile HTTP clients', { timeout: 240_000 }, () => {
       // The flood runs in a process of its own, so its client work never delays our timing.
       const flood = startPasswordFlood(ex.port, 60);
       const timings: number[] = [];
-      let answers: Record<string, number> = {};
+      let answers: Record<string, number>;
       try {
         await flood.firstAnswer;
         // Let the flood fill the password-check queue, then scrape as Prometheus would, several times.

@@ -177,13 +177,14 @@ liveDescribe('pod namespaces under --netns.all', { timeout: 600_000 }, () => {
           const netns = podName(cycle, failing);
           const events = (await e.get(`/api/v1/events?netns=${netns}`)).body;
           const series = (await e.scrape()).withLabels({ netns }).map((x) => `${x.name}${JSON.stringify(x.labels)} ${x.value}`);
-          let kernel = '';
+          let kernel: string;
           try {
             kernel = run(m.prefix[0]!, [...m.prefix.slice(1), 'ip', '-n', netns, '-o', 'addr']).stdout;
           } catch (k) {
             kernel = (k as Error).message;
           }
-          throw new Error(`${err.message}\nkernel (ip -o addr):\n${kernel}\nevents: ${events.slice(0, 4000)}\nseries:\n${series.join('\n')}\nall logs:\n${e.stderr.lines.filter((l) => l.includes(netns)).join('\n')}`);
+          const logs = e.stderr.lines.filter((l) => l.includes(netns)).join('\n');
+          throw new Error(`${err.message}\nkernel (ip -o addr):\n${kernel}\nevents: ${events.slice(0, 4000)}\nseries:\n${series.join('\n')}\nall logs:\n${logs}`);
         });
       for (let i = 0; i < PODS; i++) assert.equal(podProblem(s, cycle, i), undefined);
       const sum = notificationSum(s);

@@ -36,6 +36,7 @@ interface Doc {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   // The spec is walked by the tests below, each asserting the fields it reads.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped YAML, checked field by field
   spec?: any;
 }
 

@@ -235,7 +235,7 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
     } catch (e) {
       await exporter.stop(2_000);
       running.delete(exporter);
-      throw new Error(`setpriv ${argv.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`);
+      throw new Error(`setpriv ${argv.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`, { cause: e });
     }
     // What the kernel says about the process: our user, exactly these capabilities.
     const pid = child.pid!;
