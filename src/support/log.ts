@@ -1,5 +1,5 @@
 // Logs go to stderr (stdout belongs to `events` mode), as logfmt or JSON lines. Every message
-// and string field passes through redactSecrets() (src/redact.ts): no URL credential, token or
+// and string field passes through redactSecrets() (src/support/redact.ts): no URL credential, token or
 // registered secret reaches a line, whichever call site (or library error message) brought it.
 
 import { redactSecrets } from './redact';

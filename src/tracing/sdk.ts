@@ -17,7 +17,7 @@ import type { Logger } from '../support/log';
 import type { DomainEvent } from '../state/events';
 import { RESOURCE } from './attributes';
 import { ExemplarStore } from './exemplars';
-import type { Tracing, TracingOptions } from './index';
+import type { Tracing, TracingOptions } from './types';
 import { BoundedSpanProcessor, RateLimiter } from './processor';
 import type { TracingSettings } from './settings';
 import { EventSpans } from './spans';

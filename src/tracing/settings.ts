@@ -37,7 +37,7 @@ export interface TracingSettings {
   warnings: string[];
   /**
    * Credentials the exporter will send (the endpoint's userinfo and token-like query values, the
-   * OTLP header values): registered with src/redact.ts before anything is logged, so that an
+   * OTLP header values): registered with src/support/redact.ts before anything is logged, so that an
    * export error quoting one in any form never prints it.
    */
   secrets: string[];
