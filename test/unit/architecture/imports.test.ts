@@ -74,7 +74,10 @@ function resolve(fromAbs: string, specifier: string): string | undefined {
   return undefined;
 }
 
-/** Every relative import of one file: import/export ... from, import x = require(), require(), import(), import('x').T. */
+/**
+ * Every import of one file, relative or of a package (not `node:` builtins): import/export ... from,
+ * import x = require(), require(), import(), import('x').T.
+ */
 function importsOf(abs: string): Import[] {
   const text = readFileSync(abs, 'utf8');
   const sf = ts.createSourceFile(abs, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
