@@ -1,6 +1,17 @@
 // The benchmark's own small argument parser: --only LIST, --scale X, --help.
 
-export const SCENARIOS = ['route', 'address', 'flap', 'carrier', 'fulltable', 'interfaces', 'latency', 'fuzz', 'replay', 'node'] as const;
+export const SCENARIOS = [
+  'route',
+  'address',
+  'flap',
+  'carrier',
+  'fulltable',
+  'interfaces',
+  'latency',
+  'fuzz',
+  'replay',
+  'node',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
@@ -60,7 +71,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
         for (const n of names) {
           const byNumber = /^[1-9]\d*$/.test(n) ? SCENARIOS[Number(n) - 1] : undefined;
           const name = byNumber ?? (SCENARIOS as readonly string[]).find((s) => s === n.toLowerCase());
-          if (!name) throw new UsageError(`--only: unknown scenario ${JSON.stringify(n)} (one of ${SCENARIOS.join(', ')} or 1-${SCENARIOS.length})`);
+          if (!name)
+            throw new UsageError(
+              `--only: unknown scenario ${JSON.stringify(n)} (one of ${SCENARIOS.join(', ')} or 1-${SCENARIOS.length})`,
+            );
           picked.add(name as ScenarioName);
         }
         out.only = SCENARIOS.filter((s) => picked.has(s));

@@ -19,14 +19,25 @@ import { median, sleep } from './util';
 
 const main = process.argv[2] ?? MAIN_JS;
 
-function get(port: number, auth: string | undefined, agent: http.Agent | false = false): Promise<{ status: number; ms: number; body: string }> {
+function get(
+  port: number,
+  auth: string | undefined,
+  agent: http.Agent | false = false,
+): Promise<{ status: number; ms: number; body: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const headers: Record<string, string> = auth === undefined ? {} : { authorization: `Basic ${Buffer.from(auth).toString('base64')}` };
+    const headers: Record<string, string> =
+      auth === undefined ? {} : { authorization: `Basic ${Buffer.from(auth).toString('base64')}` };
     const req = http.get({ host: '127.0.0.1', port, path: '/metrics', agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          ms: performance.now() - t0,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     req.on('error', () => resolve({ status: 0, ms: performance.now() - t0, body: '' }));
   });
@@ -105,7 +116,14 @@ async function timing(cost: number): Promise<string> {
 
 async function run(): Promise<void> {
   process.stdout.write(`exporter: ${main}\n`);
-  for (const step of [pipelining, () => flood(60, 10), () => flood(150, 10), () => flood(150, 12), () => timing(10), () => timing(12)]) {
+  for (const step of [
+    pipelining,
+    () => flood(60, 10),
+    () => flood(150, 10),
+    () => flood(150, 12),
+    () => timing(10),
+    () => timing(12),
+  ]) {
     process.stdout.write(`${await step()}\n`);
   }
 }

@@ -109,14 +109,29 @@ export class BurstRig {
   async sentinel(act: () => void): Promise<void> {
     if (this.ipmon) {
       const m = this.ipmon;
-      await waitUntil('ip monitor subscribed', () => (m.subscribed() ? true : `not yet; stderr: ${m.stderrText().trim()}`), 10_000, 5);
+      await waitUntil(
+        'ip monitor subscribed',
+        () => (m.subscribed() ? true : `not yet; stderr: ${m.stderrText().trim()}`),
+        10_000,
+        5,
+      );
     }
     const t0 = this.truth.total;
     act();
-    await waitUntil('truth listener sees the sentinel change', () => (this.truth.total > t0 ? true : 'not yet'), 10_000, 10);
+    await waitUntil(
+      'truth listener sees the sentinel change',
+      () => (this.truth.total > t0 ? true : 'not yet'),
+      10_000,
+      10,
+    );
     if (this.ipmon) {
       const m = this.ipmon;
-      await waitUntil('ip monitor prints the sentinel change', () => (m.read().events > 0 ? true : `no line yet; stderr: ${m.stderrText().trim()}`), 10_000, 20);
+      await waitUntil(
+        'ip monitor prints the sentinel change',
+        () => (m.read().events > 0 ? true : `no line yet; stderr: ${m.stderrText().trim()}`),
+        10_000,
+        20,
+      );
     }
   }
 
@@ -167,11 +182,11 @@ export class BurstRig {
     const ipTruth = this.truth.count(...spec.ipTypes) - ipTruth0;
 
     // 5. exporter caught up
-    let cpuE1 = 0;
-    let threads1 = threads0;
-    let final: Scrape = base;
+    let cpuE1: number;
+    let threads1: Map<number, number>;
+    let final: Scrape;
     let last = -1;
-    let caughtUpAt = 0;
+    let caughtUpAt: number;
     for (let round = 0; ; round++) {
       cpuE1 = await waitIdle(this.exporter.pid);
       threads1 = threadCpuMicros(this.exporter.pid);
@@ -216,7 +231,8 @@ export class BurstRig {
     };
 
     if (counted !== truth) failures.push(`exporter counted ${counted}, kernel truth ${truth}`);
-    if (msgs !== truthMsgs) failures.push(`exporter netlink_messages_received_total +${msgs}, truth listener +${truthMsgs}`);
+    if (msgs !== truthMsgs)
+      failures.push(`exporter netlink_messages_received_total +${msgs}, truth listener +${truthMsgs}`);
     if (overruns > 0) failures.push(`exporter overruns ${overruns}`);
     if (exporter.drops > 0) failures.push(`exporter socket drops ${exporter.drops} (/proc/net/netlink)`);
 
@@ -236,9 +252,18 @@ export class BurstRig {
     if (spec.extraNotes) notes.push(...spec.extraNotes(final, base));
     if (failures.length) {
       const w = this.exporter.warnings();
-      if (w.length) notes.push(`exporter log (${w.length} warn/error lines, last 3):\n      ${w.slice(-3).join('\n      ')}`);
+      if (w.length)
+        notes.push(`exporter log (${w.length} warn/error lines, last 3):\n      ${w.slice(-3).join('\n      ')}`);
     }
-    return { label: spec.label, requests: spec.requests, burstSeconds: burst.seconds, exporter, ...(ipResult ? { ipmon: ipResult } : {}), notes, failures };
+    return {
+      label: spec.label,
+      requests: spec.requests,
+      burstSeconds: burst.seconds,
+      exporter,
+      ...(ipResult ? { ipmon: ipResult } : {}),
+      notes,
+      failures,
+    };
   }
 
   async stop(): Promise<void> {

@@ -43,7 +43,12 @@ function routeMessage(n: number): RouteMessage {
   const rtm = Buffer.from([2, 32, 0, 0, 254, 186, 0, 1, 0, 0, 0, 0]); // inet, /32, main, proto bgp, universe, unicast
   const dst = Buffer.alloc(4);
   dst.writeUInt32BE(0x0b000000 + n, 0);
-  const body = Buffer.concat([rtm, attr(RTA_TABLE, u32(254)), attr(RTA_DST, dst), attr(RTA_MULTIPATH, Buffer.concat([nexthop(2, 1), nexthop(3, 1)]))]);
+  const body = Buffer.concat([
+    rtm,
+    attr(RTA_TABLE, u32(254)),
+    attr(RTA_DST, dst),
+    attr(RTA_MULTIPATH, Buffer.concat([nexthop(2, 1), nexthop(3, 1)])),
+  ]);
   const hdr = Buffer.alloc(16);
   hdr.writeUInt32LE(16 + body.length, 0);
   hdr.writeUInt16LE(RTM_NEWROUTE, 4);
@@ -51,7 +56,19 @@ function routeMessage(n: number): RouteMessage {
   const bytes = Buffer.concat([hdr, body]);
   let out: RouteMessage | undefined;
   const noop = (): void => undefined;
-  const sink: MessageSink = { link: noop, address: noop, route: (m) => (out = m), neighbour: noop, nexthop: noop, done: noop, error: noop, other: noop, decodeError: (e) => { throw e; } };
+  const sink: MessageSink = {
+    link: noop,
+    address: noop,
+    route: (m) => (out = m),
+    neighbour: noop,
+    nexthop: noop,
+    done: noop,
+    error: noop,
+    other: noop,
+    decodeError: (e) => {
+      throw e;
+    },
+  };
   decodeDatagram(bytes, 0, bytes.length, sink);
   if (!out) throw new Error('no route decoded');
   return out;
@@ -75,5 +92,10 @@ const firstMs = performance.now() - t;
 t = performance.now();
 const secondDown = table.multipathDeviceDown(3, () => undefined);
 const secondMs = performance.now() - t;
-console.log(`${N} IPv4 multipath routes over 2 devices: insert ${insertMs.toFixed(0)} ms (${((insertMs * 1000) / N).toFixed(2)} us a route, message build included), table ${(mb1 - mb0).toFixed(1)} MB (${(((mb1 - mb0) * 1e6) / N).toFixed(1)} bytes a route)`);
-console.log(`device 2 down: ${firstDown} routes dropped in ${firstMs.toFixed(2)} ms; device 3 down: ${secondDown} dropped in ${secondMs.toFixed(0)} ms; routes left ${table.count}`);
+console.log(
+  `${N} IPv4 multipath routes over 2 devices: insert ${insertMs.toFixed(0)} ms (${((insertMs * 1000) / N).toFixed(2)} us a route, message build included), ` +
+    `table ${(mb1 - mb0).toFixed(1)} MB (${(((mb1 - mb0) * 1e6) / N).toFixed(1)} bytes a route)`,
+);
+console.log(
+  `device 2 down: ${firstDown} routes dropped in ${firstMs.toFixed(2)} ms; device 3 down: ${secondDown} dropped in ${secondMs.toFixed(0)} ms; routes left ${table.count}`,
+);

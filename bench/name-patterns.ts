@@ -46,12 +46,25 @@ for (const [label, pattern, list] of CASES) {
   const matcher = compileNamePattern(pattern);
   const size = RE2JS.compile(`^(?s:${pattern})$`).programSize();
   let i = 0;
-  rows.push([`${label}, a match`, String(size), microsPerCall(() => matcher.test(list[i++ % list.length] as string), Math.max(list.length, 1000)).toFixed(1)]);
+  rows.push([
+    `${label}, a match`,
+    String(size),
+    microsPerCall(() => matcher.test(list[i++ % list.length] as string), Math.max(list.length, 1000)).toFixed(1),
+  ]);
 }
-rows.push(['compile near the cap', '', microsPerCall(() => compileNamePattern('(?:[a-z]{1000}|)'.repeat(9)), 3).toFixed(0)]);
+rows.push([
+  'compile near the cap',
+  '',
+  microsPerCall(() => compileNamePattern('(?:[a-z]{1000}|)'.repeat(9)), 3).toFixed(0),
+]);
 const backtracking = new RegExp('^(?:(((a+)+)+)+$)$');
 for (const n of [9, 11, 13]) {
-  rows.push([`old RegExp, catastrophic, ${n + 1}-byte near miss, a match`, '', microsPerCall(() => backtracking.test(`${'a'.repeat(n)}-`), 1).toFixed(0)]);
+  rows.push([
+    `old RegExp, catastrophic, ${n + 1}-byte near miss, a match`,
+    '',
+    microsPerCall(() => backtracking.test(`${'a'.repeat(n)}-`), 1).toFixed(0),
+  ]);
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`);
+for (const r of rows)
+  process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`);

@@ -15,7 +15,11 @@ export interface RunResult {
 }
 
 /** Runs a command synchronously; throws with the command line and stderr on failure. */
-export function run(cmd: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): RunResult {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {},
+): RunResult {
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
     input: opts.input,
@@ -25,7 +29,9 @@ export function run(cmd: string, args: readonly string[], opts: { input?: string
   });
   if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
   if (!opts.allowFailure && r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? '').trim().slice(0, 500)}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? '').trim().slice(0, 500)}`,
+    );
   }
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
@@ -108,7 +114,12 @@ export function createNetns(): BenchNetns {
  * `ip -batch` lines creating veth pairs `${a}${i}` / `${b}${i}` (peer optionally in another
  * namespace), without IPv6 address generation (no link-local addresses, no DAD noise), up.
  */
-export function vethPairLines(a: string, b: string, count: number, opts: { peerNetns?: BenchNetns; up?: boolean } = {}): { near: string[]; far: string[] } {
+export function vethPairLines(
+  a: string,
+  b: string,
+  count: number,
+  opts: { peerNetns?: BenchNetns; up?: boolean } = {},
+): { near: string[]; far: string[] } {
   const near: string[] = [];
   const far: string[] = [];
   const farLines = opts.peerNetns ? far : near;

@@ -72,7 +72,10 @@ export function socketInodes(pid: number): number[] {
  * exporter's own 100 ms event-loop monitor costs microseconds), and `stable()` (if given)
  * unchanged over the same window. Returns its CPU time (µs) at that moment.
  */
-export async function waitIdle(pid: number, opts: { windowMs?: number; timeoutMs?: number; stable?: () => number } = {}): Promise<number> {
+export async function waitIdle(
+  pid: number,
+  opts: { windowMs?: number; timeoutMs?: number; stable?: () => number } = {},
+): Promise<number> {
   const windowMs = opts.windowMs ?? 300;
   const tick = 1e6 / clockTicksPerSecond();
   const deadline = performance.now() + (opts.timeoutMs ?? 300_000);
@@ -83,7 +86,8 @@ export async function waitIdle(pid: number, opts: { windowMs?: number; timeoutMs
     const cpu2 = cpuMicros(pid);
     const mark2 = opts.stable?.();
     if (cpu2 - cpu <= tick + 1 && mark2 === mark) return cpu2;
-    if (performance.now() > deadline) throw new Error(`process ${pid} did not become idle within ${opts.timeoutMs ?? 300_000} ms`);
+    if (performance.now() > deadline)
+      throw new Error(`process ${pid} did not become idle within ${opts.timeoutMs ?? 300_000} ms`);
     cpu = cpu2;
     mark = mark2;
   }
@@ -174,12 +178,16 @@ export class ExporterProc {
     // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
     const nodeArgs = (process.env.BENCH_EXPORTER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     // `prefix` (e.g. nsenter into a private mount namespace) must exec node, so the pid stays the exporter's.
-    const e = new ExporterProc(spawnTracked([...prefix, process.execPath, ...nodeArgs, ...args], ['ignore', 'pipe', 'pipe']));
+    const e = new ExporterProc(
+      spawnTracked([...prefix, process.execPath, ...nodeArgs, ...args], ['ignore', 'pipe', 'pipe']),
+    );
     const deadline = performance.now() + 20_000;
     let seen = 0;
     while (!e.port) {
       for (; seen < e.stderr.lines.length; seen++) {
-        const m = /msg=listening address=\S*:(\d+)/.exec(e.stderr.lines[seen]!) ?? /"msg":"listening".*"address":"[^"]*:(\d+)"/.exec(e.stderr.lines[seen]!);
+        const m =
+          /msg=listening address=\S*:(\d+)/.exec(e.stderr.lines[seen]!) ??
+          /"msg":"listening".*"address":"[^"]*:(\d+)"/.exec(e.stderr.lines[seen]!);
         if (m) {
           e.port = Number(m[1]);
           break;
@@ -344,7 +352,12 @@ export class EventsProc {
   }
 
   static async spawn(netns: string): Promise<EventsProc> {
-    const e = new EventsProc(spawnTracked([process.execPath, MAIN_JS, 'events', '--netns', netns, '--log.format=json'], ['ignore', 'pipe', 'pipe']));
+    const e = new EventsProc(
+      spawnTracked(
+        [process.execPath, MAIN_JS, 'events', '--netns', netns, '--log.format=json'],
+        ['ignore', 'pipe', 'pipe'],
+      ),
+    );
     // Logs are JSON too: {"msg":"watching",...} once the initial dumps are in.
     await waitUntil(
       'events mode: "watching" log line',
@@ -359,7 +372,10 @@ export class EventsProc {
   }
 
   /** Consumes stdout lines until one parses and satisfies `pred`; returns it with its arrival time. */
-  async next(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 5_000): Promise<{ event: Record<string, unknown>; at: number }> {
+  async next(
+    pred: (e: Record<string, unknown>) => boolean,
+    timeoutMs = 5_000,
+  ): Promise<{ event: Record<string, unknown>; at: number }> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       while (this.cursor < this.stdout.lines.length) {
@@ -373,7 +389,10 @@ export class EventsProc {
         if (pred(ev)) return { event: ev, at: this.stdout.times[i]! };
       }
       const left = deadline - performance.now();
-      if (left <= 0 || this.stdout.closed) throw new Error(`events mode: no matching event within ${timeoutMs} ms; last lines:\n${this.stdout.tail(5)}\n${this.stderr.tail(5)}`);
+      if (left <= 0 || this.stdout.closed)
+        throw new Error(
+          `events mode: no matching event within ${timeoutMs} ms; last lines:\n${this.stdout.tail(5)}\n${this.stderr.tail(5)}`,
+        );
       await this.stdout.next(left);
     }
   }
@@ -384,7 +403,11 @@ export class EventsProc {
 }
 
 /** Runs a command to completion with a timeout, collecting its output (for the fuzz run). */
-export function runToEnd(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
+export function runToEnd(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawnTracked(argv, ['ignore', 'pipe', 'pipe'], env);

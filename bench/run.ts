@@ -37,7 +37,8 @@ function machine(): string {
   const ipVersion = spawnSync('ip', ['-V'], { encoding: 'utf8' }).stdout.trim();
   const mem = (os.totalmem() / 1024 ** 3).toFixed(1);
   const repo = path.resolve(__dirname, '..', '..');
-  const git = (...a: string[]): string => spawnSync('git', ['-C', repo, ...a], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const git = (...a: string[]): string =>
+    spawnSync('git', ['-C', repo, ...a], { encoding: 'utf8' }).stdout?.trim() ?? '';
   const head = git('log', '-1', '--format=%h %s').slice(0, 100);
   const dirty = git('status', '--porcelain', '--', 'src', 'addon').length > 0;
   const addonSrc = path.join(repo, 'addon', 'netlink_socket.cc');
@@ -47,8 +48,13 @@ function machine(): string {
     `machine: nproc ${os.availableParallelism?.() ?? os.cpus().length}, ${cpu}, ${mem} GiB RAM`,
     `kernel:  ${os.release()}; node ${process.version}; ${ipVersion}`,
     `code:    ${head || 'unknown'}${dirty ? ' (+ uncommitted changes in src/ or addon/)' : ''}` +
-      (staleAddon ? '\nWARNING: build/Release/netlink_socket.node is older than addon/netlink_socket.cc (npm run build)' : ''),
-    `load:    ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min) at start; ${new Date().toISOString()}`,
+      (staleAddon
+        ? '\nWARNING: build/Release/netlink_socket.node is older than addon/netlink_socket.cc (npm run build)'
+        : ''),
+    `load:    ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (1/5/15 min) at start; ${new Date().toISOString()}`,
   ].join('\n');
 }
 

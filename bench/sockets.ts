@@ -48,23 +48,26 @@ export class BurstSender {
 
   constructor(netnsPath: string) {
     const Socket = loadNativeSocket();
-    this.sock = new Socket({ netnsPath, groups: [], receiveBufferBytes: 64 * MiB, maxQueuedChunks: 1 << 16 }, (event, payload, count) => {
-      if (event === 'data') {
-        walkChunk(payload as Buffer, (type, buf, off, len) => {
-          if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4) {
-            const errno = -buf.readInt32LE(off + NLMSG_HDRLEN);
-            if (errno !== 0) {
-              this.errors++;
-              if (!this.firstErrno) this.firstErrno = errno;
+    this.sock = new Socket(
+      { netnsPath, groups: [], receiveBufferBytes: 64 * MiB, maxQueuedChunks: 1 << 16 },
+      (event, payload, count) => {
+        if (event === 'data') {
+          walkChunk(payload as Buffer, (type, buf, off, len) => {
+            if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4) {
+              const errno = -buf.readInt32LE(off + NLMSG_HDRLEN);
+              if (errno !== 0) {
+                this.errors++;
+                if (!this.firstErrno) this.firstErrno = errno;
+              }
             }
-          }
-        });
-      } else if (event === 'overrun') {
-        this.overruns += count;
-      } else {
-        this.socketError = (payload as Error).message;
-      }
-    });
+          });
+        } else if (event === 'overrun') {
+          this.overruns += count;
+        } else {
+          this.socketError = (payload as Error).message;
+        }
+      },
+    );
     this.untrack = trackSocket(this.sock);
     this.sock.start();
   }
@@ -78,7 +81,9 @@ export class BurstSender {
    * Sends every batch back to back; every ~4 ms it lets the event loop run once (scrapes,
    * chunk hand-offs), which costs microseconds. Returns the wall time of the burst.
    */
-  async burst(batches: Buffer[]): Promise<{ seconds: number; startedAt: number; endedAt: number; longestSendMs: number; longestYieldMs: number }> {
+  async burst(
+    batches: Buffer[],
+  ): Promise<{ seconds: number; startedAt: number; endedAt: number; longestSendMs: number; longestYieldMs: number }> {
     const startedAt = performance.now();
     let lastYield = startedAt;
     let longestSendMs = 0;
@@ -128,19 +133,22 @@ export class TruthListener {
 
   constructor(netnsPath: string, groups: number[] = EXPORTER_GROUPS) {
     const Socket = loadNativeSocket();
-    this.sock = new Socket({ netnsPath, groups, receiveBufferBytes: 256 * MiB, maxQueuedChunks: 1 << 20 }, (event, payload, count) => {
-      if (event === 'data') {
-        walkChunk(payload as Buffer, (type) => {
-          this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
-          this.total++;
-        });
-        this.lastChange = performance.now();
-      } else if (event === 'overrun') {
-        this.overruns += count;
-      } else {
-        this.socketError = (payload as Error).message;
-      }
-    });
+    this.sock = new Socket(
+      { netnsPath, groups, receiveBufferBytes: 256 * MiB, maxQueuedChunks: 1 << 20 },
+      (event, payload, count) => {
+        if (event === 'data') {
+          walkChunk(payload as Buffer, (type) => {
+            this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+            this.total++;
+          });
+          this.lastChange = performance.now();
+        } else if (event === 'overrun') {
+          this.overruns += count;
+        } else {
+          this.socketError = (payload as Error).message;
+        }
+      },
+    );
     this.untrack = trackSocket(this.sock);
     this.grantedBytes = this.sock.receiveBufferBytes;
     this.forced = this.sock.receiveBufferForced;
@@ -175,7 +183,8 @@ export class TruthListener {
   /** Throws when the truth itself is incomplete. */
   check(): void {
     if (this.socketError) throw new Error(`truth listener socket error: ${this.socketError}`);
-    if (this.overruns > 0) throw new Error(`truth listener lost notifications (${this.overruns} overruns): the kernel truth is incomplete`);
+    if (this.overruns > 0)
+      throw new Error(`truth listener lost notifications (${this.overruns} overruns): the kernel truth is incomplete`);
     if (!this.forced) throw new Error('truth listener: SO_RCVBUFFORCE not permitted (run as root)');
   }
 

@@ -34,11 +34,32 @@ function perEvent(s: SideResult): string {
 
 function side(s: SideResult | undefined): string[] {
   if (!s) return ['-', '-', '-', '-', '-', '-'];
-  return [n(s.truth), n(s.counted), pct(s.truth - s.counted, s.truth), perEvent(s), (s.peakKiB / 1024).toFixed(1), `${n(s.overruns)}/${n(s.drops)}`];
+  return [
+    n(s.truth),
+    n(s.counted),
+    pct(s.truth - s.counted, s.truth),
+    perEvent(s),
+    (s.peakKiB / 1024).toFixed(1),
+    `${n(s.overruns)}/${n(s.drops)}`,
+  ];
 }
 
 const HEAD1 = ['', 'EXPORTER', '', '', '', '', '', 'IP MONITOR', '', '', '', '', ''];
-const HEAD2 = ['scenario', 'truth', 'counted', 'loss', 'µs/ev', 'peak MB', 'ovr/drop', 'truth', 'lines', 'loss', 'µs/ev', 'peak MB', 'nobuf/drop'];
+const HEAD2 = [
+  'scenario',
+  'truth',
+  'counted',
+  'loss',
+  'µs/ev',
+  'peak MB',
+  'ovr/drop',
+  'truth',
+  'lines',
+  'loss',
+  'µs/ev',
+  'peak MB',
+  'nobuf/drop',
+];
 
 export function renderTable(rows: Row[]): string {
   const body = rows.map((r) => [r.scenario, ...side(r.exporter), ...side(r.ipmon)]);

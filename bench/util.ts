@@ -53,6 +53,11 @@ export function httpGet(url: string, timeoutMs = 30_000): Promise<GetResult> {
 }
 
 /** Polls `check` until it returns true; throws with the last string it returned (the tests' poll). */
-export function waitUntil(what: string, check: () => Promise<true | string> | true | string, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
+export function waitUntil(
+  what: string,
+  check: () => Promise<true | string> | true | string,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<void> {
   return poll(what, check, { timeoutMs, intervalMs });
 }

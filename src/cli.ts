@@ -1,7 +1,14 @@
 // Flags in the Prometheus exporter style. Flags override the config file, which overrides
 // the embedded defaults. A bad flag is a UsageError: usage on stderr, exit 2.
 
-import { checkListenAddress, checkTelemetryPath, Config, DEFAULT_CONFIG, LIST_BOUNDS, loadConfigFile } from './config/config';
+import {
+  checkListenAddress,
+  checkTelemetryPath,
+  Config,
+  DEFAULT_CONFIG,
+  LIST_BOUNDS,
+  loadConfigFile,
+} from './config/config';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from './support/log';
 
 export class UsageError extends Error {
@@ -42,7 +49,15 @@ Flags:
   --version                    show the version
 `;
 
-const VALUE_FLAGS = ['web.listen-address', 'web.telemetry-path', 'web.config.file', 'config.file', 'netns', 'log.level', 'log.format'] as const;
+const VALUE_FLAGS = [
+  'web.listen-address',
+  'web.telemetry-path',
+  'web.config.file',
+  'config.file',
+  'netns',
+  'log.level',
+  'log.format',
+] as const;
 const BOOLEAN_FLAGS = ['netns.all'] as const;
 type BooleanFlag = (typeof BOOLEAN_FLAGS)[number];
 type ValueFlag = (typeof VALUE_FLAGS)[number];
@@ -111,12 +126,14 @@ export function parseArgs(argv: readonly string[]): Invocation {
   }
   const level = last('log.level');
   if (level !== undefined) {
-    if (!LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log.level must be one of ${LOG_LEVELS.join(', ')}`);
+    if (!LOG_LEVELS.includes(level as LogLevel))
+      throw new UsageError(`--log.level must be one of ${LOG_LEVELS.join(', ')}`);
     config.log.level = level as LogLevel;
   }
   const format = last('log.format');
   if (format !== undefined) {
-    if (!LOG_FORMATS.includes(format as LogFormat)) throw new UsageError(`--log.format must be one of ${LOG_FORMATS.join(', ')}`);
+    if (!LOG_FORMATS.includes(format as LogFormat))
+      throw new UsageError(`--log.format must be one of ${LOG_FORMATS.join(', ')}`);
     config.log.format = format as LogFormat;
   }
   const webConfigFile = last('web.config.file');
@@ -131,6 +148,7 @@ export function parseArgs(argv: readonly string[]): Invocation {
     if (ns.length > 4096) throw new UsageError('--netns: a name or path is at most 4096 characters');
     if (!config.netns.includes(ns)) config.netns.push(ns);
   }
-  if (config.netns.length > LIST_BOUNDS.netns) throw new UsageError(`--netns: at most ${LIST_BOUNDS.netns} namespaces with the config's netns list`);
+  if (config.netns.length > LIST_BOUNDS.netns)
+    throw new UsageError(`--netns: at most ${LIST_BOUNDS.netns} namespaces with the config's netns list`);
   return { action, command, config, ...(configFile !== undefined ? { configFile } : {}) };
 }

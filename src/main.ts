@@ -34,7 +34,8 @@ import { warmUp } from './warmup';
 
 function readVersion(): string {
   try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -47,7 +48,10 @@ const nameFilters = new WeakMap<Config['interfaces'], { include: NameMatcher; ex
 function interfaceFilters(c: Config): { include: NameMatcher; exclude: NameMatcher | undefined } {
   let filters = nameFilters.get(c.interfaces);
   if (!filters) {
-    filters = { include: compileNamePattern(c.interfaces.include), exclude: c.interfaces.exclude === '' ? undefined : compileNamePattern(c.interfaces.exclude) };
+    filters = {
+      include: compileNamePattern(c.interfaces.include),
+      exclude: c.interfaces.exclude === '' ? undefined : compileNamePattern(c.interfaces.exclude),
+    };
     nameFilters.set(c.interfaces, filters);
   }
   return filters;
@@ -97,7 +101,12 @@ function watcherFactory(
 }
 
 /** The namespaces' manager; each watcher it opens is made from the config current at that moment. */
-function createNamespaceSet(config: () => Config, logger: Logger, bus: EventBus, onChange: (sources: readonly Watched[]) => void): NamespaceSet<Watched> {
+function createNamespaceSet(
+  config: () => Config,
+  logger: Logger,
+  bus: EventBus,
+  onChange: (sources: readonly Watched[]) => void,
+): NamespaceSet<Watched> {
   return new NamespaceSet({ logger, onChange, createWatcher: watcherFactory(config, logger, bus, loadNativeSocket()) });
 }
 
@@ -113,7 +122,10 @@ async function warmUpPipeline(config: Config, logger: Logger, bus: () => EventBu
   }
   const silent = createLogger('error', config.log.format, () => undefined);
   try {
-    const report = await warmUp({ bus, watcher: (label, Socket, b) => watcherFactory(() => config, silent, b, Socket)(label, undefined) });
+    const report = await warmUp({
+      bus,
+      watcher: (label, Socket, b) => watcherFactory(() => config, silent, b, Socket)(label, undefined),
+    });
     logger.info('warm-up done', { messages: report.messages, ms: Math.round(report.ms) });
   } catch (err) {
     // Only a speed-up: whatever goes wrong in it, the exporter starts as it would without it.
@@ -136,7 +148,11 @@ function exporterBus(ring: EventRing, logLevel: () => EventLogLevel, logger: Log
  */
 async function startNamespaces(namespaces: NamespaceSet<Watched>, config: Config, logger: Logger): Promise<void> {
   await namespaces.start(config.netns, config.netnsAll).catch((err: NodeJS.ErrnoException) => {
-    logger.error('cannot watch our own network namespace', { code: err.code, syscall: err.syscall, error: err.message });
+    logger.error('cannot watch our own network namespace', {
+      code: err.code,
+      syscall: err.syscall,
+      error: err.message,
+    });
     namespaces.close();
     process.exit(1);
   });
@@ -155,7 +171,8 @@ function reloadConfig(current: Config, logger: Logger): Config | undefined {
     logger.error('config not reloaded; keeping the previous one', { error: (err as Error).message });
     return undefined;
   }
-  for (const key of changesNeedingRestart(current, next)) logger.warn('config change takes effect at the next restart', { key });
+  for (const key of changesNeedingRestart(current, next))
+    logger.warn('config change takes effect at the next restart', { key });
   logger.setLevel(next.log.level);
   logger.info('config reloaded', { file: file ?? '(embedded default)' });
   return next;
@@ -192,68 +209,92 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   // The netns="*" sums of the namespaces found by --netns.all (src/metrics/discovered.ts).
   const discovered = new DiscoveredTotals();
   discovered.enabled = config.netnsAll;
-  const namespaces = createNamespaceSet(() => config, logger, bus, (now) => {
-    // A namespace that went away takes its open spans with it (outages would never end), and
-    // leaves its counters to the netns="*" sums. A watcher replaced under the same label
-    // (deleted, or re-created) counts as gone too.
-    for (const gone of sources) {
-      if (now.includes(gone)) continue;
-      tracing?.namespaceGone(gone.model.netns);
-      discovered.retire(gone);
-    }
-    sources = now;
-  });
+  const namespaces = createNamespaceSet(
+    () => config,
+    logger,
+    bus,
+    (now) => {
+      // A namespace that went away takes its open spans with it (outages would never end), and
+      // leaves its counters to the netns="*" sums. A watcher replaced under the same label
+      // (deleted, or re-created) counts as gone too.
+      for (const gone of sources) {
+        if (now.includes(gone)) continue;
+        tracing?.namespaceGone(gone.model.netns);
+        discovered.retire(gone);
+      }
+      sources = now;
+    },
+  );
   const eventRoutes = createEventRoutes({ ring, bus, maxStreamClients: config.events.streamMaxClients, logger });
   const registry = new Registry();
   // The event-loop delay monitor samples every 10 ms by default: a wake-up an idle exporter does not need.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   // prom-client names these gauges `_total`, which promtool (rightly) rejects.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
   const collectorOptions = collectorOptionsFrom(config);
   let ready = false;
   const readyWaiters: (() => void)[] = [];
   const reloads = new ReloadStatus();
   registerReloadMetrics(registry, reloads);
   registerEventStreamMetrics(registry, () => eventRoutes.streamStats());
-  const server = newServer({
-    listenAddress: config.web.listenAddress,
-    telemetryPath: config.web.telemetryPath,
-    version: VERSION,
-    logger,
-    isReady: () => ready,
-    waitReady: (ms) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        readyWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
-    scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
-    webConfigFile: config.web.configFile,
-    maxConcurrentScrapes: config.web.maxConcurrentScrapes,
-    maxQueuedScrapes: config.web.maxQueuedScrapes,
-    headerTimeoutMs: config.web.headerTimeout * 1000,
-    idleTimeoutMs: config.web.idleTimeout * 1000,
-    onWebConfigReload: (ok) => reloads.record(ok),
-    routes: eventRoutes.routes,
-    links: [['/events', 'Recent events'], ['/api/v1/events', 'Recent events as JSON']],
-    scrape: async ({ openMetrics }) => {
-      // The neighbour tables' entry counts are host-wide state with no notification: each scrape
-      // asks for them again and shows what the previous request brought, so a socket backed up
-      // by a burst (the reply queues behind it) never delays the scrape.
-      // The tables are host-wide: one namespace's socket asks (our own, the first).
-      void sources.find((w) => w.opened)?.refreshNeighbourTables().catch(() => undefined);
-      const onError = (collector: string, err: Error): void => logger.error('collector failed', { collector, error: err.stack ?? err.message });
-      // OpenMetrics when the scraper asks for it (Prometheus does, and stores exemplars from it):
-      // the flap and address-change counters then carry the trace id of the span that last moved them.
-      const options = { ...collectorOptions, openMetrics, discovered, ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}) };
-      const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
-      const defaults = await registry.metrics();
-      if (!openMetrics) return { contentType: registry.contentType, body: [...netlink, Buffer.from(defaults)] };
-      return { contentType: OPENMETRICS_CONTENT_TYPE, body: [...netlink, Buffer.from(textToOpenMetrics(defaults, performance.timeOrigin / 1000) + OPENMETRICS_EOF)] };
+  const server = newServer(
+    {
+      listenAddress: config.web.listenAddress,
+      telemetryPath: config.web.telemetryPath,
+      version: VERSION,
+      logger,
+      isReady: () => ready,
+      waitReady: (ms) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          readyWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+      scrapeReadyTimeoutMs: config.web.scrapeReadyTimeout * 1000,
+      webConfigFile: config.web.configFile,
+      maxConcurrentScrapes: config.web.maxConcurrentScrapes,
+      maxQueuedScrapes: config.web.maxQueuedScrapes,
+      headerTimeoutMs: config.web.headerTimeout * 1000,
+      idleTimeoutMs: config.web.idleTimeout * 1000,
+      onWebConfigReload: (ok) => reloads.record(ok),
+      routes: eventRoutes.routes,
+      links: [
+        ['/events', 'Recent events'],
+        ['/api/v1/events', 'Recent events as JSON'],
+      ],
+      scrape: async ({ openMetrics }) => {
+        // The neighbour tables' entry counts are host-wide state with no notification: each scrape
+        // asks for them again and shows what the previous request brought, so a socket backed up
+        // by a burst (the reply queues behind it) never delays the scrape.
+        // The tables are host-wide: one namespace's socket asks (our own, the first).
+        void sources
+          .find((w) => w.opened)
+          ?.refreshNeighbourTables()
+          .catch(() => undefined);
+        const onError = (collector: string, err: Error): void =>
+          logger.error('collector failed', { collector, error: err.stack ?? err.message });
+        // OpenMetrics when the scraper asks for it (Prometheus does, and stores exemplars from it):
+        // the flap and address-change counters then carry the trace id of the span that last moved them.
+        const options = {
+          ...collectorOptions,
+          openMetrics,
+          discovered,
+          ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}),
+        };
+        const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
+        const defaults = await registry.metrics();
+        if (!openMetrics) return { contentType: registry.contentType, body: [...netlink, Buffer.from(defaults)] };
+        return {
+          contentType: OPENMETRICS_CONTENT_TYPE,
+          body: [...netlink, Buffer.from(textToOpenMetrics(defaults, performance.timeOrigin / 1000) + OPENMETRICS_EOF)],
+        };
+      },
     },
-  }, logger);
+    logger,
+  );
   registerHttpMetrics(registry, () => server.stats());
   const address = await server.listen().catch((err: NodeJS.ErrnoException) => {
     logger.error('cannot listen', { address: config.web.listenAddress, code: err.code, error: err.message });
@@ -268,28 +309,31 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     bus.flush();
     await tracing?.shutdown();
   });
-  onReload(() => {
-    const next = reloadConfig(config, logger);
-    if (!next) {
+  onReload(
+    () => {
+      const next = reloadConfig(config, logger);
+      if (!next) {
+        reloads.record(false);
+        return;
+      }
+      Object.assign(collectorOptions, collectorOptionsFrom(next));
+      const { include, exclude } = interfaceFilters(next);
+      for (const w of sources) {
+        w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);
+        w.model.setVips(next.vips);
+        w.model.setDeletedGracePeriod(next.interfaces.deletedGracePeriod);
+      }
+      config = next;
+      discovered.enabled = next.netnsAll;
+      void namespaces.setWanted(next.netns, next.netnsAll);
+      const webOk = next.web.configFile === '' || server.reloadWebConfig();
+      reloads.record(webOk);
+    },
+    (err) => {
+      logger.error('config reload failed', { error: err.stack ?? err.message });
       reloads.record(false);
-      return;
-    }
-    Object.assign(collectorOptions, collectorOptionsFrom(next));
-    const { include, exclude } = interfaceFilters(next);
-    for (const w of sources) {
-      w.model.setSeriesFilter(include, exclude, next.interfaces.maxTracked);
-      w.model.setVips(next.vips);
-      w.model.setDeletedGracePeriod(next.interfaces.deletedGracePeriod);
-    }
-    config = next;
-    discovered.enabled = next.netnsAll;
-    void namespaces.setWanted(next.netns, next.netnsAll);
-    const webOk = next.web.configFile === '' || server.reloadWebConfig();
-    reloads.record(webOk);
-  }, (err) => {
-    logger.error('config reload failed', { error: err.stack ?? err.message });
-    reloads.record(false);
-  });
+    },
+  );
   // The warm-up's buses are wired as this one, with a ring of their own and no log.
   await warmUpPipeline(config, logger, () => exporterBus(new EventRing(64), () => 'off', logger));
   await startNamespaces(namespaces, config, logger);
@@ -305,7 +349,12 @@ async function events(config: Config, logger: Logger): Promise<void> {
   const bus = new EventBus();
   const format = config.log.format === 'json' ? formatEventJson : formatEventLine;
   bus.subscribe((e) => process.stdout.write(format(e) + '\n'));
-  const namespaces = createNamespaceSet(() => config, logger, bus, () => undefined);
+  const namespaces = createNamespaceSet(
+    () => config,
+    logger,
+    bus,
+    () => undefined,
+  );
   onShutdown(logger, () => {
     namespaces.close();
     bus.flush();

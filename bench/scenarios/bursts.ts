@@ -1,7 +1,14 @@
 // Scenarios 1-4: route, address, flap and carrier-only bursts, the exporter and
 // `ip monitor` on the same burst.
 
-import { RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from '../../src/netlink/constants';
+import {
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWROUTE,
+} from '../../src/netlink/constants';
 import type { Scrape } from '../../test/helpers/exporter';
 import { BurstRig, PhaseResult } from '../measure';
 import { BenchNetns, createNetns, vethPairLines } from '../netns';
@@ -24,7 +31,13 @@ function startupNote(rig: BurstRig): string {
 }
 
 function toRow(scenario: string, p: PhaseResult): Row {
-  return { scenario, exporter: p.exporter, ...(p.ipmon ? { ipmon: p.ipmon } : {}), notes: p.notes, failures: p.failures };
+  return {
+    scenario,
+    exporter: p.exporter,
+    ...(p.ipmon ? { ipmon: p.ipmon } : {}),
+    notes: p.notes,
+    failures: p.failures,
+  };
 }
 
 /** Runs `body` with a rig and a sender, stopping and deleting everything whatever happens. */
@@ -58,7 +71,14 @@ export async function routeScenario(ctx: Context): Promise<Row[]> {
     ns.batch(vethPairLines('r', 'p', 1).near);
     const oif = ns.ifindexes().get('r0')!;
     const adds = routeBurst({ type: RTM_NEWROUTE, count, base: '10.0.0.0', protocol: RTPROT_STATIC, oif });
-    const dels = routeBurst({ type: RTM_DELROUTE, count, base: '10.0.0.0', protocol: RTPROT_STATIC, oif, seqStart: count + 1 });
+    const dels = routeBurst({
+      type: RTM_DELROUTE,
+      count,
+      base: '10.0.0.0',
+      protocol: RTPROT_STATIC,
+      oif,
+      seqStart: count + 1,
+    });
     return await withRig(namespaces, ns, ['route'], ns, async (rig, sender) => {
       await rig.sentinel(() => ns.ip('route', 'add', '10.255.255.254/32', 'dev', 'r0'));
       const changes = (action: string) => (s: Scrape) =>
@@ -87,7 +107,9 @@ export async function routeScenario(ctx: Context): Promise<Row[]> {
           ipTypes: [RTM_NEWROUTE, RTM_DELROUTE],
           settleMs: 300,
           extraNotes: (s, b) => {
-            const flushed = s.sum('netlink_route_changes_total', { netns: ns.name, action: 'flushed' }) - b.sum('netlink_route_changes_total', { netns: ns.name, action: 'flushed' });
+            const flushed =
+              s.sum('netlink_route_changes_total', { netns: ns.name, action: 'flushed' }) -
+              b.sum('netlink_route_changes_total', { netns: ns.name, action: 'flushed' });
             return flushed ? [`unexpected flushed routes: ${flushed}`] : [];
           },
         });
@@ -101,7 +123,6 @@ export async function routeScenario(ctx: Context): Promise<Row[]> {
     throw e;
   }
 }
-
 
 function fmtK(n: number): string {
   return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
@@ -162,7 +183,10 @@ export async function addressScenario(ctx: Context): Promise<Row[]> {
           );
         }
         if (round === FIRST_BURST) add.notes.push(startupNote(rig));
-        rows.push(toRow(`2 address add ${fmtK(count)}${round}`, add), toRow(`2 address del ${fmtK(count)}${round}`, del));
+        rows.push(
+          toRow(`2 address add ${fmtK(count)}${round}`, add),
+          toRow(`2 address del ${fmtK(count)}${round}`, del),
+        );
       }
       return rows;
     });
@@ -259,7 +283,8 @@ export async function carrierScenario(ctx: Context): Promise<Row[]> {
           extraNotes: () => {
             const l = rig.ipmon!.read().lines.slice(lines0);
             return [
-              `far ends toggled in another namespace: the watched ends see only carrier changes; truth = their carrier_down_count delta, ip monitor truth = RTM_NEWLINK notifications (the kernel coalesces them)`,
+              'far ends toggled in another namespace: the watched ends see only carrier changes; ' +
+                'truth = their carrier_down_count delta, ip monitor truth = RTM_NEWLINK notifications (the kernel coalesces them)',
               `ip monitor printed ${downLines(l).toLocaleString('en-US')} lines showing a link down`,
             ];
           },

@@ -41,9 +41,15 @@ class Scraper {
   private readonly clockOffset = performance.now() - Date.now();
 
   constructor(exporter: ExporterProc, netns: string) {
-    this.child = spawn(process.execPath, [join(__dirname, '..', 'scrape-loop.js'), `http://127.0.0.1:${exporter.port}/metrics`, netns, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = spawn(
+      process.execPath,
+      [join(__dirname, '..', 'scrape-loop.js'), `http://127.0.0.1:${exporter.port}/metrics`, netns, '200'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     this.lines = createInterface({ input: this.child.stdout! });
-    this.lines.on('line', (line) => this.take(JSON.parse(line) as { at: number; ms: number; routes?: number; lag?: number; error?: string }));
+    this.lines.on('line', (line) =>
+      this.take(JSON.parse(line) as { at: number; ms: number; routes?: number; lag?: number; error?: string }),
+    );
   }
 
   private take(r: { at: number; ms: number; routes?: number; lag?: number; error?: string }): void {
@@ -58,7 +64,14 @@ class Scraper {
     this.lastAt = r.at + r.ms + this.clockOffset;
   }
 
-  async stop(): Promise<{ max: number; p50: number; count: number; errors: string[]; maxLoopLag: number; slowestAfter: number }> {
+  async stop(): Promise<{
+    max: number;
+    p50: number;
+    count: number;
+    errors: string[];
+    maxLoopLag: number;
+    slowestAfter: number;
+  }> {
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill();
     await exited;
@@ -86,7 +99,9 @@ function memoryNote(pid: number, s: ReturnType<typeof parseExposition>): string 
 
 function execAsync(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 300_000 }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
+    execFile(cmd, args, { timeout: 300_000 }, (err, _out, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(),
+    );
   });
 }
 
@@ -120,16 +135,26 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
     const tr = truth;
     const sd = sender;
     const nsl = { netns: ns.name };
-    const routesOf = (text: string): number => parseExposition(text).sum('netlink_routes', { netns: ns.name, table: 'main', family: 'inet' });
+    const routesOf = (text: string): number =>
+      parseExposition(text).sum('netlink_routes', { netns: ns.name, table: 'main', family: 'inet' });
     const scrape = async () => parseExposition((await ex.metrics()).body);
 
     const first = parseExposition((await ex.metrics()).body); // warms up the renderer; RSS is taken after it
     await waitIdle(ex.pid);
     const rssStart = memory(ex.pid).rssKiB;
-    notes.push(`RSS at start ${(rssStart / 1024).toFixed(1)} MB (after the first scrape); ${memoryNote(ex.pid, first)}`);
+    notes.push(
+      `RSS at start ${(rssStart / 1024).toFixed(1)} MB (after the first scrape); ${memoryNote(ex.pid, first)}`,
+    );
 
     const build = (type: number, withNh: boolean, seqStart: number): Buffer[] =>
-      routeBurst({ type, count, base: '11.0.0.0', protocol: RTPROT_BGP, ...(withNh ? { nhId: NH_ID } : { oif }), seqStart });
+      routeBurst({
+        type,
+        count,
+        base: '11.0.0.0',
+        protocol: RTPROT_BGP,
+        ...(withNh ? { nhId: NH_ID } : { oif }),
+        seqStart,
+      });
 
     /** Runs `act` while scraping, then waits for netlink_routes to equal `ip route show | wc -l`. */
     const phase = async (label: string, act: () => Promise<void>): Promise<{ exact: boolean; scrapeMax: number }> => {
@@ -143,7 +168,7 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const actMs = performance.now() - t0;
       const kernel = await countMainRoutes4(ns.name);
       // Wait until the exporter's gauge matches, or stops moving once it is idle.
-      let got = -1;
+      let got: number;
       let exactAt = 0;
       const deadline = performance.now() + 180_000;
       for (;;) {
@@ -168,7 +193,9 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       const s1 = await scrape();
       const msgs = s1.sum('netlink_messages_received_total', nsl) - msgs0;
       const truthMsgs = tr.total - truthMsgs0;
-      const d = (action: string): number => s1.sum('netlink_route_changes_total', { ...nsl, action }) - s0.sum('netlink_route_changes_total', { ...nsl, action });
+      const d = (action: string): number =>
+        s1.sum('netlink_route_changes_total', { ...nsl, action }) -
+        s0.sum('netlink_route_changes_total', { ...nsl, action });
       const exact = got === kernel;
       notes.push(
         `${label}: ${(actMs / 1000).toFixed(2)} s; netlink_routes{main,inet} ${int(got)} vs ip route show ${int(kernel)} ${exact ? 'EXACT' : 'WRONG'}` +
@@ -182,7 +209,8 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
       );
       notes.push(`${label}: memory ${memoryNote(ex.pid, s1)}`);
       if (!exact) failures.push(`${label}: netlink_routes ${got} != kernel ${kernel}`);
-      if (msgs !== truthMsgs) notes.push(`${label}: exporter received ${msgs} notifications, truth listener ${truthMsgs}`);
+      if (msgs !== truthMsgs)
+        notes.push(`${label}: exporter received ${msgs} notifications, truth listener ${truthMsgs}`);
       return { exact, scrapeMax: stats.max };
     };
 
@@ -204,40 +232,66 @@ export async function fullTableScenario(ctx: Context): Promise<Row[]> {
     let scrapeMax = 0;
     const adds = build(RTM_NEWROUTE, false, 1);
     ctx.log(`fulltable: ${count} route adds`);
-    scrapeMax = Math.max(scrapeMax, (await phase(`add ${int(count)}`, async () => {
-      await sd.burst(adds);
-      await sd.check('full table add');
-    })).scrapeMax);
+    scrapeMax = Math.max(
+      scrapeMax,
+      (
+        await phase(`add ${int(count)}`, async () => {
+          await sd.burst(adds);
+          await sd.check('full table add');
+        })
+      ).scrapeMax,
+    );
     adds.length = 0;
     const dels = build(RTM_DELROUTE, false, count + 1);
     ctx.log(`fulltable: ${count} route deletes`);
-    scrapeMax = Math.max(scrapeMax, (await phase(`del ${int(count)}`, async () => {
-      await sd.burst(dels);
-      await sd.check('full table delete');
-    })).scrapeMax);
+    scrapeMax = Math.max(
+      scrapeMax,
+      (
+        await phase(`del ${int(count)}`, async () => {
+          await sd.burst(dels);
+          await sd.check('full table delete');
+        })
+      ).scrapeMax,
+    );
     dels.length = 0;
     await rssSettle('delete');
 
     ns.ip('nexthop', 'add', 'id', String(NH_ID), 'via', '10.255.0.1', 'dev', 't0');
     const nhAdds = build(RTM_NEWROUTE, true, 2 * count + 1);
     ctx.log(`fulltable: ${count} route adds with nhid ${NH_ID}`);
-    scrapeMax = Math.max(scrapeMax, (await phase(`nhid add ${int(count)}`, async () => {
-      await sd.burst(nhAdds);
-      await sd.check('full table add with nexthop object');
-    })).scrapeMax);
+    scrapeMax = Math.max(
+      scrapeMax,
+      (
+        await phase(`nhid add ${int(count)}`, async () => {
+          await sd.burst(nhAdds);
+          await sd.check('full table add with nexthop object');
+        })
+      ).scrapeMax,
+    );
     nhAdds.length = 0;
     ctx.log(`fulltable: ip nexthop del id ${NH_ID}`);
     const delroute0 = tr.count(RTM_DELROUTE);
-    scrapeMax = Math.max(scrapeMax, (await phase(`nexthop del`, () => execAsync('ip', ['-n', ns.name, 'nexthop', 'del', 'id', String(NH_ID)]))).scrapeMax);
-    notes.push(`the kernel sent ${int(tr.count(RTM_DELROUTE) - delroute0)} RTM_DELROUTE for the ${int(count)} routes of the deleted nexthop object`);
+    scrapeMax = Math.max(
+      scrapeMax,
+      (await phase(`nexthop del`, () => execAsync('ip', ['-n', ns.name, 'nexthop', 'del', 'id', String(NH_ID)])))
+        .scrapeMax,
+    );
+    notes.push(
+      `the kernel sent ${int(tr.count(RTM_DELROUTE) - delroute0)} RTM_DELROUTE for the ${int(count)} routes of the deleted nexthop object`,
+    );
     await rssSettle('nexthop del');
     const m = memory(ex.pid);
-    notes.unshift(`peak RSS ${(m.hwmKiB / 1024).toFixed(1)} MB (goal < 150 MB${m.hwmKiB >= 150 * 1024 ? ': OVER' : ''}); max scrape latency ${scrapeMax.toFixed(1)} ms (goal < 1 s)`);
+    notes.unshift(
+      `peak RSS ${(m.hwmKiB / 1024).toFixed(1)} MB (goal < 150 MB${m.hwmKiB >= 150 * 1024 ? ': OVER' : ''}); max scrape latency ${scrapeMax.toFixed(1)} ms (goal < 1 s)`,
+    );
     const final = await scrape();
     const overruns = final.sum('netlink_socket_overruns_total', nsl);
     notes.push(`exporter overruns ${overruns}, resyncs ${final.sum('netlink_resyncs_total', nsl)}`);
     const w = ex.warnings();
-    if (w.length) notes.push(`exporter log (${w.length} warn/error lines, first 2 and last 2):\n      ${[...w.slice(0, 2), ...(w.length > 4 ? ['...'] : []), ...w.slice(Math.max(2, w.length - 2))].join('\n      ')}`);
+    if (w.length)
+      notes.push(
+        `exporter log (${w.length} warn/error lines, first 2 and last 2):\n      ${[...w.slice(0, 2), ...(w.length > 4 ? ['...'] : []), ...w.slice(Math.max(2, w.length - 2))].join('\n      ')}`,
+      );
     tr.check();
     const row: Row = { scenario: `5 full table ${count >= 1000 ? `${count / 1000}k` : count}`, notes, failures };
     return [row];

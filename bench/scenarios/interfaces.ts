@@ -21,16 +21,21 @@ const GRACE_S = 2;
 function gzipScrape(port: number): Promise<{ ms: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = http.get(`http://127.0.0.1:${port}/metrics`, { agent: false, headers: { connection: 'close', 'accept-encoding': 'gzip' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const ms = performance.now() - t0;
-        if (res.statusCode !== 200 || res.headers['content-encoding'] !== 'gzip') reject(new Error(`gzip scrape: HTTP ${res.statusCode}, ${res.headers['content-encoding']}`));
-        else resolve({ ms, body: Buffer.concat(chunks) });
-      });
-      res.on('error', reject);
-    });
+    const req = http.get(
+      `http://127.0.0.1:${port}/metrics`,
+      { agent: false, headers: { connection: 'close', 'accept-encoding': 'gzip' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const ms = performance.now() - t0;
+          if (res.statusCode !== 200 || res.headers['content-encoding'] !== 'gzip')
+            reject(new Error(`gzip scrape: HTTP ${res.statusCode}, ${res.headers['content-encoding']}`));
+          else resolve({ ms, body: Buffer.concat(chunks) });
+        });
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error('gzip scrape: no response within 30 s')));
     req.on('error', reject);
   });
@@ -82,7 +87,9 @@ export async function interfacesScenario(ctx: Context): Promise<Row[]> {
     const unzipped = gunzipSync(gzipped).length;
     const s = parseExposition(body);
     const series = s.samples.length;
-    const up = s.series('netlink_interface_up', { netns: ns.name }).filter((x) => /^m[AB]\d+$/.test(x.labels.interface ?? '')).length;
+    const up = s
+      .series('netlink_interface_up', { netns: ns.name })
+      .filter((x) => /^m[AB]\d+$/.test(x.labels.interface ?? '')).length;
     if (up !== expected) failures.push(`netlink_interface_up has ${up} series for the ${expected} interfaces`);
     const med = median(times);
     notes.push(
@@ -125,7 +132,9 @@ export async function interfacesScenario(ctx: Context): Promise<Row[]> {
           `(grace period ${GRACE_S} s); no stale series`,
       );
     } else {
-      failures.push(`${stale} series of deleted interfaces still there ${GRACE_S + 30} s after the deletion (grace period ${GRACE_S} s)`);
+      failures.push(
+        `${stale} series of deleted interfaces still there ${GRACE_S + 30} s after the deletion (grace period ${GRACE_S} s)`,
+      );
     }
     const tracked = parseExposition((await ex.metrics()).body).sum('netlink_tracked_interfaces', { netns: ns.name });
     const memEnd = memory(ex.pid);

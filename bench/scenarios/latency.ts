@@ -33,7 +33,11 @@ export async function latencyScenario(ctx: Context): Promise<Row[]> {
       const t0 = performance.now();
       const want = up ? 'up' : 'down';
       const { at } = await events.next(
-        (e) => e.kind === 'link' && e.action === 'changed' && e.interface === 'l0' && (e.state as { admin?: string } | undefined)?.admin === want,
+        (e) =>
+          e.kind === 'link' &&
+          e.action === 'changed' &&
+          e.interface === 'l0' &&
+          (e.state as { admin?: string } | undefined)?.admin === want,
       );
       lat.push(at - t0);
       const wait = 10 - (performance.now() - t0);

@@ -34,7 +34,9 @@ function fds(pid: number): number {
 /** A private mount namespace with a tmpfs on /run/netns, kept by a `sleep`. */
 async function holdMountNamespace(): Promise<ChildProcess> {
   const script = 'mkdir -p /run/netns && mount -t tmpfs nle-bench /run/netns && echo ready && exec sleep 100000';
-  const argv = fs.existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script] : ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script];
+  const argv = fs.existsSync('/usr/bin/setpriv')
+    ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script]
+    : ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script];
   const holder = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   trackChild(holder);
   await new Promise<void>((resolve, reject) => {
@@ -53,7 +55,12 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
   /** A shell script (set -e) inside the mount namespace. */
   const sh = (script: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      execFile(enter[0]!, [...enter.slice(1), 'sh', '-e', '-c', script], { maxBuffer: 16 << 20, timeout: 300_000 }, (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+      execFile(
+        enter[0]!,
+        [...enter.slice(1), 'sh', '-e', '-c', script],
+        { maxBuffer: 16 << 20, timeout: 300_000 },
+        (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()),
+      );
     });
   const nodeNs = `nle-bench-${process.pid}-node`;
   const podName = (cycle: number, i: number): string => `nle-bench-${process.pid}-pod${cycle}x${i}`;
@@ -88,8 +95,22 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
       const visible = (s: Scrape, name: string, i: number): boolean =>
         s.value('netlink_namespace_ready', { netns: name }) === 1 &&
         s.value('netlink_interface_up', { netns: name, interface: 'eth0' }) === 1 &&
-        s.value('netlink_address_info', { netns: name, interface: 'eth0', family: 'inet', address: address(i), prefix_length: '32', scope: 'global' }) === 1 &&
-        s.value('netlink_default_route_info', { netns: name, table: 'main', family: 'inet', interface: 'eth0', gateway: '', protocol: 'boot' }) === 1;
+        s.value('netlink_address_info', {
+          netns: name,
+          interface: 'eth0',
+          family: 'inet',
+          address: address(i),
+          prefix_length: '32',
+          scope: 'global',
+        }) === 1 &&
+        s.value('netlink_default_route_info', {
+          netns: name,
+          table: 'main',
+          family: 'inet',
+          interface: 'eth0',
+          gateway: '',
+          protocol: 'boot',
+        }) === 1;
       const scrapeLoop = (async () => {
         while (creating || visibleAt.size < pods) {
           const r = await ex.metrics();
@@ -99,7 +120,8 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
             if (visibleAt.has(name)) continue;
             if (visible(s, name, Number(name.slice(name.lastIndexOf('x') + 1)))) visibleAt.set(name, at);
           }
-          if (!creating && performance.now() - (Math.max(...startedAt.values()) ?? 0) > 120_000) throw new Error(`${pods - visibleAt.size} pods not visible 120 s after the last was made`);
+          if (!creating && performance.now() - (Math.max(...startedAt.values()) ?? 0) > 120_000)
+            throw new Error(`${pods - visibleAt.size} pods not visible 120 s after the last was made`);
         }
       })();
       scrapeLoop.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
@@ -139,7 +161,9 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
       await waitUntil(
         `cycle ${cycle + 1}: no series of a deleted pod`,
         async () => {
-          const left = parseExposition((await ex.metrics()).body).samples.filter((x) => names.has(x.labels.netns ?? '')).length;
+          const left = parseExposition((await ex.metrics()).body).samples.filter((x) =>
+            names.has(x.labels.netns ?? ''),
+          ).length;
           return left === 0 ? true : `${left} series left`;
         },
         60_000,
@@ -148,13 +172,25 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
     }
     // Nothing of a pod remains: fds and threads back to the baseline.
     try {
-      await waitUntil('fds and threads back to the baseline', () => (fds(pid) === base.fds && threads(pid) <= base.threads ? true : `${fds(pid)} fds (was ${base.fds}), ${threads(pid)} threads (was ${base.threads})`), 20_000, 100);
+      await waitUntil(
+        'fds and threads back to the baseline',
+        () =>
+          fds(pid) === base.fds && threads(pid) <= base.threads
+            ? true
+            : `${fds(pid)} fds (was ${base.fds}), ${threads(pid)} threads (was ${base.threads})`,
+        20_000,
+        100,
+      );
     } catch (e) {
       failures.push((e as Error).message);
     }
     // The exporter collects (and trims) about a second after the pods' memory became garbage,
     // and once more after 6 quiet seconds: follow RSS for up to 10 s.
-    for (const until = performance.now() + 10_000; performance.now() < until && memory(pid).rssKiB - base.rss > 20 * 1024; ) await sleep(500);
+    for (
+      const until = performance.now() + 10_000;
+      performance.now() < until && memory(pid).rssKiB - base.rss > 20 * 1024;
+    )
+      await sleep(500);
     const end = memory(pid);
     const endHeap = heap(parseExposition((await ex.metrics()).body));
     const mb = (kib: number): string => (kib / 1024).toFixed(1);
@@ -168,9 +204,12 @@ export async function nodeScenario(ctx: Context): Promise<Row[]> {
         `${((rssAtFull - base.rss) / pods).toFixed(0)} KiB a pod namespace; ${mb(end.rssKiB)} MB after the last deletion`,
     );
     notes.push(`with no pod: ${baseHeap}; with ${pods}: ${heapAtFull}; after the last deletion: ${endHeap}`);
-    notes.push(`threads ${base.threads} with no pod, ${threadsAtFull} with ${pods}, ${threads(pid)} after; fds ${base.fds} with no pod, ${fds(pid)} after`);
     notes.push(
-      `series per pod namespace: max ${maxSeries}, median ${median(seriesPerPod)} (goal <= ${SERIES_GOAL}${maxSeries > SERIES_GOAL ? ': OVER' : ''}); /metrics with ${pods} pods: ${scrapeMsAtFull.toFixed(0)} ms`,
+      `threads ${base.threads} with no pod, ${threadsAtFull} with ${pods}, ${threads(pid)} after; fds ${base.fds} with no pod, ${fds(pid)} after`,
+    );
+    notes.push(
+      `series per pod namespace: max ${maxSeries}, median ${median(seriesPerPod)} (goal <= ${SERIES_GOAL}${maxSeries > SERIES_GOAL ? ': OVER' : ''}); ` +
+        `/metrics with ${pods} pods: ${scrapeMsAtFull.toFixed(0)} ms`,
     );
     notes.push(
       `ip netns add + setup -> pod visible in /metrics (${int(latencies.length)} pods): median ${median(latencies).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, ` +

@@ -43,18 +43,21 @@ async function capture(nsPath: string, batches: Buffer[]): Promise<Capture> {
   const done = new Set<number>();
   let lastChunk = performance.now();
   const Socket = loadNativeSocket();
-  const sock = new Socket({ netnsPath: nsPath, groups: SUBSCRIBED_GROUPS, receiveBufferBytes: 256 * 1024 * 1024, maxQueuedChunks: 1 << 20 }, (event, payload) => {
-    if (event !== 'data') {
-      problems.push(`capture socket ${event}: ${String(payload)}`);
-      return;
-    }
-    const chunk = Buffer.from(payload as Buffer);
-    chunks.push(chunk);
-    lastChunk = performance.now();
-    walkChunk(chunk, (type, buf, off) => {
-      if (type === NLMSG_DONE) done.add(buf.readUInt32LE(off + 8));
-    });
-  });
+  const sock = new Socket(
+    { netnsPath: nsPath, groups: SUBSCRIBED_GROUPS, receiveBufferBytes: 256 * 1024 * 1024, maxQueuedChunks: 1 << 20 },
+    (event, payload) => {
+      if (event !== 'data') {
+        problems.push(`capture socket ${event}: ${String(payload)}`);
+        return;
+      }
+      const chunk = Buffer.from(payload as Buffer);
+      chunks.push(chunk);
+      lastChunk = performance.now();
+      walkChunk(chunk, (type, buf, off) => {
+        if (type === NLMSG_DONE) done.add(buf.readUInt32LE(off + 8));
+      });
+    },
+  );
   const untrack = trackSocket(sock);
   const sender = new BurstSender(nsPath);
   try {
@@ -66,7 +69,12 @@ async function capture(nsPath: string, batches: Buffer[]): Promise<Capture> {
     }
     const dumpChunks = chunks.length;
     await sender.burst(batches);
-    await waitUntil('the capture socket to go quiet', () => (performance.now() - lastChunk > 500 ? true : 'still receiving'), 60_000, 50);
+    await waitUntil(
+      'the capture socket to go quiet',
+      () => (performance.now() - lastChunk > 500 ? true : 'still receiving'),
+      60_000,
+      50,
+    );
     const burst = chunks.slice(dumpChunks);
     let notifications = 0;
     for (const c of burst) walkChunk(c, () => notifications++);
@@ -82,14 +90,15 @@ async function capture(nsPath: string, batches: Buffer[]): Promise<Capture> {
 function rechunk(chunks: Buffer[]): Buffer[] {
   const frames: Buffer[] = [];
   for (const c of chunks) {
-    for (let pos = 0; pos + 4 <= c.length; ) {
+    for (let pos = 0; pos + 4 <= c.length;) {
       const end = pos + 4 + ((c.readUInt32LE(pos) + 3) & ~3);
       frames.push(c.subarray(pos, end));
       pos = end;
     }
   }
   const out: Buffer[] = [];
-  for (let i = 0; i < frames.length; i += DATAGRAMS_PER_CHUNK) out.push(Buffer.concat(frames.slice(i, i + DATAGRAMS_PER_CHUNK)));
+  for (let i = 0; i < frames.length; i += DATAGRAMS_PER_CHUNK)
+    out.push(Buffer.concat(frames.slice(i, i + DATAGRAMS_PER_CHUNK)));
   return out;
 }
 
@@ -120,7 +129,11 @@ function replayOnce(c: Capture): number {
   return (used.user + used.system) / 1000;
 }
 
-async function replayRow(ctx: Context, label: string, prepare: (ns: ReturnType<typeof createNetns>) => Buffer[]): Promise<Row> {
+async function replayRow(
+  ctx: Context,
+  label: string,
+  prepare: (ns: ReturnType<typeof createNetns>) => Buffer[],
+): Promise<Row> {
   const ns = createNetns();
   let c: Capture;
   try {
@@ -149,12 +162,18 @@ export async function replayScenario(ctx: Context): Promise<Row[]> {
       ns.batch(vethPairLines('a', 'b', 4).near);
       const idx = ns.ifindexes();
       const ifindexes = [0, 1, 2, 3].map((i) => idx.get(`a${i}`)!);
-      return [...addressBurst(RTM_NEWADDR, count, '10.128.0.0', ifindexes), ...addressBurst(RTM_DELADDR, count, '10.128.0.0', ifindexes, count + 1)];
+      return [
+        ...addressBurst(RTM_NEWADDR, count, '10.128.0.0', ifindexes),
+        ...addressBurst(RTM_DELADDR, count, '10.128.0.0', ifindexes, count + 1),
+      ];
     }),
     await replayRow(ctx, `flap ${toggles}`, (ns) => {
       ns.batch(vethPairLines('fa', 'fb', 100).near);
       const idx = ns.ifindexes();
-      return flapBurst(Array.from({ length: 100 }, (_, i) => idx.get(`fa${i}`)!), toggles).batches;
+      return flapBurst(
+        Array.from({ length: 100 }, (_, i) => idx.get(`fa${i}`)!),
+        toggles,
+      ).batches;
     }),
   ];
 }

@@ -87,7 +87,16 @@ export type EventLogLevel = (typeof EVENT_LOG_LEVELS)[number];
 export const TRACING_PROTOCOLS = ['', 'http/protobuf', 'http/json'] as const;
 
 export const DEFAULT_CONFIG: Config = {
-  web: { listenAddress: ':9932', telemetryPath: '/metrics', scrapeReadyTimeout: 10, configFile: '', maxConcurrentScrapes: 4, maxQueuedScrapes: 1000, headerTimeout: 10, idleTimeout: 60 },
+  web: {
+    listenAddress: ':9932',
+    telemetryPath: '/metrics',
+    scrapeReadyTimeout: 10,
+    configFile: '',
+    maxConcurrentScrapes: 4,
+    maxQueuedScrapes: 1000,
+    headerTimeout: 10,
+    idleTimeout: 60,
+  },
   netns: [],
   netnsAll: false,
   vips: [],
@@ -96,7 +105,14 @@ export const DEFAULT_CONFIG: Config = {
   socket: { receiveBufferBytes: 64 * 1024 * 1024 },
   log: { level: 'info', format: 'logfmt' },
   events: { bufferSize: 1000, streamMaxClients: 16, logLevel: 'off' },
-  tracing: { enabled: false, endpoint: '', protocol: '', maxSpansPerSecond: 100, maxQueueSize: 2048, maxOpenSpans: 10000 },
+  tracing: {
+    enabled: false,
+    endpoint: '',
+    protocol: '',
+    maxSpansPerSecond: 100,
+    maxQueueSize: 2048,
+    maxOpenSpans: 10000,
+  },
 };
 
 export class ConfigError extends Error {
@@ -111,7 +127,15 @@ export class ConfigError extends Error {
 }
 
 /** Prometheus's duration units, largest first (a year is 365 days, as in Prometheus). */
-const DURATION_UNITS: [unit: string, seconds: number][] = [['y', 365 * 86400], ['w', 7 * 86400], ['d', 86400], ['h', 3600], ['m', 60], ['s', 1], ['ms', 0.001]];
+const DURATION_UNITS: [unit: string, seconds: number][] = [
+  ['y', 365 * 86400],
+  ['w', 7 * 86400],
+  ['d', 86400],
+  ['h', 3600],
+  ['m', 60],
+  ['s', 1],
+  ['ms', 0.001],
+];
 /** As Prometheus's model.ParseDuration: each unit at most once, largest first ("1h30m", not "30m1h"). */
 const DURATION_PATTERN = new RegExp(`^${DURATION_UNITS.map(([unit]) => `(?:(\\d+)${unit})?`).join('')}$`);
 
@@ -159,7 +183,14 @@ export function checkListenAddress(value: string): string | undefined {
  * unit test checks this list against both). The metrics path may be none of them, nor under the
  * prefixes kept for the health endpoints and the API.
  */
-export const RESERVED_PATHS: readonly string[] = ['/', '/-/healthy', '/-/ready', '/events', '/api/v1/events', '/api/v1/events/stream'];
+export const RESERVED_PATHS: readonly string[] = [
+  '/',
+  '/-/healthy',
+  '/-/ready',
+  '/events',
+  '/api/v1/events',
+  '/api/v1/events/stream',
+];
 export const RESERVED_PATH_PREFIXES: readonly string[] = ['/-/', '/api/'];
 export const MAX_TELEMETRY_PATH_LENGTH = 256;
 
@@ -176,11 +207,14 @@ export function checkTelemetryPath(value: string): string | undefined {
   if (/[\s\p{Cc}]/u.test(value)) return 'must not contain whitespace or control characters';
   if (!/^[A-Za-z0-9._~/-]+$/.test(value)) return 'may hold only letters, digits, "-", ".", "_", "~" and "/"';
   if (value.includes('//')) return 'must not contain an empty segment ("//")';
-  if (value.split('/').some((segment) => segment === '.' || segment === '..')) return 'must not contain "." or ".." segments';
+  if (value.split('/').some((segment) => segment === '.' || segment === '..'))
+    return 'must not contain "." or ".." segments';
   // The router compares the parsed pathname: a path that parsing would change is never served.
   if (new URL(value, 'http://localhost').pathname !== value) return 'is not a path the server can match exactly';
-  if (RESERVED_PATHS.includes(value)) return `must not be one of the exporter's other paths (${RESERVED_PATHS.join(', ')})`;
-  if (RESERVED_PATH_PREFIXES.some((p) => value.startsWith(p))) return `must not be under ${RESERVED_PATH_PREFIXES.join(' or ')} (kept for the exporter's own endpoints)`;
+  if (RESERVED_PATHS.includes(value))
+    return `must not be one of the exporter's other paths (${RESERVED_PATHS.join(', ')})`;
+  if (RESERVED_PATH_PREFIXES.some((p) => value.startsWith(p)))
+    return `must not be under ${RESERVED_PATH_PREFIXES.join(' or ')} (kept for the exporter's own endpoints)`;
   return undefined;
 }
 
@@ -265,7 +299,11 @@ function duration(key: BoundedKey): Checker<number> {
   const bound: Bound = BOUNDS[key];
   return (value, at) => {
     const seconds = typeof value === 'string' ? parseDuration(value) : undefined;
-    if (seconds === undefined) throw new ConfigError(at, `must be a duration such as 30s, 5m or 1h (from ${describeBound(bound)}), not ${describe(value)}`);
+    if (seconds === undefined)
+      throw new ConfigError(
+        at,
+        `must be a duration such as 30s, 5m or 1h (from ${describeBound(bound)}), not ${describe(value)}`,
+      );
     if (seconds < bound.min || seconds > bound.max) {
       const zero = seconds === 0 && bound.min > 0 ? ' (0 would turn the guard off)' : '';
       throw new ConfigError(at, `must be a duration from ${describeBound(bound)}, not ${value as string}${zero}`);
@@ -283,10 +321,16 @@ const url: Checker<string> = (value, key) => {
   } catch {
     parsed = undefined;
   }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '' || !/^https?:\/\/[^/]/i.test(s)) {
+  if (
+    !parsed ||
+    (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+    parsed.hostname === '' ||
+    !/^https?:\/\/[^/]/i.test(s)
+  ) {
     throw new ConfigError(key, `must be an http:// or https:// URL, not ${quote(s)}`);
   }
-  if (parsed.hash !== '' || s.includes('#')) throw new ConfigError(key, `must not have a fragment (#), not ${quote(s)}`);
+  if (parsed.hash !== '' || s.includes('#'))
+    throw new ConfigError(key, `must not have a fragment (#), not ${quote(s)}`);
   return s;
 };
 const regex: Checker<string> = (value, key) => {
@@ -322,7 +366,8 @@ function oneOf<T extends string>(choices: readonly T[]): Checker<T> {
 function list<T>(maxEntries: number, item: Checker<T>): Checker<T[]> {
   return (value, key) => {
     if (!Array.isArray(value)) throw new ConfigError(key, `must be a list, not ${describe(value)}`);
-    if (value.length > maxEntries) throw new ConfigError(key, `must have at most ${maxEntries} entries, not ${value.length}`);
+    if (value.length > maxEntries)
+      throw new ConfigError(key, `must have at most ${maxEntries} entries, not ${value.length}`);
     return value.map((entry, i) => item(entry, `${key}[${i}]`));
   };
 }
@@ -335,21 +380,28 @@ const nonEmptyPath: Checker<string> = (value, key) => {
 const interfaceName: Checker<string> = (value, key) => {
   const s = str(value, key);
   const bytes = Buffer.byteLength(s);
-  if (bytes < 1 || bytes > 15) throw new ConfigError(key, `must be an interface name of 1 to 15 bytes, not ${quote(s)}`);
+  if (bytes < 1 || bytes > 15)
+    throw new ConfigError(key, `must be an interface name of 1 to 15 bytes, not ${quote(s)}`);
   return s;
 };
 
 const vipList: Checker<VipConfig[]> = (value, key) => {
   if (!Array.isArray(value)) throw new ConfigError(key, `must be a list, not ${describe(value)}`);
-  if (value.length > LIST_BOUNDS.vips) throw new ConfigError(key, `must have at most ${LIST_BOUNDS.vips} entries, not ${value.length}`);
+  if (value.length > LIST_BOUNDS.vips)
+    throw new ConfigError(key, `must have at most ${LIST_BOUNDS.vips} entries, not ${value.length}`);
   const seen = new Set<string>();
   return value.map((item, i) => {
     const at = `${key}[${i}]`;
-    const vip = section(item, at, { address: '', name: '', ignoreInterfaces: [] as string[] }, {
-      address: ['address', text(64)],
-      name: ['name', text(128)],
-      ignoreInterfaces: ['ignore_interfaces', list(LIST_BOUNDS['vips[].ignore_interfaces'], interfaceName)],
-    });
+    const vip = section(
+      item,
+      at,
+      { address: '', name: '', ignoreInterfaces: [] as string[] },
+      {
+        address: ['address', text(64)],
+        name: ['name', text(128)],
+        ignoreInterfaces: ['ignore_interfaces', list(LIST_BOUNDS['vips[].ignore_interfaces'], interfaceName)],
+      },
+    );
     const parsed = parseIp(vip.address);
     if (!parsed) throw new ConfigError(`${at}.address`, `must be an IPv4 or IPv6 address, not ${quote(vip.address)}`);
     const address = formatIp(parsed.family, parsed.bytes, 0);
@@ -376,7 +428,8 @@ function section<T extends object>(
   fields: { [K in keyof T]: [yamlKey: string, check: Checker<T[K]>] },
 ): T {
   if (raw === undefined || raw === null) return { ...defaults };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(key, `must be a mapping, not ${describe(raw)}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(key, `must be a mapping, not ${describe(raw)}`);
   const out = { ...defaults };
   const known = new Map<string, keyof T>();
   for (const field of Object.keys(fields) as (keyof T)[]) known.set(fields[field][0], field);
@@ -395,9 +448,21 @@ function section<T extends object>(
 export function configFromObject(raw: unknown): Config {
   const d = DEFAULT_CONFIG;
   if (raw === undefined || raw === null) return structuredClone(d);
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `the document must be a mapping, not ${describe(raw)}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError('', `the document must be a mapping, not ${describe(raw)}`);
   const top = raw as Record<string, unknown>;
-  const sections = ['web', 'netns', 'netns_all', 'vips', 'interfaces', 'addresses', 'socket', 'log', 'events', 'tracing'];
+  const sections = [
+    'web',
+    'netns',
+    'netns_all',
+    'vips',
+    'interfaces',
+    'addresses',
+    'socket',
+    'log',
+    'events',
+    'tracing',
+  ];
   for (const key of Object.keys(top)) {
     if (!sections.includes(key)) throw new ConfigError(key, `unknown key (known: ${sections.join(', ')})`);
   }
@@ -412,7 +477,8 @@ export function configFromObject(raw: unknown): Config {
       headerTimeout: ['header_timeout', duration('web.header_timeout')],
       idleTimeout: ['idle_timeout', duration('web.idle_timeout')],
     }),
-    netns: top.netns === undefined || top.netns === null ? [] : list(LIST_BOUNDS.netns, nonEmptyPath)(top.netns, 'netns'),
+    netns:
+      top.netns === undefined || top.netns === null ? [] : list(LIST_BOUNDS.netns, nonEmptyPath)(top.netns, 'netns'),
     netnsAll: top.netns_all === undefined || top.netns_all === null ? false : bool(top.netns_all, 'netns_all'),
     vips: top.vips === undefined || top.vips === null ? [] : vipList(top.vips, 'vips'),
     interfaces: section(top.interfaces, 'interfaces', d.interfaces, {
@@ -475,15 +541,25 @@ export function loadConfigFile(file: string): Config {
     fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new ConfigError('', 'the config file must be a regular file', file);
-    if (stat.size > MAX_CONFIG_FILE_BYTES) throw new ConfigError('', `the config file is ${stat.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are read`, file);
+    if (stat.size > MAX_CONFIG_FILE_BYTES)
+      throw new ConfigError(
+        '',
+        `the config file is ${stat.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are read`,
+        file,
+      );
     text = readFileSync(fd, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError('', `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
+    throw new ConfigError(
+      '',
+      `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      file,
+    );
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
   // The file may have grown between fstat and read.
-  if (text.length > MAX_CONFIG_FILE_BYTES) throw new ConfigError('', `the config file is over ${MAX_CONFIG_FILE_BYTES} bytes`, file);
+  if (text.length > MAX_CONFIG_FILE_BYTES)
+    throw new ConfigError('', `the config file is over ${MAX_CONFIG_FILE_BYTES} bytes`, file);
   return parseConfigText(text, file);
 }

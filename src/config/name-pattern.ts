@@ -31,19 +31,24 @@ function compile(source: string): RE2JS {
     return RE2JS.compile(source);
   } catch (err) {
     // re2js says "error parsing regexp: invalid or unsupported Perl syntax: `(?=`": keep the reason.
-    throw new PatternError(`is not a valid RE2 regular expression (${(err as Error).message.replace(/^error parsing regexp: /, '')})`);
+    throw new PatternError(
+      `is not a valid RE2 regular expression (${(err as Error).message.replace(/^error parsing regexp: /, '')})`,
+    );
   }
 }
 
 /** Compiles `source` into an anchored, linear-time matcher; throws PatternError with the reason. */
 export function compileNamePattern(source: string): NameMatcher & { readonly source: string } {
-  if (source.length > MAX_PATTERN_LENGTH) throw new PatternError(`is ${source.length} characters long; at most ${MAX_PATTERN_LENGTH} are accepted`);
+  if (source.length > MAX_PATTERN_LENGTH)
+    throw new PatternError(`is ${source.length} characters long; at most ${MAX_PATTERN_LENGTH} are accepted`);
   // Compiled alone first: a source such as `a)|(b` would otherwise close the anchoring group and
   // leave one branch unanchored.
   compile(source);
   const re = compile(`^(?s:${source})$`);
   if (re.programSize() > MAX_PATTERN_PROGRAM) {
-    throw new PatternError(`compiles to ${re.programSize()} RE2 instructions; at most ${MAX_PATTERN_PROGRAM} are accepted (a smaller repeat count or fewer alternatives)`);
+    throw new PatternError(
+      `compiles to ${re.programSize()} RE2 instructions; at most ${MAX_PATTERN_PROGRAM} are accepted (a smaller repeat count or fewer alternatives)`,
+    );
   }
   return { source, test: (name: string) => re.matches(name) };
 }

@@ -20,7 +20,8 @@ const PARAMS = ['since', 'limit', 'kind', 'interface', 'netns'];
 /** A cursor: a whole number >= 0 (seq starts at 1; 0 means "from the oldest held"). */
 export function parseCursor(name: string, text: string): number {
   const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n)) throw new QueryError(`${name}: must be a whole number >= 0 (an event seq), is ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(n))
+    throw new QueryError(`${name}: must be a whole number >= 0 (an event seq), is ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -28,7 +29,11 @@ export function parseCursor(name: string, text: string): number {
  * Parses the query string of /api/v1/events or its stream. `capacity` (the ring's) is the
  * default and the largest `limit`. `allow` restricts which parameters this path takes.
  */
-export function parseEventQuery(params: URLSearchParams, capacity: number, allow: readonly string[] = PARAMS): EventQuery {
+export function parseEventQuery(
+  params: URLSearchParams,
+  capacity: number,
+  allow: readonly string[] = PARAMS,
+): EventQuery {
   for (const key of new Set(params.keys())) {
     if (!allow.includes(key)) throw new QueryError(`unknown parameter ${JSON.stringify(key)}: use ${allow.join(', ')}`);
     if (params.getAll(key).length > 1) throw new QueryError(`${key}: given more than once`);
@@ -39,7 +44,10 @@ export function parseEventQuery(params: URLSearchParams, capacity: number, allow
   let limit = capacity;
   if (limitText !== null) {
     limit = /^\d{1,16}$/.test(limitText) ? Number(limitText) : NaN;
-    if (!(limit >= 1 && limit <= capacity)) throw new QueryError(`limit: must be a whole number from 1 to ${capacity} (events.buffer_size), is ${JSON.stringify(limitText)}`);
+    if (!(limit >= 1 && limit <= capacity))
+      throw new QueryError(
+        `limit: must be a whole number from 1 to ${capacity} (events.buffer_size), is ${JSON.stringify(limitText)}`,
+      );
   }
   const tests: ((e: DomainEvent) => boolean)[] = [];
   const kindText = params.get('kind');
@@ -47,7 +55,9 @@ export function parseEventQuery(params: URLSearchParams, capacity: number, allow
     const kinds = kindText.split(',');
     for (const k of kinds) {
       if (!(EVENT_KINDS as readonly string[]).includes(k)) {
-        throw new QueryError(`kind: ${JSON.stringify(k)} is not one of ${EVENT_KINDS.join(', ')} (several: kind=link,flap)`);
+        throw new QueryError(
+          `kind: ${JSON.stringify(k)} is not one of ${EVENT_KINDS.join(', ')} (several: kind=link,flap)`,
+        );
       }
     }
     const set = new Set(kinds);

@@ -15,13 +15,15 @@ export class EventRing {
   private newest = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`event ring capacity must be a whole number >= 1, is ${capacity}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1)
+      throw new RangeError(`event ring capacity must be a whole number >= 1, is ${capacity}`);
     this.slots = new Array<DomainEvent | undefined>(capacity);
   }
 
   /** Keeps `event`, overwriting the oldest when full. Events must come in increasing seq order. */
   push(event: DomainEvent): void {
-    if (event.seq <= this.newest) throw new RangeError(`event seq ${event.seq} after ${this.newest}: the ring needs increasing seq`);
+    if (event.seq <= this.newest)
+      throw new RangeError(`event seq ${event.seq} after ${this.newest}: the ring needs increasing seq`);
     this.slots[this.head] = event;
     this.head = (this.head + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
@@ -76,7 +78,11 @@ export class EventRing {
    * when the limit cut the answer short (`more`), else the newest seq looked at (events skipped
    * by `match` need not be scanned again), never less than `since`.
    */
-  scan(since: number, limit = this.capacity, match?: (event: DomainEvent) => boolean): { events: DomainEvent[]; next: number; more: boolean } {
+  scan(
+    since: number,
+    limit = this.capacity,
+    match?: (event: DomainEvent) => boolean,
+  ): { events: DomainEvent[]; next: number; more: boolean } {
     const events: DomainEvent[] = [];
     let i = this.firstAfter(since);
     for (; i < this.count && events.length < limit; i++) {

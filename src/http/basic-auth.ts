@@ -82,7 +82,13 @@ export class BasicAuth {
     const { user, password } = credentials;
     const stored = this.users.get(user);
     const hash = stored ?? this.decoy;
-    const fingerprint = createHash('sha256').update(user).update('\0').update(password).update('\0').update(hash).digest('base64');
+    const fingerprint = createHash('sha256')
+      .update(user)
+      .update('\0')
+      .update(password)
+      .update('\0')
+      .update(hash)
+      .digest('base64');
     if (this.good.has(fingerprint)) return 'ok';
     if (this.bad.has(fingerprint)) return 'unauthorized';
     const held = this.perSource.get(source) ?? 0;

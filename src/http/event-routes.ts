@@ -36,7 +36,9 @@ function query(req: IncomingMessage): URLSearchParams {
 }
 
 function badRequest(res: ServerResponse, message: string): void {
-  res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify({ error: message }) + '\n');
+  res
+    .writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+    .end(JSON.stringify({ error: message }) + '\n');
 }
 
 /**
@@ -82,7 +84,11 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
           if (err instanceof QueryError) return badRequest(res, err.message);
           throw err;
         }
-        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+        res.writeHead(200, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Cache-Control': 'no-store',
+          'Content-Length': Buffer.byteLength(body),
+        });
         res.end(req.method === 'HEAD' ? undefined : body);
       },
     },
@@ -98,7 +104,8 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
           // A reconnecting EventSource sends the id of the last event it had; it wins over the
           // `since` of the URL it was opened with. Without either, only new events are sent.
           const lastEventId = req.headers['last-event-id'];
-          if (typeof lastEventId === 'string' && lastEventId !== '') cursor = parseCursor('Last-Event-ID', lastEventId.trim());
+          if (typeof lastEventId === 'string' && lastEventId !== '')
+            cursor = parseCursor('Last-Event-ID', lastEventId.trim());
           else cursor = params.has('since') ? q.since : ring.latest;
         } catch (err) {
           if (err instanceof QueryError) return badRequest(res, err.message);

@@ -100,7 +100,13 @@ export class EventStream {
         this.options.maxClients === 0
           ? 'the event stream is off (events.stream_max_clients: 0)\n'
           : `too many event stream clients (events.stream_max_clients: ${this.options.maxClients}); retry later\n`;
-      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(STREAM_RETRY_AFTER_SECONDS), 'Cache-Control': 'no-store' }).end(why);
+      res
+        .writeHead(503, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Retry-After': String(STREAM_RETRY_AFTER_SECONDS),
+          'Cache-Control': 'no-store',
+        })
+        .end(why);
       return;
     }
     res.writeHead(200, {
@@ -142,10 +148,20 @@ export class EventStream {
     };
     this.clients.add(client);
     res.on('close', () => {
-      if (this.clients.delete(client)) this.logger.debug('event stream closed', { client: client.id, remote: client.remote, clients: this.clients.size });
+      if (this.clients.delete(client))
+        this.logger.debug('event stream closed', {
+          client: client.id,
+          remote: client.remote,
+          clients: this.clients.size,
+        });
       if (this.clients.size === 0) this.stopHeartbeat();
     });
-    this.logger.debug('event stream opened', { client: client.id, remote: client.remote, since: cursor, clients: this.clients.size });
+    this.logger.debug('event stream opened', {
+      client: client.id,
+      remote: client.remote,
+      since: cursor,
+      clients: this.clients.size,
+    });
     this.startHeartbeat();
     if (this.write(client, preface)) this.pump(client);
   }
@@ -183,7 +199,11 @@ export class EventStream {
         // The ring overwrote events this client, connected all along, was not sent yet: it
         // reads too slowly. Its EventSource reconnects and is told what it lost.
         this.tooSlow++;
-        this.logger.warn('event stream client too slow: disconnected', { client: client.id, remote: client.remote, behind: ring.latest - client.cursor });
+        this.logger.warn('event stream client too slow: disconnected', {
+          client: client.id,
+          remote: client.remote,
+          behind: ring.latest - client.cursor,
+        });
         this.drop(client);
         return;
       }
@@ -232,7 +252,11 @@ export class EventStream {
         this.write(client, ': heartbeat\n\n');
       } else if (now - client.blockedSince >= this.stallMs) {
         this.stalled++;
-        this.logger.warn('event stream client stalled: disconnected', { client: client.id, remote: client.remote, stalled_ms: now - client.blockedSince });
+        this.logger.warn('event stream client stalled: disconnected', {
+          client: client.id,
+          remote: client.remote,
+          stalled_ms: now - client.blockedSince,
+        });
         this.drop(client);
       }
     }

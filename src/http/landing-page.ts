@@ -12,7 +12,12 @@ function escapeHtml(text: string): string {
 }
 
 export function landingPage(o: LandingPageOptions): string {
-  const links: [string, string][] = [[o.telemetryPath, `Metrics (${o.telemetryPath})`], ...(o.links ?? []), ['/-/healthy', 'Health'], ['/-/ready', 'Readiness']];
+  const links: [string, string][] = [
+    [o.telemetryPath, `Metrics (${o.telemetryPath})`],
+    ...(o.links ?? []),
+    ['/-/healthy', 'Health'],
+    ['/-/ready', 'Readiness'],
+  ];
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>netlink-exporter</title>

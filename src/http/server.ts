@@ -23,7 +23,14 @@ import type { Route } from './route';
 import { ScrapeGate } from './scrape-gate';
 import type { HttpStats, RefusalReason } from './stats';
 import { WatchedFiles } from './watched-files';
-import { basicAuthSecrets, certificateSans, EMPTY_WEB_CONFIG, loadWebConfig, WebConfig, WebConfigError } from './web-config';
+import {
+  basicAuthSecrets,
+  certificateSans,
+  EMPTY_WEB_CONFIG,
+  loadWebConfig,
+  WebConfig,
+  WebConfigError,
+} from './web-config';
 import type { Logger } from '../support/log';
 import { setSecretGroup } from '../support/redact';
 import { released } from '../runtime/memory';
@@ -93,7 +100,14 @@ export class ExporterServer {
   private rateLimit: TokenBucket | undefined;
   private readonly bcrypt: BcryptPool;
   private readonly queue: ConnectionQueue;
-  private readonly refused: Record<RefusalReason, number> = { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0, connections: 0 };
+  private readonly refused: Record<RefusalReason, number> = {
+    unauthorized: 0,
+    rate_limited: 0,
+    auth_busy: 0,
+    pipelined: 0,
+    tls_handshake: 0,
+    connections: 0,
+  };
   private readonly watched: WatchedFiles;
 
   /** Throws WebConfigError when the web config file is bad (fatal at start-up). */
@@ -101,8 +115,13 @@ export class ExporterServer {
     this.options = options;
     this.web = options.webConfigFile === '' ? EMPTY_WEB_CONFIG : loadWebConfig(options.webConfigFile);
     registerUsersInUse(this.web);
-    this.watched = new WatchedFiles(() => this.reloadWebConfig(), (message, fields) => options.logger.warn(message, fields));
-    this.bcrypt = new BcryptPool(MAX_PENDING_PASSWORD_CHECKS, (err) => options.logger.error('password check thread failed; checks in progress were refused', { error: err.message }));
+    this.watched = new WatchedFiles(
+      () => this.reloadWebConfig(),
+      (message, fields) => options.logger.warn(message, fields),
+    );
+    this.bcrypt = new BcryptPool(MAX_PENDING_PASSWORD_CHECKS, (err) =>
+      options.logger.error('password check thread failed; checks in progress were refused', { error: err.message }),
+    );
     this.auth = new BasicAuth(this.web.users, this.bcrypt);
     this.rateLimit = this.web.rateLimit && new TokenBucket(this.web.rateLimit);
     this.gate = new ScrapeGate(options.maxConcurrentScrapes, options.maxQueuedScrapes);
@@ -129,12 +148,22 @@ export class ExporterServer {
       // connection twelve times as long as on plain HTTP. The handshake gets the header timeout
       // (an absolute bound from the connection; bytes trickled into a ClientHello do not extend it),
       // then the request headers get it again.
-      const httpsOptions = { ...common, ...tls.context, handshakeTimeout: options.headerTimeoutMs, requestCert: policy !== 'NoClientCert', rejectUnauthorized: policy === 'RequireAndVerifyClientCert' };
+      const httpsOptions = {
+        ...common,
+        ...tls.context,
+        handshakeTimeout: options.headerTimeoutMs,
+        requestCert: policy !== 'NoClientCert',
+        rejectUnauthorized: policy === 'RequireAndVerifyClientCert',
+      };
       try {
         this.server = createHttpsServer(httpsOptions, handler);
       } catch (err) {
         // loadWebConfig tried the same settings; should OpenSSL still refuse, say so as a config error.
-        throw new WebConfigError(options.webConfigFile, 'tls_server_config', `OpenSSL refuses these settings (${tls.files.join(', ')}): ${(err as Error).message}`);
+        throw new WebConfigError(
+          options.webConfigFile,
+          'tls_server_config',
+          `OpenSSL refuses these settings (${tls.files.join(', ')}): ${(err as Error).message}`,
+        );
       }
       this.server.on('secureConnection', (socket: TLSSocket) => this.checkClientCertificate(socket));
       this.server.on('tlsClientError', (err: Error) => {
@@ -164,9 +193,16 @@ export class ExporterServer {
     const cert = socket.getPeerCertificate();
     const present = cert !== null && Object.keys(cert).length > 0;
     let refuse: string | undefined;
-    if (!present && (tls.clientAuth === 'RequireAnyClientCert' || tls.clientAuth === 'RequireAndVerifyClientCert')) refuse = 'no client certificate';
-    else if (present && tls.clientAuth === 'VerifyClientCertIfGiven' && !socket.authorized) refuse = `client certificate not trusted: ${String(socket.authorizationError)}`;
-    else if (present && tls.clientAllowedSans.length > 0 && !certificateSans(cert.subjectaltname).some((san) => tls.clientAllowedSans.includes(san))) refuse = 'client certificate has none of client_allowed_sans';
+    if (!present && (tls.clientAuth === 'RequireAnyClientCert' || tls.clientAuth === 'RequireAndVerifyClientCert'))
+      refuse = 'no client certificate';
+    else if (present && tls.clientAuth === 'VerifyClientCertIfGiven' && !socket.authorized)
+      refuse = `client certificate not trusted: ${String(socket.authorizationError)}`;
+    else if (
+      present &&
+      tls.clientAllowedSans.length > 0 &&
+      !certificateSans(cert.subjectaltname).some((san) => tls.clientAllowedSans.includes(san))
+    )
+      refuse = 'client certificate has none of client_allowed_sans';
     if (refuse) {
       this.refused.tls_handshake++;
       this.options.logger.debug('refusing TLS connection', { reason: refuse, remote: socket.remoteAddress });
@@ -176,7 +212,10 @@ export class ExporterServer {
 
   /** Counts for the netlink_http_* metrics. */
   stats(): HttpStats {
-    return { requestsInFlight: this.queue.requestsInFlight, refused: { ...this.refused, pipelined: this.queue.pipelineRefusals } };
+    return {
+      requestsInFlight: this.queue.requestsInFlight,
+      refused: { ...this.refused, pipelined: this.queue.pipelineRefusals },
+    };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -204,14 +243,17 @@ export class ExporterServer {
       }
       if (outcome !== 'ok') {
         this.refused.unauthorized++;
-        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="netlink-exporter", charset="UTF-8"', ...TEXT }).end('unauthorized\n');
+        res
+          .writeHead(401, { 'WWW-Authenticate': 'Basic realm="netlink-exporter", charset="UTF-8"', ...TEXT })
+          .end('unauthorized\n');
         return;
       }
     }
     const path = requestPath(req.url);
     const o = this.options;
     const route = path === undefined ? undefined : o.routes?.[path];
-    const known = route !== undefined || path === o.telemetryPath || path === '/' || path === '/-/healthy' || path === '/-/ready';
+    const known =
+      route !== undefined || path === o.telemetryPath || path === '/' || path === '/-/healthy' || path === '/-/ready';
     if (!known) {
       res.writeHead(404, TEXT).end('not found\n');
       return;
@@ -308,14 +350,20 @@ export class ExporterServer {
   private applyWebConfig(file: string): void {
     const next = loadWebConfig(file);
     if (Boolean(next.tls) !== Boolean(this.web.tls)) {
-      throw new Error(`${file}: switching between ${this.web.tls ? 'HTTPS and HTTP' : 'HTTP and HTTPS'} needs a restart`);
+      throw new Error(
+        `${file}: switching between ${this.web.tls ? 'HTTPS and HTTP' : 'HTTP and HTTPS'} needs a restart`,
+      );
     }
     if (next.tls) {
       const server = this.server as unknown as TlsServer & { requestCert: boolean; rejectUnauthorized: boolean };
       try {
         server.setSecureContext(next.tls.context);
       } catch (err) {
-        throw new WebConfigError(file, 'tls_server_config', `OpenSSL refuses these settings (${next.tls.files.join(', ')}): ${(err as Error).message}`);
+        throw new WebConfigError(
+          file,
+          'tls_server_config',
+          `OpenSSL refuses these settings (${next.tls.files.join(', ')}): ${(err as Error).message}`,
+        );
       }
       // Node reads these two per new connection (tls_wrap): the new policy applies to the next handshake.
       server.requestCert = next.tls.clientAuth !== 'NoClientCert';
@@ -326,9 +374,19 @@ export class ExporterServer {
     this.auth = new BasicAuth(next.users, this.bcrypt);
     // An unchanged limit keeps its bucket: a fresh one would hand out a new burst on every reload.
     if (!next.rateLimit) this.rateLimit = undefined;
-    else if (!this.rateLimit || this.rateLimit.settings.intervalMs !== next.rateLimit.intervalMs || this.rateLimit.settings.burst !== next.rateLimit.burst) this.rateLimit = new TokenBucket(next.rateLimit);
+    else if (
+      !this.rateLimit ||
+      this.rateLimit.settings.intervalMs !== next.rateLimit.intervalMs ||
+      this.rateLimit.settings.burst !== next.rateLimit.burst
+    )
+      this.rateLimit = new TokenBucket(next.rateLimit);
     this.refreshWatches();
-    this.options.logger.info('web config reloaded', { file, tls: Boolean(next.tls), users: next.users.size, rate_limit: Boolean(next.rateLimit) });
+    this.options.logger.info('web config reloaded', {
+      file,
+      tls: Boolean(next.tls),
+      users: next.users.size,
+      rate_limit: Boolean(next.rateLimit),
+    });
   }
 
   /** Listens; resolves with the address actually bound (port 0 picks a free one). */

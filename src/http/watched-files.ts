@@ -46,7 +46,10 @@ export class WatchedFiles {
         w.on('error', () => w.close());
         this.watchers.push(w);
       } catch (err) {
-        this.warn('cannot watch the web config files; they are re-read on SIGHUP only', { dir, error: (err as Error).message });
+        this.warn('cannot watch the web config files; they are re-read on SIGHUP only', {
+          dir,
+          error: (err as Error).message,
+        });
       }
     }
   }

@@ -21,7 +21,13 @@ export class WebConfigError extends Error {
 }
 
 /** Go's crypto/tls client auth policies, by their exporter-toolkit names. */
-export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
@@ -99,12 +105,22 @@ function parseRateLimit(raw: Raw, file: string): RateLimitSettings | undefined {
   onlyKeys(raw, ['interval', 'burst'], file, key);
   const intervalText = raw.interval === undefined || raw.interval === null ? '0s' : raw.interval;
   const seconds = typeof intervalText === 'string' ? parseDuration(intervalText) : undefined;
-  if (seconds === undefined) throw new WebConfigError(file, `${key}.interval`, `must be a duration such as 100ms or 1s, not ${JSON.stringify(intervalText)}`);
+  if (seconds === undefined)
+    throw new WebConfigError(
+      file,
+      `${key}.interval`,
+      `must be a duration such as 100ms or 1s, not ${JSON.stringify(intervalText)}`,
+    );
   if (seconds === 0) return undefined;
-  if (seconds > 86_400) throw new WebConfigError(file, `${key}.interval`, 'must be at most 1d (one request a day is no exporter)');
+  if (seconds > 86_400)
+    throw new WebConfigError(file, `${key}.interval`, 'must be at most 1d (one request a day is no exporter)');
   const burst = raw.burst;
   if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1 || burst > MAX_BURST) {
-    throw new WebConfigError(file, `${key}.burst`, `must be an integer from 1 to ${MAX_BURST} when an interval is set (0 would refuse every request), not ${JSON.stringify(burst)}`);
+    throw new WebConfigError(
+      file,
+      `${key}.burst`,
+      `must be an integer from 1 to ${MAX_BURST} when an interval is set (0 would refuse every request), not ${JSON.stringify(burst)}`,
+    );
   }
   return { intervalMs: seconds * 1000, burst };
 }
@@ -119,7 +135,8 @@ function mapping(value: unknown, file: string, key: string): Raw {
 
 function onlyKeys(raw: Raw, known: readonly string[], file: string, key: string): void {
   for (const k of Object.keys(raw)) {
-    if (!known.includes(k)) throw new WebConfigError(file, key ? `${key}.${k}` : k, `unknown key (known: ${known.join(', ')})`);
+    if (!known.includes(k))
+      throw new WebConfigError(file, key ? `${key}.${k}` : k, `unknown key (known: ${known.join(', ')})`);
   }
 }
 
@@ -143,7 +160,26 @@ function readPem(path: string, file: string, key: string): string {
 
 function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   const key = 'tls_server_config';
-  onlyKeys(raw, ['cert', 'key', 'client_ca', 'cert_file', 'key_file', 'client_auth_type', 'client_ca_file', 'cipher_suites', 'curve_preferences', 'min_version', 'max_version', 'prefer_server_cipher_suites', 'client_allowed_sans'], file, key);
+  onlyKeys(
+    raw,
+    [
+      'cert',
+      'key',
+      'client_ca',
+      'cert_file',
+      'key_file',
+      'client_auth_type',
+      'client_ca_file',
+      'cipher_suites',
+      'curve_preferences',
+      'min_version',
+      'max_version',
+      'prefer_server_cipher_suites',
+      'client_allowed_sans',
+    ],
+    file,
+    key,
+  );
   // Relative paths are relative to the web config file, as exporter-toolkit resolves them.
   const resolve = (p: string): string => (p === '' || isAbsolute(p) ? p : join(dirname(file), p));
   const certFile = resolve(text(raw, 'cert_file', file, key));
@@ -154,7 +190,8 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   const inlineKey = text(raw, 'key', file, key);
   const inlineCa = text(raw, 'client_ca', file, key);
   // TLS is on when any TLS key is set, as exporter-toolkit decides (then cert and key must be).
-  if ([certFile, keyFile, caFile, inlineCert, inlineKey, inlineCa, clientAuthText].every((v) => v === '')) return undefined;
+  if ([certFile, keyFile, caFile, inlineCert, inlineKey, inlineCa, clientAuthText].every((v) => v === ''))
+    return undefined;
   const cert = certFile !== '' ? readPem(certFile, file, `${key}.cert_file`) : inlineCert;
   const privateKey = keyFile !== '' ? readPem(keyFile, file, `${key}.key_file`) : inlineKey;
   if (cert === '') throw new WebConfigError(file, key, 'missing one of cert or cert_file');
@@ -165,16 +202,37 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   if (caFile !== '') checkCertificates(ca, caFile, file, `${key}.client_ca_file`);
   else if (ca !== '') checkCertificates(ca, 'the inline client_ca', file, `${key}.client_ca`);
   // exporter-toolkit also accepts the older name RequireClientCert.
-  const clientAuth = (clientAuthText === '' ? 'NoClientCert' : clientAuthText === 'RequireClientCert' ? 'RequireAnyClientCert' : clientAuthText) as ClientAuthType;
-  if (!CLIENT_AUTH_TYPES.includes(clientAuth)) throw new WebConfigError(file, `${key}.client_auth_type`, `must be one of ${CLIENT_AUTH_TYPES.join(', ')}, not ${JSON.stringify(clientAuthText)}`);
-  if (ca !== '' && clientAuth === 'NoClientCert') throw new WebConfigError(file, key, 'client CAs are configured without a client_auth_type');
+  const clientAuth = (
+    clientAuthText === ''
+      ? 'NoClientCert'
+      : clientAuthText === 'RequireClientCert'
+        ? 'RequireAnyClientCert'
+        : clientAuthText
+  ) as ClientAuthType;
+  if (!CLIENT_AUTH_TYPES.includes(clientAuth))
+    throw new WebConfigError(
+      file,
+      `${key}.client_auth_type`,
+      `must be one of ${CLIENT_AUTH_TYPES.join(', ')}, not ${JSON.stringify(clientAuthText)}`,
+    );
+  if (ca !== '' && clientAuth === 'NoClientCert')
+    throw new WebConfigError(file, key, 'client CAs are configured without a client_auth_type');
   if ((clientAuth === 'VerifyClientCertIfGiven' || clientAuth === 'RequireAndVerifyClientCert') && ca === '') {
-    throw new WebConfigError(file, `${key}.client_auth_type`, `${clientAuth} needs client_ca_file (or client_ca) to verify against`);
+    throw new WebConfigError(
+      file,
+      `${key}.client_auth_type`,
+      `${clientAuth} needs client_ca_file (or client_ca) to verify against`,
+    );
   }
   const version = (k: 'min_version' | 'max_version', fallback: TlsVersionName): string => {
     const name = text(raw, k, file, key) || fallback;
     const v = TLS_VERSIONS[name as TlsVersionName];
-    if (!v) throw new WebConfigError(file, `${key}.${k}`, `must be one of ${Object.keys(TLS_VERSIONS).join(', ')}, not ${JSON.stringify(name)}`);
+    if (!v)
+      throw new WebConfigError(
+        file,
+        `${key}.${k}`,
+        `must be one of ${Object.keys(TLS_VERSIONS).join(', ')}, not ${JSON.stringify(name)}`,
+      );
     return v;
   };
   const sans = raw.client_allowed_sans;
@@ -182,8 +240,16 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
     throw new WebConfigError(file, `${key}.client_allowed_sans`, 'must be a list of strings');
   }
   const clientAllowedSans = (sans as string[] | undefined | null) ?? [];
-  if (clientAllowedSans.length > 0 && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
-    throw new WebConfigError(file, `${key}.client_allowed_sans`, 'needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert');
+  if (
+    clientAllowedSans.length > 0 &&
+    clientAuth !== 'RequireAnyClientCert' &&
+    clientAuth !== 'RequireAndVerifyClientCert'
+  ) {
+    throw new WebConfigError(
+      file,
+      `${key}.client_allowed_sans`,
+      'needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert',
+    );
   }
   // cipher_suites and curve_preferences use Go's names: Node's OpenSSL names differ, so they are
   // accepted (the file stays valid for promtool) but OpenSSL's defaults apply; said in the README.
@@ -204,7 +270,11 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
   try {
     createSecureContext(settings.context);
   } catch (err) {
-    throw new WebConfigError(file, key, `OpenSSL refuses these settings (${settings.files.join(', ') || 'inline PEM'}): ${(err as Error).message}`);
+    throw new WebConfigError(
+      file,
+      key,
+      `OpenSSL refuses these settings (${settings.files.join(', ') || 'inline PEM'}): ${(err as Error).message}`,
+    );
   }
   return settings;
 }
@@ -214,7 +284,14 @@ function parseTls(raw: Raw, file: string): TlsSettings | undefined {
  * moment where one file is new and the other old: that must read as "they do not match", naming
  * both files, so the reload is refused and the running pair kept.
  */
-function checkPair(certPem: string, keyPem: string, certName: string, keyName: string, file: string, key: string): void {
+function checkPair(
+  certPem: string,
+  keyPem: string,
+  certName: string,
+  keyName: string,
+  file: string,
+  key: string,
+): void {
   let certificate: X509Certificate;
   let privateKey: KeyObject;
   try {
@@ -228,7 +305,11 @@ function checkPair(certPem: string, keyPem: string, certName: string, keyName: s
     throw new WebConfigError(file, key, `${keyName} holds no private key that loads: ${(err as Error).message}`);
   }
   if (!certificate.checkPrivateKey(privateKey)) {
-    throw new WebConfigError(file, key, `the key in ${keyName} does not match the certificate in ${certName} (a rotation half done?)`);
+    throw new WebConfigError(
+      file,
+      key,
+      `the key in ${keyName} does not match the certificate in ${certName} (a rotation half done?)`,
+    );
   }
 }
 
@@ -237,7 +318,8 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
 /** A CA bundle must hold at least one certificate, each of which loads: an empty one would refuse every client. */
 function checkCertificates(pem: string, name: string, file: string, key: string): void {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) throw new WebConfigError(file, key, `${name} holds no PEM certificate (every client would be refused)`);
+  if (blocks.length === 0)
+    throw new WebConfigError(file, key, `${name} holds no PEM certificate (every client would be refused)`);
   for (const [i, block] of blocks.entries()) {
     try {
       new X509Certificate(block);
@@ -252,10 +334,16 @@ function parseHeaders(raw: Raw, file: string): Record<string, string> {
   for (const [name, value] of Object.entries(raw)) {
     const key = `http_server_config.headers.${name}`;
     const lower = name.toLowerCase();
-    if (!(lower in ALLOWED_HEADERS)) throw new WebConfigError(file, key, `is not a header a web config may set (allowed: ${Object.keys(ALLOWED_HEADERS).join(', ')})`);
+    if (!(lower in ALLOWED_HEADERS))
+      throw new WebConfigError(
+        file,
+        key,
+        `is not a header a web config may set (allowed: ${Object.keys(ALLOWED_HEADERS).join(', ')})`,
+      );
     if (typeof value !== 'string') throw new WebConfigError(file, key, 'must be a string');
     const allowed = ALLOWED_HEADERS[lower];
-    if (allowed && !allowed.includes(value.toLowerCase())) throw new WebConfigError(file, key, `must be one of ${allowed.join(', ')}`);
+    if (allowed && !allowed.includes(value.toLowerCase()))
+      throw new WebConfigError(file, key, `must be one of ${allowed.join(', ')}`);
     headers[name] = value;
   }
   return headers;
@@ -285,11 +373,19 @@ export function loadWebConfig(file: string): WebConfig {
   setSecretGroup(LAST_READ_SECRETS, basicAuthSecrets(userEntries.map(([, hash]) => hash)));
   for (const [user, hash] of userEntries) {
     if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash)) {
-      throw new WebConfigError(file, `basic_auth_users.${user}`, 'must be a bcrypt hash (for example from `htpasswd -nBC 10 "" | tr -d \':\\n\'`)');
+      throw new WebConfigError(
+        file,
+        `basic_auth_users.${user}`,
+        'must be a bcrypt hash (for example from `htpasswd -nBC 10 "" | tr -d \':\\n\'`)',
+      );
     }
     const cost = bcryptCost(hash);
     if (cost < BCRYPT_COST.min || cost > BCRYPT_COST.max) {
-      throw new WebConfigError(file, `basic_auth_users.${user}`, `bcrypt cost ${cost} is outside ${BCRYPT_COST.min}..${BCRYPT_COST.max} (10 to 12 is usual)`);
+      throw new WebConfigError(
+        file,
+        `basic_auth_users.${user}`,
+        `bcrypt cost ${cost} is outside ${BCRYPT_COST.min}..${BCRYPT_COST.max} (10 to 12 is usual)`,
+      );
     }
     users.set(user, hash);
   }

@@ -8,7 +8,12 @@ export interface Family<L extends readonly string[] = readonly string[]> {
   labels: L;
 }
 
-function family<const L extends readonly string[]>(name: string, type: 'gauge' | 'counter', help: string, labels: L): Family<L> {
+function family<const L extends readonly string[]>(
+  name: string,
+  type: 'gauge' | 'counter',
+  help: string,
+  labels: L,
+): Family<L> {
   return { name, type, help, labels };
 }
 
@@ -16,67 +21,321 @@ const IF = ['netns', 'interface'] as const;
 
 export const METRICS = {
   // ---- interfaces ----
-  interfaceUp: family('netlink_interface_up', 'gauge', 'Whether the interface is operationally up (operstate UP, or UNKNOWN with IFF_UP and IFF_LOWER_UP).', IF),
-  interfaceAdminUp: family('netlink_interface_admin_up', 'gauge', 'Whether the interface is administratively up (IFF_UP).', IF),
-  interfaceCarrier: family('netlink_interface_carrier', 'gauge', 'Whether the interface has carrier (IFLA_CARRIER).', IF),
-  interfaceInfo: family('netlink_interface_info', 'gauge', 'Interface attributes as labels; always 1.', ['netns', 'interface', 'ifindex', 'kind', 'mac', 'operstate'] as const),
+  interfaceUp: family(
+    'netlink_interface_up',
+    'gauge',
+    'Whether the interface is operationally up (operstate UP, or UNKNOWN with IFF_UP and IFF_LOWER_UP).',
+    IF,
+  ),
+  interfaceAdminUp: family(
+    'netlink_interface_admin_up',
+    'gauge',
+    'Whether the interface is administratively up (IFF_UP).',
+    IF,
+  ),
+  interfaceCarrier: family(
+    'netlink_interface_carrier',
+    'gauge',
+    'Whether the interface has carrier (IFLA_CARRIER).',
+    IF,
+  ),
+  interfaceInfo: family('netlink_interface_info', 'gauge', 'Interface attributes as labels; always 1.', [
+    'netns',
+    'interface',
+    'ifindex',
+    'kind',
+    'mac',
+    'operstate',
+  ] as const),
   interfaceMtu: family('netlink_interface_mtu_bytes', 'gauge', 'The interface MTU.', IF),
-  interfaceFlaps: family('netlink_interface_flaps_total', 'counter', 'Times the interface went operationally down, including flaps the kernel coalesced into one notification (recovered from its carrier-down counter).', IF),
-  interfaceCarrierChanges: family('netlink_interface_carrier_changes_total', 'counter', "The kernel's count of carrier changes (IFLA_CARRIER_CHANGES).", IF),
-  interfaceCarrierUpChanges: family('netlink_interface_carrier_up_changes_total', 'counter', "The kernel's count of carrier up events (IFLA_CARRIER_UP_COUNT).", IF),
-  interfaceCarrierDownChanges: family('netlink_interface_carrier_down_changes_total', 'counter', "The kernel's count of carrier down events (IFLA_CARRIER_DOWN_COUNT).", IF),
-  interfaceLastChange: family('netlink_interface_last_change_timestamp_seconds', 'gauge', "The last operational state change seen (the exporter's start time if none yet).", IF),
-  interfaceDeletions: family('netlink_interface_deletions_total', 'counter', 'Interfaces the kernel deleted (or moved to another namespace) since the exporter started. A deletion is not a flap.', ['netns'] as const),
+  interfaceFlaps: family(
+    'netlink_interface_flaps_total',
+    'counter',
+    'Times the interface went operationally down, including flaps the kernel coalesced into one notification (recovered from its carrier-down counter).',
+    IF,
+  ),
+  interfaceCarrierChanges: family(
+    'netlink_interface_carrier_changes_total',
+    'counter',
+    "The kernel's count of carrier changes (IFLA_CARRIER_CHANGES).",
+    IF,
+  ),
+  interfaceCarrierUpChanges: family(
+    'netlink_interface_carrier_up_changes_total',
+    'counter',
+    "The kernel's count of carrier up events (IFLA_CARRIER_UP_COUNT).",
+    IF,
+  ),
+  interfaceCarrierDownChanges: family(
+    'netlink_interface_carrier_down_changes_total',
+    'counter',
+    "The kernel's count of carrier down events (IFLA_CARRIER_DOWN_COUNT).",
+    IF,
+  ),
+  interfaceLastChange: family(
+    'netlink_interface_last_change_timestamp_seconds',
+    'gauge',
+    "The last operational state change seen (the exporter's start time if none yet).",
+    IF,
+  ),
+  interfaceDeletions: family(
+    'netlink_interface_deletions_total',
+    'counter',
+    'Interfaces the kernel deleted (or moved to another namespace) since the exporter started. A deletion is not a flap.',
+    ['netns'] as const,
+  ),
   // ---- addresses ----
-  interfaceAddresses: family('netlink_interface_addresses', 'gauge', 'Addresses on the interface, by family.', ['netns', 'interface', 'family'] as const),
-  addressChanges: family('netlink_address_changes_total', 'counter', 'Addresses added to and removed from the interface (real transitions, not repeated RTM_NEWADDR).', ['netns', 'interface', 'family', 'action'] as const),
-  addressInfo: family('netlink_address_info', 'gauge', 'An address held by an interface; always 1.', ['netns', 'interface', 'family', 'address', 'prefix_length', 'scope'] as const),
-  dadFailures: family('netlink_address_dad_failures_total', 'counter', 'IPv6 duplicate address detection failures (IFA_F_DADFAILED): another host on the link holds the address.', IF),
+  interfaceAddresses: family('netlink_interface_addresses', 'gauge', 'Addresses on the interface, by family.', [
+    'netns',
+    'interface',
+    'family',
+  ] as const),
+  addressChanges: family(
+    'netlink_address_changes_total',
+    'counter',
+    'Addresses added to and removed from the interface (real transitions, not repeated RTM_NEWADDR).',
+    ['netns', 'interface', 'family', 'action'] as const,
+  ),
+  addressInfo: family('netlink_address_info', 'gauge', 'An address held by an interface; always 1.', [
+    'netns',
+    'interface',
+    'family',
+    'address',
+    'prefix_length',
+    'scope',
+  ] as const),
+  dadFailures: family(
+    'netlink_address_dad_failures_total',
+    'counter',
+    'IPv6 duplicate address detection failures (IFA_F_DADFAILED): another host on the link holds the address.',
+    IF,
+  ),
   // ---- virtual IPs ----
-  vipPresent: family('netlink_vip_present', 'gauge', 'Whether the VIP is held here by an interface not in its ignore list (tentative or dadfailed addresses are not held).', ['netns', 'vip', 'name'] as const),
-  vipBindings: family('netlink_vip_bindings', 'gauge', 'How many interfaces hold the VIP here (more than 1 is a fault too).', ['netns', 'vip', 'name'] as const),
-  vipInterfaceInfo: family('netlink_vip_interface_info', 'gauge', 'An interface holding the VIP; always 1.', ['netns', 'vip', 'name', 'interface'] as const),
-  vipTransitions: family('netlink_vip_transitions_total', 'counter', 'Times the VIP became held here (acquired) or held nowhere here (released).', ['netns', 'vip', 'name', 'action'] as const),
-  vipMacChanges: family('netlink_vip_mac_changes_total', 'counter', "Times the neighbour entry for the VIP's address answered from a new MAC address (split brain, seen from a client or router).", ['netns', 'vip', 'name'] as const),
+  vipPresent: family(
+    'netlink_vip_present',
+    'gauge',
+    'Whether the VIP is held here by an interface not in its ignore list (tentative or dadfailed addresses are not held).',
+    ['netns', 'vip', 'name'] as const,
+  ),
+  vipBindings: family(
+    'netlink_vip_bindings',
+    'gauge',
+    'How many interfaces hold the VIP here (more than 1 is a fault too).',
+    ['netns', 'vip', 'name'] as const,
+  ),
+  vipInterfaceInfo: family('netlink_vip_interface_info', 'gauge', 'An interface holding the VIP; always 1.', [
+    'netns',
+    'vip',
+    'name',
+    'interface',
+  ] as const),
+  vipTransitions: family(
+    'netlink_vip_transitions_total',
+    'counter',
+    'Times the VIP became held here (acquired) or held nowhere here (released).',
+    ['netns', 'vip', 'name', 'action'] as const,
+  ),
+  vipMacChanges: family(
+    'netlink_vip_mac_changes_total',
+    'counter',
+    "Times the neighbour entry for the VIP's address answered from a new MAC address (split brain, seen from a client or router).",
+    ['netns', 'vip', 'name'] as const,
+  ),
   // ---- neighbours ----
-  neighbourChanges: family('netlink_neighbour_changes_total', 'counter', 'Neighbour (ARP/NDP) entries added, removed, or answering from a new MAC address (lladdr_changed); state churn and bridge FDB entries excluded.', ['netns', 'interface', 'family', 'action'] as const),
-  neighbours: family('netlink_neighbours', 'gauge', "Neighbour entries of this namespace's interfaces.", ['netns', 'family'] as const),
-  neighbourLimit: family('netlink_neighbour_table_limit', 'gauge', "The neighbour table's hard limit (gc_thresh3); past it the kernel logs \"neighbour table overflow\". Host-wide: one series per family, no netns.", ['family'] as const),
-  neighbourTableEntries: family('netlink_neighbour_table_entries', 'gauge', 'Entries in the neighbour table, all namespaces together (the table and its limit are host-wide, so one series per family, no netns), read at scrape time.', ['family'] as const),
+  neighbourChanges: family(
+    'netlink_neighbour_changes_total',
+    'counter',
+    'Neighbour (ARP/NDP) entries added, removed, or answering from a new MAC address (lladdr_changed); state churn and bridge FDB entries excluded.',
+    ['netns', 'interface', 'family', 'action'] as const,
+  ),
+  neighbours: family('netlink_neighbours', 'gauge', "Neighbour entries of this namespace's interfaces.", [
+    'netns',
+    'family',
+  ] as const),
+  neighbourLimit: family(
+    'netlink_neighbour_table_limit',
+    'gauge',
+    'The neighbour table\'s hard limit (gc_thresh3); past it the kernel logs "neighbour table overflow". Host-wide: one series per family, no netns.',
+    ['family'] as const,
+  ),
+  neighbourTableEntries: family(
+    'netlink_neighbour_table_entries',
+    'gauge',
+    'Entries in the neighbour table, all namespaces together (the table and its limit are host-wide, so one series per family, no netns), read at scrape time.',
+    ['family'] as const,
+  ),
   // ---- routes ----
-  routes: family('netlink_routes', 'gauge', 'Routes as `ip route show table all` lists them, by table, family and protocol.', ['netns', 'table', 'family', 'protocol'] as const),
-  routeChanges: family('netlink_route_changes_total', 'counter', 'Route notifications by action, plus routes the kernel flushed without one (action="flushed"). A lower bound after an overrun.', ['netns', 'table', 'family', 'protocol', 'action'] as const),
-  defaultRouteInfo: family('netlink_default_route_info', 'gauge', 'A default route; always 1.', ['netns', 'table', 'family', 'interface', 'gateway', 'protocol'] as const),
-  defaultRouteChanges: family('netlink_default_route_changes_total', 'counter', 'Default routes added, removed, replaced or flushed.', ['netns', 'table', 'family'] as const),
-  routeGroupsForgotten: family('netlink_route_groups_forgotten_total', 'counter', 'Route groups (table, family, protocol) at 0 routes whose series were dropped because more than 1024 groups of the namespace were at 0 (the one emptied longest ago goes first).', ['netns'] as const),
+  routes: family(
+    'netlink_routes',
+    'gauge',
+    'Routes as `ip route show table all` lists them, by table, family and protocol.',
+    ['netns', 'table', 'family', 'protocol'] as const,
+  ),
+  routeChanges: family(
+    'netlink_route_changes_total',
+    'counter',
+    'Route notifications by action, plus routes the kernel flushed without one (action="flushed"). A lower bound after an overrun.',
+    ['netns', 'table', 'family', 'protocol', 'action'] as const,
+  ),
+  defaultRouteInfo: family('netlink_default_route_info', 'gauge', 'A default route; always 1.', [
+    'netns',
+    'table',
+    'family',
+    'interface',
+    'gateway',
+    'protocol',
+  ] as const),
+  defaultRouteChanges: family(
+    'netlink_default_route_changes_total',
+    'counter',
+    'Default routes added, removed, replaced or flushed.',
+    ['netns', 'table', 'family'] as const,
+  ),
+  routeGroupsForgotten: family(
+    'netlink_route_groups_forgotten_total',
+    'counter',
+    'Route groups (table, family, protocol) at 0 routes whose series were dropped because more than 1024 groups of the namespace were at 0 (the one emptied longest ago goes first).',
+    ['netns'] as const,
+  ),
   // ---- the exporter itself ----
-  messagesReceived: family('netlink_messages_received_total', 'counter', 'Notifications the kernel multicast to us, by RTM_* type (dump replies excluded).', ['netns', 'type'] as const),
-  dumpMessages: family('netlink_dump_messages_total', 'counter', 'Messages received in replies to our own dumps, by RTM_* type.', ['netns', 'type'] as const),
-  socketOverruns: family('netlink_socket_overruns_total', 'counter', 'Times notifications were lost (ENOBUFS, the reader queue full, or a truncated datagram); each triggers a resync.', ['netns'] as const),
-  foreignRefused: family('netlink_foreign_datagrams_refused_total', 'counter', 'Netlink datagrams refused unread because the kernel did not send them (source port id not 0): forged by another process in the namespace.', ['netns'] as const),
-  resyncs: family('netlink_resyncs_total', 'counter', 'Completed resyncs: a fresh dump diffed against the model after an overrun.', ['netns'] as const),
-  lastResync: family('netlink_last_resync_timestamp_seconds', 'gauge', 'When the last resync completed (0 if none).', ['netns'] as const),
-  decodeErrors: family('netlink_decode_errors_total', 'counter', 'Malformed netlink messages counted and skipped.', ['netns'] as const),
-  receiveBuffer: family('netlink_socket_receive_buffer_bytes', 'gauge', 'The receive buffer the kernel granted to the netlink socket.', ['netns'] as const),
-  eventQueueDepth: family('netlink_event_queue_depth', 'gauge', 'Chunks of datagrams read from the socket and waiting for JavaScript.', ['netns'] as const),
-  seriesLimitDropped: family('netlink_series_limit_dropped_total', 'counter', 'Interfaces that got no series because the tracked-interface cap (interfaces.max_tracked) was reached.', ['netns'] as const),
-  trackedInterfaces: family('netlink_tracked_interfaces', 'gauge', 'Interfaces with series (after the include/exclude regexes and the cap).', ['netns'] as const),
-  namespaceReady: family('netlink_namespace_ready', 'gauge', 'Whether the initial dump of the namespace is in and its socket is open.', ['netns'] as const),
-  collectorSuccess: family('netlink_collector_success', 'gauge', 'Whether the collector succeeded in this scrape.', ['collector'] as const),
-  collectorDuration: family('netlink_collector_duration_seconds', 'gauge', 'How long the collector took in this scrape.', ['collector'] as const),
+  messagesReceived: family(
+    'netlink_messages_received_total',
+    'counter',
+    'Notifications the kernel multicast to us, by RTM_* type (dump replies excluded).',
+    ['netns', 'type'] as const,
+  ),
+  dumpMessages: family(
+    'netlink_dump_messages_total',
+    'counter',
+    'Messages received in replies to our own dumps, by RTM_* type.',
+    ['netns', 'type'] as const,
+  ),
+  socketOverruns: family(
+    'netlink_socket_overruns_total',
+    'counter',
+    'Times notifications were lost (ENOBUFS, the reader queue full, or a truncated datagram); each triggers a resync.',
+    ['netns'] as const,
+  ),
+  foreignRefused: family(
+    'netlink_foreign_datagrams_refused_total',
+    'counter',
+    'Netlink datagrams refused unread because the kernel did not send them (source port id not 0): forged by another process in the namespace.',
+    ['netns'] as const,
+  ),
+  resyncs: family(
+    'netlink_resyncs_total',
+    'counter',
+    'Completed resyncs: a fresh dump diffed against the model after an overrun.',
+    ['netns'] as const,
+  ),
+  lastResync: family('netlink_last_resync_timestamp_seconds', 'gauge', 'When the last resync completed (0 if none).', [
+    'netns',
+  ] as const),
+  decodeErrors: family('netlink_decode_errors_total', 'counter', 'Malformed netlink messages counted and skipped.', [
+    'netns',
+  ] as const),
+  receiveBuffer: family(
+    'netlink_socket_receive_buffer_bytes',
+    'gauge',
+    'The receive buffer the kernel granted to the netlink socket.',
+    ['netns'] as const,
+  ),
+  eventQueueDepth: family(
+    'netlink_event_queue_depth',
+    'gauge',
+    'Chunks of datagrams read from the socket and waiting for JavaScript.',
+    ['netns'] as const,
+  ),
+  seriesLimitDropped: family(
+    'netlink_series_limit_dropped_total',
+    'counter',
+    'Interfaces that got no series because the tracked-interface cap (interfaces.max_tracked) was reached.',
+    ['netns'] as const,
+  ),
+  trackedInterfaces: family(
+    'netlink_tracked_interfaces',
+    'gauge',
+    'Interfaces with series (after the include/exclude regexes and the cap).',
+    ['netns'] as const,
+  ),
+  namespaceReady: family(
+    'netlink_namespace_ready',
+    'gauge',
+    'Whether the initial dump of the namespace is in and its socket is open.',
+    ['netns'] as const,
+  ),
+  collectorSuccess: family('netlink_collector_success', 'gauge', 'Whether the collector succeeded in this scrape.', [
+    'collector',
+  ] as const),
+  collectorDuration: family(
+    'netlink_collector_duration_seconds',
+    'gauge',
+    'How long the collector took in this scrape.',
+    ['collector'] as const,
+  ),
   // ---- served by prom-client beside the process metrics (registry.ts), read from their owners at scrape time ----
   // The HTTP server (src/http/http-metrics.ts).
-  httpRequestsInFlight: family('netlink_http_requests_in_flight', 'gauge', 'HTTP requests taken and not yet answered or dropped, pipelined ones waiting included (the scrape that reads this counts itself).', [] as const),
-  httpRefused: family('netlink_http_refused_total', 'counter', 'HTTP requests or connections turned away: unauthorized (401), rate_limited (429, the web config rate_limit), auth_busy (429, too many password checks waiting), pipelined (connection cut: too many requests pipelined), tls_handshake (TLS handshake failed or timed out, or the client certificate was refused), connections (closed at once: as many connections open as the open-files limit allows, less a reserve for netlink).', ['reason'] as const),
+  httpRequestsInFlight: family(
+    'netlink_http_requests_in_flight',
+    'gauge',
+    'HTTP requests taken and not yet answered or dropped, pipelined ones waiting included (the scrape that reads this counts itself).',
+    [] as const,
+  ),
+  httpRefused: family(
+    'netlink_http_refused_total',
+    'counter',
+    'HTTP requests or connections turned away: unauthorized (401), rate_limited (429, the web config rate_limit), auth_busy (429, too many password checks waiting), pipelined (connection cut: too many requests pipelined), tls_handshake (TLS handshake failed or timed out, or the client certificate was refused), connections (closed at once: as many connections open as the open-files limit allows, less a reserve for netlink).',
+    ['reason'] as const,
+  ),
   // The live event stream (src/http/event-stream-metrics.ts).
-  eventStreamClients: family('netlink_event_stream_clients', 'gauge', 'Clients following /api/v1/events/stream now.', [] as const),
-  eventStreamRefused: family('netlink_event_stream_refused_total', 'counter', 'Event stream requests answered 503 (past events.stream_max_clients, or shutting down).', [] as const),
-  eventStreamDisconnects: family('netlink_event_stream_disconnects_total', 'counter', 'Event stream clients cut off: too_slow (the ring overwrote events not yet sent to them), stalled (their socket did not drain).', ['reason'] as const),
+  eventStreamClients: family(
+    'netlink_event_stream_clients',
+    'gauge',
+    'Clients following /api/v1/events/stream now.',
+    [] as const,
+  ),
+  eventStreamRefused: family(
+    'netlink_event_stream_refused_total',
+    'counter',
+    'Event stream requests answered 503 (past events.stream_max_clients, or shutting down).',
+    [] as const,
+  ),
+  eventStreamDisconnects: family(
+    'netlink_event_stream_disconnects_total',
+    'counter',
+    'Event stream clients cut off: too_slow (the ring overwrote events not yet sent to them), stalled (their socket did not drain).',
+    ['reason'] as const,
+  ),
   // Configuration reloads, as Prometheus itself exports them (src/runtime/lifecycle.ts keeps the numbers).
-  configLastReloadSuccessful: family('netlink_config_last_reload_successful', 'gauge', 'Whether the last configuration reload (SIGHUP, or a change of the web config file) succeeded.', [] as const),
-  configLastReloadSuccessTimestamp: family('netlink_config_last_reload_success_timestamp_seconds', 'gauge', 'Time of the last successful configuration load (the start, or a reload).', [] as const),
+  configLastReloadSuccessful: family(
+    'netlink_config_last_reload_successful',
+    'gauge',
+    'Whether the last configuration reload (SIGHUP, or a change of the web config file) succeeded.',
+    [] as const,
+  ),
+  configLastReloadSuccessTimestamp: family(
+    'netlink_config_last_reload_success_timestamp_seconds',
+    'gauge',
+    'Time of the last successful configuration load (the start, or a reload).',
+    [] as const,
+  ),
   // ---- tracing (samples only when tracing is on) ----
-  traceSpansDropped: family('netlink_trace_spans_dropped_total', 'counter', 'Trace spans dropped before reaching the collector: queue_full (export queue or open-span cap full), rate_limited (tracing.max_spans_per_second), export_failed (the collector refused or did not answer).', ['reason'] as const),
-  traceSpansExported: family('netlink_trace_spans_exported_total', 'counter', 'Trace spans the collector accepted.', [] as const),
-  buildInfo: family('netlink_exporter_build_info', 'gauge', 'The exporter version and the Node.js version it runs on; always 1.', ['version', 'nodejs_version'] as const),
+  traceSpansDropped: family(
+    'netlink_trace_spans_dropped_total',
+    'counter',
+    'Trace spans dropped before reaching the collector: queue_full (export queue or open-span cap full), rate_limited (tracing.max_spans_per_second), export_failed (the collector refused or did not answer).',
+    ['reason'] as const,
+  ),
+  traceSpansExported: family(
+    'netlink_trace_spans_exported_total',
+    'counter',
+    'Trace spans the collector accepted.',
+    [] as const,
+  ),
+  buildInfo: family(
+    'netlink_exporter_build_info',
+    'gauge',
+    'The exporter version and the Node.js version it runs on; always 1.',
+    ['version', 'nodejs_version'] as const,
+  ),
 } as const;

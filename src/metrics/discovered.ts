@@ -24,7 +24,14 @@ interface Counters {
 }
 
 function emptyCounters(): Counters {
-  return { messagesReceived: new Float64Array(TYPES), dumpMessages: new Float64Array(TYPES), resyncs: 0, decodeErrors: 0, seriesLimitDropped: 0, lastResync: 0 };
+  return {
+    messagesReceived: new Float64Array(TYPES),
+    dumpMessages: new Float64Array(TYPES),
+    resyncs: 0,
+    decodeErrors: 0,
+    seriesLimitDropped: 0,
+    lastResync: 0,
+  };
 }
 
 function addSource(to: Counters, source: NamespaceSource): void {

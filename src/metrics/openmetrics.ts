@@ -54,7 +54,11 @@ export function textToOpenMetrics(text: string, created?: number): string {
     }
     if (line.startsWith('#')) continue;
     out.push(line.endsWith(' Nan') ? `${line.slice(0, -3)}NaN` : line);
-    if (counter && created !== undefined && (line.startsWith(`${counter.total}{`) || line.startsWith(`${counter.total} `))) {
+    if (
+      counter &&
+      created !== undefined &&
+      (line.startsWith(`${counter.total}{`) || line.startsWith(`${counter.total} `))
+    ) {
       // The labels are what lies between the name and the value (the text after the last space).
       const labels = line.slice(counter.total.length, line.lastIndexOf(' '));
       out.push(`${counter.created}${labels} ${formatCreated(created)}`);

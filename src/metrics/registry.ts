@@ -39,7 +39,12 @@ export function registerCounter(registry: Registry, def: Family<readonly []>, re
  * A counter of running totals by one label, one total per value of `values` (in that order).
  * Every value is announced at 0 from the start, so rate() sees the first one.
  */
-export function registerCounterByLabel<V extends string>(registry: Registry, def: Family<readonly [string]>, values: readonly V[], read: () => Readonly<Record<V, number>>): void {
+export function registerCounterByLabel<V extends string>(
+  registry: Registry,
+  def: Family<readonly [string]>,
+  values: readonly V[],
+  read: () => Readonly<Record<V, number>>,
+): void {
   const [label] = def.labels;
   const seen = Object.fromEntries(values.map((v) => [v, 0])) as Record<V, number>;
   new Counter({

@@ -85,7 +85,8 @@ export class ExpositionWriter {
       labels += '}';
     }
     let text = `${def.name}${labels} ${formatValue(value)}\n`;
-    if (created !== undefined && this.openMetrics && def.type === 'counter') text += `${createdName(def)}${labels} ${formatCreated(created)}\n`;
+    if (created !== undefined && this.openMetrics && def.type === 'counter')
+      text += `${createdName(def)}${labels} ${formatCreated(created)}\n`;
     this.parts.push(text);
   }
 

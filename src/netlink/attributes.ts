@@ -28,11 +28,19 @@ export function u16le(buf: Uint8Array, o: number): number {
 }
 
 export function u32le(buf: Uint8Array, o: number): number {
-  return ((buf[o] as number) | ((buf[o + 1] as number) << 8) | ((buf[o + 2] as number) << 16) | ((buf[o + 3] as number) << 24)) >>> 0;
+  return (
+    ((buf[o] as number) |
+      ((buf[o + 1] as number) << 8) |
+      ((buf[o + 2] as number) << 16) |
+      ((buf[o + 3] as number) << 24)) >>>
+    0
+  );
 }
 
 export function s32le(buf: Uint8Array, o: number): number {
-  return (buf[o] as number) | ((buf[o + 1] as number) << 8) | ((buf[o + 2] as number) << 16) | ((buf[o + 3] as number) << 24);
+  return (
+    (buf[o] as number) | ((buf[o + 1] as number) << 8) | ((buf[o + 2] as number) << 16) | ((buf[o + 3] as number) << 24)
+  );
 }
 
 /** NLA_ALIGN / NLMSG_ALIGN: round up to 4. */
@@ -201,7 +209,8 @@ export function escapedText(bytes: Uint8Array, start: number, end: number): stri
 /** The length of the well-formed UTF-8 sequence that starts at buf[i] (2 to 4), or 0 if none does. */
 function utf8SequenceLength(buf: Uint8Array, i: number, end: number): number {
   const b = buf[i] as number;
-  const cont = (j: number, lo = 0x80, hi = 0xbf): boolean => j < end && (buf[j] as number) >= lo && (buf[j] as number) <= hi;
+  const cont = (j: number, lo = 0x80, hi = 0xbf): boolean =>
+    j < end && (buf[j] as number) >= lo && (buf[j] as number) <= hi;
   if (b >= 0xc2 && b <= 0xdf) return cont(i + 1) ? 2 : 0;
   if (b >= 0xe0 && b <= 0xef) {
     const lo = b === 0xe0 ? 0xa0 : 0x80; // no overlong forms

@@ -175,7 +175,8 @@ export const CHUNK_FRAME_HDRLEN = 4;
  * A framing length that overruns the chunk is reported and ends the chunk.
  */
 export function decodeChunk(chunk: Buffer, sink: MessageSink, end: number = chunk.length): void {
-  if (end < 0 || end > chunk.length) throw new RangeError(`decodeChunk: end ${end} outside a chunk of ${chunk.length} bytes`);
+  if (end < 0 || end > chunk.length)
+    throw new RangeError(`decodeChunk: end ${end} outside a chunk of ${chunk.length} bytes`);
   let pos = 0;
   while (pos < end) {
     const remaining = end - pos;
@@ -185,7 +186,13 @@ export function decodeChunk(chunk: Buffer, sink: MessageSink, end: number = chun
     }
     const len = u32le(chunk, pos);
     if (len > remaining - CHUNK_FRAME_HDRLEN) {
-      sink.decodeError(new NetlinkDecodeError('bad chunk frame length', pos, `datagram length ${len}, ${remaining - CHUNK_FRAME_HDRLEN} bytes left`));
+      sink.decodeError(
+        new NetlinkDecodeError(
+          'bad chunk frame length',
+          pos,
+          `datagram length ${len}, ${remaining - CHUNK_FRAME_HDRLEN} bytes left`,
+        ),
+      );
       return;
     }
     const start = pos + CHUNK_FRAME_HDRLEN;

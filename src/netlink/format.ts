@@ -40,7 +40,7 @@ export function formatIPv6(buf: Uint8Array, off: number): string {
   for (let i = 0; i < 8; i++) groups[i] = (buf[off + 2 * i]! << 8) | buf[off + 2 * i + 1]!;
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -160,7 +160,13 @@ function parseIPv6(text: string): Buffer | undefined {
 
 /** The `table` label: `local` (255), `main` (254), `default` (253), else the number. */
 export function tableName(table: number): string {
-  return table === RT_TABLE_LOCAL ? 'local' : table === RT_TABLE_MAIN ? 'main' : table === RT_TABLE_DEFAULT ? 'default' : String(table);
+  return table === RT_TABLE_LOCAL
+    ? 'local'
+    : table === RT_TABLE_MAIN
+      ? 'main'
+      : table === RT_TABLE_DEFAULT
+        ? 'default'
+        : String(table);
 }
 
 /** The `protocol` label: the kernel's RTPROT_* name, else the number. */
@@ -169,7 +175,20 @@ export function protocolName(protocol: number): string {
 }
 
 /** RTN_* names by number, as `ip route` prints them (linux/rtnetlink.h). */
-const RTN_NAMES = ['unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'xresolve'];
+const RTN_NAMES = [
+  'unspec',
+  'unicast',
+  'local',
+  'broadcast',
+  'anycast',
+  'multicast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+  'nat',
+  'xresolve',
+];
 
 /** A route's type (RTN_*) as its name, else the number. */
 export function routeTypeName(type: number): string {

@@ -126,8 +126,10 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
 function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
   while (it.next()) {
-    if (it.type === IFLA_INFO_KIND) m.kind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_KIND');
-    else if (it.type === IFLA_INFO_SLAVE_KIND) m.slaveKind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_SLAVE_KIND');
+    if (it.type === IFLA_INFO_KIND)
+      m.kind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_KIND');
+    else if (it.type === IFLA_INFO_SLAVE_KIND)
+      m.slaveKind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_SLAVE_KIND');
   }
 }
 
@@ -135,6 +137,7 @@ function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMess
 function decodePropList(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
   while (it.next()) {
-    if (it.type === IFLA_ALT_IFNAME) (m.altNames ??= []).push(attrString(buf, it.offset, it.length, MAX_ALTIFNAME_BYTES, 'IFLA_ALT_IFNAME'));
+    if (it.type === IFLA_ALT_IFNAME)
+      (m.altNames ??= []).push(attrString(buf, it.offset, it.length, MAX_ALTIFNAME_BYTES, 'IFLA_ALT_IFNAME'));
   }
 }

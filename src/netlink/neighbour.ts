@@ -1,7 +1,17 @@
 // RTM_NEWNEIGH / RTM_DELNEIGH: struct ndmsg + NDA_* attributes.
 // The neighbour group also carries bridge FDB entries (family AF_BRIDGE).
 
-import { NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_VLAN, NDMSG_LEN, NDTA_CONFIG, NDTA_NAME, NDTA_THRESH3, NDTMSG_LEN } from './constants';
+import {
+  NDA_DST,
+  NDA_LLADDR,
+  NDA_MASTER,
+  NDA_VLAN,
+  NDMSG_LEN,
+  NDTA_CONFIG,
+  NDTA_NAME,
+  NDTA_THRESH3,
+  NDTMSG_LEN,
+} from './constants';
 import { AttributeCursor, attrAddress, attrMac, attrString, attrU16, attrU32 } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import type { MessageHeader, NeighbourMessage, NeighbourTableMessage } from './types';
@@ -56,11 +66,22 @@ export function decodeNeighbour(buf: Buffer, offset: number, length: number, hea
 }
 
 /** Decodes the payload of RTM_NEWNEIGHTBL: the table's name and gc_thresh3 (per-device parameter messages carry neither). */
-export function decodeNeighbourTable(buf: Buffer, offset: number, length: number, header: MessageHeader): NeighbourTableMessage {
+export function decodeNeighbourTable(
+  buf: Buffer,
+  offset: number,
+  length: number,
+  header: MessageHeader,
+): NeighbourTableMessage {
   if (length < NDTMSG_LEN) {
     throw new NetlinkDecodeError('ndtmsg truncated', offset, `payload ${length} bytes, need ${NDTMSG_LEN}`);
   }
-  const m: NeighbourTableMessage = { type: header.type, flags: header.flags, seq: header.seq, pid: header.pid, family: buf[offset]! };
+  const m: NeighbourTableMessage = {
+    type: header.type,
+    flags: header.flags,
+    seq: header.seq,
+    pid: header.pid,
+    family: buf[offset]!,
+  };
   const it = new AttributeCursor().reset(buf, offset + NDTMSG_LEN, offset + length);
   while (it.next()) {
     if (it.type === NDTA_NAME) m.name = attrString(buf, it.offset, it.length);

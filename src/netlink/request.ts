@@ -159,7 +159,7 @@ export function routeRequest(o: RouteRequestOptions): Buffer {
   if (o.oif !== undefined) pos = putU32(payload, pos, RTA_OIF, o.oif);
   if (o.gateway) pos = putAttribute(payload, pos, RTA_GATEWAY, o.gateway);
   if (o.nhId !== undefined) pos = putU32(payload, pos, RTA_NH_ID, o.nhId);
-  if (o.priority !== undefined) pos = putU32(payload, pos, RTA_PRIORITY, o.priority);
+  if (o.priority !== undefined) putU32(payload, pos, RTA_PRIORITY, o.priority);
   return buildMessage(o.type, o.flags | NLM_F_REQUEST, o.seq, payload);
 }
 
@@ -185,7 +185,9 @@ export interface AddressRequestOptions {
 export function addressRequest(o: AddressRequestOptions): Buffer {
   const flags = o.addressFlags ?? (o.family === AF_INET6 ? IFA_F_NODAD : 0);
   const isNew = o.type === RTM_NEWADDR;
-  const attrs = (o.family === AF_INET ? 2 : 1) * align4(NLA_HDRLEN + o.address.length) + (isNew && flags !== 0 ? NLA_HDRLEN + 4 : 0);
+  const attrs =
+    (o.family === AF_INET ? 2 : 1) * align4(NLA_HDRLEN + o.address.length) +
+    (isNew && flags !== 0 ? NLA_HDRLEN + 4 : 0);
   const payload = Buffer.alloc(IFADDRMSG_LEN + attrs);
   payload[0] = o.family;
   payload[1] = o.prefixLength;
@@ -195,7 +197,7 @@ export function addressRequest(o: AddressRequestOptions): Buffer {
   let pos = IFADDRMSG_LEN;
   if (o.family === AF_INET) pos = putAttribute(payload, pos, IFA_LOCAL, o.address);
   pos = putAttribute(payload, pos, IFA_ADDRESS, o.address);
-  if (isNew && flags !== 0) pos = putU32(payload, pos, IFA_FLAGS, flags);
+  if (isNew && flags !== 0) putU32(payload, pos, IFA_FLAGS, flags);
   return buildMessage(o.type, NLM_F_REQUEST | (isNew ? NLM_F_CREATE | NLM_F_EXCL : 0), o.seq, payload);
 }
 

@@ -50,7 +50,11 @@ function addressLength(family: number): number {
 function checkAddress(offset: number, length: number, family: number): void {
   const need = addressLength(family);
   if (length < need) {
-    throw new NetlinkDecodeError('address attribute too short', offset, `${length} bytes, family ${family} needs ${need}`);
+    throw new NetlinkDecodeError(
+      'address attribute too short',
+      offset,
+      `${length} bytes, family ${family} needs ${need}`,
+    );
   }
 }
 
@@ -73,7 +77,11 @@ function checkMultipath(buf: Buffer, offset: number, length: number, family: num
       else if (it.type === RTA_VIA) checkVia(buf, it.offset, it.length);
     }
   }
-  if (nh.stop !== NEXTHOPS_END) throw new NetlinkDecodeError(nh.stop === NEXTHOPS_TRUNCATED ? 'rtnexthop truncated' : 'bad rtnexthop length', nh.offset);
+  if (nh.stop !== NEXTHOPS_END)
+    throw new NetlinkDecodeError(
+      nh.stop === NEXTHOPS_TRUNCATED ? 'rtnexthop truncated' : 'bad rtnexthop length',
+      nh.offset,
+    );
 }
 
 /**
@@ -216,7 +224,9 @@ export function routeGateway(m: RouteMessage): string | undefined {
 
 /** RTA_PREFSRC (`src` in `ip route`), undefined when absent. */
 export function routePrefsrc(m: RouteMessage): string | undefined {
-  return m.prefsrcOffset < 0 ? undefined : formatAddress(m.family, m.buf, m.prefsrcOffset, payloadLength(m.buf, m.prefsrcOffset));
+  return m.prefsrcOffset < 0
+    ? undefined
+    : formatAddress(m.family, m.buf, m.prefsrcOffset, payloadLength(m.buf, m.prefsrcOffset));
 }
 
 /**

@@ -11,7 +11,11 @@ export class ByteOrderError extends Error {
 }
 
 function orderName(order: string): string {
-  return order === 'LE' ? 'little-endian' : order === 'BE' ? 'big-endian' : `of unknown byte order (${JSON.stringify(order)})`;
+  return order === 'LE'
+    ? 'little-endian'
+    : order === 'BE'
+      ? 'big-endian'
+      : `of unknown byte order (${JSON.stringify(order)})`;
 }
 
 /**
@@ -22,8 +26,10 @@ function orderName(order: string): string {
 export function byteOrderProblem(host: string, addon: string | undefined): string | undefined {
   if (host === CODEC_BYTE_ORDER && addon === CODEC_BYTE_ORDER) return undefined;
   const expects = `the codec reads netlink's host-order fields as ${orderName(CODEC_BYTE_ORDER)}`;
-  if (host !== CODEC_BYTE_ORDER) return `this host is ${orderName(host)} (os.endianness() ${JSON.stringify(host)}), but ${expects}: netlink-exporter runs on little-endian hosts only`;
-  if (addon === undefined) return `the netlink addon (build/Release/netlink_socket.node) does not say which byte order it was compiled for (a build older than this check): rebuild it with npm run build`;
+  if (host !== CODEC_BYTE_ORDER)
+    return `this host is ${orderName(host)} (os.endianness() ${JSON.stringify(host)}), but ${expects}: netlink-exporter runs on little-endian hosts only`;
+  if (addon === undefined)
+    return `the netlink addon (build/Release/netlink_socket.node) does not say which byte order it was compiled for (a build older than this check): rebuild it with npm run build`;
   return `the netlink addon was compiled for a host that is ${orderName(addon)}, and this host is ${orderName(host)}; ${expects}: rebuild the addon on this host with npm run build`;
 }
 

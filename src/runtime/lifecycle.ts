@@ -54,11 +54,20 @@ export function changesNeedingRestart(current: Config, next: Config): string[] {
   if (current.web.listenAddress !== next.web.listenAddress) keys.push('web.listen_address');
   if (current.web.telemetryPath !== next.web.telemetryPath) keys.push('web.telemetry_path');
   if (current.web.configFile !== next.web.configFile) keys.push('web.config_file');
-  if (current.web.maxConcurrentScrapes !== next.web.maxConcurrentScrapes || current.web.maxQueuedScrapes !== next.web.maxQueuedScrapes) keys.push('web.max_concurrent_scrapes/max_queued_scrapes');
-  if (current.web.headerTimeout !== next.web.headerTimeout || current.web.idleTimeout !== next.web.idleTimeout) keys.push('web.header_timeout/idle_timeout');
+  if (
+    current.web.maxConcurrentScrapes !== next.web.maxConcurrentScrapes ||
+    current.web.maxQueuedScrapes !== next.web.maxQueuedScrapes
+  )
+    keys.push('web.max_concurrent_scrapes/max_queued_scrapes');
+  if (current.web.headerTimeout !== next.web.headerTimeout || current.web.idleTimeout !== next.web.idleTimeout)
+    keys.push('web.header_timeout/idle_timeout');
   if (current.socket.receiveBufferBytes !== next.socket.receiveBufferBytes) keys.push('socket.receive_buffer_bytes');
   if (current.log.format !== next.log.format) keys.push('log.format');
-  if (current.events.bufferSize !== next.events.bufferSize || current.events.streamMaxClients !== next.events.streamMaxClients) keys.push('events.buffer_size/stream_max_clients');
+  if (
+    current.events.bufferSize !== next.events.bufferSize ||
+    current.events.streamMaxClients !== next.events.streamMaxClients
+  )
+    keys.push('events.buffer_size/stream_max_clients');
   if (!same(current.tracing, next.tracing)) keys.push('tracing');
   return keys;
 }

@@ -109,7 +109,11 @@ export function resetReceiveBufferWarning(): void {
  * capability, when that is the reason) and what happens now. `err` is the addon's Node-shaped
  * error (`code`, `syscall`, `path`).
  */
-export function namespaceOpenFailure(netns: string, err: NodeJS.ErrnoException, caps: bigint | undefined = effectiveCapabilities()): LogRecord {
+export function namespaceOpenFailure(
+  netns: string,
+  err: NodeJS.ErrnoException,
+  caps: bigint | undefined = effectiveCapabilities(),
+): LogRecord {
   const fields: LogFields = { netns, code: err.code, syscall: err.syscall, error: err.message };
   const consequence = 'the other namespaces are watched; netlink_namespace_ready for this one stays 0';
   let reason: string;
@@ -123,7 +127,8 @@ export function namespaceOpenFailure(netns: string, err: NodeJS.ErrnoException, 
         'or the namespace belongs to a user namespace this process has no privilege in';
     }
   } else if (err.code === 'EACCES' && err.syscall === 'open') {
-    reason = 'the namespace file cannot be opened: a /proc/PID/ns/net path of another user\'s process needs CAP_SYS_PTRACE (or the same user)';
+    reason =
+      "the namespace file cannot be opened: a /proc/PID/ns/net path of another user's process needs CAP_SYS_PTRACE (or the same user)";
     if (hasCapability(CAP_SYS_PTRACE, caps) === false) fields.missing_capability = 'CAP_SYS_PTRACE';
   } else if (err.code === 'ENOENT' && err.syscall === 'open') {
     reason = 'no such network namespace: nothing at that path (a name is looked up under /run/netns)';

@@ -25,6 +25,7 @@ let processWatch: ProcessWatchConstructor | undefined;
 export function loadProcessWatch(): ProcessWatchConstructor {
   // dist/src/runtime/process-watch.js -> ../../../build/Release
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  processWatch ??= (require('../../../build/Release/process_watch.node') as { ProcessWatch: ProcessWatchConstructor }).ProcessWatch;
+  processWatch ??= (require('../../../build/Release/process_watch.node') as { ProcessWatch: ProcessWatchConstructor })
+    .ProcessWatch;
   return processWatch;
 }

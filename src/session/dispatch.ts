@@ -4,7 +4,17 @@
 // its origin, so that the model knows when to be quiet without knowing the port id.
 
 import { NLM_F_DUMP_INTR } from '../netlink/constants';
-import type { AddressMessage, LinkMessage, MessageHeader, MessageSink, NeighbourMessage, NeighbourTableMessage, NexthopMessage, OtherMessage, RouteMessage } from '../netlink/types';
+import type {
+  AddressMessage,
+  LinkMessage,
+  MessageHeader,
+  MessageSink,
+  NeighbourMessage,
+  NeighbourTableMessage,
+  NexthopMessage,
+  OtherMessage,
+  RouteMessage,
+} from '../netlink/types';
 import type { SessionCounters } from './session-counters';
 import type { DumpMode, MessageOrigin, SessionSink } from './sink';
 

@@ -65,7 +65,11 @@ export interface WantedNamespace {
 }
 
 /** Own namespace first, then --netns in order, then the --netns.all names not already listed (sorted). */
-export function wantedNamespaces(netns: readonly string[], netnsAll: boolean, namesInDir: readonly string[]): WantedNamespace[] {
+export function wantedNamespaces(
+  netns: readonly string[],
+  netnsAll: boolean,
+  namesInDir: readonly string[],
+): WantedNamespace[] {
   const out: WantedNamespace[] = [{ label: '', configured: true }];
   const seen = new Set<string>(['']);
   for (const label of netns) {
@@ -293,7 +297,8 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
     this.started = true;
     await Promise.allSettled(this.reconcile().values());
     const own = this.entries.get('');
-    if (own && !own.live && !this.isClosed) throw own.ownError ?? new Error('our own network namespace could not be watched');
+    if (own && !own.live && !this.isClosed)
+      throw own.ownError ?? new Error('our own network namespace could not be watched');
     this.isReady = true;
   }
 
@@ -352,10 +357,13 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
     } catch (err) {
       if (!this.listFailureReported) {
         this.listFailureReported = true;
-        this.options.logger.warn('cannot list the namespace directory; keeping the namespaces watched and trying again', {
-          dir: this.netnsDir,
-          code: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
-        });
+        this.options.logger.warn(
+          'cannot list the namespace directory; keeping the namespaces watched and trying again',
+          {
+            dir: this.netnsDir,
+            code: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+          },
+        );
       }
       this.scheduleRetry();
       return [...this.entries.values()].filter((e) => !e.configured && e.spec.kind === 'file').map((e) => e.spec.label);
@@ -389,7 +397,10 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
       // A name moved between --netns and --netns.all alone (a reload) changes its series'
       // detail (compact or not): its watcher is opened afresh, its counters start again.
       if (e.watcher && e.configured !== w.configured && (e.watcher.compact ?? false) === w.configured) {
-        this.options.logger.info('network namespace is now watched with ' + (w.configured ? 'every series' : 'compact series'), { netns: w.label });
+        this.options.logger.info(
+          'network namespace is now watched with ' + (w.configured ? 'every series' : 'compact series'),
+          { netns: w.label },
+        );
         this.closeWatcher(e);
       }
       e.configured = w.configured;
@@ -444,7 +455,10 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
         this.open(e, probe.state === 'mounted' ? probe.ino : -1, starts);
         break;
       case 'replace':
-        logger.info('network namespace was replaced (deleted and created again under the same name); watching the new one', { netns: spec.label });
+        logger.info(
+          'network namespace was replaced (deleted and created again under the same name); watching the new one',
+          { netns: spec.label },
+        );
         this.closeWatcher(e);
         this.open(e, probe.state === 'mounted' ? probe.ino : -1, starts);
         break;
@@ -471,19 +485,25 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
     if (now >= wait.deadline) {
       e.staleReported = true;
       e.mountWait = undefined;
-      this.options.logger.warn('a namespace file exists but no network namespace is mounted on it (a stale file?); not watched until it is mounted and the directory changes', {
-        netns: e.spec.label,
-        path: e.spec.path,
-      });
+      this.options.logger.warn(
+        'a namespace file exists but no network namespace is mounted on it (a stale file?); not watched until it is mounted and the directory changes',
+        {
+          netns: e.spec.label,
+          path: e.spec.path,
+        },
+      );
       return;
     }
-    wait.timer = setTimeout(() => {
-      wait.timer = undefined;
-      if (this.isClosed || this.entries.get(e.spec.label) !== e) return;
-      const starts = new Map<W, Promise<void>>();
-      this.check(e, starts);
-      this.rebuild();
-    }, Math.min(mountRetryDelay(wait.attempt++), Math.max(0, wait.deadline - now)));
+    wait.timer = setTimeout(
+      () => {
+        wait.timer = undefined;
+        if (this.isClosed || this.entries.get(e.spec.label) !== e) return;
+        const starts = new Map<W, Promise<void>>();
+        this.check(e, starts);
+        this.rebuild();
+      },
+      Math.min(mountRetryDelay(wait.attempt++), Math.max(0, wait.deadline - now)),
+    );
     wait.timer.unref();
   }
 
@@ -552,7 +572,13 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
         if (e.processWatch !== pw) return;
         e.processWatch = undefined;
         e.processGone = true;
-        if (err) this.options.logger.warn('lost track of a namespace\'s process; closing its socket', { netns: e.spec.label, pid, code: err.code, error: err.message });
+        if (err)
+          this.options.logger.warn("lost track of a namespace's process; closing its socket", {
+            netns: e.spec.label,
+            pid,
+            code: err.code,
+            error: err.message,
+          });
         this.gone(e, 'process exited');
         this.rebuild();
       });
@@ -563,20 +589,26 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
       const error = err as NodeJS.ErrnoException;
       if (error.code === 'ESRCH') {
         e.processGone = true;
-        this.options.logger.error(`cannot watch network namespace ${JSON.stringify(e.spec.label)}: process ${pid} does not exist`, {
-          netns: e.spec.label,
-          code: error.code,
-          syscall: error.syscall,
-        });
+        this.options.logger.error(
+          `cannot watch network namespace ${JSON.stringify(e.spec.label)}: process ${pid} does not exist`,
+          {
+            netns: e.spec.label,
+            code: error.code,
+            syscall: error.syscall,
+          },
+        );
         return false;
       }
       // No pidfd (a thread id, an old kernel): watch the namespace anyway, without following the process.
-      this.options.logger.warn('cannot follow the process of a network namespace; its socket stays open after the process exits', {
-        netns: e.spec.label,
-        pid,
-        code: error.code,
-        error: error.message,
-      });
+      this.options.logger.warn(
+        'cannot follow the process of a network namespace; its socket stays open after the process exits',
+        {
+          netns: e.spec.label,
+          pid,
+          code: error.code,
+          error: error.message,
+        },
+      );
       return true;
     }
   }
@@ -613,7 +645,8 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
       const e = this.entries.get(label);
       if (!e) continue;
       if (e.watcher && e.live) out.push(e.watcher);
-      else if (e.configured && e.spec.kind !== 'own') out.push((e.placeholder ??= this.options.createWatcher(e.spec.label, e.spec.path, true)));
+      else if (e.configured && e.spec.kind !== 'own')
+        out.push((e.placeholder ??= this.options.createWatcher(e.spec.label, e.spec.path, true)));
     }
     const changed = out.length !== this.current.length || out.some((w, i) => w !== this.current[i]);
     this.current = out;
@@ -665,13 +698,21 @@ export class NamespaceSet<W extends ManagedWatcher = ManagedWatcher> {
           },
         );
         this.dirWatches.set(dir, { watched: target, ino: targetIno, handle });
-        if (target !== dir) this.options.logger.debug('waiting for a namespace directory to be created', { dir, watching: target, name: basename(dir) });
+        if (target !== dir)
+          this.options.logger.debug('waiting for a namespace directory to be created', {
+            dir,
+            watching: target,
+            name: basename(dir),
+          });
       } catch (err) {
-        this.options.logger.warn('cannot watch a namespace directory; namespaces appearing or going there are not followed', {
-          dir: target,
-          code: (err as NodeJS.ErrnoException).code,
-          error: (err as Error).message,
-        });
+        this.options.logger.warn(
+          'cannot watch a namespace directory; namespaces appearing or going there are not followed',
+          {
+            dir: target,
+            code: (err as NodeJS.ErrnoException).code,
+            error: (err as Error).message,
+          },
+        );
       }
     }
   }

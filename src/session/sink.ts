@@ -2,7 +2,14 @@
 // the model: the model (src/state/model.ts) implements SessionSink and receives SessionServices,
 // and main.ts wires the two (TypeScript's structural typing).
 
-import type { AddressMessage, LinkMessage, NeighbourMessage, NeighbourTableMessage, NexthopMessage, RouteMessage } from '../netlink/types';
+import type {
+  AddressMessage,
+  LinkMessage,
+  NeighbourMessage,
+  NeighbourTableMessage,
+  NexthopMessage,
+  RouteMessage,
+} from '../netlink/types';
 
 /**
  * Where a message came from: a notification the kernel multicast, a reply to the initial dump

@@ -27,7 +27,15 @@ import { MessageDispatch } from './dispatch';
 import { SessionCounters } from './session-counters';
 import type { DumpMode, SessionServices, SessionSink } from './sink';
 
-export const SUBSCRIBED_GROUPS = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP, RTNLGRP_NEIGH];
+export const SUBSCRIBED_GROUPS = [
+  RTNLGRP_LINK,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_NEXTHOP,
+  RTNLGRP_NEIGH,
+];
 /**
  * Links first (addresses, routes and neighbours name them), nexthop objects before the routes
  * that use them; the neighbour tables' limits (gc_thresh3) last.
@@ -157,7 +165,11 @@ export class NamespaceWatcher<M extends SessionSink = SessionSink> {
     this.dispatch.portId = this.socket.portId;
     this.receiveBufferBytes = this.socket.receiveBufferBytes;
     // Without CAP_NET_ADMIN every socket meets the same rmem_max ceiling: said once per process.
-    warnReceiveBufferOnce(logger, { asked: this.options.receiveBufferBytes, granted: this.receiveBufferBytes, forced: this.socket.receiveBufferForced });
+    warnReceiveBufferOnce(logger, {
+      asked: this.options.receiveBufferBytes,
+      granted: this.receiveBufferBytes,
+      forced: this.socket.receiveBufferForced,
+    });
     this.socket.start();
     await this.dumpAll('initial');
     if (this.closed) return;
@@ -190,10 +202,18 @@ export class NamespaceWatcher<M extends SessionSink = SessionSink> {
           }
           if (!this.dispatch.dumpInterrupted) break;
           if (attempt >= MAX_DUMP_ATTEMPTS) {
-            this.options.logger.warn('dump still interrupted after retries; keeping what it listed', { netns: this.options.label, kind, attempts: attempt });
+            this.options.logger.warn('dump still interrupted after retries; keeping what it listed', {
+              netns: this.options.label,
+              kind,
+              attempts: attempt,
+            });
             break;
           }
-          this.options.logger.debug('dump interrupted (NLM_F_DUMP_INTR), retrying', { netns: this.options.label, kind, attempt });
+          this.options.logger.debug('dump interrupted (NLM_F_DUMP_INTR), retrying', {
+            netns: this.options.label,
+            kind,
+            attempt,
+          });
         }
       }
     } finally {
@@ -318,7 +338,11 @@ export class NamespaceWatcher<M extends SessionSink = SessionSink> {
     const now = Date.now();
     if (now - this.lastOverrunLog >= MIN_RESYNC_INTERVAL_MS) {
       this.lastOverrunLog = now;
-      this.options.logger.warn('netlink overrun: notifications were lost; resyncing', { netns: this.options.label, reason, overruns: this.overruns });
+      this.options.logger.warn('netlink overrun: notifications were lost; resyncing', {
+        netns: this.options.label,
+        reason,
+        overruns: this.overruns,
+      });
     }
     this.requestResync();
   }
@@ -369,15 +393,25 @@ export class NamespaceWatcher<M extends SessionSink = SessionSink> {
     if (this.lastForeignLog !== undefined && now - this.lastForeignLog < FOREIGN_LOG_INTERVAL_MS) return;
     const first = this.lastForeignLog === undefined;
     this.lastForeignLog = now;
-    this.options.logger.warn(first ? 'refused a netlink datagram not sent by the kernel' : 'still refusing netlink datagrams not sent by the kernel', {
-      netns: this.options.label,
-      senderPort,
-      refused: this.foreignRefused,
-    });
+    this.options.logger.warn(
+      first
+        ? 'refused a netlink datagram not sent by the kernel'
+        : 'still refusing netlink datagrams not sent by the kernel',
+      {
+        netns: this.options.label,
+        senderPort,
+        refused: this.foreignRefused,
+      },
+    );
   }
 
   private socketError(err: NodeJS.ErrnoException): void {
-    this.options.logger.error('netlink socket failed', { netns: this.options.label, code: err.code, syscall: err.syscall, error: err.message });
+    this.options.logger.error('netlink socket failed', {
+      netns: this.options.label,
+      code: err.code,
+      syscall: err.syscall,
+      error: err.message,
+    });
     this.ready = false;
   }
 
@@ -427,7 +461,12 @@ export class NamespaceWatcher<M extends SessionSink = SessionSink> {
   }
 
   /** Reader events wait here, in order, to be processed in slices (drainBacklog). */
-  private enqueue(event: NativeEvent, payload: Buffer | string | number | NodeJS.ErrnoException, count: number, length?: number): void {
+  private enqueue(
+    event: NativeEvent,
+    payload: Buffer | string | number | NodeJS.ErrnoException,
+    count: number,
+    length?: number,
+  ): void {
     // A refusal is a count with no order to keep: taken at once, never queued behind data.
     if (event === 'foreign') {
       this.refusedForeign(payload as number, count);

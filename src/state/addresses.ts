@@ -1,7 +1,16 @@
 // Addresses per (ifindex, family, address, prefix length): the identity of a real add/remove
 // transition. IPv6 re-sends RTM_NEWADDR on DAD and lifetime changes; those are updates.
 
-import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_HOMEADDRESS, IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_PERMANENT, IFA_F_SECONDARY, IFA_F_TENTATIVE } from '../netlink/constants';
+import {
+  IFA_F_DADFAILED,
+  IFA_F_DEPRECATED,
+  IFA_F_HOMEADDRESS,
+  IFA_F_NODAD,
+  IFA_F_OPTIMISTIC,
+  IFA_F_PERMANENT,
+  IFA_F_SECONDARY,
+  IFA_F_TENTATIVE,
+} from '../netlink/constants';
 import { familyName, type FamilyName } from '../netlink/family';
 import type { AddressMessage } from '../netlink/types';
 

@@ -34,10 +34,21 @@ export class DefaultRoutes {
     const key = this.key(m.family, m.table, m.priority, routeFingerprint(m));
     if (m.flags & NLM_F_REPLACE) {
       for (const [k, route] of this.routes) {
-        if (route.family === m.family && route.table === m.table && k.startsWith(`${m.family}|${m.table}|${m.priority}|`)) this.routes.delete(k);
+        if (
+          route.family === m.family &&
+          route.table === m.table &&
+          k.startsWith(`${m.family}|${m.table}|${m.priority}|`)
+        )
+          this.routes.delete(k);
       }
     }
-    this.routes.set(key, { table: m.table, family: m.family, protocol: m.protocol, ifindex: m.oif, gateway: routeGateway(m) ?? '' });
+    this.routes.set(key, {
+      table: m.table,
+      family: m.family,
+      protocol: m.protocol,
+      ifindex: m.oif,
+      gateway: routeGateway(m) ?? '',
+    });
     this.changesOf(m.table, m.family);
     if (!quiet) this.countChange(m.table, m.family);
   }

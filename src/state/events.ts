@@ -113,7 +113,11 @@ export interface ResyncEvent extends EventBase {
 export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | NeighbourEvent | VipEvent | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
-export type PendingEvent = DomainEvent extends infer E ? (E extends DomainEvent ? Omit<E, 'seq' | 'time'> : never) : never;
+export type PendingEvent = DomainEvent extends infer E
+  ? E extends DomainEvent
+    ? Omit<E, 'seq' | 'time'>
+    : never
+  : never;
 
 /**
  * Asked by the model before it builds a route event: a storm (a BGP full table) then costs a

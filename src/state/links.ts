@@ -1,7 +1,18 @@
 // Links by ifindex (the identity: a rename keeps the record and its counters), with the flap
 // rule: one operational outage = one flap (see countFlaps below).
 
-import { IF_OPER_DORMANT, IF_OPER_NOTPRESENT, IF_OPER_TESTING, IF_OPER_UNKNOWN, IF_OPER_UP, IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, OPERSTATE_NAMES } from '../netlink/constants';
+import {
+  IF_OPER_DORMANT,
+  IF_OPER_NOTPRESENT,
+  IF_OPER_TESTING,
+  IF_OPER_UNKNOWN,
+  IF_OPER_UP,
+  IFF_DORMANT,
+  IFF_LOWER_UP,
+  IFF_RUNNING,
+  IFF_UP,
+  OPERSTATE_NAMES,
+} from '../netlink/constants';
 import type { LinkMessage } from '../netlink/types';
 import type { LinkState } from './events';
 
@@ -140,7 +151,12 @@ function u32Delta(now: number, before: number): number {
  * when linkwatch runs (up to a second later).
  */
 function heldDown(operstate: number, ifFlags: number): boolean {
-  return (ifFlags & IFF_DORMANT) !== 0 || operstate === IF_OPER_DORMANT || operstate === IF_OPER_TESTING || operstate === IF_OPER_NOTPRESENT;
+  return (
+    (ifFlags & IFF_DORMANT) !== 0 ||
+    operstate === IF_OPER_DORMANT ||
+    operstate === IF_OPER_TESTING ||
+    operstate === IF_OPER_NOTPRESENT
+  );
 }
 
 /**
@@ -201,7 +217,8 @@ export function countFlaps(
   const wasInService = inService(p.operstate, p.ifFlags, p.carrier);
   const isInService = inService(n.operstate, n.ifFlags, n.carrier);
   if (downs === undefined) return wasInService && !isInService ? 1 : 0;
-  if ((p.ifFlags & IFF_UP) === 0 || heldDown(p.operstate, p.ifFlags)) return afterGap ? Math.min(downs, ups ?? downs) : 0;
+  if ((p.ifFlags & IFF_UP) === 0 || heldDown(p.operstate, p.ifFlags))
+    return afterGap ? Math.min(downs, ups ?? downs) : 0;
   return downs + (n.carrier !== 0 && !isInService ? 1 : 0);
 }
 
@@ -258,7 +275,8 @@ export function updateLink(link: LinkRecord, m: LinkMessage, now: number, afterG
     flaps,
     heldFlaps: held,
     operChanged,
-    stateChanged: operChanged || before.carrier !== link.carrier || (before.ifFlags & IFF_UP) !== (link.ifFlags & IFF_UP),
+    stateChanged:
+      operChanged || before.carrier !== link.carrier || (before.ifFlags & IFF_UP) !== (link.ifFlags & IFF_UP),
     adminWentDown: (before.ifFlags & IFF_UP) !== 0 && (link.ifFlags & IFF_UP) === 0,
     adminWentUp: (before.ifFlags & IFF_UP) === 0 && (link.ifFlags & IFF_UP) !== 0,
     renamedFrom,

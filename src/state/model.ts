@@ -21,16 +21,48 @@ import {
   RTM_F_CLONED,
 } from '../netlink/constants';
 import { ipv4Word } from '../netlink/format';
-import type { AddressMessage, LinkMessage, NeighbourMessage, NeighbourTableMessage, NexthopMessage, RouteMessage } from '../netlink/types';
+import type {
+  AddressMessage,
+  LinkMessage,
+  NeighbourMessage,
+  NeighbourTableMessage,
+  NexthopMessage,
+  RouteMessage,
+} from '../netlink/types';
 import type { VipConfig } from '../config/config';
 import type { NameMatcher } from '../config/name-pattern';
 import type { MessageOrigin, SessionServices, SessionSink } from '../session/sink';
-import { NEIGHBOUR_ADDED, NEIGHBOUR_LLADDR_CHANGED, NEIGHBOUR_REMOVED, neighbourKey, NeighbourRecord } from './neighbours';
+import {
+  NEIGHBOUR_ADDED,
+  NEIGHBOUR_LLADDR_CHANGED,
+  NEIGHBOUR_REMOVED,
+  neighbourKey,
+  NeighbourRecord,
+} from './neighbours';
 import { VipState, VipWatch } from './vips';
 import { addressFlagNames, addressKey, AddressRecord, newAddressRecord, scopeName } from './addresses';
 import type { PendingEvent, RouteGate } from './events';
-import { ADDRESS_ADDED, ADDRESS_REMOVED, commitPendingFlaps, FAMILY_INET, FAMILY_INET6, linkState, LinkRecord, newLinkRecord, updateLink } from './links';
-import { ACTION_ADDED, ACTION_FLUSHED, ACTION_REMOVED, ACTION_REPLACED, groupKey, ROUTE_ACTIONS, RouteRef, RouteTable } from './routes';
+import {
+  ADDRESS_ADDED,
+  ADDRESS_REMOVED,
+  commitPendingFlaps,
+  FAMILY_INET,
+  FAMILY_INET6,
+  linkState,
+  LinkRecord,
+  newLinkRecord,
+  updateLink,
+} from './links';
+import {
+  ACTION_ADDED,
+  ACTION_FLUSHED,
+  ACTION_REMOVED,
+  ACTION_REPLACED,
+  groupKey,
+  ROUTE_ACTIONS,
+  RouteRef,
+  RouteTable,
+} from './routes';
 import { MAX_EMPTY_ROUTE_GROUPS, RouteGroups } from './route-groups';
 import { DefaultRoute, DefaultRoutes } from './default-routes';
 import { NexthopObject, NexthopObjects } from './nexthops';
@@ -172,7 +204,12 @@ export class NamespaceModel implements SessionSink {
 
   /** What the model holds (SessionSink): for the session's log line and the memory it releases at close. */
   holdings(): { links: number; addresses: number; routes: number; routeBytes: number } {
-    return { links: this.links.size, addresses: this.addresses.size, routes: this.routes4.count + this.routes6.count, routeBytes: this.routes4.bytes + this.routes6.bytes };
+    return {
+      links: this.links.size,
+      addresses: this.addresses.size,
+      routes: this.routes4.count + this.routes6.count,
+      routeBytes: this.routes4.bytes + this.routes6.bytes,
+    };
   }
 
   /** Interfaces with series now. */
@@ -221,7 +258,16 @@ export class NamespaceModel implements SessionSink {
       this.links.set(m.ifindex, record);
       this.series.track(record);
       if (!this.quiet(origin) && this.onEvent) {
-        this.onEvent({ netns: this.netns, kind: 'link', action: 'added', interface: record.name, ifindex: record.ifindex, state: linkState(record), ...(record.kind ? { linkKind: record.kind } : {}), ...(record.mac ? { mac: record.mac } : {}) });
+        this.onEvent({
+          netns: this.netns,
+          kind: 'link',
+          action: 'added',
+          interface: record.name,
+          ifindex: record.ifindex,
+          state: linkState(record),
+          ...(record.kind ? { linkKind: record.kind } : {}),
+          ...(record.mac ? { mac: record.mac } : {}),
+        });
       }
       return;
     }
@@ -237,15 +283,39 @@ export class NamespaceModel implements SessionSink {
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
       this.series.retrack(known);
-      this.onEvent?.({ netns: this.netns, kind: 'link', action: 'renamed', interface: known.name, ifindex: known.ifindex, state: linkState(known), oldName: update.renamedFrom });
+      this.onEvent?.({
+        netns: this.netns,
+        kind: 'link',
+        action: 'renamed',
+        interface: known.name,
+        ifindex: known.ifindex,
+        state: linkState(known),
+        oldName: update.renamedFrom,
+      });
       // Ignore lists name interfaces.
       this.vipChanged(undefined);
     }
     if (update.flaps > 0 && !this.quiet(origin)) {
-      this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: known.name, ifindex: known.ifindex, flaps: update.flaps, oper: linkState(known).oper });
+      this.onEvent?.({
+        netns: this.netns,
+        kind: 'flap',
+        action: 'down',
+        interface: known.name,
+        ifindex: known.ifindex,
+        flaps: update.flaps,
+        oper: linkState(known).oper,
+      });
     }
     if (update.stateChanged && previous && !this.quiet(origin)) {
-      this.onEvent?.({ netns: this.netns, kind: 'link', action: 'changed', interface: known.name, ifindex: known.ifindex, state: linkState(known), previous });
+      this.onEvent?.({
+        netns: this.netns,
+        kind: 'link',
+        action: 'changed',
+        interface: known.name,
+        ifindex: known.ifindex,
+        state: linkState(known),
+        previous,
+      });
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
     if (update.adminWentDown) this.flushDevice(known.ifindex, false);
@@ -309,11 +379,21 @@ export class NamespaceModel implements SessionSink {
   /** After a change of `address` (any of its records), or of interface names: VIPs held or released. */
   private vipChanged(address: string | undefined): void {
     if (this.vips.empty) return;
-    const targets = address === undefined ? this.vips.vips : [this.vips.get(address)].filter((v): v is VipState => v !== undefined);
+    const targets =
+      address === undefined ? this.vips.vips : [this.vips.get(address)].filter((v): v is VipState => v !== undefined);
     for (const vip of targets) {
       const action = this.vips.recompute(vip, this.addresses.values(), (ifindex) => this.links.get(ifindex)?.name);
       if (!action) continue;
-      this.onEvent?.({ netns: this.netns, kind: 'vip', action, interface: vip.holders[0] ?? '', ifindex: 0, vip: vip.config.address, name: vip.config.name, holders: [...vip.holders] });
+      this.onEvent?.({
+        netns: this.netns,
+        kind: 'vip',
+        action,
+        interface: vip.holders[0] ?? '',
+        ifindex: 0,
+        vip: vip.config.address,
+        name: vip.config.name,
+        holders: [...vip.holders],
+      });
     }
   }
 
@@ -346,7 +426,13 @@ export class NamespaceModel implements SessionSink {
     if (quiet) return;
     // A resync's dump reply counts only what it repairs: a route we did not hold.
     if (isDump && result !== 'added') return;
-    const action = isDump ? ACTION_ADDED : replace ? ACTION_REPLACED : (m.flags & NLM_F_CREATE) !== 0 || result === 'added' ? ACTION_ADDED : ACTION_REPLACED;
+    const action = isDump
+      ? ACTION_ADDED
+      : replace
+        ? ACTION_REPLACED
+        : (m.flags & NLM_F_CREATE) !== 0 || result === 'added'
+          ? ACTION_ADDED
+          : ACTION_REPLACED;
     this.routeGroups.count(m.table, m.family, m.protocol, action);
     if (this.onEvent) this.emitRouteMessage(ROUTE_ACTIONS[action] as 'added' | 'replaced', m);
   }
@@ -364,7 +450,13 @@ export class NamespaceModel implements SessionSink {
       return;
     }
     if (!known) {
-      this.neighbours.set(key, { ifindex: m.ifindex, family: fam, destination: m.destination, lladdr: m.lladdr ?? '', seen: true });
+      this.neighbours.set(key, {
+        ifindex: m.ifindex,
+        family: fam,
+        destination: m.destination,
+        lladdr: m.lladdr ?? '',
+        seen: true,
+      });
       this.neighbourCounts[fam]++;
       if (!quiet) this.countNeighbour(m.ifindex, fam, NEIGHBOUR_ADDED, m.destination, m.lladdr, undefined);
       return;
@@ -390,10 +482,24 @@ export class NamespaceModel implements SessionSink {
   private removeNeighbour(key: string, record: NeighbourRecord): void {
     this.neighbours.delete(key);
     this.neighbourCounts[record.family] = Math.max(0, this.neighbourCounts[record.family] - 1);
-    this.countNeighbour(record.ifindex, record.family, NEIGHBOUR_REMOVED, record.destination, record.lladdr || undefined, undefined);
+    this.countNeighbour(
+      record.ifindex,
+      record.family,
+      NEIGHBOUR_REMOVED,
+      record.destination,
+      record.lladdr || undefined,
+      undefined,
+    );
   }
 
-  private countNeighbour(ifindex: number, fam: 0 | 1, action: number, destination: string, lladdr: string | undefined, oldLladdr: string | undefined): void {
+  private countNeighbour(
+    ifindex: number,
+    fam: 0 | 1,
+    action: number,
+    destination: string,
+    lladdr: string | undefined,
+    oldLladdr: string | undefined,
+  ): void {
     const link = this.links.get(ifindex);
     if (link) {
       (link.neighbourChanges[fam] as number[])[action]++;
@@ -440,7 +546,14 @@ export class NamespaceModel implements SessionSink {
     this.vips = new VipWatch(configs, this.now());
     for (const vip of this.vips.vips) {
       const old = previous.get(vip.config.address);
-      if (old) Object.assign(vip, { holders: old.holders, acquired: old.acquired, released: old.released, macChanges: old.macChanges, createdAt: old.createdAt });
+      if (old)
+        Object.assign(vip, {
+          holders: old.holders,
+          acquired: old.acquired,
+          released: old.released,
+          macChanges: old.macChanges,
+          createdAt: old.createdAt,
+        });
     }
     this.vipChanged(undefined);
   }
@@ -454,7 +567,14 @@ export class NamespaceModel implements SessionSink {
 
   private orphan(ifindex: number): [number[], number[]] {
     let counts = this.orphanAddresses.get(ifindex);
-    if (!counts) this.orphanAddresses.set(ifindex, (counts = [[0, 0, 0], [0, 0, 0]]));
+    if (!counts)
+      this.orphanAddresses.set(
+        ifindex,
+        (counts = [
+          [0, 0, 0],
+          [0, 0, 0],
+        ]),
+      );
     return counts;
   }
 
@@ -483,7 +603,16 @@ export class NamespaceModel implements SessionSink {
       // Lost notifications since may hold the RTM_DELLINK: the resync's sweep decides then.
       if (this.links.get(record.ifindex) !== record || this.lossEpoch !== epoch) return;
       const flaps = commitPendingFlaps(record);
-      if (flaps > 0 && !quiet) this.onEvent?.({ netns: this.netns, kind: 'flap', action: 'down', interface: record.name, ifindex: record.ifindex, flaps, oper: linkState(record).oper });
+      if (flaps > 0 && !quiet)
+        this.onEvent?.({
+          netns: this.netns,
+          kind: 'flap',
+          action: 'down',
+          interface: record.name,
+          ifindex: record.ifindex,
+          flaps,
+          oper: linkState(record).oper,
+        });
     };
     if (this.session) this.session.linkProbe(record.ifindex, commit);
     else commit();
@@ -503,7 +632,14 @@ export class NamespaceModel implements SessionSink {
     record.version++;
     if (record.tracked) this.deletedLinks.push(record);
     this.flushDevice(ifindex, true);
-    this.onEvent?.({ netns: this.netns, kind: 'link', action: 'removed', interface: record.name, ifindex, state: linkState(record) });
+    this.onEvent?.({
+      netns: this.netns,
+      kind: 'link',
+      action: 'removed',
+      interface: record.name,
+      ifindex,
+      state: linkState(record),
+    });
     this.vipChanged(undefined);
     // Its series go after the grace period; the addresses and neighbours of a link without
     // series at once (as the next scrape dropped them when rendering expired links).
@@ -519,10 +655,13 @@ export class NamespaceModel implements SessionSink {
     if (this.options.deletedGracePeriod === undefined || this.closed) return;
     if (this.expiry && this.expiry.due <= due) return;
     if (this.expiry) clearTimeout(this.expiry.timer);
-    const timer = setTimeout(() => {
-      this.expiry = undefined;
-      this.expireDeleted();
-    }, Math.max(0, (due - this.now()) * 1000));
+    const timer = setTimeout(
+      () => {
+        this.expiry = undefined;
+        this.expireDeleted();
+      },
+      Math.max(0, (due - this.now()) * 1000),
+    );
     timer.unref();
     this.expiry = { due, timer };
   }
@@ -618,7 +757,11 @@ export class NamespaceModel implements SessionSink {
     return false;
   }
 
-  private emitAddress(action: 'added' | 'removed' | 'dadfailed', record: AddressRecord, link: LinkRecord | undefined): void {
+  private emitAddress(
+    action: 'added' | 'removed' | 'dadfailed',
+    record: AddressRecord,
+    link: LinkRecord | undefined,
+  ): void {
     this.onEvent?.({
       netns: this.netns,
       kind: 'address',
@@ -678,16 +821,26 @@ export class NamespaceModel implements SessionSink {
 
   private interfaceName(ifindex: number): string {
     if (ifindex === 0) return '';
-    return this.links.get(ifindex)?.name ?? this.deletedLinks.find((l) => l.ifindex === ifindex)?.name ?? `if${ifindex}`;
+    return (
+      this.links.get(ifindex)?.name ?? this.deletedLinks.find((l) => l.ifindex === ifindex)?.name ?? `if${ifindex}`
+    );
   }
 
   private emitRouteMessage(action: 'added' | 'removed' | 'replaced', m: RouteMessage): void {
-    if (this.routeGate && !this.routeGate.admit(groupKey(m.table, m.family, m.protocol), ROUTE_ACTIONS.indexOf(action), m.routeType)) return;
+    if (
+      this.routeGate &&
+      !this.routeGate.admit(groupKey(m.table, m.family, m.protocol), ROUTE_ACTIONS.indexOf(action), m.routeType)
+    )
+      return;
     this.onEvent?.(routeMessageEvent(this.netns, action, m, this.interfaceName(m.oif)));
   }
 
   private emitRouteRef(action: 'removed' | 'flushed', ref: RouteRef): void {
-    if (this.routeGate && !this.routeGate.admit(groupKey(ref.table, ref.family, ref.protocol), ROUTE_ACTIONS.indexOf(action), ref.routeType)) return;
+    if (
+      this.routeGate &&
+      !this.routeGate.admit(groupKey(ref.table, ref.family, ref.protocol), ROUTE_ACTIONS.indexOf(action), ref.routeType)
+    )
+      return;
     this.onEvent?.(routeRefEvent(this.netns, action, ref, this.interfaceName(ref.oif)));
   }
 

@@ -12,7 +12,12 @@ import type { PendingEvent } from './events';
 import type { RouteRef } from './routes';
 
 /** The event of a route change the kernel notified; `interfaceName` is its first nexthop's device. */
-export function routeMessageEvent(netns: string, action: 'added' | 'removed' | 'replaced', m: RouteMessage, interfaceName: string): PendingEvent {
+export function routeMessageEvent(
+  netns: string,
+  action: 'added' | 'removed' | 'replaced',
+  m: RouteMessage,
+  interfaceName: string,
+): PendingEvent {
   const gateway = routeGateway(m);
   return {
     netns,
@@ -33,7 +38,12 @@ export function routeMessageEvent(netns: string, action: 'added' | 'removed' | '
 const scratch = Buffer.alloc(16);
 
 /** The event of a route the model removed itself, from its per-route state. */
-export function routeRefEvent(netns: string, action: 'removed' | 'flushed', ref: RouteRef, interfaceName: string): PendingEvent {
+export function routeRefEvent(
+  netns: string,
+  action: 'removed' | 'flushed',
+  ref: RouteRef,
+  interfaceName: string,
+): PendingEvent {
   const words = ref.family === AF_INET6 ? 4 : 1;
   for (let k = 0; k < words; k++) scratch.writeUInt32LE(ref.dst[ref.dstIndex + k] as number, 4 * k);
   const destination = ref.dstLength === 0 ? 'default' : `${formatIp(ref.family, scratch, 0)}/${ref.dstLength}`;

@@ -29,7 +29,14 @@ export class VipWatch {
 
   /** `now`: seconds since the epoch, when these VIPs start being watched. */
   constructor(configs: readonly VipConfig[], now = Date.now() / 1000) {
-    this.vips = configs.map((config) => ({ config, holders: [], acquired: 0, released: 0, macChanges: 0, createdAt: now }));
+    this.vips = configs.map((config) => ({
+      config,
+      holders: [],
+      acquired: 0,
+      released: 0,
+      macChanges: 0,
+      createdAt: now,
+    }));
     for (const vip of this.vips) this.byAddress.set(vip.config.address, vip);
   }
 
@@ -45,7 +52,11 @@ export class VipWatch {
    * Recomputes one VIP's holders from the namespace's addresses. Returns 'acquired' or
    * 'released' when it went from held nowhere to held, or back; undefined otherwise.
    */
-  recompute(vip: VipState, addresses: Iterable<AddressRecord>, nameOf: (ifindex: number) => string | undefined): 'acquired' | 'released' | undefined {
+  recompute(
+    vip: VipState,
+    addresses: Iterable<AddressRecord>,
+    nameOf: (ifindex: number) => string | undefined,
+  ): 'acquired' | 'released' | undefined {
     const wasHeld = vip.holders.length > 0;
     const holders: string[] = [];
     for (const record of addresses) {

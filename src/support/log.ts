@@ -26,14 +26,19 @@ function logfmtValue(value: string | number | boolean): string {
   return text === '' || /[\s"=\\]/.test(text) ? JSON.stringify(text) : text;
 }
 
-export function createLogger(level: LogLevel, format: LogFormat, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: LogLevel,
+  format: LogFormat,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   let threshold = LOG_LEVELS.indexOf(level);
   const log = (lvl: LogLevel, rawMsg: string, rawFields: LogFields = {}): void => {
     if (LOG_LEVELS.indexOf(lvl) < threshold) return;
     const time = new Date().toISOString();
     const msg = redactSecrets(rawMsg);
     const fields: LogFields = {};
-    for (const [key, value] of Object.entries(rawFields)) fields[key] = typeof value === 'string' ? redactSecrets(value) : value;
+    for (const [key, value] of Object.entries(rawFields))
+      fields[key] = typeof value === 'string' ? redactSecrets(value) : value;
     if (format === 'json') {
       write(JSON.stringify({ time, level: lvl, msg, ...fields }) + '\n');
       return;

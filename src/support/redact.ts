@@ -69,7 +69,9 @@ const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"<>`]*)/gi;
 const AUTH_SCHEME = /\b(Basic|Bearer)(\s+)[A-Za-z0-9._~+/-]+=*(?=$|[\s"',;\]})])/g;
 
 function redactQuery(query: string): string {
-  return query.replace(/([^&;=]+)=([^&;#]*)/g, (whole, name: string, value: string) => (value !== '' && SECRET_PARAM.test(name) ? `${name}=${REDACTED}` : whole));
+  return query.replace(/([^&;=]+)=([^&;#]*)/g, (whole, name: string, value: string) =>
+    value !== '' && SECRET_PARAM.test(name) ? `${name}=${REDACTED}` : whole,
+  );
 }
 
 /** One URL's body (after the scheme): userinfo and credential-like query values replaced. */
@@ -106,8 +108,10 @@ function redactUrlBody(body: string): string {
 /** Text with every secret this module knows of replaced by `***`. */
 export function redactSecrets(text: string): string {
   let out = text;
-  if (out.includes('://')) out = out.replace(URL_IN_TEXT, (_whole, scheme: string, body: string) => scheme + redactUrlBody(body));
-  if (out.includes('Basic') || out.includes('Bearer')) out = out.replace(AUTH_SCHEME, (_whole, scheme: string, space: string) => `${scheme}${space}${REDACTED}`);
+  if (out.includes('://'))
+    out = out.replace(URL_IN_TEXT, (_whole, scheme: string, body: string) => scheme + redactUrlBody(body));
+  if (out.includes('Basic') || out.includes('Bearer'))
+    out = out.replace(AUTH_SCHEME, (_whole, scheme: string, space: string) => `${scheme}${space}${REDACTED}`);
   for (const secret of allSecrets()) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   return out;
 }

@@ -27,7 +27,8 @@ export interface ExemplarLookup {
 const MAX_ENTRIES = 50_000;
 
 const flapKey = (netns: string, ifindex: number): string => `f\0${netns}\0${ifindex}`;
-const addressKey = (netns: string, ifindex: number, family: AddressFamily, action: AddressAction): string => `a\0${netns}\0${ifindex}\0${family}\0${action}`;
+const addressKey = (netns: string, ifindex: number, family: AddressFamily, action: AddressAction): string =>
+  `a\0${netns}\0${ifindex}\0${family}\0${action}`;
 
 export class ExemplarStore implements ExemplarLookup {
   private readonly entries = new Map<string, Exemplar>();
@@ -54,7 +55,13 @@ export class ExemplarStore implements ExemplarLookup {
     this.put(flapKey(netns, ifindex), exemplar);
   }
 
-  setAddressChange(netns: string, ifindex: number, family: AddressFamily, action: AddressAction, exemplar: Exemplar | undefined): void {
+  setAddressChange(
+    netns: string,
+    ifindex: number,
+    family: AddressFamily,
+    action: AddressAction,
+    exemplar: Exemplar | undefined,
+  ): void {
     this.put(addressKey(netns, ifindex, family, action), exemplar);
   }
 

@@ -121,7 +121,10 @@ export class BoundedSpanProcessor implements SpanProcessor {
       resolve();
       if (!this.stopped) this.schedule();
     };
-    const timeout = setTimeout(() => finish(false, new Error(`no answer within ${this.options.exportTimeoutMs} ms`)), this.options.exportTimeoutMs);
+    const timeout = setTimeout(
+      () => finish(false, new Error(`no answer within ${this.options.exportTimeoutMs} ms`)),
+      this.options.exportTimeoutMs,
+    );
     timeout.unref();
     this.abandon = () => finish(false, new Error('still in flight at shutdown'));
     try {
@@ -138,7 +141,10 @@ export class BoundedSpanProcessor implements SpanProcessor {
       const remaining = deadline - Date.now();
       let timer: NodeJS.Timeout | undefined;
       // A ref'd timer: whoever waits for a flush holds the process up to its deadline, no longer.
-      await Promise.race([this.inFlight ?? this.exportBatch(), new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);
+      await Promise.race([
+        this.inFlight ?? this.exportBatch(),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining))),
+      ]);
       clearTimeout(timer);
     }
   }
@@ -161,7 +167,10 @@ export class BoundedSpanProcessor implements SpanProcessor {
     if (this.queue.length > 0) this.counters.drop('export_failed', this.queue.length);
     this.queue = [];
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.exporter.shutdown().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(100, timeoutMs / 4))))]);
+    await Promise.race([
+      this.exporter.shutdown().catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(100, timeoutMs / 4)))),
+    ]);
     clearTimeout(timer);
   }
 

@@ -17,7 +17,7 @@ import type { Logger } from '../support/log';
 import type { DomainEvent } from '../state/events';
 import { RESOURCE } from './attributes';
 import { ExemplarStore } from './exemplars';
-import type { Tracing, TracingOptions } from './index';
+import type { Tracing, TracingOptions } from './types';
 import { BoundedSpanProcessor, RateLimiter } from './processor';
 import type { TracingSettings } from './settings';
 import { EventSpans } from './spans';
@@ -58,7 +58,10 @@ async function createExporter(settings: TracingSettings): Promise<SpanExporter> 
   return new OTLPTraceExporter(config);
 }
 
-function exportErrorLogger(logger: Logger, settings: TracingSettings): (error: Error | undefined, spans: number) => void {
+function exportErrorLogger(
+  logger: Logger,
+  settings: TracingSettings,
+): (error: Error | undefined, spans: number) => void {
   let lastLogged = 0;
   let unlogged = 0;
   return (error, spans) => {
@@ -66,7 +69,11 @@ function exportErrorLogger(logger: Logger, settings: TracingSettings): (error: E
     const now = Date.now();
     if (now - lastLogged < ERROR_LOG_INTERVAL_MS) return;
     lastLogged = now;
-    logger.warn('trace export failed; spans dropped', { endpoint: settings.destination, spans: unlogged, error: error?.message ?? 'unknown' });
+    logger.warn('trace export failed; spans dropped', {
+      endpoint: settings.destination,
+      spans: unlogged,
+      error: error?.message ?? 'unknown',
+    });
     unlogged = 0;
   };
 }
@@ -107,7 +114,11 @@ export async function createTracing(options: TracingOptions, settings: TracingSe
       try {
         spans.onEvent(event);
       } catch (err) {
-        if (!failed) logger.error('tracing: an event could not become a span', { kind: event.kind, error: (err as Error).stack ?? String(err) });
+        if (!failed)
+          logger.error('tracing: an event could not become a span', {
+            kind: event.kind,
+            error: (err as Error).stack ?? String(err),
+          });
         failed = true;
       }
     },

@@ -79,7 +79,9 @@ function envInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, max:
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > max) {
-    warnings.push(`${name}=${JSON.stringify(raw.slice(0, 40))} is not a whole number from 0 to ${max}; using ${fallback}`);
+    warnings.push(
+      `${name}=${JSON.stringify(raw.slice(0, 40))} is not a whole number from 0 to ${max}; using ${fallback}`,
+    );
     return fallback;
   }
   return value;
@@ -109,7 +111,8 @@ export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): T
   if (names && names.length > 0) {
     const known = names.filter((name): name is TracesExporterName => name === 'otlp' || name === 'console');
     const unknown = names.filter((name) => name !== 'otlp' && name !== 'console');
-    if (unknown.length > 0) warnings.push(`OTEL_TRACES_EXPORTER: ${unknown.join(', ')} not supported (otlp, console, none are)`);
+    if (unknown.length > 0)
+      warnings.push(`OTEL_TRACES_EXPORTER: ${unknown.join(', ')} not supported (otlp, console, none are)`);
     if (known.length === 0) {
       warnings.push('OTEL_TRACES_EXPORTER: no supported exporter named; using otlp');
     } else {
@@ -119,15 +122,21 @@ export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): T
   }
 
   let protocol: OtlpProtocol = 'http/protobuf';
-  const requested = config.protocol || env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || '';
+  const requested =
+    config.protocol || env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || '';
   if (requested === 'http/json' || requested === 'http/protobuf') protocol = requested;
-  else if (requested !== '') warnings.push(`OTLP protocol ${JSON.stringify(requested)} is not supported (http/protobuf, http/json are); using http/protobuf`);
+  else if (requested !== '')
+    warnings.push(
+      `OTLP protocol ${JSON.stringify(requested)} is not supported (http/protobuf, http/json are); using http/protobuf`,
+    );
 
   const url = config.endpoint ? tracesUrl(config.endpoint) : undefined;
   const destination =
     url ??
     (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
-      (env.OTEL_EXPORTER_OTLP_ENDPOINT ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) : 'http://localhost:4318/v1/traces'));
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT
+        ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT)
+        : 'http://localhost:4318/v1/traces'));
 
   const maxQueueSize = config.maxQueueSize;
   return {
@@ -139,7 +148,10 @@ export function resolveTracing(config: TracingConfig, env: NodeJS.ProcessEnv): T
     maxQueueSize,
     maxOpenSpans: config.maxOpenSpans,
     scheduleDelayMs: envInteger(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, MAX_BSP_MILLIS, warnings),
-    maxExportBatchSize: Math.max(1, Math.min(maxQueueSize, envInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, MAX_BSP_BATCH, warnings))),
+    maxExportBatchSize: Math.max(
+      1,
+      Math.min(maxQueueSize, envInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, MAX_BSP_BATCH, warnings)),
+    ),
     exportTimeoutMs: Math.max(1, envInteger(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30000, MAX_BSP_MILLIS, warnings)),
     warnings,
     secrets: [

@@ -23,7 +23,16 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { FamilyName } from '../netlink/family';
-import type { AddressEvent, DomainEvent, LinkEvent, LinkState, NeighbourEvent, ResyncEvent, RouteEvent, VipEvent } from '../state/events';
+import type {
+  AddressEvent,
+  DomainEvent,
+  LinkEvent,
+  LinkState,
+  NeighbourEvent,
+  ResyncEvent,
+  RouteEvent,
+  VipEvent,
+} from '../state/events';
 import { ATTR, networkType, SPAN, SPAN_EVENT } from './attributes';
 import type { Exemplar, ExemplarStore } from './exemplars';
 import type { TraceCounters } from './stats';
@@ -185,7 +194,11 @@ export class EventSpans {
       case 'renamed':
         if (open) {
           open.span.setAttribute(ATTR.interfaceName, e.interface);
-          open.span.addEvent(SPAN_EVENT.linkRenamed, { [ATTR.interfaceName]: e.interface, [ATTR.oldName]: e.oldName ?? '' }, at);
+          open.span.addEvent(
+            SPAN_EVENT.linkRenamed,
+            { [ATTR.interfaceName]: e.interface, [ATTR.oldName]: e.oldName ?? '' },
+            at,
+          );
         }
         return;
       case 'added':
@@ -194,13 +207,23 @@ export class EventSpans {
   }
 
   private startOutage(key: string, e: LinkEvent, at: number, flaps: number): void {
-    const span = this.startOpen(SPAN.outage, at, { ...interfaceAttributes(e), ...stateAttributes(e.state), [ATTR.flaps]: flaps });
+    const span = this.startOpen(SPAN.outage, at, {
+      ...interfaceAttributes(e),
+      ...stateAttributes(e.state),
+      [ATTR.flaps]: flaps,
+    });
     // The flap counter moved with no span behind it: no exemplar rather than a stale one.
     if (flaps > 0) this.o.exemplars.setFlap(e.netns, e.ifindex, span && this.exemplar(span, flaps, at));
     if (span) this.outages.set(key, { span, flaps });
   }
 
-  private endOutage(key: string, outage: Outage, at: number, how: 'up' | 'deleted' | 'shutdown' | 'namespace_gone', error?: string): void {
+  private endOutage(
+    key: string,
+    outage: Outage,
+    at: number,
+    how: 'up' | 'deleted' | 'shutdown' | 'namespace_gone',
+    error?: string,
+  ): void {
     this.outages.delete(key);
     outage.span.setAttribute(ATTR.outageEnd, how);
     if (error !== undefined) outage.span.setStatus({ code: SpanStatusCode.ERROR, message: error });
@@ -209,7 +232,12 @@ export class EventSpans {
 
   /** The kernel coalesced down and up into one notification: the interface is up already. */
   private coalescedFlaps(e: LinkEvent, at: number, flaps: number): void {
-    const span = this.instant(SPAN.outage, at, { ...interfaceAttributes(e), ...stateAttributes(e.state), [ATTR.flaps]: flaps, [ATTR.outageEnd]: 'coalesced' });
+    const span = this.instant(SPAN.outage, at, {
+      ...interfaceAttributes(e),
+      ...stateAttributes(e.state),
+      [ATTR.flaps]: flaps,
+      [ATTR.outageEnd]: 'coalesced',
+    });
     this.o.exemplars.setFlap(e.netns, e.ifindex, span && this.exemplar(span, flaps, at));
   }
 
@@ -227,7 +255,12 @@ export class EventSpans {
       [ATTR.addressFlags]: [...e.flags],
     };
     if (e.action === 'dadfailed') {
-      this.instant(SPAN.dadFailed, at, attributes, 'duplicate address detection failed: another host holds the address');
+      this.instant(
+        SPAN.dadFailed,
+        at,
+        attributes,
+        'duplicate address detection failed: another host holds the address',
+      );
       return;
     }
     const span = this.instant(e.action === 'added' ? SPAN.addressAdded : SPAN.addressRemoved, at, attributes);
@@ -235,7 +268,12 @@ export class EventSpans {
   }
 
   private vip(e: VipEvent): void {
-    const attributes: Attributes = { ...interfaceAttributes(e), [ATTR.vipAddress]: e.vip, [ATTR.vipName]: e.name, [ATTR.vipHolders]: e.holders };
+    const attributes: Attributes = {
+      ...interfaceAttributes(e),
+      [ATTR.vipAddress]: e.vip,
+      [ATTR.vipName]: e.name,
+      [ATTR.vipHolders]: e.holders,
+    };
     // A VIP event's ifindex is 0: the holders name the interfaces.
     delete attributes[ATTR.ifindex];
     this.instant(e.action === 'acquired' ? SPAN.vipAcquired : SPAN.vipReleased, Date.parse(e.time), attributes);
@@ -276,7 +314,16 @@ export class EventSpans {
     if (!window) {
       const timer = setTimeout(() => this.closeWindow(key, Date.now()), this.routeWindowMs);
       timer.unref();
-      window = { start: at, netns: e.netns, family: e.family, table: e.table, protocol: e.protocol, count: 0, actions: [0, 0, 0, 0], timer };
+      window = {
+        start: at,
+        netns: e.netns,
+        family: e.family,
+        table: e.table,
+        protocol: e.protocol,
+        count: 0,
+        actions: [0, 0, 0, 0],
+        timer,
+      };
       this.windows.set(key, window);
     }
     const n = e.count ?? 1;
@@ -310,7 +357,8 @@ export class EventSpans {
     const open = this.resyncs.get(e.netns);
     if (open) {
       this.resyncs.delete(e.netns);
-      if (e.action === 'started') open.setStatus({ code: SpanStatusCode.ERROR, message: 'did not complete: a new resync started' });
+      if (e.action === 'started')
+        open.setStatus({ code: SpanStatusCode.ERROR, message: 'did not complete: a new resync started' });
       open.end(at);
     }
     if (e.action !== 'started') return;
@@ -325,7 +373,8 @@ export class EventSpans {
   namespaceGone(netns: string, at: number): void {
     const prefix = `${netns}\0`;
     for (const [key, outage] of [...this.outages]) {
-      if (key.startsWith(prefix)) this.endOutage(key, outage, at, 'namespace_gone', 'network namespace deleted while the interface was down');
+      if (key.startsWith(prefix))
+        this.endOutage(key, outage, at, 'namespace_gone', 'network namespace deleted while the interface was down');
     }
     for (const key of [...this.pendingFlaps.keys()]) if (key.startsWith(prefix)) this.pendingFlaps.delete(key);
     const resync = this.resyncs.get(netns);

@@ -292,7 +292,14 @@ export function routeMessage(type: number, flags: number, r: RouteSpec, o: Origi
   return message(type, o.flags | flags, o.seq, o.pid, fixed, attrs);
 }
 
-export function neighbourMessage(type: number, family: number, ifindex: number, dst: Uint8Array, lladdr: Uint8Array | undefined, o: Origin = NOTIFICATION): Buffer {
+export function neighbourMessage(
+  type: number,
+  family: number,
+  ifindex: number,
+  dst: Uint8Array,
+  lladdr: Uint8Array | undefined,
+  o: Origin = NOTIFICATION,
+): Buffer {
   const fixed = Buffer.alloc(12);
   fixed[0] = family;
   fixed.writeInt32LE(ifindex, 4);
@@ -304,7 +311,12 @@ export function neighbourMessage(type: number, family: number, ifindex: number, 
   return message(type, o.flags, o.seq, o.pid, fixed, attrs);
 }
 
-export function nexthopMessage(type: number, id: number, spec: { oif: number; gateway: Uint8Array } | { group: number[] }, o: Origin = NOTIFICATION): Buffer {
+export function nexthopMessage(
+  type: number,
+  id: number,
+  spec: { oif: number; gateway: Uint8Array } | { group: number[] },
+  o: Origin = NOTIFICATION,
+): Buffer {
   const fixed = Buffer.alloc(8);
   fixed[0] = 'group' in spec ? AF_UNSPEC : AF_INET;
   fixed[2] = RTPROT_STATIC;
@@ -336,7 +348,24 @@ export function ipv4(i: number): Uint8Array {
 }
 
 export function ipv6(i: number): Uint8Array {
-  return Uint8Array.of(0xfd, 0, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, (i >>> 24) & 255, (i >>> 16) & 255, (i >>> 8) & 255, i & 255);
+  return Uint8Array.of(
+    0xfd,
+    0,
+    0x64,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    (i >>> 24) & 255,
+    (i >>> 16) & 255,
+    (i >>> 8) & 255,
+    i & 255,
+  );
 }
 
 /** The devices of the warm-up's pretend namespace: lo is 1, then veth pairs and a bridge. */
@@ -352,29 +381,88 @@ export function initialLinks(): LinkSpec[] {
   ];
   for (let i = 0; i < VETH_PAIRS; i++) {
     const a = FIRST_VETH + 2 * i;
-    links.push({ ifindex: a, name: `wa${i}`, kind: 'veth', up: true, carrier: true, carrierUps: 1, carrierDowns: 0, peer: a + 1 });
-    links.push({ ifindex: a + 1, name: `wb${i}`, kind: 'veth', up: true, carrier: true, carrierUps: 1, carrierDowns: 0, peer: a, ...(i % 2 === 0 ? { master: BRIDGE } : {}) });
+    links.push({
+      ifindex: a,
+      name: `wa${i}`,
+      kind: 'veth',
+      up: true,
+      carrier: true,
+      carrierUps: 1,
+      carrierDowns: 0,
+      peer: a + 1,
+    });
+    links.push({
+      ifindex: a + 1,
+      name: `wb${i}`,
+      kind: 'veth',
+      up: true,
+      carrier: true,
+      carrierUps: 1,
+      carrierDowns: 0,
+      peer: a,
+      ...(i % 2 === 0 ? { master: BRIDGE } : {}),
+    });
   }
   return links;
 }
 
 /** The local route the kernel adds (and removes) with an IPv4 address. */
 export function localRoute(ifindex: number, address: Uint8Array): RouteSpec {
-  return { family: AF_INET, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL, routeType: RTN_LOCAL, scope: RT_SCOPE_HOST, dst: address, dstLength: 32, oif: ifindex, prefsrc: address };
+  return {
+    family: AF_INET,
+    table: RT_TABLE_LOCAL,
+    protocol: RTPROT_KERNEL,
+    routeType: RTN_LOCAL,
+    scope: RT_SCOPE_HOST,
+    dst: address,
+    dstLength: 32,
+    oif: ifindex,
+    prefsrc: address,
+  };
 }
 
 export function mainRoute4(i: number, oif: number, protocol = RTPROT_STATIC): RouteSpec {
-  return { family: AF_INET, table: RT_TABLE_MAIN, protocol, routeType: RTN_UNICAST, scope: RT_SCOPE_LINK, dst: Uint8Array.of(10, 128 + ((i >> 16) & 63), (i >> 8) & 255, i & 255), dstLength: 32, oif };
+  return {
+    family: AF_INET,
+    table: RT_TABLE_MAIN,
+    protocol,
+    routeType: RTN_UNICAST,
+    scope: RT_SCOPE_LINK,
+    dst: Uint8Array.of(10, 128 + ((i >> 16) & 63), (i >> 8) & 255, i & 255),
+    dstLength: 32,
+    oif,
+  };
 }
 
 export function gatewayRoute4(i: number, oif: number, gateway: Uint8Array): RouteSpec {
-  return { family: AF_INET, table: RT_TABLE_MAIN, protocol: RTPROT_BGP, routeType: RTN_UNICAST, scope: RT_SCOPE_UNIVERSE, dst: Uint8Array.of(172, 16 + ((i >> 16) & 15), (i >> 8) & 255, 0), dstLength: 24, gateway, oif, priority: 20 };
+  return {
+    family: AF_INET,
+    table: RT_TABLE_MAIN,
+    protocol: RTPROT_BGP,
+    routeType: RTN_UNICAST,
+    scope: RT_SCOPE_UNIVERSE,
+    dst: Uint8Array.of(172, 16 + ((i >> 16) & 15), (i >> 8) & 255, 0),
+    dstLength: 24,
+    gateway,
+    oif,
+    priority: 20,
+  };
 }
 
 export function route6(i: number, oif: number): RouteSpec {
   // 2001:db8:I::/48
   const dst = Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, (i >> 8) & 255, i & 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  return { family: AF_INET6, table: RT_TABLE_MAIN, protocol: RTPROT_STATIC, routeType: RTN_UNICAST, scope: RT_SCOPE_UNIVERSE, dst, dstLength: 48, oif, priority: 1024 };
+  return {
+    family: AF_INET6,
+    table: RT_TABLE_MAIN,
+    protocol: RTPROT_STATIC,
+    routeType: RTN_UNICAST,
+    scope: RT_SCOPE_UNIVERSE,
+    dst,
+    dstLength: 48,
+    oif,
+    priority: 1024,
+  };
 }
 
 /** Admin down-up cycles of every veth pair per round: enough calls for V8 to optimise link handling. */
@@ -397,16 +485,38 @@ export function dumpReplies(kind: string, seq: number, pid: number): Buffer[] {
   const out: Buffer[] = [];
   if (kind === 'link') for (const l of initialLinks()) out.push(linkMessage(RTM_NEWLINK, l, o));
   if (kind === 'address') {
-    out.push(addressMessage(RTM_NEWADDR, { family: AF_INET, ifindex: LOOPBACK, address: Uint8Array.of(127, 0, 0, 1), prefixLength: 8, label: 'lo' }, o));
-    for (let i = 0; i < VETH_PAIRS; i++) out.push(addressMessage(RTM_NEWADDR, { family: AF_INET, ifindex: vethOf(i), address: ipv4(60_000 + i), prefixLength: 24, label: `wa${i}` }, o));
+    out.push(
+      addressMessage(
+        RTM_NEWADDR,
+        { family: AF_INET, ifindex: LOOPBACK, address: Uint8Array.of(127, 0, 0, 1), prefixLength: 8, label: 'lo' },
+        o,
+      ),
+    );
+    for (let i = 0; i < VETH_PAIRS; i++)
+      out.push(
+        addressMessage(
+          RTM_NEWADDR,
+          { family: AF_INET, ifindex: vethOf(i), address: ipv4(60_000 + i), prefixLength: 24, label: `wa${i}` },
+          o,
+        ),
+      );
   }
   if (kind === 'route') {
     out.push(routeMessage(RTM_NEWROUTE, 0, localRoute(LOOPBACK, Uint8Array.of(127, 0, 0, 1)), o));
-    out.push(routeMessage(RTM_NEWROUTE, 0, { ...gatewayRoute4(0, vethOf(0), ipv4(60_000)), dst: new Uint8Array(4), dstLength: 0 }, o));
-    for (let i = 0; i < VETH_PAIRS; i++) out.push(routeMessage(RTM_NEWROUTE, 0, localRoute(vethOf(i), ipv4(60_000 + i)), o));
+    out.push(
+      routeMessage(
+        RTM_NEWROUTE,
+        0,
+        { ...gatewayRoute4(0, vethOf(0), ipv4(60_000)), dst: new Uint8Array(4), dstLength: 0 },
+        o,
+      ),
+    );
+    for (let i = 0; i < VETH_PAIRS; i++)
+      out.push(routeMessage(RTM_NEWROUTE, 0, localRoute(vethOf(i), ipv4(60_000 + i)), o));
   }
   if (kind === 'neighbour') {
-    for (let i = 0; i < 4; i++) out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET, vethOf(i), ipv4(61_000 + i), macOf(i), o));
+    for (let i = 0; i < 4; i++)
+      out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET, vethOf(i), ipv4(61_000 + i), macOf(i), o));
   }
   out.push(doneMessage(seq, pid));
   return out;
@@ -446,40 +556,106 @@ export function notificationRound(): Buffer[] {
     for (let i = 0; i < ADDRESSES; i++) {
       const ifindex = vethOf(i);
       const a = ipv4(i);
-      out.push(addressMessage(type, { family: AF_INET, ifindex, address: a, prefixLength: 32, label: `wa${i % VETH_PAIRS}` }));
-      out.push(routeMessage(type === RTM_NEWADDR ? RTM_NEWROUTE : RTM_DELROUTE, type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0, localRoute(ifindex, a)));
-      if (i % 8 === 0) out.push(addressMessage(type, { family: AF_INET6, ifindex, address: ipv6(i), prefixLength: 64, label: '' }));
+      out.push(
+        addressMessage(type, { family: AF_INET, ifindex, address: a, prefixLength: 32, label: `wa${i % VETH_PAIRS}` }),
+      );
+      out.push(
+        routeMessage(
+          type === RTM_NEWADDR ? RTM_NEWROUTE : RTM_DELROUTE,
+          type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0,
+          localRoute(ifindex, a),
+        ),
+      );
+      if (i % 8 === 0)
+        out.push(addressMessage(type, { family: AF_INET6, ifindex, address: ipv6(i), prefixLength: 64, label: '' }));
     }
   }
   // Route bursts.
-  for (let i = 0; i < ROUTES; i++) out.push(routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, mainRoute4(i, vethOf(i))));
-  for (let i = 0; i < ROUTES; i += 4) out.push(routeMessage(RTM_NEWROUTE, NLM_F_REPLACE, mainRoute4(i, vethOf(i + 1), RTPROT_BGP)));
+  for (let i = 0; i < ROUTES; i++)
+    out.push(routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, mainRoute4(i, vethOf(i))));
+  for (let i = 0; i < ROUTES; i += 4)
+    out.push(routeMessage(RTM_NEWROUTE, NLM_F_REPLACE, mainRoute4(i, vethOf(i + 1), RTPROT_BGP)));
   for (let i = 0; i < ROUTES / 8; i++) {
-    out.push(routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, gatewayRoute4(i, vethOf(i), ipv4(60_000 + (i % VETH_PAIRS)))));
+    out.push(
+      routeMessage(
+        RTM_NEWROUTE,
+        NLM_F_CREATE | NLM_F_EXCL,
+        gatewayRoute4(i, vethOf(i), ipv4(60_000 + (i % VETH_PAIRS))),
+      ),
+    );
     out.push(routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, route6(i, vethOf(i))));
   }
-  const multipath: RouteSpec = { ...gatewayRoute4(4000, 0, ipv4(0)), oif: undefined, gateway: undefined, multipath: [[vethOf(0), ipv4(60_000)], [vethOf(1), ipv4(60_001)]] };
-  const defaultRoute: RouteSpec = { ...gatewayRoute4(0, vethOf(1), ipv4(60_001)), dst: new Uint8Array(4), dstLength: 0 };
-  out.push(routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, multipath), routeMessage(RTM_NEWROUTE, NLM_F_REPLACE, defaultRoute));
+  const multipath: RouteSpec = {
+    ...gatewayRoute4(4000, 0, ipv4(0)),
+    oif: undefined,
+    gateway: undefined,
+    multipath: [
+      [vethOf(0), ipv4(60_000)],
+      [vethOf(1), ipv4(60_001)],
+    ],
+  };
+  const defaultRoute: RouteSpec = {
+    ...gatewayRoute4(0, vethOf(1), ipv4(60_001)),
+    dst: new Uint8Array(4),
+    dstLength: 0,
+  };
+  out.push(
+    routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, multipath),
+    routeMessage(RTM_NEWROUTE, NLM_F_REPLACE, defaultRoute),
+  );
   out.push(routeMessage(RTM_DELROUTE, 0, multipath));
-  for (let i = 0; i < ROUTES; i++) out.push(routeMessage(RTM_DELROUTE, 0, i % 4 === 0 ? mainRoute4(i, vethOf(i + 1), RTPROT_BGP) : mainRoute4(i, vethOf(i))));
+  for (let i = 0; i < ROUTES; i++)
+    out.push(
+      routeMessage(RTM_DELROUTE, 0, i % 4 === 0 ? mainRoute4(i, vethOf(i + 1), RTPROT_BGP) : mainRoute4(i, vethOf(i))),
+    );
   for (let i = 0; i < ROUTES / 8; i++) {
     out.push(routeMessage(RTM_DELROUTE, 0, gatewayRoute4(i, vethOf(i), ipv4(60_000 + (i % VETH_PAIRS)))));
     out.push(routeMessage(RTM_DELROUTE, 0, route6(i, vethOf(i))));
   }
   // Neighbours: added, a new MAC, removed.
-  for (let i = 0; i < NEIGHBOURS; i++) out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET, vethOf(i), ipv4(62_000 + i), macOf(i)));
-  for (let i = 0; i < NEIGHBOURS; i++) out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET, vethOf(i), ipv4(62_000 + i), macOf(i + 1000)));
-  for (let i = 0; i < NEIGHBOURS; i++) out.push(neighbourMessage(RTM_DELNEIGH, AF_INET, vethOf(i), ipv4(62_000 + i), macOf(i + 1000)));
+  for (let i = 0; i < NEIGHBOURS; i++)
+    out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET, vethOf(i), ipv4(62_000 + i), macOf(i)));
+  for (let i = 0; i < NEIGHBOURS; i++)
+    out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET, vethOf(i), ipv4(62_000 + i), macOf(i + 1000)));
+  for (let i = 0; i < NEIGHBOURS; i++)
+    out.push(neighbourMessage(RTM_DELNEIGH, AF_INET, vethOf(i), ipv4(62_000 + i), macOf(i + 1000)));
   out.push(neighbourMessage(RTM_NEWNEIGH, AF_INET6, vethOf(0), ipv6(9), undefined));
   out.push(neighbourMessage(RTM_DELNEIGH, AF_INET6, vethOf(0), ipv6(9), undefined));
   // Nexthop objects, a group, routes over them; deleting the objects drops the routes silently.
-  out.push(nexthopMessage(RTM_NEWNEXTHOP, 1, { oif: vethOf(0), gateway: ipv4(60_000) }), nexthopMessage(RTM_NEWNEXTHOP, 2, { oif: vethOf(1), gateway: ipv4(60_001) }));
+  out.push(
+    nexthopMessage(RTM_NEWNEXTHOP, 1, { oif: vethOf(0), gateway: ipv4(60_000) }),
+    nexthopMessage(RTM_NEWNEXTHOP, 2, { oif: vethOf(1), gateway: ipv4(60_001) }),
+  );
   out.push(nexthopMessage(RTM_NEWNEXTHOP, 3, { group: [1, 2] }));
-  for (let i = 0; i < 64; i++) out.push(routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, { ...gatewayRoute4(5000 + i, 0, ipv4(0)), oif: undefined, gateway: undefined, nhId: 3 }));
-  out.push(nexthopMessage(RTM_DELNEXTHOP, 3, { group: [1, 2] }), nexthopMessage(RTM_DELNEXTHOP, 1, { oif: vethOf(0), gateway: ipv4(60_000) }), nexthopMessage(RTM_DELNEXTHOP, 2, { oif: vethOf(1), gateway: ipv4(60_001) }));
+  for (let i = 0; i < 64; i++)
+    out.push(
+      routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, {
+        ...gatewayRoute4(5000 + i, 0, ipv4(0)),
+        oif: undefined,
+        gateway: undefined,
+        nhId: 3,
+      }),
+    );
+  out.push(
+    nexthopMessage(RTM_DELNEXTHOP, 3, { group: [1, 2] }),
+    nexthopMessage(RTM_DELNEXTHOP, 1, { oif: vethOf(0), gateway: ipv4(60_000) }),
+    nexthopMessage(RTM_DELNEXTHOP, 2, { oif: vethOf(1), gateway: ipv4(60_001) }),
+  );
   // An interface that comes and goes, with a route on it that goes silently.
-  const extra: LinkSpec = { ifindex: 100, name: 'wx0', kind: 'veth', up: true, carrier: true, carrierUps: 1, carrierDowns: 0, peer: 101 };
-  out.push(linkMessage(RTM_NEWLINK, extra), routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, mainRoute4(9000, 100)), linkMessage(RTM_DELLINK, extra));
+  const extra: LinkSpec = {
+    ifindex: 100,
+    name: 'wx0',
+    kind: 'veth',
+    up: true,
+    carrier: true,
+    carrierUps: 1,
+    carrierDowns: 0,
+    peer: 101,
+  };
+  out.push(
+    linkMessage(RTM_NEWLINK, extra),
+    routeMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, mainRoute4(9000, 100)),
+    linkMessage(RTM_DELLINK, extra),
+  );
   return out;
 }

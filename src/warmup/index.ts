@@ -76,7 +76,10 @@ function chunks(messages: Buffer[]): Buffer[] {
  * The socket stand-in: answers dump requests with the corpus and NLMSG_NOOP barriers with an ACK,
  * delivers chunks pushed to it, and counts the chunks the watcher released (processed).
  */
-function standInSocket(portId: number, onIdle: () => void): { Socket: NativeSocketConstructor; push: (c: Buffer[]) => void; pending: () => number } {
+function standInSocket(
+  portId: number,
+  onIdle: () => void,
+): { Socket: NativeSocketConstructor; push: (c: Buffer[]) => void; pending: () => number } {
   let handler: NativeEventHandler | undefined;
   let outstanding = 0;
   const deliver = (list: Buffer[]): void => {

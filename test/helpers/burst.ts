@@ -29,7 +29,8 @@ const MAX_DATAGRAM_BYTES = 150_000;
 // Request builders
 
 /** Kept under the name the tests use; the builder lives with the codec. */
-export const linkToggleRequest = (ifindex: number, up: boolean, seq: number): Buffer => linkAdminRequest(seq, ifindex, up);
+export const linkToggleRequest = (ifindex: number, up: boolean, seq: number): Buffer =>
+  linkAdminRequest(seq, ifindex, up);
 export { addressRequest };
 
 export function ipv4Nth(second: number, n: number): Uint8Array {
@@ -103,19 +104,22 @@ export class BurstSender {
 
   constructor(readonly ns: Netns) {
     const NetlinkSocket = loadNativeSocket();
-    this.socket = new NetlinkSocket({ netnsPath: ns.path, groups: [], receiveBufferBytes: 4 * 1024 * 1024 }, (event, payload, count) => {
-      if (event === 'data') this.onChunk(payload as Buffer);
-      else if (event === 'overrun') this.overruns += Math.max(1, count);
-      else this.errors.push({ seq: -1, errno: (payload as NodeJS.ErrnoException).errno ?? -1, type: -1 });
-    });
+    this.socket = new NetlinkSocket(
+      { netnsPath: ns.path, groups: [], receiveBufferBytes: 4 * 1024 * 1024 },
+      (event, payload, count) => {
+        if (event === 'data') this.onChunk(payload as Buffer);
+        else if (event === 'overrun') this.overruns += Math.max(1, count);
+        else this.errors.push({ seq: -1, errno: (payload as NodeJS.ErrnoException).errno ?? -1, type: -1 });
+      },
+    );
     this.socket.start();
   }
 
   private onChunk(chunk: Buffer): void {
-    for (let pos = 0; pos + 4 <= chunk.length; ) {
+    for (let pos = 0; pos + 4 <= chunk.length;) {
       const len = chunk.readUInt32LE(pos);
       const start = pos + 4;
-      for (let m = start; m + NLMSG_HDRLEN <= start + len; ) {
+      for (let m = start; m + NLMSG_HDRLEN <= start + len;) {
         const mlen = chunk.readUInt32LE(m);
         if (mlen < NLMSG_HDRLEN) break;
         if (chunk.readUInt16LE(m + 4) === NLMSG_ERROR && mlen >= NLMSG_HDRLEN + 4 + NLMSG_HDRLEN) {
@@ -162,8 +166,15 @@ export class BurstSender {
   async sync(what: string): Promise<void> {
     const seq = ++this.syncSeq;
     this.socket.send(buildMessage(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, seq, Buffer.alloc(0)));
-    await poll(`the kernel's ack of the burst sender's barrier (${what})`, () => (this.acked.has(seq) ? true : `no ack for seq ${seq} yet`), { timeoutMs: 20_000, intervalMs: 10 });
-    if (this.overruns > 0) throw new Error(`${what}: the burst sender's own socket overran (${this.overruns}): its error replies are incomplete`);
+    await poll(
+      `the kernel's ack of the burst sender's barrier (${what})`,
+      () => (this.acked.has(seq) ? true : `no ack for seq ${seq} yet`),
+      { timeoutMs: 20_000, intervalMs: 10 },
+    );
+    if (this.overruns > 0)
+      throw new Error(
+        `${what}: the burst sender's own socket overran (${this.overruns}): its error replies are incomplete`,
+      );
     if (this.errors.length > 0) {
       const first = this.errors.slice(0, 5).map((e) => `seq ${e.seq} type ${e.type} errno ${e.errno}`);
       throw new Error(`${what}: ${this.errors.length} requests failed in the kernel, first: ${first.join('; ')}`);
@@ -180,7 +191,9 @@ export class BurstSender {
  * sockets that joined a group (the burst sender and `ip` join none). Drops is the kernel's count
  * of messages it could not queue to the socket.
  */
-export function subscribedRouteSockets(ns: Netns): Array<{ portId: number; groups: string; drops: number; rmem: number }> {
+export function subscribedRouteSockets(
+  ns: Netns,
+): Array<{ portId: number; groups: string; drops: number; rmem: number }> {
   const lines = ns.exec('cat', '/proc/net/netlink').trim().split('\n');
   const header = lines[0]!.trim().split(/\s+/);
   const col = (name: string): number => {

@@ -35,16 +35,58 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes
 function signed(dir: string, name: string, subject: string, extensions: string): void {
   openssl(dir, ['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
   writeFileSync(join(dir, `${name}.ext`), extensions);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 export function createTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'nle-pki-'));
-  openssl(dir, ['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=netlink-exporter test CA']);
+  openssl(dir, [
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=netlink-exporter test CA',
+  ]);
   const serverExtensions = 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n';
   signed(dir, 'server', '/CN=127.0.0.1', serverExtensions);
   signed(dir, 'client', '/CN=prometheus', 'subjectAltName=DNS:prometheus.example\nextendedKeyUsage=clientAuth\n');
-  openssl(dir, ['req', '-x509', ...EC, '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '2', '-subj', '/CN=rogue', '-addext', 'extendedKeyUsage=clientAuth']);
+  openssl(dir, [
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    'rogue.key',
+    '-out',
+    'rogue.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=rogue',
+    '-addext',
+    'extendedKeyUsage=clientAuth',
+  ]);
   const at = (f: string): string => join(dir, f);
   return {
     dir,
@@ -84,14 +126,30 @@ export interface HttpsAnswer {
 export function httpsGet(port: number, path: string, client: TlsClient): Promise<HttpsAnswer> {
   return new Promise((resolvePromise, reject) => {
     const headers: Record<string, string> = { connection: 'close' };
-    if (client.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${client.user}:${client.password ?? ''}`).toString('base64')}`;
+    if (client.user !== undefined)
+      headers.authorization = `Basic ${Buffer.from(`${client.user}:${client.password ?? ''}`).toString('base64')}`;
     const req = https.get(
-      { host: '127.0.0.1', port, path, agent: false, headers, ...(client.ca ? { ca: client.ca } : {}), ...(client.cert ? { cert: client.cert, key: client.key } : {}) },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent: false,
+        headers,
+        ...(client.ca ? { ca: client.ca } : {}),
+        ...(client.cert ? { cert: client.cert, key: client.key } : {}),
+      },
       (res) => {
         const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), serial }));
+        res.on('end', () =>
+          resolvePromise({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            serial,
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -103,7 +161,9 @@ export function httpsGet(port: number, path: string, client: TlsClient): Promise
 /** Starts the exporter on TLS with `--web.config.file`, readiness asked over HTTPS with the given client. */
 export async function startTlsExporter(webConfig: string, client: TlsClient, extra: string[] = []): Promise<Exporter> {
   const ex = await startExporter({ args: [`--web.config.file=${webConfig}`, ...extra], waitReady: false });
-  await poll('/-/ready over HTTPS', async () => ((await httpsGet(ex.port, '/-/ready', client)).status === 200 ? true : 'not ready'));
+  await poll('/-/ready over HTTPS', async () =>
+    (await httpsGet(ex.port, '/-/ready', client)).status === 200 ? true : 'not ready',
+  );
   return ex;
 }
 

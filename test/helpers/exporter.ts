@@ -37,7 +37,7 @@ export async function poll(
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
-  let last = '(never checked)';
+  let last: string;
   for (;;) {
     try {
       const r = await check();
@@ -60,7 +60,8 @@ export interface HttpResponse {
 }
 
 /** What Prometheus sends to ask for OpenMetrics (and how it gets exemplars and `_created`). */
-export const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+export const OPENMETRICS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 /** GET without keep-alive (so stopping the exporter never waits for idle sockets). */
 export function httpGet(url: string, timeoutMs = 10_000, headers: Record<string, string> = {}): Promise<HttpResponse> {
@@ -99,7 +100,8 @@ function parseValue(s: string, line: number): number {
     if (special[2]!.toLowerCase() === 'nan') return NaN;
     return special[1] === '-' ? -Infinity : Infinity;
   }
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) throw new ParseError(`line ${line}: bad value ${JSON.stringify(s)}`);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s))
+    throw new ParseError(`line ${line}: bad value ${JSON.stringify(s)}`);
   return Number(s);
 }
 
@@ -181,14 +183,13 @@ export class Scrape {
 }
 
 function parseSampleLine(line: string, lineNo: number): Sample {
-  let i = 0;
   const fail = (msg: string): never => {
     throw new ParseError(`line ${lineNo}: ${msg}: ${JSON.stringify(line)}`);
   };
   const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
   if (!nameMatch) fail('no metric name');
   const name = nameMatch![0];
-  i = name.length;
+  let i = name.length;
   while (line[i] === ' ' || line[i] === '\t') i++;
   const labels: Labels = {};
   if (line[i] === '{') {
@@ -243,7 +244,10 @@ function parseSampleLine(line: string, lineNo: number): Sample {
       fail(`expected ',' or '}' after label ${lname}`);
     }
   }
-  const rest = line.slice(i).trim().split(/[ \t]+/);
+  const rest = line
+    .slice(i)
+    .trim()
+    .split(/[ \t]+/);
   if (rest.length < 1 || rest.length > 2 || rest[0] === '') fail('expected "value [timestamp]"');
   const sample: Sample = { name, labels, value: parseValue(rest[0]!, lineNo) };
   if (rest.length === 2) {
@@ -291,7 +295,12 @@ function deathSignalPrefix(): string[] {
   return setprivOk ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
 }
 
-function spawnNode(main: string, args: string[], env?: NodeJS.ProcessEnv, prefix: readonly string[] = []): ChildProcess {
+function spawnNode(
+  main: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+  prefix: readonly string[] = [],
+): ChildProcess {
   const argv = [...deathSignalPrefix(), ...prefix, process.execPath, main, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -502,7 +511,7 @@ export class Exporter {
         opts,
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${this.logs(15)}`);
+      throw new Error(`${(e as Error).message}\n${this.logs(15)}`, { cause: e });
     }
     return good!;
   }
@@ -514,7 +523,9 @@ export class Exporter {
       `${want} == ${expected === undefined ? '(absent)' : expected}`,
       (s) => {
         const v = s.value(name, labels);
-        return v === expected || (Number.isNaN(v) && Number.isNaN(expected)) ? true : `${want} = ${v === undefined ? '(absent)' : v}`;
+        return v === expected || (Number.isNaN(v) && Number.isNaN(expected))
+          ? true
+          : `${want} = ${v === undefined ? '(absent)' : v}`;
       },
       opts,
     );
@@ -567,7 +578,9 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
       if (exporter.port) break;
       if (!exporter.running || exporter.stderr.closed) {
         await waitExit(exporter.child, 2_000);
-        throw new Error(`exporter exited before listening (exit code ${exporter.child.exitCode}, signal ${exporter.child.signalCode})`);
+        throw new Error(
+          `exporter exited before listening (exit code ${exporter.child.exitCode}, signal ${exporter.child.signalCode})`,
+        );
       }
       if (Date.now() >= deadline) throw new Error(`no "msg=listening address=..." log line within ${timeoutMs} ms`);
       await exporter.stderr.changed(deadline - Date.now());
@@ -585,7 +598,9 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
     }
   } catch (e) {
     await exporter.stop(2_000);
-    throw new Error(`starting node ${main} ${args.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`);
+    throw new Error(`starting node ${main} ${args.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`, {
+      cause: e,
+    });
   }
   return exporter;
 }

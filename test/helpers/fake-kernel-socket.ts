@@ -113,6 +113,7 @@ export function newWatcher(lines: string[], label = 'fake'): NamespaceWatcher<Na
     receiveBufferBytes: 1 << 20,
     logger: createLogger('debug', 'logfmt', (line) => lines.push(line)),
     Socket: FakeKernelSocket,
-    model: (session) => new NamespaceModel({ netns: label, include: /^.*$/, exclude: undefined, maxTracked: 100, vips: [], session }),
+    model: (session) =>
+      new NamespaceModel({ netns: label, include: /^.*$/, exclude: undefined, maxTracked: 100, vips: [], session }),
   });
 }

@@ -32,7 +32,9 @@ export interface Forger {
 
 /** Starts the forger under `prefix` (e.g. ['setpriv', ..., 'unshare', '-Urn'] or ['ip', 'netns', 'exec', NS]). */
 export function startForger(prefix: string[], timeoutMs = 10_000): Promise<Forger> {
-  const child: ChildProcessWithoutNullStreams = spawn(prefix[0] as string, [...prefix.slice(1), PYTHON, '-c', SCRIPT], { stdio: 'pipe' });
+  const child: ChildProcessWithoutNullStreams = spawn(prefix[0] as string, [...prefix.slice(1), PYTHON, '-c', SCRIPT], {
+    stdio: 'pipe',
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = readline.createInterface({ input: child.stdout });

@@ -84,7 +84,8 @@ export function haveCommand(cmd: string): boolean {
 /** Why the live-kernel tests cannot run here, or undefined when they can. */
 export function liveKernelProblem(): string | undefined {
   if (process.platform !== 'linux') return 'the live-kernel tests need Linux';
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the live-kernel tests need root (network namespaces)';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'the live-kernel tests need root (network namespaces)';
   if (!haveCommand('ip')) return 'iproute2 `ip` is missing: apt-get install -y --no-install-recommends iproute2';
   return undefined;
 }
@@ -286,7 +287,8 @@ export class Netns {
   sysNumber(iface: string, attr: string): number {
     const text = this.exec('cat', `/sys/class/net/${iface}/${attr}`).trim();
     const n = Number(text);
-    if (!Number.isFinite(n) || text === '') throw new Error(`/sys/class/net/${iface}/${attr} in ${this.name}: not a number: ${JSON.stringify(text)}`);
+    if (!Number.isFinite(n) || text === '')
+      throw new Error(`/sys/class/net/${iface}/${attr} in ${this.name}: not a number: ${JSON.stringify(text)}`);
     return n;
   }
 
@@ -452,7 +454,11 @@ export function groupRoutes(routes: KernelRoute[]): Map<string, number> {
 }
 
 /** Differences between two count maps (absent = 0), one line each, sorted: for failure messages. */
-export function diffCounts(what: string, got: ReadonlyMap<string, number>, want: ReadonlyMap<string, number>): string[] {
+export function diffCounts(
+  what: string,
+  got: ReadonlyMap<string, number>,
+  want: ReadonlyMap<string, number>,
+): string[] {
   const out: string[] = [];
   for (const k of new Set([...got.keys(), ...want.keys()])) {
     const g = got.get(k) ?? 0;

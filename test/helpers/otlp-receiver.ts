@@ -104,7 +104,11 @@ function nanosToMs(n: string | number | undefined): number {
   return Number(ns / 1000n) / 1000;
 }
 
-function normalise(request: RequestJson, format: 'protobuf' | 'json', id: (s: string | undefined) => string): ReceivedSpan[] {
+function normalise(
+  request: RequestJson,
+  format: 'protobuf' | 'json',
+  id: (s: string | undefined) => string,
+): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
   for (const rs of request.resourceSpans ?? []) {
     const resource = attributes(rs.resource?.attributes);
@@ -121,7 +125,11 @@ function normalise(request: RequestJson, format: 'protobuf' | 'json', id: (s: st
           endMs: nanosToMs(s.endTimeUnixNano),
           attributes: attributes(s.attributes),
           status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
-          events: (s.events ?? []).map((e) => ({ name: e.name ?? '', timeMs: nanosToMs(e.timeUnixNano), attributes: attributes(e.attributes) })),
+          events: (s.events ?? []).map((e) => ({
+            name: e.name ?? '',
+            timeMs: nanosToMs(e.timeUnixNano),
+            attributes: attributes(e.attributes),
+          })),
           resource,
           scope: { name: ss.scope?.name ?? '', version: ss.scope?.version ?? '' },
         });
@@ -213,7 +221,9 @@ export class OtlpReceiver {
         if (contentType.startsWith('application/x-protobuf')) {
           spans = decodeProtobuf(body);
           const response = loadProtos().lookupType(RESPONSE_TYPE);
-          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.from(response.encode(response.create({})).finish()));
+          res
+            .writeHead(200, { 'content-type': 'application/x-protobuf' })
+            .end(Buffer.from(response.encode(response.create({})).finish()));
         } else if (contentType.startsWith('application/json')) {
           spans = decodeJson(body);
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -246,12 +256,17 @@ export class OtlpReceiver {
 
   /** Spans named `name` whose attributes include every pair of `partial`. */
   find(name: string, partial: Attributes = {}): ReceivedSpan[] {
-    return this.spans.filter((s) => s.name === name && Object.entries(partial).every(([k, v]) => JSON.stringify(s.attributes[k]) === JSON.stringify(v)));
+    return this.spans.filter(
+      (s) =>
+        s.name === name &&
+        Object.entries(partial).every(([k, v]) => JSON.stringify(s.attributes[k]) === JSON.stringify(v)),
+    );
   }
 
   /** A short listing for failure messages. */
   summary(max = 20): string {
-    if (this.spans.length === 0) return `(no spans received; ${this.requests.length} requests; problems: ${this.problems.join('; ') || 'none'})`;
+    if (this.spans.length === 0)
+      return `(no spans received; ${this.requests.length} requests; problems: ${this.problems.join('; ') || 'none'})`;
     return this.spans
       .slice(-max)
       .map((s) => `${s.name} ${JSON.stringify(s.attributes)}`)

@@ -14,7 +14,9 @@ export interface PasswordFlood {
 }
 
 export function startPasswordFlood(port: number, clients: number, user = 'alice'): PasswordFlood {
-  const child = spawn(process.execPath, [__filename, String(port), String(clients), user], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [__filename, String(port), String(clients), user], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   let resolveFirst: () => void;
   const firstAnswer = new Promise<void>((resolve) => (resolveFirst = resolve));
@@ -40,10 +42,19 @@ function flood(port: number, clients: number, user: string): void {
   const answers: Record<string, number> = {};
   const one = (agent: http.Agent, auth: string): Promise<number> =>
     new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/metrics', agent, headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = http.get(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/metrics',
+          agent,
+          headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', () => resolve(0));
     });
   const loops = Array.from({ length: clients }, async (_, i) => {

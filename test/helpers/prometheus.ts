@@ -60,8 +60,16 @@ export class TestPrometheus {
    * Starts Prometheus scraping `target` (host:port) every second as `job`, with `flags` added,
    * and waits until it has scraped it `scrapes` times.
    */
-  static async start(opts: { job: string; target: string; flags?: string[]; scrapes?: number }): Promise<TestPrometheus> {
-    assert.ok(fs.existsSync(PROMETHEUS), `${PROMETHEUS} is missing: apt-get install -y --no-install-recommends prometheus`);
+  static async start(opts: {
+    job: string;
+    target: string;
+    flags?: string[];
+    scrapes?: number;
+  }): Promise<TestPrometheus> {
+    assert.ok(
+      fs.existsSync(PROMETHEUS),
+      `${PROMETHEUS} is missing: apt-get install -y --no-install-recommends prometheus`,
+    );
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `nle-${opts.job}-`));
     let child: ChildProcess | undefined;
     const removeExitHook = onProcessExit(() => {

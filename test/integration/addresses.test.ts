@@ -28,12 +28,15 @@ liveDescribe('addresses', { timeout: 90_000 }, () => {
       for (const action of ['added', 'removed'] as const) {
         const got = changes(s, family, action) ?? 0;
         const want = expect[action][family] ?? 0;
-        if (got !== want) wrong.push(`netlink_address_changes_total{family="${family}",action="${action}"} = ${got}, expected ${want}`);
+        if (got !== want)
+          wrong.push(`netlink_address_changes_total{family="${family}",action="${action}"} = ${got}, expected ${want}`);
       }
       const k = kernelCount(family);
       const g = gauge(s, family);
       if ((g ?? 0) !== k || (k > 0 && g === undefined)) {
-        wrong.push(`netlink_interface_addresses{family="${family}"} = ${g === undefined ? '(absent)' : g}, kernel lists ${k}`);
+        wrong.push(
+          `netlink_interface_addresses{family="${family}"} = ${g === undefined ? '(absent)' : g}, kernel lists ${k}`,
+        );
       }
     }
     return wrong;
@@ -136,6 +139,10 @@ liveDescribe('addresses', { timeout: 90_000 }, () => {
       if (info(sc, 'inet', '10.20.0.5', 32) !== 1) wrong.push(`address_info: ${sc.show('netlink_address_info', L())}`);
       return wrong.length ? wrong.join('; ') : true;
     });
-    assert.equal(s.series('netlink_address_info', { ...L(), address: '10.20.0.6' }).length, 0, s.show('netlink_address_info', L()));
+    assert.equal(
+      s.series('netlink_address_info', { ...L(), address: '10.20.0.6' }).length,
+      0,
+      s.show('netlink_address_info', L()),
+    );
   });
 });

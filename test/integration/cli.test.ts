@@ -20,9 +20,17 @@ const FLAGS = [
   '--version',
 ];
 
-const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+  version: string;
+};
 
-function show(r: { code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean }): string {
+function show(r: {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}): string {
   return `exit code ${r.code}, signal ${r.signal}${r.timedOut ? ' (TIMED OUT: killed)' : ''}\nstdout: ${r.stdout.trim() || '(empty)'}\nstderr: ${r.stderr.trim() || '(empty)'}`;
 }
 
@@ -57,7 +65,10 @@ describe('cli', () => {
   });
 
   test('a stray argument and a flag without its value exit 2', async () => {
-    for (const args of [['--web.listen-address=127.0.0.1:0', 'bogus'], ['--web.listen-address=127.0.0.1:0', '--log.level']]) {
+    for (const args of [
+      ['--web.listen-address=127.0.0.1:0', 'bogus'],
+      ['--web.listen-address=127.0.0.1:0', '--log.level'],
+    ]) {
       const r = await runMain(args);
       assert.equal(r.code, 2, `${args.join(' ')}\n${show(r)}`);
       assert.match(r.stderr, /usage/i, `${args.join(' ')}\n${show(r)}`);
@@ -65,10 +76,30 @@ describe('cli', () => {
   });
 
   const badConfigs: Array<{ what: string; yaml: string; key: RegExp; reason: RegExp }> = [
-    { what: 'an invalid regex', yaml: 'interfaces:\n  include: "("\n', key: /interfaces\.include/, reason: /regular expression|regex/i },
-    { what: 'an unknown key', yaml: 'interfaces:\n  no_such_key: 1\n', key: /interfaces\.no_such_key/, reason: /unknown/i },
-    { what: 'a number for a string', yaml: 'web:\n  listen_address: 42\n', key: /web\.listen_address/, reason: /string|host:port/i },
-    { what: 'a bad duration', yaml: 'interfaces:\n  deleted_grace_period: five minutes\n', key: /interfaces\.deleted_grace_period/, reason: /duration/i },
+    {
+      what: 'an invalid regex',
+      yaml: 'interfaces:\n  include: "("\n',
+      key: /interfaces\.include/,
+      reason: /regular expression|regex/i,
+    },
+    {
+      what: 'an unknown key',
+      yaml: 'interfaces:\n  no_such_key: 1\n',
+      key: /interfaces\.no_such_key/,
+      reason: /unknown/i,
+    },
+    {
+      what: 'a number for a string',
+      yaml: 'web:\n  listen_address: 42\n',
+      key: /web\.listen_address/,
+      reason: /string|host:port/i,
+    },
+    {
+      what: 'a bad duration',
+      yaml: 'interfaces:\n  deleted_grace_period: five minutes\n',
+      key: /interfaces\.deleted_grace_period/,
+      reason: /duration/i,
+    },
     { what: 'an unknown top-level key', yaml: 'no_such_section: {}\n', key: /no_such_section/, reason: /unknown/i },
   ];
   for (const c of badConfigs) {
@@ -87,7 +118,11 @@ describe('cli', () => {
   const outOfRange: Array<{ yaml: string; key: string; reason: RegExp }> = [
     { yaml: 'web:\n  header_timeout: 99999999d\n', key: 'web.header_timeout', reason: /from 1s to 10m/ },
     { yaml: 'web:\n  header_timeout: 0s\n', key: 'web.header_timeout', reason: /0 would turn the guard off/ },
-    { yaml: 'socket:\n  receive_buffer_bytes: 1e14\n', key: 'socket.receive_buffer_bytes', reason: /from 0 to 1073741823 bytes/ },
+    {
+      yaml: 'socket:\n  receive_buffer_bytes: 1e14\n',
+      key: 'socket.receive_buffer_bytes',
+      reason: /from 0 to 1073741823 bytes/,
+    },
     { yaml: 'events:\n  buffer_size: 1e11\n', key: 'events.buffer_size', reason: /from 1 to 100000/ },
     { yaml: 'web:\n  telemetry_path: /api/v1/events\n', key: 'web.telemetry_path', reason: /other paths/ },
     { yaml: 'web:\n  telemetry_path: "/metrics?x=1"\n', key: 'web.telemetry_path', reason: /query string/ },

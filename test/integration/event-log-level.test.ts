@@ -38,7 +38,14 @@ liveDescribe('events.log_level', { timeout: 60_000 }, () => {
 
     ns.ip('link', 'set', 'el0', 'down');
     await poll('the link event in the log', () =>
-      eventLines(loud).some((kv) => kv?.level === 'warn' && String(kv.line).includes(`netns=${ns.name} link changed el0`) && String(kv.line).includes('admin=up->down')) ? true : 'not yet',
+      eventLines(loud).some(
+        (kv) =>
+          kv?.level === 'warn' &&
+          String(kv.line).includes(`netns=${ns.name} link changed el0`) &&
+          String(kv.line).includes('admin=up->down'),
+      )
+        ? true
+        : 'not yet',
     );
     // The quiet one saw the same change (its metrics say so) but logged no event.
     await quiet.waitForValue('netlink_interface_admin_up', { netns: ns.name, interface: 'el0' }, 0);

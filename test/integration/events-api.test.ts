@@ -68,7 +68,9 @@ class SseClient {
   /** Opens `url`; resolves once the response headers are in (whatever the status). */
   static open(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const req = http.get(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } }, (res) => resolve(new SseClient(req, res)));
+      const req = http.get(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } }, (res) =>
+        resolve(new SseClient(req, res)),
+      );
       req.setTimeout(10_000, () => req.destroy(new Error(`GET ${url}: no response headers within 10 s`)));
       req.on('error', reject);
     });
@@ -155,7 +157,11 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
   }
 
   /** Our namespace's events after `since`, once `check` accepts them. */
-  async function waitEvents(what: string, since: number, check: (events: Json[]) => true | string): Promise<EventsPage> {
+  async function waitEvents(
+    what: string,
+    since: number,
+    check: (events: Json[]) => true | string,
+  ): Promise<EventsPage> {
     let last: EventsPage | undefined;
     await poll(what, async () => {
       last = await page(`?since=${since}&netns=${encodeURIComponent(ns.name)}`);
@@ -164,8 +170,10 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     return last!;
   }
 
-  const has = (kind: string, action: string, iface: string, extra: (e: Json) => boolean = () => true) => (e: Json) =>
-    e.kind === kind && e.action === action && e.interface === iface && extra(e);
+  const has =
+    (kind: string, action: string, iface: string, extra: (e: Json) => boolean = () => true) =>
+    (e: Json) =>
+      e.kind === kind && e.action === action && e.interface === iface && extra(e);
 
   async function openStream(query: string, headers: http.OutgoingHttpHeaders = {}): Promise<SseClient> {
     const s = await SseClient.open(`${ex!.baseUrl}/api/v1/events/stream${query}`, headers);
@@ -204,14 +212,26 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     const p = await waitEvents('flap down ea0 and address added 10.77.0.1/24 on ea0', start, (events) => {
       const flap = events.find(has('flap', 'down', 'ea0'));
       const addr = events.find(has('address', 'added', 'ea0', (e) => e.address === '10.77.0.1'));
-      return flap && addr ? true : `flap ${flap ? 'seen' : 'missing'}, address ${addr ? 'seen' : 'missing'} in ${events.length} events`;
+      return flap && addr
+        ? true
+        : `flap ${flap ? 'seen' : 'missing'}, address ${addr ? 'seen' : 'missing'} in ${events.length} events`;
     });
     const ifindex = ns.ifindex('ea0');
     const down = p.events.find(has('link', 'changed', 'ea0', (e) => (e.state as Json).admin === 'down'))!;
     assert.ok(down, 'link changed ea0 admin up->down');
     assert.deepEqual(down.previous, { admin: 'up', oper: 'up', carrier: 'up' });
     const flap = p.events.find(has('flap', 'down', 'ea0'))!;
-    assert.deepEqual(Object.keys(flap).sort(), ['action', 'flaps', 'ifindex', 'interface', 'kind', 'netns', 'oper', 'seq', 'time']);
+    assert.deepEqual(Object.keys(flap).sort(), [
+      'action',
+      'flaps',
+      'ifindex',
+      'interface',
+      'kind',
+      'netns',
+      'oper',
+      'seq',
+      'time',
+    ]);
     assert.equal(flap.netns, ns.name);
     assert.equal(flap.ifindex, ifindex);
     assert.equal(flap.flaps, 1);
@@ -223,8 +243,15 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     );
     assert.ok((addr.seq as number) > (flap.seq as number), 'the address came after the flap');
     const seqs = p.events.map((e) => e.seq as number);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'oldest first');
-    assert.ok(seqs.every((s) => s > start), 'only events after the cursor');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'oldest first',
+    );
+    assert.ok(
+      seqs.every((s) => s > start),
+      'only events after the cursor',
+    );
     assert.ok(p.next >= seqs.at(-1)!, `next ${p.next} >= the newest seq returned`);
     assert.equal(p.more, false);
     assert.equal(p.dropped, false);
@@ -238,7 +265,9 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     assert.ok(idle.next >= afterFlap);
     ns.ip('addr', 'del', '10.77.0.1/24', 'dev', 'ea0');
     const p = await waitEvents('address removed 10.77.0.1 on ea0', afterFlap, (events) =>
-      events.some(has('address', 'removed', 'ea0')) ? true : `${events.length} events: ${events.map((e) => `${e.kind} ${e.action}`).join(', ')}`,
+      events.some(has('address', 'removed', 'ea0'))
+        ? true
+        : `${events.length} events: ${events.map((e) => `${e.kind} ${e.action}`).join(', ')}`,
     );
     assert.ok(p.events.every((e) => (e.seq as number) > afterFlap));
     assert.ok(!p.events.some(has('flap', 'down', 'ea0')), 'the flap before the cursor is not repeated');
@@ -262,7 +291,11 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     assert.ok((await page(`?interface=ea1&${ours}`)).events.every((e) => e.interface === 'ea1'));
     const elsewhere = await page('?netns=nle-no-such-namespace');
     assert.deepEqual(elsewhere.events, []);
-    assert.equal(elsewhere.next, elsewhere.latest, 'a filter that matches nothing still moves the cursor to the newest seq');
+    assert.equal(
+      elsewhere.next,
+      elsewhere.latest,
+      'a filter that matches nothing still moves the cursor to the newest seq',
+    );
   });
 
   test('limit pages from the cursor: more and next continue exactly where it stopped', async () => {
@@ -311,7 +344,10 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     await poll('the stream preface', () => (s.body.includes('retry:') ? true : JSON.stringify(s.body)));
     assert.equal(s.events().length, 0, 'without since or Last-Event-ID only new events come');
     ns.ip('link', 'set', 'dev', 'eb0', 'down');
-    const m = await s.waitFor('flap down eb0', (x) => x.event === 'message' && has('flap', 'down', 'eb0')(JSON.parse(x.data) as Json));
+    const m = await s.waitFor(
+      'flap down eb0',
+      (x) => x.event === 'message' && has('flap', 'down', 'eb0')(JSON.parse(x.data) as Json),
+    );
     const e = JSON.parse(m.data) as Json;
     assert.equal(m.id, String(e.seq));
     assert.equal(e.netns, ns.name);
@@ -320,9 +356,17 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     const api = await page(`?since=${(e.seq as number) - 1}&limit=1`);
     assert.deepEqual(api.events[0], e);
     ns.ip('link', 'set', 'dev', 'eb0', 'up');
-    await s.waitFor('link changed eb0 admin down->up', (x) => x.event === 'message' && has('link', 'changed', 'eb0', (ev) => (ev.state as Json).admin === 'up')(JSON.parse(x.data) as Json));
+    await s.waitFor(
+      'link changed eb0 admin down->up',
+      (x) =>
+        x.event === 'message' &&
+        has('link', 'changed', 'eb0', (ev) => (ev.state as Json).admin === 'up')(JSON.parse(x.data) as Json),
+    );
     const ids = s.messages.filter((x) => x.event === 'message').map((x) => Number(x.id));
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+    );
     closeStreams();
   });
 
@@ -358,8 +402,15 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     // The metrics say so: the clients following now, the one turned away, nobody cut off.
     const m = await ex!.scrape();
     assert.equal(m.value('netlink_event_stream_clients', {}), MAX_CLIENTS, m.show('netlink_event_stream_clients'));
-    assert.ok((m.value('netlink_event_stream_refused_total', {}) ?? 0) >= 1, m.show('netlink_event_stream_refused_total'));
-    assert.equal(m.value('netlink_event_stream_disconnects_total', { reason: 'stalled' }), 0, m.show('netlink_event_stream_disconnects_total'));
+    assert.ok(
+      (m.value('netlink_event_stream_refused_total', {}) ?? 0) >= 1,
+      m.show('netlink_event_stream_refused_total'),
+    );
+    assert.equal(
+      m.value('netlink_event_stream_disconnects_total', { reason: 'stalled' }),
+      0,
+      m.show('netlink_event_stream_disconnects_total'),
+    );
     // The JSON API is not capped.
     assert.equal((await get('')).status, 200);
     held[0]!.close();
@@ -436,7 +487,11 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
 describe('event stream backpressure (in-process)', { timeout: 60_000 }, () => {
   test('a client that stops reading is disconnected once the ring overwrote what it was not sent; others keep up', async () => {
     const warnings: string[] = [];
-    const logger = createLogger('warn', 'json', (line) => void warnings.push((JSON.parse(line) as { msg: string }).msg));
+    const logger = createLogger(
+      'warn',
+      'json',
+      (line) => void warnings.push((JSON.parse(line) as { msg: string }).msg),
+    );
     const ring = new EventRing(50);
     const bus = new EventBus();
     bus.subscribe((e) => ring.push(e));
@@ -463,15 +518,32 @@ describe('event stream backpressure (in-process)', { timeout: 60_000 }, () => {
         'the stalled client disconnected',
         async () => {
           for (let i = 0; i < 10; i++) {
-            bus.publish({ netns: '', kind: 'vip', action: 'acquired', interface: 'lo', ifindex: 1, vip: '192.0.2.10', name, holders: ['lo'] });
+            bus.publish({
+              netns: '',
+              kind: 'vip',
+              action: 'acquired',
+              interface: 'lo',
+              ifindex: 1,
+              vip: '192.0.2.10',
+              name,
+              holders: ['lo'],
+            });
             published++;
           }
-          await poll('the reader has every event', () => (reader.messages.length === published ? true : `${reader.messages.length}/${published}`));
-          return warnings.some((w) => w.startsWith('event stream client too slow')) ? true : `${published} events published (${(published * name.length) >> 20} MiB)`;
+          await poll('the reader has every event', () =>
+            reader.messages.length === published ? true : `${reader.messages.length}/${published}`,
+          );
+          return warnings.some((w) => w.startsWith('event stream client too slow'))
+            ? true
+            : `${published} events published (${(published * name.length) >> 20} MiB)`;
         },
         { timeoutMs: 30_000, intervalMs: 1 },
       );
-      assert.equal(routes.streamStats().tooSlow, 1, 'counted for netlink_event_stream_disconnects_total{reason="too_slow"}');
+      assert.equal(
+        routes.streamStats().tooSlow,
+        1,
+        'counted for netlink_event_stream_disconnects_total{reason="too_slow"}',
+      );
       // The slot is free again: a new client is accepted (cap 2: the reader and this one).
       const next = await SseClient.open(`http://127.0.0.1:${port}/api/v1/events/stream`);
       assert.equal(next.status, 200);
@@ -479,7 +551,10 @@ describe('event stream backpressure (in-process)', { timeout: 60_000 }, () => {
       // The reader that keeps up got every event in order, none lost.
       assert.equal(reader.ended, false);
       const ids = reader.messages.map((m) => Number(m.id));
-      assert.deepEqual(ids, Array.from({ length: published }, (_, i) => i + 1));
+      assert.deepEqual(
+        ids,
+        Array.from({ length: published }, (_, i) => i + 1),
+      );
     } finally {
       stalled.destroy();
       reader.close();
@@ -494,7 +569,9 @@ describe('event stream backpressure (in-process)', { timeout: 60_000 }, () => {
     const bus = new EventBus();
     bus.subscribe((e) => ring.push(e));
     const routes = createEventRoutes({ ring, bus, maxStreamClients: 4, logger, heartbeatMs: 50 });
-    const server = http.createServer((req, res) => void routes.routes[new URL(req.url ?? '/', 'http://x').pathname]!.handle(req, res));
+    const server = http.createServer(
+      (req, res) => void routes.routes[new URL(req.url ?? '/', 'http://x').pathname]!.handle(req, res),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     const url = `http://127.0.0.1:${port}/api/v1/events/stream`;
@@ -503,8 +580,14 @@ describe('event stream backpressure (in-process)', { timeout: 60_000 }, () => {
     bus.publish({ netns: '', kind: 'flap', action: 'down', interface: 'eth0', ifindex: 2, flaps: 1, oper: 'down' });
     await b.waitFor('the flap', (m) => m.id === '1');
     await a.waitFor('the flap', (m) => m.id === '1');
-    assert.deepEqual(a.events().map((e) => e.kind), ['flap'], 'a stream without since starts with the next event');
-    await poll('two heartbeats', () => (a.comments.filter((c) => c === 'heartbeat').length >= 2 ? true : JSON.stringify(a.comments)));
+    assert.deepEqual(
+      a.events().map((e) => e.kind),
+      ['flap'],
+      'a stream without since starts with the next event',
+    );
+    await poll('two heartbeats', () =>
+      a.comments.filter((c) => c === 'heartbeat').length >= 2 ? true : JSON.stringify(a.comments),
+    );
     routes.close();
     await poll('both streams ended', () => (a.ended && b.ended ? true : `a ${a.ended}, b ${b.ended}`));
     const c = await SseClient.open(url);

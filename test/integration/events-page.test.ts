@@ -21,7 +21,8 @@ const ARTIFACTS = path.resolve(__dirname, '..', '..', '..', 'test-artifacts');
 const ODD = `<b>x&"'`;
 
 function browserProblem(): string | undefined {
-  if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is missing: apt-get install -y chromium (npm test's pretest installs it as root)`;
+  if (!fs.existsSync(CHROMIUM))
+    return `${CHROMIUM} is missing: apt-get install -y chromium (npm test's pretest installs it as root)`;
   return undefined;
 }
 
@@ -64,7 +65,9 @@ async function rows(page: Page): Promise<Row[]> {
   return (await page.evaluate(ROWS_JS)) as Row[];
 }
 
-const suite = missing ? (name: string, opts: { timeout?: number }, fn: () => void) => describe(name, { ...opts, skip: missing }, fn) : liveDescribe;
+const suite = missing
+  ? (name: string, opts: { timeout?: number }, fn: () => void) => describe(name, { ...opts, skip: missing }, fn)
+  : liveDescribe;
 
 suite('/events in headless chromium', { timeout: 180_000 }, () => {
   let ns: Netns;
@@ -87,7 +90,15 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
       executablePath: CHROMIUM,
       headless: true,
       // playwright-core adds --headless and a fresh temporary --user-data-dir itself.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
@@ -121,7 +132,11 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
     ns.ip('link', 'set', 'dev', 'pw0', 'down');
     ns.ip('link', 'set', 'dev', 'pw0', 'up');
     await page.waitForSelector('#rows tr[data-kind="flap"][data-interface="pw0"]', { timeout: 10_000 });
-    await waitInPage(page, 'the link row of pw0 coming back up', `[...document.querySelectorAll('#rows tr[data-kind="link"][data-interface="pw0"]')].some((tr) => tr.textContent.includes('admin down\u2192up'))`);
+    await waitInPage(
+      page,
+      'the link row of pw0 coming back up',
+      `[...document.querySelectorAll('#rows tr[data-kind="link"][data-interface="pw0"]')].some((tr) => tr.textContent.includes('admin down\u2192up'))`,
+    );
     assert.equal(await page.evaluate('window.stayed'), true, 'the page was not reloaded');
     const after = await rows(page);
     const flap = after.find((r) => r.kind === 'flap' && r.iface === 'pw0')!;
@@ -129,7 +144,11 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
     assert.deepEqual(flap.cells.slice(1, 5), [ns.name, 'flap', 'down', 'pw0']);
     assert.match(flap.cells[5]!, /flaps 1/);
     const seqs = after.map((r) => r.seq);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest on top');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => b - a),
+      'newest on top',
+    );
     assert.equal(new Set(seqs).size, seqs.length, 'no event twice');
     assert.ok(seqs.includes(before[0]!.seq), 'the earlier rows stay');
   });
@@ -138,25 +157,40 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
     await page.selectOption('#f-kind', 'flap');
     let shown = (await rows(page)).filter((r) => !r.hidden);
     assert.ok(shown.length >= 1);
-    assert.ok(shown.every((r) => r.kind === 'flap'), JSON.stringify(shown));
-    assert.ok((await rows(page)).some((r) => r.kind === 'address' && r.hidden), 'the address row is hidden');
-    assert.match(await page.textContent('#count') ?? '', /of \d+ events shown/);
+    assert.ok(
+      shown.every((r) => r.kind === 'flap'),
+      JSON.stringify(shown),
+    );
+    assert.ok(
+      (await rows(page)).some((r) => r.kind === 'address' && r.hidden),
+      'the address row is hidden',
+    );
+    assert.match((await page.textContent('#count')) ?? '', /of \d+ events shown/);
     await page.fill('#f-interface', 'PW0');
     shown = (await rows(page)).filter((r) => !r.hidden);
     assert.ok(shown.length >= 1 && shown.every((r) => r.kind === 'flap' && r.iface === 'pw0'), JSON.stringify(shown));
     assert.match(page.url(), /[?&]kind=flap/, 'the filters are in the address, to share');
     // A new event that does not match arrives hidden.
     ns.ip('addr', 'add', '10.78.1.1/24', 'dev', 'pw0');
-    await poll('the second address row', async () => ((await rows(page)).filter((r) => r.kind === 'address').length >= 2 ? true : 'not yet'));
+    await poll('the second address row', async () =>
+      (await rows(page)).filter((r) => r.kind === 'address').length >= 2 ? true : 'not yet',
+    );
     assert.ok((await rows(page)).filter((r) => r.kind === 'address').every((r) => r.hidden));
     await page.selectOption('#f-kind', '');
     await page.fill('#f-interface', '');
-    assert.ok((await rows(page)).every((r) => !r.hidden), 'no filter, every row');
+    assert.ok(
+      (await rows(page)).every((r) => !r.hidden),
+      'no filter, every row',
+    );
   });
 
   test('an interface name made of HTML characters shows as text', async () => {
     ns.ip('link', 'add', 'name', ODD, 'type', 'veth', 'peer', 'name', 'pw2');
-    await waitInPage(page, `a row for ${ODD}`, `[...document.querySelectorAll('#rows tr')].some((tr) => tr.getAttribute('data-interface') === ${JSON.stringify(ODD)})`);
+    await waitInPage(
+      page,
+      `a row for ${ODD}`,
+      `[...document.querySelectorAll('#rows tr')].some((tr) => tr.getAttribute('data-interface') === ${JSON.stringify(ODD)})`,
+    );
     const row = (await rows(page)).find((r) => r.iface === ODD)!;
     assert.equal(row.cells[4], ODD);
     assert.equal(await page.locator('#rows b').count(), 0, 'no element made from event data');
@@ -169,11 +203,18 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
       clientWidth: document.documentElement.clientWidth,
       rowDisplay: getComputedStyle(document.querySelector('#rows tr')).display,
     })`)) as { scrollWidth: number; clientWidth: number; rowDisplay: string };
-    assert.ok(size.scrollWidth <= size.clientWidth, `page ${size.scrollWidth} px wide in a ${size.clientWidth} px screen`);
+    assert.ok(
+      size.scrollWidth <= size.clientWidth,
+      `page ${size.scrollWidth} px wide in a ${size.clientWidth} px screen`,
+    );
     assert.equal(size.rowDisplay, 'block');
     await page.screenshot({ path: path.join(ARTIFACTS, 'events-page.png'), fullPage: false, animations: 'disabled' });
     await page.setViewportSize({ width: 1280, height: 800 });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'events-page-wide.png'), fullPage: false, animations: 'disabled' });
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'events-page-wide.png'),
+      fullPage: false,
+      animations: 'disabled',
+    });
     assert.ok(fs.statSync(path.join(ARTIFACTS, 'events-page.png')).size > 0);
   });
 

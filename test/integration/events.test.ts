@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { EventsProcess, poll, startEvents } from '../helpers/exporter';
 
-
 // ---------------------------------------------------------------------------------------------
 // The two formats
 
@@ -42,10 +41,22 @@ type Json = Record<string, unknown>;
 
 const BASE_KEYS = ['seq', 'time', 'netns', 'kind', 'action', 'interface', 'ifindex'];
 const KIND_KEYS: Record<string, { required: string[]; optional: string[]; actions: string[] }> = {
-  link: { required: ['state'], optional: ['previous', 'oldName', 'linkKind', 'mac'], actions: ['added', 'removed', 'changed', 'renamed'] },
+  link: {
+    required: ['state'],
+    optional: ['previous', 'oldName', 'linkKind', 'mac'],
+    actions: ['added', 'removed', 'changed', 'renamed'],
+  },
   flap: { required: ['flaps', 'oper'], optional: [], actions: ['down'] },
-  address: { required: ['family', 'address', 'prefixLength', 'scope', 'flags'], optional: [], actions: ['added', 'removed'] },
-  route: { required: ['family', 'table', 'protocol', 'destination', 'type'], optional: ['gateway'], actions: ['added', 'removed', 'replaced', 'flushed'] },
+  address: {
+    required: ['family', 'address', 'prefixLength', 'scope', 'flags'],
+    optional: [],
+    actions: ['added', 'removed'],
+  },
+  route: {
+    required: ['family', 'table', 'protocol', 'destination', 'type'],
+    optional: ['gateway'],
+    actions: ['added', 'removed', 'replaced', 'flushed'],
+  },
   resync: { required: ['reason'], optional: [], actions: ['started', 'completed'] },
 };
 
@@ -62,7 +73,10 @@ function schemaProblems(e: Json): string[] {
   type('action', 'string');
   type('interface', 'string');
   type('ifindex', 'number');
-  if (typeof e.time === 'string' && (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(e.time) || Number.isNaN(Date.parse(e.time)))) {
+  if (
+    typeof e.time === 'string' &&
+    (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(e.time) || Number.isNaN(Date.parse(e.time)))
+  ) {
     p.push(`time ${e.time} is not ISO 8601 UTC`);
   }
   const spec = KIND_KEYS[String(e.kind)];
@@ -70,7 +84,8 @@ function schemaProblems(e: Json): string[] {
   if (!spec.actions.includes(String(e.action))) p.push(`kind ${e.kind}: unknown action ${JSON.stringify(e.action)}`);
   for (const k of spec.required) if (!(k in e)) p.push(`kind ${e.kind}: missing ${k}`);
   for (const k of Object.keys(e)) {
-    if (!BASE_KEYS.includes(k) && !spec.required.includes(k) && !spec.optional.includes(k)) p.push(`kind ${e.kind}: unexpected key ${k}`);
+    if (!BASE_KEYS.includes(k) && !spec.required.includes(k) && !spec.optional.includes(k))
+      p.push(`kind ${e.kind}: unexpected key ${k}`);
   }
   const linkState = (k: string) => {
     const s = e[k] as Json | undefined;
@@ -97,7 +112,8 @@ function schemaProblems(e: Json): string[] {
     type('address', 'string');
     type('prefixLength', 'number');
     type('scope', 'string');
-    if (!Array.isArray(e.flags) || !(e.flags as unknown[]).every((f) => typeof f === 'string')) p.push(`flags = ${JSON.stringify(e.flags)}`);
+    if (!Array.isArray(e.flags) || !(e.flags as unknown[]).every((f) => typeof f === 'string'))
+      p.push(`flags = ${JSON.stringify(e.flags)}`);
   }
   if (e.kind === 'route') {
     if (e.family !== 'inet' && e.family !== 'inet6') p.push(`family = ${JSON.stringify(e.family)}`);
@@ -136,7 +152,9 @@ function runScript(format: 'human' | 'json'): void {
         (l) => {
           const parsed = validate(l);
           hit = left.find((x) =>
-            format === 'human' ? (parsed as HumanLine).netns === ns.name && x.human(parsed as HumanLine) : (parsed as Json).netns === ns.name && x.json(parsed as Json),
+            format === 'human'
+              ? (parsed as HumanLine).netns === ns.name && x.human(parsed as HumanLine)
+              : (parsed as Json).netns === ns.name && x.json(parsed as Json),
           );
           return hit !== undefined;
         },
@@ -171,8 +189,10 @@ function runScript(format: 'human' | 'json'): void {
     return e;
   }
 
-  const isH = (kind: string, action: string, iface: string) => (h: HumanLine) => h.kind === kind && h.action === action && h.iface === iface;
-  const isJ = (kind: string, action: string, iface: string) => (e: Json) => e.kind === kind && e.action === action && e.interface === iface;
+  const isH = (kind: string, action: string, iface: string) => (h: HumanLine) =>
+    h.kind === kind && h.action === action && h.iface === iface;
+  const isJ = (kind: string, action: string, iface: string) => (e: Json) =>
+    e.kind === kind && e.action === action && e.interface === iface;
   /** "up" or "x->up": the value after a possible transition. */
   const now = (v: string | undefined) => v?.split('->').pop();
 
@@ -197,7 +217,11 @@ function runScript(format: 'human' | 'json'): void {
         probe = `pr${Date.now() % 100000}`;
         ns.ip('link', 'add', 'name', probe, 'type', 'veth', 'peer', 'name', `${probe}p`);
         try {
-          await ev!.nextLine(`link added ${probe}`, (l) => l.includes(probe) && /\blink\b/.test(l) && /\badded\b/.test(l), 1_000);
+          await ev!.nextLine(
+            `link added ${probe}`,
+            (l) => l.includes(probe) && /\blink\b/.test(l) && /\badded\b/.test(l),
+            1_000,
+          );
           return true;
         } catch {
           return `no event for ${probe} yet`;
@@ -206,7 +230,10 @@ function runScript(format: 'human' | 'json'): void {
       { timeoutMs: 20_000, intervalMs: 1 },
     );
     ns.ip('link', 'del', 'dev', probe);
-    await ev!.nextLine(`link removed ${probe}`, (l) => l.includes(probe) && /\bremoved\b/.test(l) && /\blink\b/.test(l));
+    await ev!.nextLine(
+      `link removed ${probe}`,
+      (l) => l.includes(probe) && /\bremoved\b/.test(l) && /\blink\b/.test(l),
+    );
   });
 
   after(async () => {
@@ -240,12 +267,21 @@ function runScript(format: 'human' | 'json'): void {
 
   test(`${format}: link up (admin, oper and carrier up)`, async () => {
     const idx = ns.ifindex('ev0');
-    ns.batch(['link set dev ev0 addrgenmode none', 'link set dev ev1 addrgenmode none', 'link set dev ev1 up', 'link set dev ev0 up']);
+    ns.batch([
+      'link set dev ev0 addrgenmode none',
+      'link set dev ev1 addrgenmode none',
+      'link set dev ev1 up',
+      'link set dev ev0 up',
+    ]);
     await kernelOper('ev0', 'UP');
     await expectEvents([
       {
         what: 'link changed ev0 to admin=up oper=up carrier=up',
-        human: (h) => isH('link', 'changed', 'ev0')(h) && now(h.kv.admin) === 'up' && now(h.kv.oper) === 'up' && now(h.kv.carrier) === 'up',
+        human: (h) =>
+          isH('link', 'changed', 'ev0')(h) &&
+          now(h.kv.admin) === 'up' &&
+          now(h.kv.oper) === 'up' &&
+          now(h.kv.carrier) === 'up',
         json: (e) => {
           const s = e.state as Json;
           return isJ('link', 'changed', 'ev0')(e) && s.admin === 'up' && s.oper === 'up' && s.carrier === 'up';
@@ -437,7 +473,11 @@ function runScript(format: 'human' | 'json'): void {
     for (const l of ev!.unread()) validate(l);
     const st = await ev!.stop();
     for (const l of ev!.unread()) validate(l);
-    assert.deepEqual({ code: st.code, signal: st.signal, killed: st.killed }, { code: 0, signal: null, killed: false }, ev!.stderr.tail(20));
+    assert.deepEqual(
+      { code: st.code, signal: st.signal, killed: st.killed },
+      { code: 0, signal: null, killed: false },
+      ev!.stderr.tail(20),
+    );
     assert.ok(all.length > 0);
   });
 }

@@ -41,7 +41,9 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
 
   async function exemplarsOf(selector: string): Promise<ExemplarResult[]> {
     const now = Date.now() / 1000;
-    return promApi<ExemplarResult[]>(`/api/v1/query_exemplars?query=${encodeURIComponent(selector)}&start=${now - 600}&end=${now + 60}`);
+    return promApi<ExemplarResult[]>(
+      `/api/v1/query_exemplars?query=${encodeURIComponent(selector)}&start=${now - 600}&end=${now + 60}`,
+    );
   }
 
   async function waitForExemplar(selector: string, traceId: string): Promise<ExemplarResult['exemplars'][number]> {
@@ -51,7 +53,9 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
       async () => {
         const results = await exemplarsOf(selector);
         found = results.flatMap((r) => r.exemplars).find((e) => e.labels.trace_id === traceId);
-        return found ? true : `exemplars: ${JSON.stringify(results.map((r) => r.exemplars.map((e) => e.labels.trace_id)))}`;
+        return found
+          ? true
+          : `exemplars: ${JSON.stringify(results.map((r) => r.exemplars.map((e) => e.labels.trace_id)))}`;
       },
       { timeoutMs: 20_000, intervalMs: 200 },
     ).catch((e: Error) => {
@@ -71,7 +75,11 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
       netns: [ns.name],
       env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
     });
-    prometheus = await TestPrometheus.start({ job: JOB, target: `127.0.0.1:${ex.port}`, flags: ['--enable-feature=exemplar-storage'] });
+    prometheus = await TestPrometheus.start({
+      job: JOB,
+      target: `127.0.0.1:${ex.port}`,
+      flags: ['--enable-feature=exemplar-storage'],
+    });
   });
 
   after(async () => {
@@ -96,15 +104,23 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
     const textNames = new Set(text.samples.map((s) => s.name));
     // OpenMetrics adds each counter sample's `_created` sample; a Prometheus without
     // created-timestamp zero ingestion (this one) stores those as series of their own.
-    const createdNames = new Set([...text.types].filter(([, type]) => type === 'counter').map(([name]) => name.replace(/_total$/, '_created')));
+    const createdNames = new Set(
+      [...text.types].filter(([, type]) => type === 'counter').map(([name]) => name.replace(/_total$/, '_created')),
+    );
     await poll(
       'Prometheus has every metric name of the exposition',
       async () => {
-        const r = await promApi<{ result: { metric: { __name__: string } }[] }>(`/api/v1/query?query=${encodeURIComponent(`count by (__name__) ({job="${JOB}"})`)}`);
-        const got = new Set(r.result.map((x) => x.metric.__name__).filter((n) => n !== 'up' && !n.startsWith('scrape_')));
+        const r = await promApi<{ result: { metric: { __name__: string } }[] }>(
+          `/api/v1/query?query=${encodeURIComponent(`count by (__name__) ({job="${JOB}"})`)}`,
+        );
+        const got = new Set(
+          r.result.map((x) => x.metric.__name__).filter((n) => n !== 'up' && !n.startsWith('scrape_')),
+        );
         const missing = [...textNames].filter((n) => !got.has(n));
         const extra = [...got].filter((n) => !textNames.has(n) && !createdNames.has(n));
-        return missing.length === 0 && extra.length === 0 ? true : `missing ${missing.join(', ') || '-'}; extra ${extra.join(', ') || '-'}`;
+        return missing.length === 0 && extra.length === 0
+          ? true
+          : `missing ${missing.join(', ') || '-'}; extra ${extra.join(', ') || '-'}`;
       },
       { timeoutMs: 15_000, intervalMs: 200 },
     );
@@ -116,26 +132,47 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
     await ex!.waitForValue('netlink_interface_up', labels, 0);
     ns.ip('link', 'set', 'dev', 'xe0', 'up');
     await ex!.waitForValue('netlink_interface_up', labels, 1);
-    await receiver!.waitFor('the outage span of xe0', () => (receiver!.find('interface.outage', { 'network.interface.name': 'xe0' }).length === 1 ? true : 'none yet'));
+    await receiver!.waitFor('the outage span of xe0', () =>
+      receiver!.find('interface.outage', { 'network.interface.name': 'xe0' }).length === 1 ? true : 'none yet',
+    );
     const [span] = receiver!.find('interface.outage', { 'network.interface.name': 'xe0' });
     // In the exposition first (OpenMetrics only)...
     const om = await getOpenMetrics(`${ex!.baseUrl}/metrics`);
-    const line = om.body.split('\n').find((l) => l.startsWith(`netlink_interface_flaps_total{netns="${ns.name}",interface="xe0"}`));
-    assert.match(line ?? '', new RegExp(`^\\S+ 1 # \\{trace_id="${span!.traceId}",span_id="${span!.spanId}"\\} 1 \\d+\\.\\d{3}$`), `the flap counter line: ${line}`);
+    const line = om.body
+      .split('\n')
+      .find((l) => l.startsWith(`netlink_interface_flaps_total{netns="${ns.name}",interface="xe0"}`));
+    assert.match(
+      line ?? '',
+      new RegExp(`^\\S+ 1 # \\{trace_id="${span!.traceId}",span_id="${span!.spanId}"\\} 1 \\d+\\.\\d{3}$`),
+      `the flap counter line: ${line}`,
+    );
     // ...then in Prometheus.
-    const exemplar = await waitForExemplar(`netlink_interface_flaps_total{netns="${ns.name}",interface="xe0"}`, span!.traceId);
+    const exemplar = await waitForExemplar(
+      `netlink_interface_flaps_total{netns="${ns.name}",interface="xe0"}`,
+      span!.traceId,
+    );
     assert.equal(exemplar.labels.span_id, span!.spanId);
     assert.equal(Number(exemplar.value), 1);
-    assert.ok(Math.abs(exemplar.timestamp * 1000 - span!.startMs) < 2, `exemplar time ${exemplar.timestamp} is the outage start ${span!.startMs / 1000}`);
+    assert.ok(
+      Math.abs(exemplar.timestamp * 1000 - span!.startMs) < 2,
+      `exemplar time ${exemplar.timestamp} is the outage start ${span!.startMs / 1000}`,
+    );
   });
 
   test('an address added: its span trace id is an exemplar of netlink_address_changes_total{action="added"}', async () => {
     ns.ip('addr', 'add', '10.67.0.1/24', 'dev', 'xe1');
-    await receiver!.waitFor('the address span', () => (receiver!.find('address.added', { 'netlink.address.ip': '10.67.0.1' }).length === 1 ? true : 'none yet'));
+    await receiver!.waitFor('the address span', () =>
+      receiver!.find('address.added', { 'netlink.address.ip': '10.67.0.1' }).length === 1 ? true : 'none yet',
+    );
     const [span] = receiver!.find('address.added', { 'netlink.address.ip': '10.67.0.1' });
-    const exemplar = await waitForExemplar(`netlink_address_changes_total{netns="${ns.name}",interface="xe1",family="inet",action="added"}`, span!.traceId);
+    const exemplar = await waitForExemplar(
+      `netlink_address_changes_total{netns="${ns.name}",interface="xe1",family="inet",action="added"}`,
+      span!.traceId,
+    );
     assert.equal(exemplar.labels.span_id, span!.spanId);
-    const none = await exemplarsOf(`netlink_address_changes_total{netns="${ns.name}",interface="xe1",action="removed"}`);
+    const none = await exemplarsOf(
+      `netlink_address_changes_total{netns="${ns.name}",interface="xe1",action="removed"}`,
+    );
     assert.equal(none.flatMap((r) => r.exemplars).length, 0, 'no exemplar on a series no span moved');
   });
 
@@ -143,7 +180,10 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
     const res = await ex!.get('/metrics');
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     assert.ok(!res.body.includes(' # {'), 'no exemplar in the text format');
-    assert.ok(res.body.includes('netlink_trace_spans_dropped_total{reason="queue_full"} 0\n'), 'the drop counter, tracing being on');
+    assert.ok(
+      res.body.includes('netlink_trace_spans_dropped_total{reason="queue_full"} 0\n'),
+      'the drop counter, tracing being on',
+    );
     const r = spawnSync('promtool', ['check', 'metrics'], { input: res.body, encoding: 'utf8' });
     assert.equal(r.status, 0, `promtool check metrics:\n${r.stdout}${r.stderr}`);
   });

@@ -51,18 +51,44 @@ liveDescribe('exposition', { timeout: 60_000 }, () => {
   test('the netns label is the path as given, and the state is there on the first scrape', () => {
     const s = parseExposition(text);
     const netns = ns.path;
-    assert.equal(s.value('netlink_interface_up', { netns, interface: 'ex0' }), 1, s.show('netlink_interface_up', { netns }));
     assert.equal(
-      s.value('netlink_default_route_info', { netns, table: 'main', family: 'inet', interface: 'ex0', gateway: '10.50.0.2', protocol: 'dhcp' }),
+      s.value('netlink_interface_up', { netns, interface: 'ex0' }),
+      1,
+      s.show('netlink_interface_up', { netns }),
+    );
+    assert.equal(
+      s.value('netlink_default_route_info', {
+        netns,
+        table: 'main',
+        family: 'inet',
+        interface: 'ex0',
+        gateway: '10.50.0.2',
+        protocol: 'dhcp',
+      }),
       1,
       s.show('netlink_default_route_info', { netns }),
     );
-    assert.equal(s.value('netlink_routes', { netns, table: '100', family: 'inet', protocol: 'bird' }), 1, s.show('netlink_routes', { netns }));
-    assert.equal(s.value('netlink_routes', { netns, table: 'main', family: 'inet', protocol: 'static' }), 1, s.show('netlink_routes', { netns }));
-    assert.equal(s.value('netlink_routes', { netns, table: 'main', family: 'inet6', protocol: 'ospf' }), 1, s.show('netlink_routes', { netns }));
+    assert.equal(
+      s.value('netlink_routes', { netns, table: '100', family: 'inet', protocol: 'bird' }),
+      1,
+      s.show('netlink_routes', { netns }),
+    );
+    assert.equal(
+      s.value('netlink_routes', { netns, table: 'main', family: 'inet', protocol: 'static' }),
+      1,
+      s.show('netlink_routes', { netns }),
+    );
+    assert.equal(
+      s.value('netlink_routes', { netns, table: 'main', family: 'inet6', protocol: 'ospf' }),
+      1,
+      s.show('netlink_routes', { netns }),
+    );
     assert.equal(s.value('netlink_namespace_ready', { netns }), 1);
     // The state came from the dump (link-local DAD may still add notifications, so no check on those).
-    assert.ok((s.value('netlink_dump_messages_total', { netns, type: 'RTM_NEWROUTE' }) ?? 0) >= 4, s.show('netlink_dump_messages_total', { netns }));
+    assert.ok(
+      (s.value('netlink_dump_messages_total', { netns, type: 'RTM_NEWROUTE' }) ?? 0) >= 4,
+      s.show('netlink_dump_messages_total', { netns }),
+    );
   });
 
   test('OpenMetrics: every counter sample is followed by its _created sample, the time its label set was first seen', async () => {
@@ -72,7 +98,8 @@ liveDescribe('exposition', { timeout: 60_000 }, () => {
     ns.ip('link', 'add', 'late0', 'type', 'veth', 'peer', 'name', 'late1');
     ns.ip('route', 'add', '10.53.0.0/24', 'via', '10.50.0.3', 'proto', 'babel');
     await ex!.waitFor('late0 and the babel group', (sc) =>
-      sc.value('netlink_interface_carrier_changes_total', { netns, interface: 'late0' }) !== undefined && sc.value('netlink_routes', { netns, table: 'main', family: 'inet', protocol: 'babel' }) === 1
+      sc.value('netlink_interface_carrier_changes_total', { netns, interface: 'late0' }) !== undefined &&
+      sc.value('netlink_routes', { netns, table: 'main', family: 'inet', protocol: 'babel' }) === 1
         ? true
         : 'not yet',
     );
@@ -88,7 +115,9 @@ liveDescribe('exposition', { timeout: 60_000 }, () => {
       const space = line.lastIndexOf(' ');
       const series = line.slice(0, space);
       const brace = series.indexOf('{');
-      return brace < 0 ? [series, '', line.slice(space + 1)] : [series.slice(0, brace), series.slice(brace), line.slice(space + 1)];
+      return brace < 0
+        ? [series, '', line.slice(space + 1)]
+        : [series.slice(0, brace), series.slice(brace), line.slice(space + 1)];
     };
     // Interfaces found by the initial dump: the kernel's counters predate the exporter (no _created).
     const kernelCounter = /^netlink_interface_carrier(_up|_down)?_changes_total$/;
@@ -102,7 +131,8 @@ liveDescribe('exposition', { timeout: 60_000 }, () => {
       if (name.endsWith('_created')) {
         const [previousName, previousLabels] = split(lines[i - 1] ?? ' ');
         const family = name.slice(0, -'_created'.length);
-        if (types.get(family) !== 'counter' || previousName !== `${family}_total` || previousLabels !== labels) stray.push(line);
+        if (types.get(family) !== 'counter' || previousName !== `${family}_total` || previousLabels !== labels)
+          stray.push(line);
         continue;
       }
       if (!name.endsWith('_total') || types.get(name.slice(0, -'_total'.length)) !== 'counter') continue;
@@ -123,9 +153,15 @@ liveDescribe('exposition', { timeout: 60_000 }, () => {
     for (const [what, t] of [
       ['late0 carrier changes', at('netlink_interface_carrier_changes_total', `${ns_},interface="late0"`)],
       ['late0 flaps', at('netlink_interface_flaps_total', `${ns_},interface="late0"`)],
-      ['babel routes added', at('netlink_route_changes_total', `${ns_},table="main",family="inet",protocol="babel",action="added"`)],
+      [
+        'babel routes added',
+        at('netlink_route_changes_total', `${ns_},table="main",family="inet",protocol="babel",action="added"`),
+      ],
     ] as const) {
-      assert.ok(t >= Math.floor(bornAfter * 1000) / 1000 && t <= bornBefore, `${what}: _created ${t} not within [${bornAfter}, ${bornBefore}]`);
+      assert.ok(
+        t >= Math.floor(bornAfter * 1000) / 1000 && t <= bornBefore,
+        `${what}: _created ${t} not within [${bornAfter}, ${bornBefore}]`,
+      );
     }
     // Born with the exporter (the initial dump): before the changes above.
     assert.ok(at('netlink_interface_flaps_total', `${ns_},interface="ex0"`) < bornAfter);

@@ -12,7 +12,6 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
 
-
 interface End {
   ns: Netns;
   iface: string;
@@ -49,13 +48,24 @@ liveDescribe('flaps', { timeout: 120_000 }, () => {
     const wrong: string[] = [];
     const flapDelta = got.flaps === undefined ? undefined : got.flaps - base.flaps;
     if (flapDelta !== k.down - base.down) {
-      wrong.push(`${e.iface}: netlink_interface_flaps_total delta ${flapDelta} (value ${got.flaps}), kernel carrier_down_count delta ${k.down - base.down} (${base.down} -> ${k.down})`);
+      wrong.push(
+        `${e.iface}: netlink_interface_flaps_total delta ${flapDelta} (value ${got.flaps}), kernel carrier_down_count delta ${k.down - base.down} (${base.down} -> ${k.down})`,
+      );
     }
-    if (got.changes !== k.changes) wrong.push(`${e.iface}: netlink_interface_carrier_changes_total ${got.changes}, kernel carrier_changes ${k.changes}`);
-    if (got.up !== k.up) wrong.push(`${e.iface}: netlink_interface_carrier_up_changes_total ${got.up}, kernel carrier_up_count ${k.up}`);
-    if (got.down !== k.down) wrong.push(`${e.iface}: netlink_interface_carrier_down_changes_total ${got.down}, kernel carrier_down_count ${k.down}`);
+    if (got.changes !== k.changes)
+      wrong.push(
+        `${e.iface}: netlink_interface_carrier_changes_total ${got.changes}, kernel carrier_changes ${k.changes}`,
+      );
+    if (got.up !== k.up)
+      wrong.push(`${e.iface}: netlink_interface_carrier_up_changes_total ${got.up}, kernel carrier_up_count ${k.up}`);
+    if (got.down !== k.down)
+      wrong.push(
+        `${e.iface}: netlink_interface_carrier_down_changes_total ${got.down}, kernel carrier_down_count ${k.down}`,
+      );
     if (s.value('netlink_interface_up', l) !== (e.ns.link(e.iface).operstate === 'UP' ? 1 : 0)) {
-      wrong.push(`${e.iface}: netlink_interface_up ${s.value('netlink_interface_up', l)}, kernel operstate ${e.ns.link(e.iface).operstate}`);
+      wrong.push(
+        `${e.iface}: netlink_interface_up ${s.value('netlink_interface_up', l)}, kernel operstate ${e.ns.link(e.iface).operstate}`,
+      );
     }
     return wrong;
   }
@@ -76,7 +86,11 @@ liveDescribe('flaps', { timeout: 120_000 }, () => {
     return m;
   }
 
-  async function expectExact(list: End[], base: Map<string, { flaps: number; down: number }>, what: string): Promise<Scrape> {
+  async function expectExact(
+    list: End[],
+    base: Map<string, { flaps: number; down: number }>,
+    what: string,
+  ): Promise<Scrape> {
     return ex!.waitFor(what, (s) => {
       const wrong = list.flatMap((e) => compare(s, e, base.get(`${e.ns.name}/${e.iface}`)!));
       return wrong.length === 0 ? true : wrong.join('; ');
@@ -98,11 +112,16 @@ liveDescribe('flaps', { timeout: 120_000 }, () => {
     other?.delete();
   });
 
-  test('at start: flaps 0 and the carrier counters equal the kernel\'s', async () => {
+  test("at start: flaps 0 and the carrier counters equal the kernel's", async () => {
     const list = ends();
     const base = await baseline(list);
     const s = await expectExact(list, base, 'carrier counters equal to the kernel at start');
-    for (const e of list) assert.equal(s.value('netlink_interface_flaps_total', labels(e)), 0, `${e.iface}: no flap since the exporter started`);
+    for (const e of list)
+      assert.equal(
+        s.value('netlink_interface_flaps_total', labels(e)),
+        0,
+        `${e.iface}: no flap since the exporter started`,
+      );
   });
 
   test('one slow flap (each state seen): +1 on both ends, not 2', async () => {
@@ -135,7 +154,10 @@ liveDescribe('flaps', { timeout: 120_000 }, () => {
     const s = await expectExact(list, base, 'flaps equal to the kernel counter deltas after 5 fast toggles');
     for (const e of list) {
       const ts = s.value('netlink_interface_last_change_timestamp_seconds', labels(e));
-      assert.ok(ts !== undefined && ts >= t0 - 1, `${e.iface}: last_change_timestamp_seconds ${ts} should be >= ${t0.toFixed(3)}`);
+      assert.ok(
+        ts !== undefined && ts >= t0 - 1,
+        `${e.iface}: last_change_timestamp_seconds ${ts} should be >= ${t0.toFixed(3)}`,
+      );
     }
   });
 
@@ -155,17 +177,22 @@ liveDescribe('flaps', { timeout: 120_000 }, () => {
     assert.equal(s.series('netlink_interface_up', { netns: ns.name, interface: 'fx1' }).length, 0);
   });
 
-  test('deleting a watched namespace\'s name releases it: the kernel destroys it (its veth peer goes too)', async () => {
+  test("deleting a watched namespace's name releases it: the kernel destroys it (its veth peer goes too)", async () => {
     // A socket left open inside `other` would keep it, and so fx1 and its peer fx0, alive.
     other.delete();
     await poll(
       `fx0 gone from ${ns.name} (its peer's namespace destroyed)`,
-      () => (ns.links().some((l) => l.ifname === 'fx0') ? `fx0 still in ${ns.name}: the exporter still holds ${other.name}` : true),
+      () =>
+        ns.links().some((l) => l.ifname === 'fx0')
+          ? `fx0 still in ${ns.name}: the exporter still holds ${other.name}`
+          : true,
       { timeoutMs: 15_000 },
     );
     assert.ok(ex!.running, ex!.logs());
     assert.equal((await ex!.get('/-/healthy')).status, 200);
-    await ex!.waitFor('fx0 no longer up', (s) => (s.value('netlink_interface_up', labels({ ns, iface: 'fx0' })) === 1 ? 'fx0 still up' : true));
+    await ex!.waitFor('fx0 no longer up', (s) =>
+      s.value('netlink_interface_up', labels({ ns, iface: 'fx0' })) === 1 ? 'fx0 still up' : true,
+    );
   });
 });
 
@@ -187,14 +214,20 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
   /** In service as the kernel says: IFF_UP and LOWER_UP, operstate UP or UNKNOWN. */
   function kernelInService(iface: string): boolean {
     const l = ns.link(iface);
-    return l.flags.includes('UP') && l.flags.includes('LOWER_UP') && (l.operstate === 'UP' || l.operstate === 'UNKNOWN');
+    return (
+      l.flags.includes('UP') && l.flags.includes('LOWER_UP') && (l.operstate === 'UP' || l.operstate === 'UNKNOWN')
+    );
   }
 
   async function kernelState(iface: string, inService: boolean): Promise<void> {
-    await poll(`${iface} ${inService ? 'in service' : 'out of service'} in the kernel`, () => {
-      const l = ns.link(iface);
-      return kernelInService(iface) === inService ? true : `flags ${l.flags.join(',')}, operstate ${l.operstate}`;
-    }, { timeoutMs: 20_000 });
+    await poll(
+      `${iface} ${inService ? 'in service' : 'out of service'} in the kernel`,
+      () => {
+        const l = ns.link(iface);
+        return kernelInService(iface) === inService ? true : `flags ${l.flags.join(',')}, operstate ${l.operstate}`;
+      },
+      { timeoutMs: 20_000 },
+    );
   }
 
   /**
@@ -202,7 +235,13 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
    * operstate): its flap counter must grow by exactly N, and, when the outage is a carrier loss,
    * so must the kernel's carrier_down_count (by 0 when the carrier is kept).
    */
-  async function outages(iface: string, n: number, down: () => void | Promise<void>, up: () => void | Promise<void>, carrierLoss: boolean): Promise<void> {
+  async function outages(
+    iface: string,
+    n: number,
+    down: () => void | Promise<void>,
+    up: () => void | Promise<void>,
+    carrierLoss: boolean,
+  ): Promise<void> {
     await kernelState(iface, true);
     const s0 = await ex!.waitForValue('netlink_interface_up', L(iface), 1);
     const flaps0 = s0.value('netlink_interface_flaps_total', L(iface));
@@ -215,7 +254,11 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
       await kernelState(iface, true);
     }
     const kernelDowns = ns.carrierCounters(iface).down - down0;
-    assert.equal(kernelDowns, carrierLoss ? n : 0, `kernel: ${iface} carrier_down_count moved by ${kernelDowns} over ${n} outages`);
+    assert.equal(
+      kernelDowns,
+      carrierLoss ? n : 0,
+      `kernel: ${iface} carrier_down_count moved by ${kernelDowns} over ${n} outages`,
+    );
     await ex!.waitFor(`${n} flaps on ${iface}`, (s) => {
       const flaps = (s.value('netlink_interface_flaps_total', L(iface)) ?? NaN) - flaps0!;
       const upNow = s.value('netlink_interface_up', L(iface));
@@ -223,11 +266,17 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
     });
     // Nothing late: a barrier-free re-check after the exporter has seen the link up again.
     const s = await ex!.scrape();
-    assert.equal((s.value('netlink_interface_flaps_total', L(iface)) ?? NaN) - flaps0!, n, s.show('netlink_interface_flaps_total', L(iface)));
+    assert.equal(
+      (s.value('netlink_interface_flaps_total', L(iface)) ?? NaN) - flaps0!,
+      n,
+      s.show('netlink_interface_flaps_total', L(iface)),
+    );
   }
 
   async function attachTun(iface: string): Promise<ChildProcess> {
-    const child = spawn('ip', ['netns', 'exec', ns.name, 'python3', '-c', TUN_READER, iface], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', ns.name, 'python3', '-c', TUN_READER, iface], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     readers.add(child);
     child.on('exit', () => readers.delete(child));
     let err = '';
@@ -240,7 +289,9 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
   }
 
   async function detachTun(child: ChildProcess): Promise<void> {
-    const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    const exited = new Promise<void>((resolve) =>
+      child.exitCode !== null ? resolve() : child.once('exit', () => resolve()),
+    );
     child.stdin!.end();
     await exited;
   }
@@ -248,7 +299,10 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
   before(async () => {
     ns = createNetns('kinds');
     // Bridges, each with one port (a veth whose peer stays up).
-    for (const [br, port, peer, stp] of [['br0', 'bp0', 'bq0', '0'], ['br1', 'bp1', 'bq1', '1']] as const) {
+    for (const [br, port, peer, stp] of [
+      ['br0', 'bp0', 'bq0', '0'],
+      ['br1', 'bp1', 'bq1', '1'],
+    ] as const) {
       ns.ip('link', 'add', br, 'type', 'bridge', 'stp_state', stp, 'forward_delay', '200');
       ns.addVeth(port, peer, { up: true });
       ns.ip('link', 'set', port, 'master', br);
@@ -277,23 +331,53 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
   });
 
   test('bridge (STP off) losing its only port: 3 outages, 3 flaps, as carrier_down_count (not 2 each)', async () => {
-    await outages('br0', 3, () => void ns.ip('link', 'set', 'bp0', 'nomaster'), () => void ns.ip('link', 'set', 'bp0', 'master', 'br0'), true);
+    await outages(
+      'br0',
+      3,
+      () => void ns.ip('link', 'set', 'bp0', 'nomaster'),
+      () => void ns.ip('link', 'set', 'bp0', 'master', 'br0'),
+      true,
+    );
   });
 
   test('bridge (STP on) whose only port loses its carrier: 2 outages, 2 flaps', async () => {
-    await outages('br1', 2, () => void ns.ip('link', 'set', 'bq1', 'down'), () => void ns.ip('link', 'set', 'bq1', 'up'), true);
+    await outages(
+      'br1',
+      2,
+      () => void ns.ip('link', 'set', 'bq1', 'down'),
+      () => void ns.ip('link', 'set', 'bq1', 'up'),
+      true,
+    );
   });
 
   test('veth whose peer goes down: 3 outages, 3 flaps', async () => {
-    await outages('va0', 3, () => void ns.ip('link', 'set', 'va1', 'down'), () => void ns.ip('link', 'set', 'va1', 'up'), true);
+    await outages(
+      'va0',
+      3,
+      () => void ns.ip('link', 'set', 'va1', 'down'),
+      () => void ns.ip('link', 'set', 'va1', 'up'),
+      true,
+    );
   });
 
   test('macvlan whose lower device loses its carrier: 3 outages, 3 flaps', async () => {
-    await outages('mv0', 3, () => void ns.ip('link', 'set', 'ml1', 'down'), () => void ns.ip('link', 'set', 'ml1', 'up'), true);
+    await outages(
+      'mv0',
+      3,
+      () => void ns.ip('link', 'set', 'ml1', 'down'),
+      () => void ns.ip('link', 'set', 'ml1', 'up'),
+      true,
+    );
   });
 
   test('vxlan set down and up (it keeps its carrier): 3 outages, 3 flaps, carrier_down_count unmoved', async () => {
-    await outages('vx0', 3, () => void ns.ip('link', 'set', 'vx0', 'down'), () => void ns.ip('link', 'set', 'vx0', 'up'), false);
+    await outages(
+      'vx0',
+      3,
+      () => void ns.ip('link', 'set', 'vx0', 'down'),
+      () => void ns.ip('link', 'set', 'vx0', 'up'),
+      false,
+    );
   });
 
   test('tun whose reader goes away: 2 outages, 2 flaps', async () => {
@@ -314,16 +398,27 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
     // Made while the exporter watches: created with carrier (its creator attached), the creator
     // detaches while it is down (the carrier_down_count moves), then it is brought up.
     ns.ip('tuntap', 'add', 'tn1', 'mode', 'tun');
-    await ex!.waitFor('tn1 in the exporter', (s) => (s.value('netlink_interface_admin_up', L('tn1')) === 0 ? true : s.show('netlink_interface_admin_up', L('tn1'))));
+    await ex!.waitFor('tn1 in the exporter', (s) =>
+      s.value('netlink_interface_admin_up', L('tn1')) === 0 ? true : s.show('netlink_interface_admin_up', L('tn1')),
+    );
     const before = ns.carrierCounters('tn1').down;
     ns.ip('link', 'set', 'tn1', 'up');
-    await ex!.waitFor('tn1 admin up in the exporter', (s) => (s.value('netlink_interface_admin_up', L('tn1')) === 1 ? true : s.show('netlink_interface_admin_up', L('tn1'))));
+    await ex!.waitFor('tn1 admin up in the exporter', (s) =>
+      s.value('netlink_interface_admin_up', L('tn1')) === 1 ? true : s.show('netlink_interface_admin_up', L('tn1')),
+    );
     // Something after it on the same socket, so the exporter has certainly processed tn1's messages.
     ns.ip('link', 'set', 'tn1', 'mtu', '1400');
     const s = await ex!.waitForValue('netlink_interface_mtu_bytes', L('tn1'), 1400);
     assert.equal(s.value('netlink_interface_up', L('tn1')), 0);
-    assert.equal(s.value('netlink_interface_flaps_total', L('tn1')), 0, `kernel carrier_down_count ${before} -> ${ns.carrierCounters('tn1').down}`);
-    assert.ok(ns.carrierCounters('tn1').down >= 1, 'test setup: the kernel counted the carrier loss of the creator detaching');
+    assert.equal(
+      s.value('netlink_interface_flaps_total', L('tn1')),
+      0,
+      `kernel carrier_down_count ${before} -> ${ns.carrierCounters('tn1').down}`,
+    );
+    assert.ok(
+      ns.carrierCounters('tn1').down >= 1,
+      'test setup: the kernel counted the carrier loss of the creator detaching',
+    );
   });
 
   test('deleting a veth pair in service, and a pod namespace with its veth: no flap, deletions counted', async () => {
@@ -334,19 +429,29 @@ liveDescribe('one outage, one flap on every kind of device; a deletion is no fla
       await kernelState('dl0', true);
       await kernelState('ph0', true);
       const s0 = await ex!.waitFor('dl0, dl1 and ph0 up in the exporter', (s) =>
-        ['dl0', 'dl1', 'ph0'].every((i) => s.value('netlink_interface_up', L(i)) === 1) ? true : ['dl0', 'dl1', 'ph0'].map((i) => s.show('netlink_interface_up', L(i))).join('; '),
+        ['dl0', 'dl1', 'ph0'].every((i) => s.value('netlink_interface_up', L(i)) === 1)
+          ? true
+          : ['dl0', 'dl1', 'ph0'].map((i) => s.show('netlink_interface_up', L(i))).join('; '),
       );
       const deletions0 = s0.value('netlink_interface_deletions_total', { netns: ns.name });
       assert.notEqual(deletions0, undefined, s0.show('netlink_interface_deletions_total'));
       ns.ip('link', 'del', 'dl0');
       pod.delete();
-      const s = await ex!.waitFor('three deletions counted', (sc) => {
-        const d = (sc.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN) - deletions0!;
-        return d === 3 ? true : `deletions delta ${d}`;
-      }, { timeoutMs: 20_000 });
+      const s = await ex!.waitFor(
+        'three deletions counted',
+        (sc) => {
+          const d = (sc.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN) - deletions0!;
+          return d === 3 ? true : `deletions delta ${d}`;
+        },
+        { timeoutMs: 20_000 },
+      );
       // The deleted interfaces' series stay for the grace period, with their counters as they were.
       for (const iface of ['dl0', 'dl1', 'ph0']) {
-        assert.equal(s.value('netlink_interface_flaps_total', L(iface)), 0, `${iface}: ${s.show('netlink_interface_flaps_total', L(iface))}`);
+        assert.equal(
+          s.value('netlink_interface_flaps_total', L(iface)),
+          0,
+          `${iface}: ${s.show('netlink_interface_flaps_total', L(iface))}`,
+        );
       }
     } finally {
       pod.delete();

@@ -180,7 +180,10 @@ describe('exporter runner against a fake exporter', () => {
     try {
       assert.equal(await ev.nextLine('line 2', (l) => l === 'line 2'), 'line 2');
       assert.equal(await ev.nextLine('any', () => true), 'line 3');
-      await assert.rejects(ev.nextLine('line 1 again', (l) => l === 'line 1', 300), /no line for line 1 again[\s\S]*line 5/);
+      await assert.rejects(
+        ev.nextLine('line 1 again', (l) => l === 'line 1', 300),
+        /no line for line 1 again[\s\S]*line 5/,
+      );
     } finally {
       await ev.stop();
     }
@@ -188,10 +191,12 @@ describe('exporter runner against a fake exporter', () => {
 
   test('poll reports the last value', async () => {
     let n = 0;
-    await assert.rejects(poll('n == -1', () => `n = ${++n}`, { timeoutMs: 100, intervalMs: 10 }), /last seen: n = \d+/);
+    await assert.rejects(
+      poll('n == -1', () => `n = ${++n}`, { timeoutMs: 100, intervalMs: 10 }),
+      /last seen: n = \d+/,
+    );
   });
 });
-
 
 liveDescribe('network namespaces', {}, () => {
   let rootLinksBefore: string;
@@ -220,10 +225,19 @@ liveDescribe('network namespaces', {}, () => {
       a.addVeth('hv0', 'hv1', { up: true });
       a.addVeth('hx0', 'hx1', { peerNetns: b, up: true });
       assert.deepEqual(
-        a.links().map((l) => l.ifname).sort(),
+        a
+          .links()
+          .map((l) => l.ifname)
+          .sort(),
         ['hv0', 'hv1', 'hx0', 'lo'],
       );
-      assert.deepEqual(b.links().map((l) => l.ifname).sort(), ['hx1', 'lo']);
+      assert.deepEqual(
+        b
+          .links()
+          .map((l) => l.ifname)
+          .sort(),
+        ['hx1', 'lo'],
+      );
       assert.equal(a.addresses('hv0').length, 0, 'addrgenmode none: no link-local address');
       const c = a.carrierCounters('hv0');
       assert.ok(c.changes >= 1 && c.up >= 1, JSON.stringify(c));
@@ -239,8 +253,14 @@ liveDescribe('network namespaces', {}, () => {
       a.batch(['link set hv1 down', 'link set hv1 up']);
       assert.equal(a.carrierCounters('hv0').down, c.down + 1);
 
-      assert.throws(() => a.ip('link', 'set', 'dev', 'nosuchdev', 'up'), /ip -n nle-harness-\d+-\d+ link set dev nosuchdev up failed \(exit 1\)\nstderr: .*nosuchdev/);
-      assert.throws(() => a.batch(['link set hv0 up', 'link set nosuchdev up']), /-batch - failed[\s\S]*stdin:[\s\S]*nosuchdev[\s\S]*stderr: .*nosuchdev/);
+      assert.throws(
+        () => a.ip('link', 'set', 'dev', 'nosuchdev', 'up'),
+        /ip -n nle-harness-\d+-\d+ link set dev nosuchdev up failed \(exit 1\)\nstderr: .*nosuchdev/,
+      );
+      assert.throws(
+        () => a.batch(['link set hv0 up', 'link set nosuchdev up']),
+        /-batch - failed[\s\S]*stdin:[\s\S]*nosuchdev[\s\S]*stderr: .*nosuchdev/,
+      );
     } finally {
       a.delete();
       b.delete();
@@ -256,7 +276,9 @@ liveDescribe('network namespaces', {}, () => {
     const stale = `nle-harness-${dead}-1`;
     run('ip', ['netns', 'add', stale]);
     // An orphaned "exporter" still started on it: killed too.
-    const orphan = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', '--netns', stale], { stdio: 'ignore' });
+    const orphan = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', '--netns', stale], {
+      stdio: 'ignore',
+    });
     const orphanExit = new Promise<string | null>((resolve) => orphan.once('exit', (_c, sig) => resolve(sig)));
     const mine: Netns = createNetns('harness');
     try {
@@ -294,7 +316,9 @@ liveDescribe('network namespaces', {}, () => {
       const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
         child.once('exit', (code, signal) => resolve({ code, signal })),
       );
-      await poll('child printed its namespace', () => (out.includes('\n') ? true : `stdout=${JSON.stringify(out)} stderr=${err}`));
+      await poll('child printed its namespace', () =>
+        out.includes('\n') ? true : `stdout=${JSON.stringify(out)} stderr=${err}`,
+      );
       const name = out.trim();
       assert.ok(fs.existsSync(`/run/netns/${name}`) || how === 'exit' || how === 'throw');
       if (how.startsWith('SIG')) child.kill(how as NodeJS.Signals);

@@ -46,7 +46,12 @@ function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-function rawGet(port: number, path: string, agent: http.Agent, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function rawGet(
+  port: number,
+  path: string,
+  agent: http.Agent,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -145,7 +150,11 @@ liveDescribe('HTTP hardening', { timeout: 180_000 }, () => {
         }
       }, 30_000).unref();
     });
-    assert.equal(outcome.closedBy, 'server', `the server kept a slow client for ${Date.now() - started} ms (${outcome.sent} bytes sent)`);
+    assert.equal(
+      outcome.closedBy,
+      'server',
+      `the server kept a slow client for ${Date.now() - started} ms (${outcome.sent} bytes sent)`,
+    );
     // Everyone else was served meanwhile and still is.
     assert.equal((await strict!.get('/-/healthy')).status, 200);
   });
@@ -155,7 +164,14 @@ liveDescribe('HTTP hardening', { timeout: 180_000 }, () => {
     const baselineFds = fdCount(pid);
     const sender = new BurstSender(ns);
     const count = 20_000;
-    const { adds, deletes } = routeBurst({ count, second: 60, table: 300, protocol: RTPROT_STATIC, oif: ns.ifindex('hh0'), seq: 1 });
+    const { adds, deletes } = routeBurst({
+      count,
+      second: 60,
+      table: 300,
+      protocol: RTPROT_STATIC,
+      oif: ns.ifindex('hh0'),
+      seq: 1,
+    });
     const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
     try {
       sender.send(adds);
@@ -168,7 +184,8 @@ liveDescribe('HTTP hardening', { timeout: 180_000 }, () => {
         const s = parseExposition(a.body.toString('utf8'));
         assert.deepEqual(s.problems, [], `scrape ${i}: format problems`);
         assert.equal(s.value('netlink_interface_up', { netns: ns.name, interface: 'hh0' }), 1, `scrape ${i}`);
-        const routes = s.value('netlink_routes', { netns: ns.name, table: '300', family: 'inet', protocol: 'static' }) ?? 0;
+        const routes =
+          s.value('netlink_routes', { netns: ns.name, table: '300', family: 'inet', protocol: 'static' }) ?? 0;
         assert.ok(routes >= 0 && routes <= count, `scrape ${i}: ${routes} routes in table 300`);
       }
     } finally {
@@ -176,15 +193,27 @@ liveDescribe('HTTP hardening', { timeout: 180_000 }, () => {
       agent.destroy();
     }
     // After the burst the gauges are exact, and every connection the scrapes opened is gone.
-    await ex!.waitFor('table 300 empty again', (s) => {
-      const want = groupRoutes(kernelRoutes(ns)).get(routeGroupKey('300', 'inet', 'static')) ?? 0;
-      const got = s.value('netlink_routes', { netns: ns.name, table: '300', family: 'inet', protocol: 'static' }) ?? 0;
-      return got === want && want === 0 ? true : `exporter ${got}, kernel ${want}`;
-    }, { timeoutMs: 30_000 });
-    await poll('the scrapes\' sockets to close', () => {
-      const now = fdCount(pid);
-      return now <= baselineFds ? true : `${now} fds open, ${baselineFds} before`;
-    }, { timeoutMs: 20_000 });
-    assert.equal(parseExposition((await ex!.get('/metrics')).body).value('netlink_socket_overruns_total', { netns: ns.name }), 0);
+    await ex!.waitFor(
+      'table 300 empty again',
+      (s) => {
+        const want = groupRoutes(kernelRoutes(ns)).get(routeGroupKey('300', 'inet', 'static')) ?? 0;
+        const got =
+          s.value('netlink_routes', { netns: ns.name, table: '300', family: 'inet', protocol: 'static' }) ?? 0;
+        return got === want && want === 0 ? true : `exporter ${got}, kernel ${want}`;
+      },
+      { timeoutMs: 30_000 },
+    );
+    await poll(
+      "the scrapes' sockets to close",
+      () => {
+        const now = fdCount(pid);
+        return now <= baselineFds ? true : `${now} fds open, ${baselineFds} before`;
+      },
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(
+      parseExposition((await ex!.get('/metrics')).body).value('netlink_socket_overruns_total', { netns: ns.name }),
+      0,
+    );
   });
 });

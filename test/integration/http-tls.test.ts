@@ -21,7 +21,10 @@ function replaceFile(target: string, from: string): void {
 }
 
 /** How long the server kept a raw TCP connection that `feed` writes to; the test gives up at 30 s. */
-function heldFor(port: number, feed: (write: (b: Buffer) => void) => NodeJS.Timeout | undefined): Promise<{ closedBy: 'server' | 'test'; ms: number }> {
+function heldFor(
+  port: number,
+  feed: (write: (b: Buffer) => void) => NodeJS.Timeout | undefined,
+): Promise<{ closedBy: 'server' | 'test'; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = connect(port, '127.0.0.1');
@@ -94,7 +97,17 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
     // Step one: the new certificate beside the old key.
     replaceFile(cert, newCert);
     await poll('the refused reload in the log', () =>
-      ex.stderr.lines.slice(logsBefore).some((l) => l.includes('web config not reloaded') && l.includes(cert) && l.includes(key) && l.includes('does not match')) ? true : 'no log line naming both files yet',
+      ex.stderr.lines
+        .slice(logsBefore)
+        .some(
+          (l) =>
+            l.includes('web config not reloaded') &&
+            l.includes(cert) &&
+            l.includes(key) &&
+            l.includes('does not match'),
+        )
+        ? true
+        : 'no log line naming both files yet',
     );
     const between = await httpsGet(ex.port, '/metrics', { ca });
     assert.equal(between.serial, oldSerial, 'the running pair is still served');
@@ -102,7 +115,11 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
     // SIGHUP on the same half-rotated files: refused again, still up.
     const logsHup = ex.stderr.lines.length;
     ex.child.kill('SIGHUP');
-    await poll('the refused SIGHUP reload in the log', () => (ex.stderr.lines.slice(logsHup).some((l) => l.includes('web config not reloaded') && l.includes('does not match')) ? true : 'not yet'));
+    await poll('the refused SIGHUP reload in the log', () =>
+      ex.stderr.lines.slice(logsHup).some((l) => l.includes('web config not reloaded') && l.includes('does not match'))
+        ? true
+        : 'not yet',
+    );
     assert.ok(ex.running, `the exporter must stay up\n${ex.logs()}`);
     assert.equal((await httpsGet(ex.port, '/-/healthy', { ca })).serial, oldSerial);
 
@@ -133,7 +150,10 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
     symlinkSync('..data/tls.crt', join(volume, 'tls.crt'));
     symlinkSync('..data/tls.key', join(volume, 'tls.key'));
     const file = join(pki.dir, 'k8s.yml');
-    writeFileSync(file, `tls_server_config:\n  cert_file: ${join(volume, 'tls.crt')}\n  key_file: ${join(volume, 'tls.key')}\n`);
+    writeFileSync(
+      file,
+      `tls_server_config:\n  cert_file: ${join(volume, 'tls.crt')}\n  key_file: ${join(volume, 'tls.key')}\n`,
+    );
     const ca = pki.read(pki.caCert);
     const ex = await startTls(file, { ca });
     exporters.push(ex);
@@ -150,12 +170,21 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
     const caFile = join(pki.dir, 'reload-ca.crt');
     copyFileSync(pki.caCert, caFile);
     const file = join(pki.dir, 'reload-ca.yml');
-    writeFileSync(file, `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${caFile}\n`);
+    writeFileSync(
+      file,
+      `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${caFile}\n`,
+    );
     const client = { ca: pki.read(pki.caCert), cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey) };
     const ex = await startTls(file, client);
     exporters.push(ex);
     writeFileSync(caFile, '');
-    await poll('the refused reload in the log', () => (ex.stderr.lines.some((l) => l.includes('web config not reloaded') && l.includes(caFile) && l.includes('no PEM certificate')) ? true : 'not yet'));
+    await poll('the refused reload in the log', () =>
+      ex.stderr.lines.some(
+        (l) => l.includes('web config not reloaded') && l.includes(caFile) && l.includes('no PEM certificate'),
+      )
+        ? true
+        : 'not yet',
+    );
     const answer = await httpsGet(ex.port, '/metrics', client);
     assert.equal(answer.status, 200, 'the client still gets in with the running CA');
     assert.equal(parseExposition(answer.body).value('netlink_config_last_reload_successful', {}), 0);
@@ -163,11 +192,19 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
 
   for (const [what, write, expected] of [
     // The client's key: a real key, of another certificate.
-    ['a key that does not match the certificate', () => `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.clientKey}\n`, () => [pki.serverCert, pki.clientKey, 'does not match']],
-    ['a client CA file with no certificate', (dir: string) => {
-      writeFileSync(join(dir, 'empty-ca.crt'), '# nothing here\n');
-      return `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${join(dir, 'empty-ca.crt')}\n`;
-    }, (f: string) => [join(f, 'empty-ca.crt'), 'no PEM certificate']],
+    [
+      'a key that does not match the certificate',
+      () => `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.clientKey}\n`,
+      () => [pki.serverCert, pki.clientKey, 'does not match'],
+    ],
+    [
+      'a client CA file with no certificate',
+      (dir: string) => {
+        writeFileSync(join(dir, 'empty-ca.crt'), '# nothing here\n');
+        return `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${join(dir, 'empty-ca.crt')}\n`;
+      },
+      (f: string) => [join(f, 'empty-ca.crt'), 'no PEM certificate'],
+    ],
   ] as const) {
     test(`start-up with ${what}: exit 1 with a clear error naming the files, no stack trace`, async () => {
       const file = join(pki.dir, 'startup.yml');
@@ -175,7 +212,8 @@ describe('TLS: handshake bound, certificate rotation, start-up errors', { timeou
       const err = await startExporter({ args: [`--web.config.file=${file}`], waitReady: false }).catch((e: Error) => e);
       assert.ok(err instanceof Error, 'the exporter must not start');
       assert.match(err.message, /exit code 1/);
-      for (const part of expected(pki.dir)) assert.ok(err.message.includes(part), `the error names ${part}:\n${err.message}`);
+      for (const part of expected(pki.dir))
+        assert.ok(err.message.includes(part), `the error names ${part}:\n${err.message}`);
       assert.ok(!/^\s+at /m.test(err.message), `no stack trace:\n${err.message}`);
     });
   }

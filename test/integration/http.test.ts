@@ -43,21 +43,42 @@ liveDescribe('http', { timeout: 90_000 }, () => {
   test('the first scrape already shows the dumped state', () => {
     const l = { netns: ns.name, interface: 'hd0' };
     assert.equal(first.value('netlink_interface_up', l), 1, first.show('netlink_interface_up', { netns: ns.name }));
-    assert.equal(first.value('netlink_interface_admin_up', l), 1, first.show('netlink_interface_admin_up', { netns: ns.name }));
-    assert.equal(first.value('netlink_interface_carrier', l), 1, first.show('netlink_interface_carrier', { netns: ns.name }));
+    assert.equal(
+      first.value('netlink_interface_admin_up', l),
+      1,
+      first.show('netlink_interface_admin_up', { netns: ns.name }),
+    );
+    assert.equal(
+      first.value('netlink_interface_carrier', l),
+      1,
+      first.show('netlink_interface_carrier', { netns: ns.name }),
+    );
     assert.equal(
       first.value('netlink_interface_addresses', { ...l, family: 'inet' }),
       1,
       first.show('netlink_interface_addresses', { netns: ns.name }),
     );
     const hd1 = first.value('netlink_interface_addresses', { netns: ns.name, interface: 'hd1', family: 'inet' });
-    assert.ok(hd1 === undefined || hd1 === 0, `hd1 has no address: ${first.show('netlink_interface_addresses', { netns: ns.name })}`);
+    assert.ok(
+      hd1 === undefined || hd1 === 0,
+      `hd1 has no address: ${first.show('netlink_interface_addresses', { netns: ns.name })}`,
+    );
     assert.equal(
-      first.value('netlink_address_info', { ...l, family: 'inet', address: '10.40.0.1', prefix_length: '24', scope: 'global' }),
+      first.value('netlink_address_info', {
+        ...l,
+        family: 'inet',
+        address: '10.40.0.1',
+        prefix_length: '24',
+        scope: 'global',
+      }),
       1,
       first.show('netlink_address_info', { netns: ns.name }),
     );
-    assert.equal(first.value('netlink_interface_flaps_total', l), 0, first.show('netlink_interface_flaps_total', { netns: ns.name }));
+    assert.equal(
+      first.value('netlink_interface_flaps_total', l),
+      0,
+      first.show('netlink_interface_flaps_total', { netns: ns.name }),
+    );
   });
 
   test('netlink_interface_info carries ifindex, kind, mac and operstate from the kernel', () => {
@@ -73,7 +94,11 @@ liveDescribe('http', { timeout: 90_000 }, () => {
   });
 
   test('the exporter\'s own namespace is watched too, with netns=""', () => {
-    assert.equal(first.series('netlink_interface_info', { netns: '', interface: 'lo' }).length, 1, first.show('netlink_interface_info', { interface: 'lo' }));
+    assert.equal(
+      first.series('netlink_interface_info', { netns: '', interface: 'lo' }).length,
+      1,
+      first.show('netlink_interface_info', { interface: 'lo' }),
+    );
   });
 
   test('the exposition is well-formed: no duplicates, _total only on counters, per-netns self metrics', () => {
@@ -81,13 +106,18 @@ liveDescribe('http', { timeout: 90_000 }, () => {
     // Our families only: prom-client's default metrics have their own habits (a
     // nodejs_active_resources_total gauge).
     for (const [family, type] of first.types) {
-      if (family.startsWith('netlink_') && family.endsWith('_total')) assert.equal(type, 'counter', `${family} has # TYPE ${type}`);
+      if (family.startsWith('netlink_') && family.endsWith('_total'))
+        assert.equal(type, 'counter', `${family} has # TYPE ${type}`);
     }
     for (const s of first.samples) {
       if (!s.name.startsWith('netlink_')) continue;
       if (s.name.endsWith('_total')) {
         const t = first.types.get(s.name) ?? first.types.get(s.name.slice(0, -'_total'.length));
-        assert.equal(t, 'counter', `${s.name} is exported with # TYPE ${t}: kernel-owned counters must be counters, never _total gauges`);
+        assert.equal(
+          t,
+          'counter',
+          `${s.name} is exported with # TYPE ${t}: kernel-owned counters must be counters, never _total gauges`,
+        );
       }
     }
     for (const name of [
@@ -97,9 +127,18 @@ liveDescribe('http', { timeout: 90_000 }, () => {
       'netlink_interface_carrier_down_changes_total',
       'netlink_interface_last_change_timestamp_seconds',
     ]) {
-      assert.equal(first.series(name, { netns: ns.name, interface: 'hd0' }).length, 1, `${name} for hd0: ${first.show(name, { netns: ns.name })}`);
+      assert.equal(
+        first.series(name, { netns: ns.name, interface: 'hd0' }).length,
+        1,
+        `${name} for hd0: ${first.show(name, { netns: ns.name })}`,
+      );
     }
-    for (const name of ['netlink_socket_overruns_total', 'netlink_resyncs_total', 'netlink_socket_receive_buffer_bytes', 'netlink_event_queue_depth']) {
+    for (const name of [
+      'netlink_socket_overruns_total',
+      'netlink_resyncs_total',
+      'netlink_socket_receive_buffer_bytes',
+      'netlink_event_queue_depth',
+    ]) {
       assert.ok(first.series(name, { netns: ns.name }).length >= 1, `${name}{netns="${ns.name}"}: ${first.show(name)}`);
     }
     const rcvbuf = first.series('netlink_socket_receive_buffer_bytes', { netns: ns.name })[0]!.value;
@@ -133,6 +172,10 @@ liveDescribe('http', { timeout: 90_000 }, () => {
 
   test('SIGTERM stops it cleanly: exit 0 within 5 s', async () => {
     const st = await ex!.stop(5_000);
-    assert.deepEqual({ code: st.code, signal: st.signal, killed: st.killed }, { code: 0, signal: null, killed: false }, ex!.logs());
+    assert.deepEqual(
+      { code: st.code, signal: st.signal, killed: st.killed },
+      { code: 0, signal: null, killed: false },
+      ex!.logs(),
+    );
   });
 });

@@ -21,7 +21,12 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
 
   before(() => {
     ns = createNetns('life');
-    ns.batch(['link add name lc0 type veth peer name lc1', 'link add name lx0 type veth peer name lx1', 'link set lc0 up', 'link set lc1 up']);
+    ns.batch([
+      'link add name lc0 type veth peer name lc1',
+      'link add name lx0 type veth peer name lx1',
+      'link set lc0 up',
+      'link set lc1 up',
+    ]);
     dir = mkdtempSync(join(tmpdir(), 'nle-life-'));
   });
 
@@ -38,7 +43,11 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
       // An idle keep-alive connection must not hold the exit up.
       const keepAlive = new http.Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: ex.port, path: '/-/healthy', agent: keepAlive }, (res) => res.resume().on('end', resolve)).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: ex.port, path: '/-/healthy', agent: keepAlive }, (res) =>
+            res.resume().on('end', resolve),
+          )
+          .on('error', reject);
       });
       // A scrape sent just before the signal: it gets a complete exposition, or (when the signal
       // won the race to the accept) a refused connection, never a truncated body.
@@ -51,7 +60,9 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
         });
         req.on('error', (err) => resolve(err));
       });
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => ex.child.once('exit', (code, sig) => resolve({ code, signal: sig })));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        ex.child.once('exit', (code, sig) => resolve({ code, signal: sig })),
+      );
       ex.child.kill(signal);
       const bound = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), EXIT_BOUND_MS).unref());
       const status = await Promise.race([exited, bound]);
@@ -61,11 +72,17 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
       const answer = await scrape;
       if (typeof answer === 'string') {
         assert.ok(answer.endsWith('\n'), 'a complete exposition ends with a newline');
-        assert.ok(parseExposition(answer).value('netlink_interface_up', { netns: ns.name, interface: 'lc0' }) === 1, 'a whole, parseable scrape');
+        assert.ok(
+          parseExposition(answer).value('netlink_interface_up', { netns: ns.name, interface: 'lc0' }) === 1,
+          'a whole, parseable scrape',
+        );
       } else {
         assert.match(answer.message, /ECONNREFUSED|ECONNRESET|socket hang up/);
       }
-      assert.ok(ex.stderr.lines.some((l) => l.includes('shutting down')), ex.logs());
+      assert.ok(
+        ex.stderr.lines.some((l) => l.includes('shutting down')),
+        ex.logs(),
+      );
     });
   }
 
@@ -74,7 +91,8 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
     writeFileSync(file, 'interfaces:\n  include: "lc.*"\nvips:\n  - address: 192.0.2.77\n    name: web\n');
     const ex = await startExporter({ netns: [ns.name], configFile: file });
     exporters.push(ex);
-    const up = (s: ReturnType<typeof parseExposition>, iface: string) => s.value('netlink_interface_up', { netns: ns.name, interface: iface });
+    const up = (s: ReturnType<typeof parseExposition>, iface: string) =>
+      s.value('netlink_interface_up', { netns: ns.name, interface: iface });
     let s = await ex.scrape();
     assert.equal(up(s, 'lc0'), 1);
     assert.equal(up(s, 'lx0'), undefined, 'lx0 is not included yet');
@@ -85,17 +103,32 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
     writeFileSync(file, 'interfaces:\n  include: "l[cx].*"\nvips:\n  - address: 192.0.2.88\n    name: api\n');
     ns.ip('address', 'add', '192.0.2.88/32', 'dev', 'lc0');
     ex.child.kill('SIGHUP');
-    s = await ex.waitFor('lx0 series after the reload', (x) => (up(x, 'lx0') === 0 ? true : `lx0 up = ${up(x, 'lx0')}`));
+    s = await ex.waitFor('lx0 series after the reload', (x) =>
+      up(x, 'lx0') === 0 ? true : `lx0 up = ${up(x, 'lx0')}`,
+    );
     assert.ok((s.value('netlink_config_last_reload_success_timestamp_seconds', {}) ?? 0) >= startStamp);
-    assert.equal(s.value('netlink_vip_present', { netns: ns.name, vip: '192.0.2.88', name: 'api' }), 1, s.show('netlink_vip_present'));
+    assert.equal(
+      s.value('netlink_vip_present', { netns: ns.name, vip: '192.0.2.88', name: 'api' }),
+      1,
+      s.show('netlink_vip_present'),
+    );
     assert.equal(s.series('netlink_vip_present', { vip: '192.0.2.77' }).length, 0, 'the old VIP is gone');
-    assert.ok(ex.stderr.lines.some((l) => l.includes('config reloaded')), ex.logs());
+    assert.ok(
+      ex.stderr.lines.some((l) => l.includes('config reloaded')),
+      ex.logs(),
+    );
 
     // A bad file: kept running with the previous config, the key named, the metric at 0.
     writeFileSync(file, 'interfaces:\n  include: "l[cx].*"\n  max_tracked: -1\n');
     ex.child.kill('SIGHUP');
-    await poll('the failed reload in the log', () => (ex.stderr.lines.some((l) => l.includes('config not reloaded') && l.includes('interfaces.max_tracked')) ? true : 'not yet'));
-    s = await ex.waitFor('reload metric 0', (x) => (x.value('netlink_config_last_reload_successful', {}) === 0 ? true : 'still 1'));
+    await poll('the failed reload in the log', () =>
+      ex.stderr.lines.some((l) => l.includes('config not reloaded') && l.includes('interfaces.max_tracked'))
+        ? true
+        : 'not yet',
+    );
+    s = await ex.waitFor('reload metric 0', (x) =>
+      x.value('netlink_config_last_reload_successful', {}) === 0 ? true : 'still 1',
+    );
     assert.equal(up(s, 'lx0'), 0, 'the running config stays');
     assert.equal(s.value('netlink_vip_present', { netns: ns.name, vip: '192.0.2.88', name: 'api' }), 1);
     assert.ok(ex.running);
@@ -104,7 +137,12 @@ liveDescribe('lifecycle: signals and reload', { timeout: 120_000 }, () => {
     writeFileSync(file, 'socket:\n  receive_buffer_bytes: 1048576\ninterfaces:\n  include: "lc.*"\n');
     ex.child.kill('SIGHUP');
     await ex.waitFor('lx0 gone again', (x) => (up(x, 'lx0') === undefined ? true : 'lx0 still has series'));
-    assert.ok(ex.stderr.lines.some((l) => l.includes('takes effect at the next restart') && l.includes('socket.receive_buffer_bytes')), ex.logs());
+    assert.ok(
+      ex.stderr.lines.some(
+        (l) => l.includes('takes effect at the next restart') && l.includes('socket.receive_buffer_bytes'),
+      ),
+      ex.logs(),
+    );
     assert.equal((await ex.scrape()).value('netlink_config_last_reload_successful', {}), 1);
   });
 });

@@ -35,7 +35,8 @@ liveDescribe('many interfaces', { timeout: 120_000 }, () => {
     fs.writeFileSync(cappedConfig, `interfaces:\n  deleted_grace_period: 1s\n  max_tracked: ${MAX_TRACKED}\n`);
     ns = createNetns('many');
     const lines: string[] = [];
-    for (let i = 0; i < PAIRS; i++) lines.push(`link add name mi${i}a group ${GROUP} type veth peer name mi${i}b group ${GROUP}`);
+    for (let i = 0; i < PAIRS; i++)
+      lines.push(`link add name mi${i}a group ${GROUP} type veth peer name mi${i}b group ${GROUP}`);
     ns.batch(lines);
     [full, capped] = await Promise.all([
       startExporter({ netns: [ns.name], configFile: fullConfig }),
@@ -58,11 +59,28 @@ liveDescribe('many interfaces', { timeout: 120_000 }, () => {
     const want = links.map((l) => `${l.ifname}#${l.ifindex}`).sort();
     const missing = want.filter((w) => !got.includes(w));
     const extra = got.filter((g) => !want.includes(g));
-    assert.equal(info.length, want.length, `netlink_interface_info series: ${info.length}, kernel links ${want.length}; missing ${missing.slice(0, 10).join(', ')}; extra ${extra.slice(0, 10).join(', ')}`);
+    assert.equal(
+      info.length,
+      want.length,
+      `netlink_interface_info series: ${info.length}, kernel links ${want.length}; missing ${missing.slice(0, 10).join(', ')}; extra ${extra.slice(0, 10).join(', ')}`,
+    );
     assert.deepEqual([missing, extra], [[], []], 'netlink_interface_info names and ifindexes equal to the kernel');
-    assert.equal(s.value('netlink_tracked_interfaces', nsl()), want.length, s.show('netlink_tracked_interfaces', nsl()));
-    assert.equal(s.value('netlink_series_limit_dropped_total', nsl()) ?? 0, 0, s.show('netlink_series_limit_dropped_total', nsl()));
-    for (const metric of ['netlink_interface_up', 'netlink_interface_admin_up', 'netlink_interface_carrier', 'netlink_interface_flaps_total']) {
+    assert.equal(
+      s.value('netlink_tracked_interfaces', nsl()),
+      want.length,
+      s.show('netlink_tracked_interfaces', nsl()),
+    );
+    assert.equal(
+      s.value('netlink_series_limit_dropped_total', nsl()) ?? 0,
+      0,
+      s.show('netlink_series_limit_dropped_total', nsl()),
+    );
+    for (const metric of [
+      'netlink_interface_up',
+      'netlink_interface_admin_up',
+      'netlink_interface_carrier',
+      'netlink_interface_flaps_total',
+    ]) {
       assert.equal(s.series(metric, nsl()).length, want.length, `${metric}: ${s.series(metric, nsl()).length} series`);
     }
     // All down (never set up), and none flapped.
@@ -77,10 +95,22 @@ liveDescribe('many interfaces', { timeout: 120_000 }, () => {
     assert.equal(names.length, MAX_TRACKED, `netlink_interface_info series: ${names.length}`);
     assert.equal(new Set(names).size, MAX_TRACKED, 'distinct interfaces');
     const kernelNames = new Set(links.map((l) => l.ifname));
-    assert.deepEqual(names.filter((n) => !kernelNames.has(n)), [], 'every tracked interface exists in the kernel');
-    assert.equal(s.value('netlink_tracked_interfaces', nsl()), MAX_TRACKED, s.show('netlink_tracked_interfaces', nsl()));
+    assert.deepEqual(
+      names.filter((n) => !kernelNames.has(n)),
+      [],
+      'every tracked interface exists in the kernel',
+    );
+    assert.equal(
+      s.value('netlink_tracked_interfaces', nsl()),
+      MAX_TRACKED,
+      s.show('netlink_tracked_interfaces', nsl()),
+    );
     // lo counts like any other interface: 501 links, 100 tracked.
-    assert.equal(s.value('netlink_series_limit_dropped_total', nsl()), links.length - MAX_TRACKED, s.show('netlink_series_limit_dropped_total', nsl()));
+    assert.equal(
+      s.value('netlink_series_limit_dropped_total', nsl()),
+      links.length - MAX_TRACKED,
+      s.show('netlink_series_limit_dropped_total', nsl()),
+    );
     // No per-interface series for the untracked ones, of any metric.
     const untracked = created.filter((n) => !names.includes(n));
     const leaked = untracked.filter((n) => s.withLabels({ netns: ns.name, interface: n }).length > 0);
@@ -91,7 +121,11 @@ liveDescribe('many interfaces', { timeout: 120_000 }, () => {
     const s0 = await capped!.scrape();
     const dropped = s0.value('netlink_series_limit_dropped_total', nsl());
     ns.ip('link', 'del', 'group', String(GROUP));
-    assert.deepEqual(ns.links().map((l) => l.ifname), ['lo'], 'kernel: only lo left (test setup)');
+    assert.deepEqual(
+      ns.links().map((l) => l.ifname),
+      ['lo'],
+      'kernel: only lo left (test setup)',
+    );
     const gone = new Set(created);
     for (const [name, ex] of [
       ['exporter', full!],
@@ -100,7 +134,9 @@ liveDescribe('many interfaces', { timeout: 120_000 }, () => {
       const s = await ex.waitFor(
         `${name}: no series of the deleted interfaces, netlink_tracked_interfaces 1`,
         (sc) => {
-          const left = sc.samples.filter((x) => x.labels.netns === ns.name && x.labels.interface !== undefined && gone.has(x.labels.interface));
+          const left = sc.samples.filter(
+            (x) => x.labels.netns === ns.name && x.labels.interface !== undefined && gone.has(x.labels.interface),
+          );
           const tracked = sc.value('netlink_tracked_interfaces', nsl());
           if (left.length === 0 && tracked === 1) return true;
           const ifaces = [...new Set(left.map((x) => x.labels.interface))];
@@ -111,6 +147,10 @@ liveDescribe('many interfaces', { timeout: 120_000 }, () => {
       assert.deepEqual(infoNames(s), ['lo'], `${name}: netlink_interface_info`);
     }
     const s = await capped!.scrape();
-    assert.equal(s.value('netlink_series_limit_dropped_total', nsl()), dropped, 'deletions do not move the dropped counter');
+    assert.equal(
+      s.value('netlink_series_limit_dropped_total', nsl()),
+      dropped,
+      'deletions do not move the dropped counter',
+    );
   });
 });

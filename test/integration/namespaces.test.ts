@@ -16,24 +16,38 @@ import { Exporter, parseLogLine, poll, Scrape, startExporter } from '../helpers/
 
 /** Interface-level series of a namespace (anything with an interface label). */
 function interfaceSeries(s: Scrape, netns: string): string[] {
-  return s.withLabels({ netns }).filter((x) => x.labels.interface !== undefined).map((x) => `${x.name}{interface="${x.labels.interface}"}`);
+  return s
+    .withLabels({ netns })
+    .filter((x) => x.labels.interface !== undefined)
+    .map((x) => `${x.name}{interface="${x.labels.interface}"}`);
 }
 
 function interfaces(s: Scrape, netns: string): string[] {
-  return s.series('netlink_interface_info', { netns }).map((x) => x.labels.interface!).sort();
+  return s
+    .series('netlink_interface_info', { netns })
+    .map((x) => x.labels.interface!)
+    .sort();
 }
 
 /** Waits until the peer end of a veth pair has gone from `peer`: its other namespace was destroyed. */
 async function peerGone(peer: Netns, iface: string, why: string): Promise<void> {
   await poll(
     `${iface} gone from ${peer.name} (${why})`,
-    () => (peer.links().some((l) => l.ifname === iface) ? `${iface} still in ${peer.name}: the deleted namespace is still held` : true),
+    () =>
+      peer.links().some((l) => l.ifname === iface)
+        ? `${iface} still in ${peer.name}: the deleted namespace is still held`
+        : true,
     { timeoutMs: 20_000 },
   );
 }
 
 /** Waits for a log line with this msg (substring) whose fields include `fields`. */
-async function logLine(ex: Exporter, what: string, msg: string, fields: Record<string, string>): Promise<Record<string, unknown>> {
+async function logLine(
+  ex: Exporter,
+  what: string,
+  msg: string,
+  fields: Record<string, string>,
+): Promise<Record<string, unknown>> {
   let found: Record<string, unknown> | undefined;
   await poll(
     what,
@@ -74,15 +88,24 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
   test('--netns NAME deleted while running: log line, series gone, socket closed; created again: picked up afresh', async () => {
     const a = createNetns('nsset');
     const peer = createNetns('nsset');
-    cleanups.push(() => a.delete(), () => peer.delete());
+    cleanups.push(
+      () => a.delete(),
+      () => peer.delete(),
+    );
     a.addVeth('va0', 'vp0', { peerNetns: peer, up: true });
     const ex = await startExporter({ netns: [a.name] });
     cleanups.push(() => ex.stop());
 
-    await ex.waitFor(`va0 in ${a.name}`, (s) => (interfaces(s, a.name).includes('va0') ? true : `interfaces ${interfaces(s, a.name).join(',')}`));
+    await ex.waitFor(`va0 in ${a.name}`, (s) =>
+      interfaces(s, a.name).includes('va0') ? true : `interfaces ${interfaces(s, a.name).join(',')}`,
+    );
     // Some notifications, so the old namespace's counters are not 0.
     a.batch(['link set dev va0 down', 'link set dev va0 up']);
-    await ex.waitFor('RTM_NEWLINK counted', (s) => ((s.value('netlink_messages_received_total', { netns: a.name, type: 'RTM_NEWLINK' }) ?? 0) > 0 ? true : s.show('netlink_messages_received_total', { netns: a.name, type: 'RTM_NEWLINK' })));
+    await ex.waitFor('RTM_NEWLINK counted', (s) =>
+      (s.value('netlink_messages_received_total', { netns: a.name, type: 'RTM_NEWLINK' }) ?? 0) > 0
+        ? true
+        : s.show('netlink_messages_received_total', { netns: a.name, type: 'RTM_NEWLINK' }),
+    );
 
     a.delete();
     await logLine(ex, 'the gone namespace is logged', 'network namespace is gone', { netns: a.name });
@@ -94,7 +117,11 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     // A configured namespace keeps its ready series (0), so an alert can tell it is missing,
     // and nothing that would claim a socket: no buffer, overrun or queue series.
     assert.equal(s.value('netlink_namespace_ready', { netns: '' }), 1);
-    for (const name of ['netlink_socket_receive_buffer_bytes', 'netlink_socket_overruns_total', 'netlink_event_queue_depth']) {
+    for (const name of [
+      'netlink_socket_receive_buffer_bytes',
+      'netlink_socket_overruns_total',
+      'netlink_event_queue_depth',
+    ]) {
       assert.equal(s.value(name, { netns: a.name }), undefined, s.show(name));
     }
     await peerGone(peer, 'vp0', 'the exporter closed its socket in the deleted namespace');
@@ -103,12 +130,20 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     const again = addNamedNetns(a.name, 'nsset');
     cleanups.push(() => again.delete());
     const fresh = await ex.waitFor(`${a.name} watched again`, (sc) =>
-      sc.value('netlink_namespace_ready', { netns: a.name }) === 1 && interfaces(sc, a.name).includes('lo') ? true : `ready ${sc.value('netlink_namespace_ready', { netns: a.name })}, interfaces ${interfaces(sc, a.name).join(',')}`,
+      sc.value('netlink_namespace_ready', { netns: a.name }) === 1 && interfaces(sc, a.name).includes('lo')
+        ? true
+        : `ready ${sc.value('netlink_namespace_ready', { netns: a.name })}, interfaces ${interfaces(sc, a.name).join(',')}`,
     );
-    assert.deepEqual(interfaces(fresh, a.name), ['lo'], 'only the new namespace\'s interfaces');
-    assert.equal(fresh.value('netlink_messages_received_total', { netns: a.name, type: 'RTM_NEWLINK' }), 0, 'counters start afresh');
+    assert.deepEqual(interfaces(fresh, a.name), ['lo'], "only the new namespace's interfaces");
+    assert.equal(
+      fresh.value('netlink_messages_received_total', { netns: a.name, type: 'RTM_NEWLINK' }),
+      0,
+      'counters start afresh',
+    );
     again.addVeth('fresh0', 'fresh1');
-    await ex.waitFor('fresh0 appears', (sc) => (interfaces(sc, a.name).includes('fresh0') ? true : interfaces(sc, a.name).join(',')));
+    await ex.waitFor('fresh0 appears', (sc) =>
+      interfaces(sc, a.name).includes('fresh0') ? true : interfaces(sc, a.name).join(','),
+    );
     assert.deepEqual(fresh.problems, []);
     await ex.stop();
   });
@@ -117,7 +152,11 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     const n1 = createNetns('nsset');
     const n2 = createNetns('nsset');
     const peer = createNetns('nsset');
-    cleanups.push(() => n1.delete(), () => n2.delete(), () => peer.delete());
+    cleanups.push(
+      () => n1.delete(),
+      () => n2.delete(),
+      () => peer.delete(),
+    );
     n2.addVeth('vb0', 'vq0', { peerNetns: peer, up: true });
     // A file under /run/netns with no namespace mounted on it.
     const stale = `/run/netns/nle-nsset-${process.pid}-900`;
@@ -130,7 +169,9 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     const ex = await startExporter({ args: ['--netns.all'] });
     cleanups.push(() => ex.stop());
     await ex.waitFor('the test namespaces watched', (s) => {
-      const missing = [n1, n2, peer].filter((n) => s.value('netlink_namespace_ready', { netns: n.name }) !== 1).map((n) => n.name);
+      const missing = [n1, n2, peer]
+        .filter((n) => s.value('netlink_namespace_ready', { netns: n.name }) !== 1)
+        .map((n) => n.name);
       return missing.length === 0 ? true : `not ready: ${missing.join(', ')}`;
     });
     assert.ok(interfaces(await ex.scrape(), n2.name).includes('vb0'));
@@ -140,7 +181,9 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     cleanups.push(() => n3.delete());
     n3.addVeth('new0', 'new1');
     await ex.waitFor(`${n3.name} picked up`, (s) =>
-      s.value('netlink_namespace_ready', { netns: n3.name }) === 1 && interfaces(s, n3.name).includes('new0') ? true : `ready ${s.value('netlink_namespace_ready', { netns: n3.name })}, interfaces ${interfaces(s, n3.name).join(',')}`,
+      s.value('netlink_namespace_ready', { netns: n3.name }) === 1 && interfaces(s, n3.name).includes('new0')
+        ? true
+        : `ready ${s.value('netlink_namespace_ready', { netns: n3.name })}, interfaces ${interfaces(s, n3.name).join(',')}`,
     );
 
     n2.delete();
@@ -154,7 +197,11 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     await logLine(ex, 'the stale file is reported', 'no network namespace is mounted', { path: stale });
     const s = await ex.scrape();
     assert.deepEqual(s.withLabels({ netns: `nle-nsset-${process.pid}-900` }), [], 'no series for a stale file');
-    assert.equal(ex.stderr.lines.filter((l) => l.includes('no network namespace is mounted') && l.includes(stale)).length, 1, 'said once');
+    assert.equal(
+      ex.stderr.lines.filter((l) => l.includes('no network namespace is mounted') && l.includes(stale)).length,
+      1,
+      'said once',
+    );
     for (const n of [n1, n3, peer]) assert.equal(s.value('netlink_namespace_ready', { netns: n.name }), 1, n.name);
     assert.deepEqual(s.problems, []);
     await ex.stop();
@@ -171,7 +218,10 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
   test('/proc/PID/ns/net: the socket is closed when the process exits', async () => {
     const q = createNetns('nsset');
     const peer = createNetns('nsset');
-    cleanups.push(() => q.delete(), () => peer.delete());
+    cleanups.push(
+      () => q.delete(),
+      () => peer.delete(),
+    );
     q.addVeth('vc0', 'vr0', { peerNetns: peer, up: true });
     const holder: ChildProcess = spawn('ip', ['netns', 'exec', q.name, 'sleep', '60'], { stdio: 'ignore' });
     const killHolder = (): void => {
@@ -191,15 +241,22 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
 
     const ex = await startExporter({ netns: [path] });
     cleanups.push(() => ex.stop());
-    await ex.waitFor(`vc0 under netns="${path}"`, (s) => (interfaces(s, path).includes('vc0') ? true : interfaces(s, path).join(',')));
+    await ex.waitFor(`vc0 under netns="${path}"`, (s) =>
+      interfaces(s, path).includes('vc0') ? true : interfaces(s, path).join(','),
+    );
 
     const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
     holder.kill('SIGKILL');
     await exited;
-    await logLine(ex, 'the process exit is logged', 'network namespace is gone', { netns: path, reason: 'process exited' });
+    await logLine(ex, 'the process exit is logged', 'network namespace is gone', {
+      netns: path,
+      reason: 'process exited',
+    });
     await ex.waitFor(`no interface series for ${path}`, (s) => {
       const left = interfaceSeries(s, path);
-      return left.length === 0 && s.value('netlink_namespace_ready', { netns: path }) === 0 ? true : `left: ${left.slice(0, 5).join(', ')}`;
+      return left.length === 0 && s.value('netlink_namespace_ready', { netns: path }) === 0
+        ? true
+        : `left: ${left.slice(0, 5).join(', ')}`;
     });
     // Only the name holds it now: deleting that destroys the namespace, if our socket is closed.
     q.delete();
@@ -207,4 +264,3 @@ liveDescribe('namespaces that come and go', { timeout: 180_000 }, () => {
     await ex.stop();
   });
 });
-

@@ -10,11 +10,21 @@
 
 import { test, before, after, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey, diffCounts } from '../helpers/netns';
+import {
+  createNetns,
+  groupRoutes,
+  kernelRoutes,
+  KernelRoute,
+  liveDescribe,
+  Netns,
+  routeGroupKey,
+  diffCounts,
+} from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
 
 type Counts = Map<string, number>;
-const changeKey = (table: string, family: string, protocol: string, action: string) => `${routeGroupKey(table, family, protocol)},action=${action}`;
+const changeKey = (table: string, family: string, protocol: string, action: string) =>
+  `${routeGroupKey(table, family, protocol)},action=${action}`;
 /** Routes per nexthop object and family. */
 const PER_NH = 8;
 const BGP4 = { table: 'main', family: 'inet', protocol: 'bgp' };
@@ -80,11 +90,13 @@ function nexthopSuite(suite: string): {
     return m;
   }
 
-
   function gaugeWrong(s: Scrape): string[] {
     const got: Counts = new Map();
-    for (const x of s.series('netlink_routes', { netns: ns.name })) got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
-    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
+    for (const x of s.series('netlink_routes', { netns: ns.name }))
+      got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
+    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) =>
+      d.replace('expected', 'kernel lists'),
+    );
   }
 
   before(async () => {
@@ -148,53 +160,79 @@ liveDescribe('nexthop objects: deleted, lost with the carrier, flushed with admi
     await settle('routes through nexthop objects added');
   });
 
-  step('ip nexthop del: its IPv4 routes go without RTM_DELROUTE (flushed), IPv6 ones with (removed); the groups keep theirs', async () => {
-    const beforeDel = kernelRoutes(ns());
-    ns().batch(['nexthop del id 10', 'nexthop del id 16']);
-    const gone = vanished(beforeDel, kernelRoutes(ns()));
-    assert.deepEqual(kernelNexthops(), [11, 17, 20, 26], 'kernel: the groups stay with one member');
-    assert.equal(gone.length, 2 * PER_NH, `kernel dropped ${gone.map(routeId).join('; ')}`);
-    assert.ok(gone.every((r) => /^(10\.41\.|2001:db8:41:)(1[6-9]|2[0-3])[.:]/.test(r.dst)), `only the routes via 10 and 16 went: ${gone.map(routeId).join('; ')}`);
-    for (const r of gone) bump(r, r.family === 'inet' ? 'flushed' : 'removed');
-    await settle(`after deleting nexthops 10 and 16 (kernel dropped ${gone.length} routes)`);
-  });
+  step(
+    'ip nexthop del: its IPv4 routes go without RTM_DELROUTE (flushed), IPv6 ones with (removed); the groups keep theirs',
+    async () => {
+      const beforeDel = kernelRoutes(ns());
+      ns().batch(['nexthop del id 10', 'nexthop del id 16']);
+      const gone = vanished(beforeDel, kernelRoutes(ns()));
+      assert.deepEqual(kernelNexthops(), [11, 17, 20, 26], 'kernel: the groups stay with one member');
+      assert.equal(gone.length, 2 * PER_NH, `kernel dropped ${gone.map(routeId).join('; ')}`);
+      assert.ok(
+        gone.every((r) => /^(10\.41\.|2001:db8:41:)(1[6-9]|2[0-3])[.:]/.test(r.dst)),
+        `only the routes via 10 and 16 went: ${gone.map(routeId).join('; ')}`,
+      );
+      for (const r of gone) bump(r, r.family === 'inet' ? 'flushed' : 'removed');
+      await settle(`after deleting nexthops 10 and 16 (kernel dropped ${gone.length} routes)`);
+    },
+  );
 
-  step('carrier loss on the nexthop device (peer down): the kernel deletes the nexthop objects; IPv4 routes through them vanish silently', async () => {
-    const beforeDown = kernelRoutes(ns());
-    ns().ip('link', 'set', 'dev', 'nh1', 'down');
-    await poll('nh0 loses its carrier and its nexthop objects', () => {
-      const nhs = kernelNexthops();
-      const op = ns().link('nh0').operstate;
-      return nhs.length === 0 && op !== 'UP' ? true : `nh0 operstate ${op}, nexthops [${nhs.join(',')}]`;
-    });
-    const afterDown = kernelRoutes(ns());
-    const gone = vanished(beforeDown, afterDown);
-    assert.equal(gone.filter((r) => r.protocol === 'bgp').length, 4 * PER_NH, `kernel dropped ${gone.map(routeId).join('; ')}`);
-    assert.ok(afterDown.some((r) => r.dst === '10.40.0.0/24'), 'plain routes stay (linkdown) on carrier loss');
-    // nh1's own IPv6 multicast route goes with its admin down (notified); on nh0 only the routes
-    // through nexthop objects go.
-    assert.ok(!gone.some((r) => r.protocol !== 'bgp' && r.dev !== 'nh1'), `only routes through nexthop objects went: ${gone.map(routeId).join('; ')}`);
-    for (const r of gone) bump(r, r.family === 'inet' ? 'flushed' : 'removed');
-    await settle(`after nh0 lost its carrier (kernel dropped ${gone.length} routes)`);
-  });
+  step(
+    'carrier loss on the nexthop device (peer down): the kernel deletes the nexthop objects; IPv4 routes through them vanish silently',
+    async () => {
+      const beforeDown = kernelRoutes(ns());
+      ns().ip('link', 'set', 'dev', 'nh1', 'down');
+      await poll('nh0 loses its carrier and its nexthop objects', () => {
+        const nhs = kernelNexthops();
+        const op = ns().link('nh0').operstate;
+        return nhs.length === 0 && op !== 'UP' ? true : `nh0 operstate ${op}, nexthops [${nhs.join(',')}]`;
+      });
+      const afterDown = kernelRoutes(ns());
+      const gone = vanished(beforeDown, afterDown);
+      assert.equal(
+        gone.filter((r) => r.protocol === 'bgp').length,
+        4 * PER_NH,
+        `kernel dropped ${gone.map(routeId).join('; ')}`,
+      );
+      assert.ok(
+        afterDown.some((r) => r.dst === '10.40.0.0/24'),
+        'plain routes stay (linkdown) on carrier loss',
+      );
+      // nh1's own IPv6 multicast route goes with its admin down (notified); on nh0 only the routes
+      // through nexthop objects go.
+      assert.ok(
+        !gone.some((r) => r.protocol !== 'bgp' && r.dev !== 'nh1'),
+        `only routes through nexthop objects went: ${gone.map(routeId).join('; ')}`,
+      );
+      for (const r of gone) bump(r, r.family === 'inet' ? 'flushed' : 'removed');
+      await settle(`after nh0 lost its carrier (kernel dropped ${gone.length} routes)`);
+    },
+  );
 
-  step('carrier back, nexthops and routes re-installed, then admin down: every IPv4 route through them flushed', async () => {
-    const beforeInstall = kernelRoutes(ns());
-    ns().ip('link', 'set', 'dev', 'nh1', 'up');
-    await nh0Up();
-    ns().batch(install('nh0', 51));
-    for (const r of vanished(kernelRoutes(ns()), beforeInstall)) bump(r, 'added');
-    await settle('routes re-installed');
+  step(
+    'carrier back, nexthops and routes re-installed, then admin down: every IPv4 route through them flushed',
+    async () => {
+      const beforeInstall = kernelRoutes(ns());
+      ns().ip('link', 'set', 'dev', 'nh1', 'up');
+      await nh0Up();
+      ns().batch(install('nh0', 51));
+      for (const r of vanished(kernelRoutes(ns()), beforeInstall)) bump(r, 'added');
+      await settle('routes re-installed');
 
-    const beforeDown = kernelRoutes(ns());
-    ns().ip('link', 'set', 'dev', 'nh0', 'down');
-    assert.deepEqual(kernelNexthops(), [], 'kernel: nexthop objects gone with the device');
-    const gone = vanished(beforeDown, kernelRoutes(ns()));
-    assert.equal(gone.filter((r) => r.protocol === 'bgp').length, 6 * PER_NH, `kernel dropped ${gone.map(routeId).join('; ')}`);
-    // IPv4 routes on admin down go silently (the connected ones too); IPv6 ones are notified.
-    for (const r of gone) bump(r, r.family === 'inet' ? 'flushed' : 'removed');
-    await settle(`after nh0 admin down (kernel dropped ${gone.length} routes)`);
-  });
+      const beforeDown = kernelRoutes(ns());
+      ns().ip('link', 'set', 'dev', 'nh0', 'down');
+      assert.deepEqual(kernelNexthops(), [], 'kernel: nexthop objects gone with the device');
+      const gone = vanished(beforeDown, kernelRoutes(ns()));
+      assert.equal(
+        gone.filter((r) => r.protocol === 'bgp').length,
+        6 * PER_NH,
+        `kernel dropped ${gone.map(routeId).join('; ')}`,
+      );
+      // IPv4 routes on admin down go silently (the connected ones too); IPv6 ones are notified.
+      for (const r of gone) bump(r, r.family === 'inet' ? 'flushed' : 'removed');
+      await settle(`after nh0 admin down (kernel dropped ${gone.length} routes)`);
+    },
+  );
 });
 
 liveDescribe('nexthop objects that change under their routes', { timeout: 120_000 }, () => {
@@ -208,7 +246,11 @@ liveDescribe('nexthop objects that change under their routes', { timeout: 120_00
 
   step('nexthop object replaced (new gateway), then a route through it deleted: removed, gauge exact', async () => {
     ns().batch(['nexthop replace id 11 via 10.40.0.4 dev nh0', 'nexthop replace id 17 via 2001:db8:40::4 dev nh0']);
-    assert.equal(kernelRoutes(ns()).find((r) => r.dst === '10.42.32.0/24')?.gateway, '10.40.0.4', 'kernel: the route follows its nexthop object');
+    assert.equal(
+      kernelRoutes(ns()).find((r) => r.dst === '10.42.32.0/24')?.gateway,
+      '10.40.0.4',
+      'kernel: the route follows its nexthop object',
+    );
     await settle('after the nexthop replacements');
     ns().batch(['route del 10.42.32.0/24', 'route del 2001:db8:42:32::/64']);
     bump(BGP4, 'removed');
@@ -224,7 +266,12 @@ liveDescribe('nexthop objects that change under their routes', { timeout: 120_00
     await settle('after deleting nexthops 10 and 16');
     // The kernel sent RTM_NEWNEXTHOP for the shrunk groups and no route notification; the
     // routes' RTM_DELROUTE now lists the remaining member only.
-    ns().batch(['route del 10.42.48.0/24', 'route del 10.42.49.0/24', 'route del 2001:db8:42:48::/64', 'route del 2001:db8:42:49::/64']);
+    ns().batch([
+      'route del 10.42.48.0/24',
+      'route del 10.42.49.0/24',
+      'route del 2001:db8:42:48::/64',
+      'route del 2001:db8:42:49::/64',
+    ]);
     bump(BGP4, 'removed', 2);
     bump(BGP6, 'removed', 2);
     await settle('two IPv4 and two IPv6 routes through the shrunk groups deleted');

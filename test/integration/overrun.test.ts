@@ -59,19 +59,26 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
     const wrong: string[] = [];
     // Routes, by (table, family, protocol).
     const got = new Map<string, number>();
-    for (const x of s.series('netlink_routes', nsl())) got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
+    for (const x of s.series('netlink_routes', nsl()))
+      got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
     const want = groupRoutes(kernelRoutes(ns));
     for (const k of new Set([...got.keys(), ...want.keys()])) {
-      if ((got.get(k) ?? 0) !== (want.get(k) ?? 0)) wrong.push(`netlink_routes{${k}} = ${got.get(k) ?? '(absent)'}, kernel lists ${want.get(k) ?? 0}`);
+      if ((got.get(k) ?? 0) !== (want.get(k) ?? 0))
+        wrong.push(`netlink_routes{${k}} = ${got.get(k) ?? '(absent)'}, kernel lists ${want.get(k) ?? 0}`);
     }
     // Links: state, addresses per family, flaps.
     const links = ns.links();
-    const tracked = s.series('netlink_interface_info', nsl()).map((x) => x.labels.interface!).sort();
+    const tracked = s
+      .series('netlink_interface_info', nsl())
+      .map((x) => x.labels.interface!)
+      .sort();
     const kernelNames = links.map((l) => l.ifname).sort();
-    if (tracked.join(',') !== kernelNames.join(',')) wrong.push(`netlink_interface_info interfaces [${tracked.join(',')}], kernel [${kernelNames.join(',')}]`);
+    if (tracked.join(',') !== kernelNames.join(','))
+      wrong.push(`netlink_interface_info interfaces [${tracked.join(',')}], kernel [${kernelNames.join(',')}]`);
     const addrs = new Map<string, number>();
     for (const a of ns.ipJson<Array<{ ifname: string; addr_info?: Array<{ family: string }> }>>('addr', 'show')) {
-      for (const i of a.addr_info ?? []) addrs.set(`${a.ifname}/${i.family}`, (addrs.get(`${a.ifname}/${i.family}`) ?? 0) + 1);
+      for (const i of a.addr_info ?? [])
+        addrs.set(`${a.ifname}/${i.family}`, (addrs.get(`${a.ifname}/${i.family}`) ?? 0) + 1);
     }
     for (const l of links) {
       const k = kernelLinkState(l);
@@ -81,12 +88,16 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
         ['netlink_interface_admin_up', k.admin],
         ['netlink_interface_carrier', k.carrier],
       ] as const) {
-        if (s.value(metric, e) !== v) wrong.push(`${l.ifname}: ${metric} ${s.value(metric, e)}, kernel ${v} (operstate ${l.operstate}, flags ${l.flags.join(',')})`);
+        if (s.value(metric, e) !== v)
+          wrong.push(
+            `${l.ifname}: ${metric} ${s.value(metric, e)}, kernel ${v} (operstate ${l.operstate}, flags ${l.flags.join(',')})`,
+          );
       }
       for (const family of ['inet', 'inet6']) {
         const held = addrs.get(`${l.ifname}/${family}`) ?? 0;
         const gauge = s.value('netlink_interface_addresses', { ...e, family }) ?? 0;
-        if (gauge !== held) wrong.push(`${l.ifname}: netlink_interface_addresses{family="${family}"} ${gauge}, kernel holds ${held}`);
+        if (gauge !== held)
+          wrong.push(`${l.ifname}: netlink_interface_addresses{family="${family}"} ${gauge}, kernel holds ${held}`);
       }
     }
     for (const end of flapEnds) {
@@ -94,7 +105,9 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
       const k = ns.carrierCounters(end);
       const flaps = s.value('netlink_interface_flaps_total', L(end));
       if (flaps === undefined || flaps - b.flaps !== k.down - b.down) {
-        wrong.push(`${end}: flaps_total delta ${flaps === undefined ? '(absent)' : flaps - b.flaps}, kernel carrier_down_count delta ${k.down - b.down}`);
+        wrong.push(
+          `${end}: flaps_total delta ${flaps === undefined ? '(absent)' : flaps - b.flaps}, kernel carrier_down_count delta ${k.down - b.down}`,
+        );
       }
       const down = s.value('netlink_interface_carrier_down_changes_total', L(end));
       if (down !== k.down) wrong.push(`${end}: carrier_down_changes_total ${down}, kernel ${k.down}`);
@@ -130,12 +143,17 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
       lines.push(`link set dev of${i}a addrgenmode none`, `link set dev of${i}b addrgenmode none`);
       lines.push(`link set dev of${i}a up`, `link set dev of${i}b up`);
     }
-    for (let i = 0; i < OLD_ROUTES; i++) lines.push(`route add 10.31.${i >> 8}.${i & 255}/32 dev or0 table 301 proto static`);
+    for (let i = 0; i < OLD_ROUTES; i++)
+      lines.push(`route add 10.31.${i >> 8}.${i & 255}/32 dev or0 table 301 proto static`);
     for (let i = 0; i < OLD_V4; i++) lines.push(`addr add 10.150.0.${i + 1}/32 dev oa0`);
     for (let i = 0; i < OLD_V6; i++) lines.push(`addr add 2001:db8:150::${(i + 1).toString(16)}/128 dev oa0 nodad`);
     // Routes through a toggled device: its first admin down in the storm drops them (IPv4
     // silently, IPv6 with RTM_DELROUTE), where the exporter may not see it.
-    for (let i = 0; i < 10; i++) lines.push(`route add 10.33.${i}.0/24 dev of1a table 303 proto static`, `route add 2001:db8:303:${i}::/64 dev of1a table 303 proto static`);
+    for (let i = 0; i < 10; i++)
+      lines.push(
+        `route add 10.33.${i}.0/24 dev of1a table 303 proto static`,
+        `route add 2001:db8:303:${i}::/64 dev of1a table 303 proto static`,
+      );
     ns.batch(lines);
     ex = await startExporter({ netns: [ns.name], configFile: config });
     sender = new BurstSender(ns);
@@ -155,12 +173,19 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
       return down.length === 0 ? true : down.map((l) => `${l.ifname} ${l.operstate}`).join(', ');
     });
     const s = await ex!.waitFor('the model equals the kernel before the storm', (sc) => {
-      for (const end of flapEnds) base.set(end, { flaps: sc.value('netlink_interface_flaps_total', L(end)) ?? NaN, down: ns.carrierCounters(end).down });
+      for (const end of flapEnds)
+        base.set(end, {
+          flaps: sc.value('netlink_interface_flaps_total', L(end)) ?? NaN,
+          down: ns.carrierCounters(end).down,
+        });
       const wrong = wrongAgainstKernel(sc);
       return wrong.length ? wrong.slice(0, 8).join('; ') : true;
     });
     const granted = s.value('netlink_socket_receive_buffer_bytes', nsl());
-    assert.ok(granted !== undefined && granted > 0 && granted < 16 * 1024, `netlink_socket_receive_buffer_bytes ${granted}: the kernel's minimum`);
+    assert.ok(
+      granted !== undefined && granted > 0 && granted < 16 * 1024,
+      `netlink_socket_receive_buffer_bytes ${granted}: the kernel's minimum`,
+    );
     assert.equal(s.value('netlink_socket_overruns_total', nsl()), 0);
     assert.equal(s.value('netlink_resyncs_total', nsl()), 0);
   });
@@ -169,19 +194,62 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
     const oa0 = ns.ifindex('oa0');
     const oa1 = ns.ifindex('oa1');
     const or0 = ns.ifindex('or0');
-    const { adds, deletes } = routeBurst({ count: ROUTES, second: 60, table: 300, protocol: RTPROT_STATIC, oif: or0, seq: 1_000_000 });
-    const oldRoutes = routeBurst({ count: OLD_ROUTES, second: 31, table: 301, protocol: RTPROT_STATIC, oif: or0, seq: 2_000_000 });
+    const { adds, deletes } = routeBurst({
+      count: ROUTES,
+      second: 60,
+      table: 300,
+      protocol: RTPROT_STATIC,
+      oif: or0,
+      seq: 1_000_000,
+    });
+    const oldRoutes = routeBurst({
+      count: OLD_ROUTES,
+      second: 31,
+      table: 301,
+      protocol: RTPROT_STATIC,
+      oif: or0,
+      seq: 2_000_000,
+    });
     const addAddresses: Buffer[] = [];
     const delNewV4: Buffer[] = [];
     for (let i = 0; i < NEW_PER_FAMILY; i++) {
       const v4 = { family: AF_INET, ifindex: oa1, address: ipv4Nth(160, i + 1), prefixLength: 32 };
       addAddresses.push(addressRequest({ ...v4, type: RTM_NEWADDR, seq: seq++ }));
-      addAddresses.push(addressRequest({ family: AF_INET6, ifindex: oa1, address: ipv6Nth(0x160, i + 1), prefixLength: 128, type: RTM_NEWADDR, seq: seq++ }));
+      addAddresses.push(
+        addressRequest({
+          family: AF_INET6,
+          ifindex: oa1,
+          address: ipv6Nth(0x160, i + 1),
+          prefixLength: 128,
+          type: RTM_NEWADDR,
+          seq: seq++,
+        }),
+      );
       if (i % 2 === 0) delNewV4.push(addressRequest({ ...v4, type: RTM_DELADDR, seq: seq++ }));
     }
     const delOld: Buffer[] = [];
-    for (let i = 0; i < OLD_V4; i++) delOld.push(addressRequest({ family: AF_INET, ifindex: oa0, address: Uint8Array.of(10, 150, 0, i + 1), prefixLength: 32, type: RTM_DELADDR, seq: seq++ }));
-    for (let i = 0; i < OLD_V6; i++) delOld.push(addressRequest({ family: AF_INET6, ifindex: oa0, address: ipv6Nth(0x150, i + 1), prefixLength: 128, type: RTM_DELADDR, seq: seq++ }));
+    for (let i = 0; i < OLD_V4; i++)
+      delOld.push(
+        addressRequest({
+          family: AF_INET,
+          ifindex: oa0,
+          address: Uint8Array.of(10, 150, 0, i + 1),
+          prefixLength: 32,
+          type: RTM_DELADDR,
+          seq: seq++,
+        }),
+      );
+    for (let i = 0; i < OLD_V6; i++)
+      delOld.push(
+        addressRequest({
+          family: AF_INET6,
+          ifindex: oa0,
+          address: ipv6Nth(0x150, i + 1),
+          prefixLength: 128,
+          type: RTM_DELADDR,
+          seq: seq++,
+        }),
+      );
 
     // Round 1, the exporter stopped: its socket cannot be drained, the overrun is certain.
     const pid = ex!.child.pid!;
@@ -209,12 +277,31 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
 
     // The kernel settles: every flap end up but the pair left down (of9a admin down, of9b no carrier).
     await poll('the kernel settled after the storm', () => {
-      const bad = ns.links().filter((l) => flapEnds.includes(l.ifname) && l.operstate !== (l.ifname.startsWith('of9') ? 'DOWN' : 'UP') && !(l.ifname === 'of9b' && l.operstate === 'LOWERLAYERDOWN'));
+      const bad = ns
+        .links()
+        .filter(
+          (l) =>
+            flapEnds.includes(l.ifname) &&
+            l.operstate !== (l.ifname.startsWith('of9') ? 'DOWN' : 'UP') &&
+            !(l.ifname === 'of9b' && l.operstate === 'LOWERLAYERDOWN'),
+        );
       return bad.length === 0 ? true : bad.map((l) => `${l.ifname} ${l.operstate}`).join(', ');
     });
-    assert.equal(groupRoutes(kernelRoutes(ns)).get(routeGroupKey('300', 'inet', 'static')), ROUTES - ROUTES_DELETED, 'kernel: routes left in table 300 (test setup)');
-    assert.equal(groupRoutes(kernelRoutes(ns)).get(routeGroupKey('301', 'inet', 'static')), undefined, 'kernel: table 301 emptied (test setup)');
-    assert.deepEqual(kernelRoutes(ns).filter((r) => r.table === '303'), [], 'kernel: the routes through of1a went with its first admin down (test setup)');
+    assert.equal(
+      groupRoutes(kernelRoutes(ns)).get(routeGroupKey('300', 'inet', 'static')),
+      ROUTES - ROUTES_DELETED,
+      'kernel: routes left in table 300 (test setup)',
+    );
+    assert.equal(
+      groupRoutes(kernelRoutes(ns)).get(routeGroupKey('301', 'inet', 'static')),
+      undefined,
+      'kernel: table 301 emptied (test setup)',
+    );
+    assert.deepEqual(
+      kernelRoutes(ns).filter((r) => r.table === '303'),
+      [],
+      'kernel: the routes through of1a went with its first admin down (test setup)',
+    );
     for (const end of flapEnds) {
       const d = ns.carrierCounters(end).down - base.get(end)!.down;
       assert.equal(d, 2 * FLAP_CYCLES, `kernel: ${end} carrier_down_count delta ${d} (test setup)`);
@@ -231,9 +318,17 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
       },
       { timeoutMs: 30_000, intervalMs: 200 },
     );
-    assert.ok((s.value('netlink_last_resync_timestamp_seconds', nsl()) ?? 0) > 0, s.show('netlink_last_resync_timestamp_seconds', nsl()));
+    assert.ok(
+      (s.value('netlink_last_resync_timestamp_seconds', nsl()) ?? 0) > 0,
+      s.show('netlink_last_resync_timestamp_seconds', nsl()),
+    );
     // The deleted pair's series went with the grace period.
-    for (const gone of ['od0', 'od1']) assert.deepEqual(s.withLabels(L(gone)).map((x) => x.name), [], `${gone}: series after its deletion`);
+    for (const gone of ['od0', 'od1'])
+      assert.deepEqual(
+        s.withLabels(L(gone)).map((x) => x.name),
+        [],
+        `${gone}: series after its deletion`,
+      );
     assert.ok(ex!.running, ex!.logs());
   });
 
@@ -248,8 +343,10 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
       const wrong: string[] = [];
       const added = sc.value('netlink_route_changes_total', { ...group, action: 'added' });
       if (added !== 1) wrong.push(`route_changes_total{table="302",action="added"} ${added}`);
-      if (sc.value('netlink_routes', group) !== 1) wrong.push(`netlink_routes{table="302"} ${sc.value('netlink_routes', group)}`);
-      const delta = (sc.value('netlink_messages_received_total', { netns: ns.name, type: 'RTM_NEWROUTE' }) ?? 0) - newroute;
+      if (sc.value('netlink_routes', group) !== 1)
+        wrong.push(`netlink_routes{table="302"} ${sc.value('netlink_routes', group)}`);
+      const delta =
+        (sc.value('netlink_messages_received_total', { netns: ns.name, type: 'RTM_NEWROUTE' }) ?? 0) - newroute;
       if (delta !== 1) wrong.push(`messages_received_total{type="RTM_NEWROUTE"} delta ${delta}`);
       return wrong.length ? wrong.join('; ') : true;
     });

@@ -33,9 +33,20 @@ class MountNamespace {
   private constructor(readonly holder: ChildProcess) {}
 
   static async start(): Promise<MountNamespace> {
-    const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mkdir -p /run/netns && mount -t tmpfs nle-pods /run/netns && echo ready && exec sleep 100000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const holder = spawn(
+      'unshare',
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mkdir -p /run/netns && mount -t tmpfs nle-pods /run/netns && echo ready && exec sleep 100000',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const kill = (): void => {
       if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
     };
@@ -99,16 +110,28 @@ function podProblem(s: Scrape, cycle: number, i: number): string | undefined {
     ['netlink_interface_up', { netns, interface: 'lo' }, 1],
     ['netlink_interface_flaps_total', eth0, 0],
     ['netlink_interface_addresses', { ...eth0, family: 'inet' }, 1],
-    ['netlink_address_info', { ...eth0, family: 'inet', address: podAddress(cycle, i), prefix_length: '32', scope: 'global' }, 1],
+    [
+      'netlink_address_info',
+      { ...eth0, family: 'inet', address: podAddress(cycle, i), prefix_length: '32', scope: 'global' },
+      1,
+    ],
     ['netlink_routes', { netns, table: 'main', family: 'inet', protocol: 'boot' }, 1],
-    ['netlink_default_route_info', { netns, table: 'main', family: 'inet', interface: 'eth0', gateway: '', protocol: 'boot' }, 1],
+    [
+      'netlink_default_route_info',
+      { netns, table: 'main', family: 'inet', interface: 'eth0', gateway: '', protocol: 'boot' },
+      1,
+    ],
   ];
   for (const [name, labels, value] of want) {
     const got = s.value(name, labels);
     if (got !== value) return `${netns}: ${name}${JSON.stringify(labels)} = ${got}, want ${value}`;
   }
   const series = s.withLabels({ netns }).length;
-  if (series > SERIES_PER_POD - RESERVED) return `${netns}: ${series} series, more than ${SERIES_PER_POD - RESERVED}:\n${s.withLabels({ netns }).map((x) => x.name).join('\n')}`;
+  if (series > SERIES_PER_POD - RESERVED)
+    return `${netns}: ${series} series, more than ${SERIES_PER_POD - RESERVED}:\n${s
+      .withLabels({ netns })
+      .map((x) => x.name)
+      .join('\n')}`;
   return undefined;
 }
 
@@ -130,7 +153,8 @@ liveDescribe('pod namespaces under --netns.all', { timeout: 600_000 }, () => {
   let ex: Exporter | undefined;
 
   before(async () => {
-    if (!fs.existsSync('/usr/bin/nsenter') && !fs.existsSync('/bin/nsenter')) throw new Error('nsenter (util-linux) is missing');
+    if (!fs.existsSync('/usr/bin/nsenter') && !fs.existsSync('/bin/nsenter'))
+      throw new Error('nsenter (util-linux) is missing');
     mnt = await MountNamespace.start();
     mnt.sh(`ip netns add ${NODE_NS}`);
   });
@@ -151,7 +175,10 @@ liveDescribe('pod namespaces under --netns.all', { timeout: 600_000 }, () => {
     const seen = first.series('netlink_namespace_ready').map((x) => x.labels.netns);
     assert.deepEqual(seen.sort(), ['', NODE_NS].sort(), first.show('netlink_namespace_ready'));
     // Host-wide neighbour tables: once, not per namespace.
-    assert.ok(first.series('netlink_neighbour_table_limit', {}).length <= 2, first.show('netlink_neighbour_table_limit', {}));
+    assert.ok(
+      first.series('netlink_neighbour_table_limit', {}).length <= 2,
+      first.show('netlink_neighbour_table_limit', {}),
+    );
     const baseFds = fds(pid);
     const baseThreads = threads(pid);
     let lastSum = notificationSum(first);
@@ -176,14 +203,19 @@ liveDescribe('pod namespaces under --netns.all', { timeout: 600_000 }, () => {
           // What the exporter saw of that pod, and what the kernel holds.
           const netns = podName(cycle, failing);
           const events = (await e.get(`/api/v1/events?netns=${netns}`)).body;
-          const series = (await e.scrape()).withLabels({ netns }).map((x) => `${x.name}${JSON.stringify(x.labels)} ${x.value}`);
-          let kernel = '';
+          const series = (await e.scrape())
+            .withLabels({ netns })
+            .map((x) => `${x.name}${JSON.stringify(x.labels)} ${x.value}`);
+          let kernel: string;
           try {
             kernel = run(m.prefix[0]!, [...m.prefix.slice(1), 'ip', '-n', netns, '-o', 'addr']).stdout;
           } catch (k) {
             kernel = (k as Error).message;
           }
-          throw new Error(`${err.message}\nkernel (ip -o addr):\n${kernel}\nevents: ${events.slice(0, 4000)}\nseries:\n${series.join('\n')}\nall logs:\n${e.stderr.lines.filter((l) => l.includes(netns)).join('\n')}`);
+          const logs = e.stderr.lines.filter((l) => l.includes(netns)).join('\n');
+          throw new Error(
+            `${err.message}\nkernel (ip -o addr):\n${kernel}\nevents: ${events.slice(0, 4000)}\nseries:\n${series.join('\n')}\nall logs:\n${logs}`,
+          );
         });
       for (let i = 0; i < PODS; i++) assert.equal(podProblem(s, cycle, i), undefined);
       const sum = notificationSum(s);
@@ -197,18 +229,46 @@ liveDescribe('pod namespaces under --netns.all', { timeout: 600_000 }, () => {
         `cycle ${cycle}: no series of a deleted pod`,
         (sc) => {
           const left = sc.samples.filter((x) => x.labels.netns !== undefined && pods.includes(x.labels.netns));
-          return left.length === 0 ? true : `${left.length} left, e.g. ${left.slice(0, 3).map((x) => `${x.name}{netns="${x.labels.netns}"}`).join(', ')}`;
+          return left.length === 0
+            ? true
+            : `${left.length} left, e.g. ${left
+                .slice(0, 3)
+                .map((x) => `${x.name}{netns="${x.labels.netns}"}`)
+                .join(', ')}`;
         },
         { timeoutMs: 60_000, intervalMs: 200 },
       );
       assert.deepEqual(m.ls(), [NODE_NS], 'the pods are gone from /run/netns');
       // The sockets (and whatever else a pod had) are closed: back to the fds and threads of
       // before the first pod.
-      await poll(`cycle ${cycle}: exporter fds back to ${baseFds}`, () => (fds(pid) === baseFds ? true : `${fds(pid)} fds: ${fs.readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return '?'; } }).join(' ')}`), { timeoutMs: 20_000 });
-      await poll(`cycle ${cycle}: exporter threads back to ${baseThreads}`, () => (threads(pid) <= baseThreads ? true : `${threads(pid)} threads`), { timeoutMs: 20_000 });
+      await poll(
+        `cycle ${cycle}: exporter fds back to ${baseFds}`,
+        () =>
+          fds(pid) === baseFds
+            ? true
+            : `${fds(pid)} fds: ${fs
+                .readdirSync(`/proc/${pid}/fd`)
+                .map((fd) => {
+                  try {
+                    return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+                  } catch {
+                    return '?';
+                  }
+                })
+                .join(' ')}`,
+        { timeoutMs: 20_000 },
+      );
+      await poll(
+        `cycle ${cycle}: exporter threads back to ${baseThreads}`,
+        () => (threads(pid) <= baseThreads ? true : `${threads(pid)} threads`),
+        { timeoutMs: 20_000 },
+      );
       const after = await e.scrape();
       const sum2 = notificationSum(after);
-      assert.ok(sum2 >= lastSum, `netlink_messages_received_total{netns="*"} went down when pods went: ${lastSum} -> ${sum2}`);
+      assert.ok(
+        sum2 >= lastSum,
+        `netlink_messages_received_total{netns="*"} went down when pods went: ${lastSum} -> ${sum2}`,
+      );
       lastSum = sum2;
     }
     assert.ok(e.running, 'the exporter runs on');

@@ -21,7 +21,8 @@ liveDescribe('/-/ready', { timeout: 180_000 }, () => {
     big.addVeth('rd0', 'rd1', { up: true });
     big.ip('addr', 'add', '10.80.0.1/24', 'dev', 'rd0');
     const lines: string[] = [];
-    for (let i = 0; i < ROUTES; i++) lines.push(`route add 10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 via 10.80.0.2 proto bird`);
+    for (let i = 0; i < ROUTES; i++)
+      lines.push(`route add 10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 via 10.80.0.2 proto bird`);
     big.batch(lines);
     // A configured namespace that is not there: made and deleted, so its name is ours and free.
     absent = createNetns('ready');
@@ -47,11 +48,17 @@ liveDescribe('/-/ready', { timeout: 180_000 }, () => {
       },
       { timeoutMs: 120_000, intervalMs: 5 },
     );
-    console.log(`# /-/ready answered 503 ${answers.filter((a) => a === 503).length} times while ${ROUTES} routes were dumped`);
+    console.log(
+      `# /-/ready answered 503 ${answers.filter((a) => a === 503).length} times while ${ROUTES} routes were dumped`,
+    );
     // Taken at once after the first 200: everything the dump brings is already there.
     const s = await ex.scrape();
     assert.equal(s.value('netlink_namespace_ready', { netns: big.name }), 1);
-    assert.equal(s.value('netlink_routes', { netns: big.name, table: 'main', family: 'inet', protocol: 'bird' }), ROUTES, s.show('netlink_routes', { netns: big.name }));
+    assert.equal(
+      s.value('netlink_routes', { netns: big.name, table: 'main', family: 'inet', protocol: 'bird' }),
+      ROUTES,
+      s.show('netlink_routes', { netns: big.name }),
+    );
     assert.ok(answers.includes(503), `no 503 seen while ${ROUTES} routes were dumped (answers: ${answers.join(' ')})`);
     assert.ok(
       answers.every((status, i) => status === (i < answers.indexOf(200) ? 503 : 200)),
@@ -68,6 +75,9 @@ liveDescribe('/-/ready', { timeout: 180_000 }, () => {
     assert.equal(s.value('netlink_namespace_ready', { netns: absent.name }), 0, s.show('netlink_namespace_ready'));
     assert.equal(s.value('netlink_namespace_ready', { netns: big.name }), 1, s.show('netlink_namespace_ready'));
     assert.equal(s.value('netlink_namespace_ready', { netns: '' }), 1, s.show('netlink_namespace_ready'));
-    assert.equal(s.value('netlink_routes', { netns: big.name, table: 'main', family: 'inet', protocol: 'bird' }), ROUTES);
+    assert.equal(
+      s.value('netlink_routes', { netns: big.name, table: 'main', family: 'inet', protocol: 'bird' }),
+      ROUTES,
+    );
   });
 });

@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
 
-
 liveDescribe('rename and delete', { timeout: 120_000 }, () => {
   let ns: Netns;
   let ex: Exporter | undefined;
@@ -19,7 +18,8 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
 
   const L = (iface: string) => ({ netns: ns.name, interface: iface });
   const names = (s: Scrape, iface: string) => [...new Set(s.withLabels(L(iface)).map((x) => x.name))].sort();
-  const infoIfindex = (s: Scrape, iface: string): string[] => s.series('netlink_interface_info', L(iface)).map((x) => x.labels.ifindex!);
+  const infoIfindex = (s: Scrape, iface: string): string[] =>
+    s.series('netlink_interface_info', L(iface)).map((x) => x.labels.ifindex!);
 
   async function kernelUp(iface: string): Promise<void> {
     await poll(`${iface} operstate UP in the kernel`, () => {
@@ -63,7 +63,10 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
       return got === want ? true : `flaps_total ${got}, kernel carrier_down_count delta ${want}`;
     });
     const oldNames = names(s0, 'rn0');
-    assert.ok(oldNames.includes('netlink_interface_up') && oldNames.includes('netlink_interface_info'), oldNames.join(', '));
+    assert.ok(
+      oldNames.includes('netlink_interface_up') && oldNames.includes('netlink_interface_info'),
+      oldNames.join(', '),
+    );
 
     ns.batch(['link set dev rn0 down', 'link set dev rn0 name rnx0', 'link set dev rnx0 up']);
     assert.equal(String(ns.ifindex('rnx0')), ifindex);
@@ -72,7 +75,9 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
       const oldLeft = names(s, 'rn0');
       const now = names(s, 'rnx0');
       if (oldLeft.length && now.length) both.push(`old: ${oldLeft.join(',')} new: ${now.join(',')}`);
-      return now.includes('netlink_interface_info') ? true : `rnx0: ${now.join(',') || '(none)'}; rn0: ${oldLeft.join(',') || '(none)'}`;
+      return now.includes('netlink_interface_info')
+        ? true
+        : `rnx0: ${now.join(',') || '(none)'}; rn0: ${oldLeft.join(',') || '(none)'}`;
     });
     assert.deepEqual(both, [], 'a scrape showed the old and the new name at once');
     await kernelUp('rnx0');
@@ -80,16 +85,29 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
       const want = ns.carrierCounters('rnx0').down - base;
       const got = sc.value('netlink_interface_flaps_total', L('rnx0'));
       const up = sc.value('netlink_interface_up', L('rnx0'));
-      return got === want && up === 1 ? true : `rnx0 flaps_total ${got} (kernel carrier_down_count delta since start ${want}), up ${up}`;
+      return got === want && up === 1
+        ? true
+        : `rnx0 flaps_total ${got} (kernel carrier_down_count delta since start ${want}), up ${up}`;
     });
-    assert.deepEqual(names(s, 'rn0'), [], `old name still has series: ${s.withLabels(L('rn0')).map((x) => x.name).join(', ')}`);
+    assert.deepEqual(
+      names(s, 'rn0'),
+      [],
+      `old name still has series: ${s
+        .withLabels(L('rn0'))
+        .map((x) => x.name)
+        .join(', ')}`,
+    );
     assert.deepEqual(infoIfindex(s, 'rnx0'), [ifindex]);
     assert.deepEqual(names(s, 'rnx0'), oldNames, 'the same series under the new name');
     assert.deepEqual(s.problems, []);
   });
 
   test('delete: the series stay for the grace period (1s), then go; the deletion is no flap, counted apart', async () => {
-    const s0 = await ex!.waitFor('dl0 and dl1 up', (sc) => (sc.value('netlink_interface_up', L('dl0')) === 1 && sc.value('netlink_interface_up', L('dl1')) === 1 ? true : `${sc.show('netlink_interface_up', L('dl0'))}; ${sc.show('netlink_interface_up', L('dl1'))}`));
+    const s0 = await ex!.waitFor('dl0 and dl1 up', (sc) =>
+      sc.value('netlink_interface_up', L('dl0')) === 1 && sc.value('netlink_interface_up', L('dl1')) === 1
+        ? true
+        : `${sc.show('netlink_interface_up', L('dl0'))}; ${sc.show('netlink_interface_up', L('dl1'))}`,
+    );
     const flaps0 = ['dl0', 'dl1'].map((i) => s0.value('netlink_interface_flaps_total', L(i)));
     const deletions0 = s0.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN;
     const t0 = Date.now();
@@ -102,10 +120,18 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
         `dl0's series were gone ${earlyMs} ms after the deletion, before the 1s grace period`,
       );
     }
-    const counted = await ex!.waitFor('two deletions counted', (sc) => ((sc.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN) - deletions0 === 2 ? true : sc.show('netlink_interface_deletions_total', { netns: ns.name })));
+    const counted = await ex!.waitFor('two deletions counted', (sc) =>
+      (sc.value('netlink_interface_deletions_total', { netns: ns.name }) ?? NaN) - deletions0 === 2
+        ? true
+        : sc.show('netlink_interface_deletions_total', { netns: ns.name }),
+    );
     if (Date.now() - t0 < 700) {
       // Still in the grace period: the counters as they were before the deletion.
-      assert.deepEqual(['dl0', 'dl1'].map((i) => counted.value('netlink_interface_flaps_total', L(i))), flaps0, 'a deletion adds no flap');
+      assert.deepEqual(
+        ['dl0', 'dl1'].map((i) => counted.value('netlink_interface_flaps_total', L(i))),
+        flaps0,
+        'a deletion adds no flap',
+      );
     }
     let goneAt = 0;
     await ex!.waitFor(
@@ -144,7 +170,8 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
     const seen: string[] = [];
     const s = await ex!.waitFor('rp0 with the new ifindex, up', (sc) => {
       const infos = infoIfindex(sc, 'rp0');
-      if (infos.length > 1 || sc.problems.length) seen.push(`info ifindex ${infos.join(',')}; ${sc.problems.join('; ')}`);
+      if (infos.length > 1 || sc.problems.length)
+        seen.push(`info ifindex ${infos.join(',')}; ${sc.problems.join('; ')}`);
       return infos.length === 1 && infos[0] === newIfindex && sc.value('netlink_interface_up', L('rp0')) === 1
         ? true
         : `info ifindex ${infos.join(',') || '(none)'} (new ${newIfindex}, old ${oldIfindex}), up ${sc.value('netlink_interface_up', L('rp0'))}`;
@@ -155,8 +182,20 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
 
   test('interfaces.exclude "ex.*": no series for ex0/ex1, other interfaces unaffected; renaming into the pattern drops them', async () => {
     const s = await ex!.waitForValue('netlink_interface_up', L('rp0'), 1);
-    for (const i of ['ex0', 'ex1']) assert.deepEqual(names(s, i), [], `${i} is excluded: ${s.withLabels(L(i)).map((x) => x.name).join(', ')}`);
-    assert.equal(s.series('netlink_address_info', { netns: ns.name, address: '10.70.0.1' }).length, 0, s.show('netlink_address_info', { netns: ns.name }));
+    for (const i of ['ex0', 'ex1'])
+      assert.deepEqual(
+        names(s, i),
+        [],
+        `${i} is excluded: ${s
+          .withLabels(L(i))
+          .map((x) => x.name)
+          .join(', ')}`,
+      );
+    assert.equal(
+      s.series('netlink_address_info', { netns: ns.name, address: '10.70.0.1' }).length,
+      0,
+      s.show('netlink_address_info', { netns: ns.name }),
+    );
     // Anchored: "ex.*" does not match "rex0"; a rename into the pattern removes the series.
     ns.batch(['link set dev rp1 down', 'link set dev rp1 name rex1', 'link set dev rex1 up']);
     const s2 = await ex!.waitFor('rex1 exported (the pattern is anchored)', (sc) =>
@@ -166,7 +205,13 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
     ns.batch(['link set dev rex1 down', 'link set dev rex1 name ex9', 'link set dev ex9 up']);
     await ex!.waitFor('no series for rex1 or ex9', (sc) => {
       const left = [...names(sc, 'rex1'), ...names(sc, 'ex9')];
-      return left.length === 0 ? true : `still: ${sc.withLabels(L('rex1')).concat(sc.withLabels(L('ex9'))).map((x) => `${x.name}{interface="${x.labels.interface}"}`).join(', ')}`;
+      return left.length === 0
+        ? true
+        : `still: ${sc
+            .withLabels(L('rex1'))
+            .concat(sc.withLabels(L('ex9')))
+            .map((x) => `${x.name}{interface="${x.labels.interface}"}`)
+            .join(', ')}`;
     });
   });
 
@@ -182,7 +227,9 @@ liveDescribe('rename and delete', { timeout: 120_000 }, () => {
     const idx = String(ns.ifindex(odd));
     const s = await ex!.waitFor(`series for ${label}`, (sc) => {
       const info = sc.series('netlink_interface_info', L(label));
-      return info.length === 1 && info[0]!.labels.ifindex === idx ? true : sc.show('netlink_interface_info', { netns: ns.name });
+      return info.length === 1 && info[0]!.labels.ifindex === idx
+        ? true
+        : sc.show('netlink_interface_info', { netns: ns.name });
     });
     assert.deepEqual(s.problems, []);
   });

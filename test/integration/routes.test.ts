@@ -4,9 +4,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNetns, groupRoutes, kernelRoutes, KernelRoute, liveDescribe, Netns, routeGroupKey, diffCounts } from '../helpers/netns';
+import {
+  createNetns,
+  groupRoutes,
+  kernelRoutes,
+  KernelRoute,
+  liveDescribe,
+  Netns,
+  routeGroupKey,
+  diffCounts,
+} from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
-
 
 type Counts = Map<string, number>;
 const changeKey = (table: string, family: string, protocol: string, action: string) =>
@@ -27,13 +35,14 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     return m;
   }
 
-
   function gaugeWrong(s: Scrape): string[] {
     const got: Counts = new Map();
     for (const x of s.series('netlink_routes', { netns: ns.name })) {
       got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
     }
-    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
+    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) =>
+      d.replace('expected', 'kernel lists'),
+    );
   }
 
   /** Waits until the gauge equals the kernel and the change counters equal `expected`. */
@@ -49,7 +58,8 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     expected.set(k, (expected.get(k) ?? 0) + n);
   }
 
-  const routeId = (r: KernelRoute) => `${r.family} ${r.table} ${r.type} ${r.dst} ${r.protocol} ${r.dev ?? ''} ${r.gateway ?? ''}`;
+  const routeId = (r: KernelRoute) =>
+    `${r.family} ${r.table} ${r.type} ${r.dst} ${r.protocol} ${r.dev ?? ''} ${r.gateway ?? ''}`;
 
   /** Routes of `before` missing from `after`. */
   function vanished(before: KernelRoute[], after: KernelRoute[]): KernelRoute[] {
@@ -97,16 +107,42 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     ns.ip('-6', 'route', 'add', 'default', 'via', '2001:db8:30::fe', 'dev', 'rt0', 'proto', 'static');
     bump('main', 'inet6', 'static', 'added');
     const s = await settle('route counters and gauge after the additions');
-    const dflt6 = { netns: ns.name, table: 'main', family: 'inet6', interface: 'rt0', gateway: '2001:db8:30::fe', protocol: 'static' };
-    assert.equal(s.value('netlink_default_route_info', dflt6), 1, s.show('netlink_default_route_info', { netns: ns.name }));
+    const dflt6 = {
+      netns: ns.name,
+      table: 'main',
+      family: 'inet6',
+      interface: 'rt0',
+      gateway: '2001:db8:30::fe',
+      protocol: 'static',
+    };
+    assert.equal(
+      s.value('netlink_default_route_info', dflt6),
+      1,
+      s.show('netlink_default_route_info', { netns: ns.name }),
+    );
     assert.equal(
       s.value('netlink_default_route_changes_total', { netns: ns.name, table: 'main', family: 'inet6' }),
       1,
       s.show('netlink_default_route_changes_total', { netns: ns.name }),
     );
-    const dflt = { netns: ns.name, table: 'main', family: 'inet', interface: 'rt0', gateway: '10.30.0.254', protocol: 'static' };
-    assert.equal(s.value('netlink_default_route_info', dflt), 1, s.show('netlink_default_route_info', { netns: ns.name }));
-    assert.equal(s.series('netlink_default_route_info', { netns: ns.name }).length, 2, s.show('netlink_default_route_info', { netns: ns.name }));
+    const dflt = {
+      netns: ns.name,
+      table: 'main',
+      family: 'inet',
+      interface: 'rt0',
+      gateway: '10.30.0.254',
+      protocol: 'static',
+    };
+    assert.equal(
+      s.value('netlink_default_route_info', dflt),
+      1,
+      s.show('netlink_default_route_info', { netns: ns.name }),
+    );
+    assert.equal(
+      s.series('netlink_default_route_info', { netns: ns.name }).length,
+      2,
+      s.show('netlink_default_route_info', { netns: ns.name }),
+    );
     assert.equal(
       s.value('netlink_default_route_changes_total', { netns: ns.name, table: 'main', family: 'inet' }),
       1,
@@ -121,7 +157,14 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
       'route replace 2001:db8:31::/64 via 2001:db8:30::2 proto bird',
     ]);
     const k = kernelRoutes(ns);
-    assert.equal(k.filter((r) => r.dst === '10.31.0.0/24').map((r) => `${r.table}/${r.protocol}`).sort().join(','), '100/bird,main/bird');
+    assert.equal(
+      k
+        .filter((r) => r.dst === '10.31.0.0/24')
+        .map((r) => `${r.table}/${r.protocol}`)
+        .sort()
+        .join(','),
+      '100/bird,main/bird',
+    );
     bump('main', 'inet', 'bird', 'replaced');
     bump('100', 'inet', 'bird', 'replaced');
     bump('main', 'inet6', 'bird', 'replaced');
@@ -141,7 +184,8 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     ns.ip('route', 'add', '10.38.0.0/24', 'via', '10.30.0.2', 'dev', 'rt0', 'proto', 'static');
     bump('main', 'inet', 'static', 'added');
     // The connected routes of 10.39.0.1/24 on rt1 (kernel-added, one notification each).
-    for (const r of vanished(kernelRoutes(ns), beforeAddr)) if (r.dst !== '10.38.0.0/24') bump(r.table, r.family, r.protocol, 'added');
+    for (const r of vanished(kernelRoutes(ns), beforeAddr))
+      if (r.dst !== '10.38.0.0/24') bump(r.table, r.family, r.protocol, 'added');
     await settle('10.38.0.0/24 via rt0');
     ns.ip('route', 'replace', '10.38.0.0/24', 'via', '10.39.0.2', 'dev', 'rt1', 'proto', 'static');
     assert.equal(kernelRoutes(ns).find((r) => r.dst === '10.38.0.0/24')?.dev, 'rt1');
@@ -158,14 +202,27 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     const goneV4 = gone.filter((r) => r.family === 'inet');
     const goneV6 = gone.filter((r) => r.family === 'inet6');
     // Test setup: the default, both via routes and the connected routes went; the blackhole stayed.
-    assert.ok(goneV4.some((r) => r.dst === 'default'), `kernel dropped: ${gone.map(routeId).join('; ')}`);
-    assert.ok(afterDown.some((r) => r.dst === '10.33.0.0/24'), 'the blackhole route does not use rt0 and stays');
-    assert.ok(afterDown.some((r) => r.dst === '10.38.0.0/24'), 'the route replaced onto rt1 stays (rt1 only lost its carrier)');
+    assert.ok(
+      goneV4.some((r) => r.dst === 'default'),
+      `kernel dropped: ${gone.map(routeId).join('; ')}`,
+    );
+    assert.ok(
+      afterDown.some((r) => r.dst === '10.33.0.0/24'),
+      'the blackhole route does not use rt0 and stays',
+    );
+    assert.ok(
+      afterDown.some((r) => r.dst === '10.38.0.0/24'),
+      'the route replaced onto rt1 stays (rt1 only lost its carrier)',
+    );
     // The kernel sends no RTM_DELROUTE for IPv4 routes on admin down; IPv6 routes get one each.
     for (const r of goneV4) bump(r.table, 'inet', r.protocol, 'flushed');
     for (const r of goneV6) bump(r.table, 'inet6', r.protocol, 'removed');
     const s = await settle(`counters after rt0 down (kernel dropped ${gone.length}: ${gone.map(routeId).join('; ')})`);
-    assert.equal(s.series('netlink_default_route_info', { netns: ns.name }).length, 0, s.show('netlink_default_route_info', { netns: ns.name }));
+    assert.equal(
+      s.series('netlink_default_route_info', { netns: ns.name }).length,
+      0,
+      s.show('netlink_default_route_info', { netns: ns.name }),
+    );
   });
 
   test('link up again: the connected IPv4 routes come back, the gauge follows', async () => {
@@ -179,7 +236,9 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
 
   test('an address removed while the device keeps another: a route preferring it as source goes once (removed or flushed), gauges exact', async () => {
     ns.ip('addr', 'add', '10.31.0.1/24', 'dev', 'rt0');
-    const kernelMade = vanished(kernelRoutes(ns), []).filter((r) => r.family === 'inet' && r.protocol === 'kernel' && (r.dst ?? '').startsWith('10.31.'));
+    const kernelMade = vanished(kernelRoutes(ns), []).filter(
+      (r) => r.family === 'inet' && r.protocol === 'kernel' && (r.dst ?? '').startsWith('10.31.'),
+    );
     for (const r of kernelMade) bump(r.table, 'inet', 'kernel', 'added');
     ns.ip('route', 'add', '198.51.100.0/24', 'dev', 'rt0', 'src', '10.31.0.1', 'proto', 'static');
     bump('main', 'inet', 'static', 'added');
@@ -187,20 +246,31 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     const beforeDel = kernelRoutes(ns);
     ns.ip('addr', 'del', '10.31.0.1/24', 'dev', 'rt0');
     const gone = vanished(beforeDel, kernelRoutes(ns)).filter((r) => r.family === 'inet');
-    assert.ok(gone.some((r) => r.dst === '198.51.100.0/24'), `kernel dropped: ${gone.map(routeId).join('; ')}`);
+    assert.ok(
+      gone.some((r) => r.dst === '198.51.100.0/24'),
+      `kernel dropped: ${gone.map(routeId).join('; ')}`,
+    );
     for (const r of gone) if (r.protocol === 'kernel') bump(r.table, 'inet', 'kernel', 'removed');
     // Whether this kernel notifies the static route's removal decides removed or flushed; either
     // way it is counted once, and the gauges equal the kernel's.
     await ex!.waitFor('the static route counted gone exactly once', (sc) => {
       const got = exporterChanges(sc);
-      const once = (got.get(changeKey('main', 'inet', 'static', 'removed')) ?? 0) + (got.get(changeKey('main', 'inet', 'static', 'flushed')) ?? 0);
-      const before = (expected.get(changeKey('main', 'inet', 'static', 'removed')) ?? 0) + (expected.get(changeKey('main', 'inet', 'static', 'flushed')) ?? 0);
+      const once =
+        (got.get(changeKey('main', 'inet', 'static', 'removed')) ?? 0) +
+        (got.get(changeKey('main', 'inet', 'static', 'flushed')) ?? 0);
+      const before =
+        (expected.get(changeKey('main', 'inet', 'static', 'removed')) ?? 0) +
+        (expected.get(changeKey('main', 'inet', 'static', 'flushed')) ?? 0);
       const wrong = gaugeWrong(sc);
       if (once !== before + 1) wrong.push(`static removed+flushed ${once}, expected ${before + 1}`);
       return wrong.length ? wrong.join('; ') : true;
     });
     const got = exporterChanges(await ex!.scrape());
-    for (const action of ['removed', 'flushed']) expected.set(changeKey('main', 'inet', 'static', action), got.get(changeKey('main', 'inet', 'static', action)) ?? 0);
+    for (const action of ['removed', 'flushed'])
+      expected.set(
+        changeKey('main', 'inet', 'static', action),
+        got.get(changeKey('main', 'inet', 'static', action)) ?? 0,
+      );
     await settle('counters after the address went');
   });
 
@@ -211,7 +281,10 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     const beforeDel = kernelRoutes(ns);
     ns.ip('addr', 'del', '10.30.0.1/24', 'dev', 'rt0');
     const gone = vanished(beforeDel, kernelRoutes(ns)).filter((r) => r.family === 'inet');
-    assert.ok(gone.some((r) => r.dst === '10.34.0.0/24'), `kernel dropped: ${gone.map(routeId).join('; ')}`);
+    assert.ok(
+      gone.some((r) => r.dst === '10.34.0.0/24'),
+      `kernel dropped: ${gone.map(routeId).join('; ')}`,
+    );
     // The routes of the address itself (prefix, local, broadcast: protocol kernel) are deleted
     // with RTM_DELROUTE; the others that used it go silently.
     for (const r of gone) bump(r.table, 'inet', r.protocol, r.protocol === 'kernel' ? 'removed' : 'flushed');
@@ -225,7 +298,9 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     // The kernel installs an IPv6 address's local route from a work queue: wait for it before
     // taking the kernel's list as what the exporter must have counted (a loaded machine was late).
     await poll('the local route of 2001:db8:30::1 in the kernel', () =>
-      kernelRoutes(ns).some((r) => r.family === 'inet6' && r.table === 'local' && r.dst === '2001:db8:30::1') ? true : 'not yet',
+      kernelRoutes(ns).some((r) => r.family === 'inet6' && r.table === 'local' && r.dst === '2001:db8:30::1')
+        ? true
+        : 'not yet',
     );
     for (const r of vanished(kernelRoutes(ns), beforeAddr)) bump(r.table, r.family, r.protocol, 'added');
     await settle('connected routes of the re-added addresses');
@@ -251,7 +326,11 @@ liveDescribe('routes', { timeout: 120_000 }, () => {
     // Removing one nexthop of the IPv6 route leaves the route (one RTM_DELROUTE); removing one
     // of the two IPv4 routes leaves the other.
     ns.batch(['route del 2001:db8:37::/64 via 2001:db8:30::3', 'route del 10.37.0.0/24 via 10.30.0.3']);
-    assert.equal(kernelRoutes(ns).filter((r) => r.dst === '2001:db8:37::/64').length, 1, 'kernel: the IPv6 route keeps one nexthop');
+    assert.equal(
+      kernelRoutes(ns).filter((r) => r.dst === '2001:db8:37::/64').length,
+      1,
+      'kernel: the IPv6 route keeps one nexthop',
+    );
     bump('main', 'inet6', 'static', 'removed');
     bump('main', 'inet', 'static', 'removed');
     await settle('one nexthop of the IPv6 route and one of the IPv4 twins removed');
@@ -273,11 +352,21 @@ liveDescribe('multipath routes over several devices: repaired exactly', { timeou
 
   function gaugeWrong(s: Scrape): string[] {
     const got: Counts = new Map();
-    for (const x of s.series('netlink_routes', { netns: ns.name })) got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
-    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) => d.replace('expected', 'kernel lists'));
+    for (const x of s.series('netlink_routes', { netns: ns.name }))
+      got.set(routeGroupKey(x.labels.table!, x.labels.family!, x.labels.protocol!), x.value);
+    return diffCounts('netlink_routes', got, groupRoutes(kernelRoutes(ns))).map((d) =>
+      d.replace('expected', 'kernel lists'),
+    );
   }
 
-  const staticFlushed = (s: Scrape): number => s.value('netlink_route_changes_total', { netns: ns.name, table: 'main', family: 'inet', protocol: 'static', action: 'flushed' }) ?? 0;
+  const staticFlushed = (s: Scrape): number =>
+    s.value('netlink_route_changes_total', {
+      netns: ns.name,
+      table: 'main',
+      family: 'inet',
+      protocol: 'static',
+      action: 'flushed',
+    }) ?? 0;
   const hasMultipath = (): boolean => kernelRoutes(ns).some((r) => r.family === 'inet' && r.dst === MP);
 
   /** Fresh devices ma/mb (with addresses, peers up) and the multipath route over them. */
@@ -287,7 +376,11 @@ liveDescribe('multipath routes over several devices: repaired exactly', { timeou
     const b = `mb${round}`;
     ns.addVeth(a, `pa${round}`, { up: true });
     ns.addVeth(b, `pb${round}`, { up: true });
-    ns.batch([`addr add 10.91.${round}.1/24 dev ${a}`, `addr add 10.92.${round}.1/24 dev ${b}`, `route add ${MP} proto static nexthop via 10.91.${round}.2 dev ${a} nexthop via 10.92.${round}.2 dev ${b}`]);
+    ns.batch([
+      `addr add 10.91.${round}.1/24 dev ${a}`,
+      `addr add 10.92.${round}.1/24 dev ${b}`,
+      `route add ${MP} proto static nexthop via 10.91.${round}.2 dev ${a} nexthop via 10.92.${round}.2 dev ${b}`,
+    ]);
     assert.ok(hasMultipath(), 'test setup: the multipath route exists');
     await ex!.waitFor('the multipath route counted', (s) => {
       const wrong = gaugeWrong(s);
@@ -299,7 +392,11 @@ liveDescribe('multipath routes over several devices: repaired exactly', { timeou
   /** Runs the commands; the kernel keeps or drops the route as `kernelDrops` says; the exporter must agree exactly. */
   async function step(what: string, commands: string[], kernelDrops: boolean): Promise<void> {
     ns.batch(commands);
-    assert.equal(hasMultipath(), !kernelDrops, `kernel: after ${what}, the multipath route is ${kernelDrops ? 'gone' : 'kept'} (${JSON.stringify(kernelRoutes(ns).filter((r) => r.dst === MP))})`);
+    assert.equal(
+      hasMultipath(),
+      !kernelDrops,
+      `kernel: after ${what}, the multipath route is ${kernelDrops ? 'gone' : 'kept'} (${JSON.stringify(kernelRoutes(ns).filter((r) => r.dst === MP))})`,
+    );
     if (kernelDrops) flushed++;
     const s = await ex!.waitFor(`after ${what}: gauges equal the kernel, static flushed ${flushed}`, (sc) => {
       const wrong = gaugeWrong(sc);
@@ -307,7 +404,10 @@ liveDescribe('multipath routes over several devices: repaired exactly', { timeou
       return wrong.length ? wrong.join('; ') : true;
     });
     // (At 0 the series may be absent or read 0, depending on the gauge's zero rule; both are 0 here.)
-    assert.equal(s.value('netlink_routes', { netns: ns.name, table: 'main', family: 'inet', protocol: 'static' }) ?? 0, kernelDrops ? 0 : 1);
+    assert.equal(
+      s.value('netlink_routes', { netns: ns.name, table: 'main', family: 'inet', protocol: 'static' }) ?? 0,
+      kernelDrops ? 0 : 1,
+    );
   }
 
   before(async () => {
@@ -365,7 +465,11 @@ liveDescribe('multipath routes over several devices: repaired exactly', { timeou
         if (staticFlushed(sc) - f0 !== 1) wrong.push(`static flushed delta ${staticFlushed(sc) - f0}, expected 1`);
         return wrong.length ? wrong.join('; ') : true;
       });
-      await ex!.waitFor('the first exporter too', (sc) => (staticFlushed(sc) === flushed && gaugeWrong(sc).length === 0 ? true : `static flushed ${staticFlushed(sc)}; ${gaugeWrong(sc).join('; ')}`));
+      await ex!.waitFor('the first exporter too', (sc) =>
+        staticFlushed(sc) === flushed && gaugeWrong(sc).length === 0
+          ? true
+          : `static flushed ${staticFlushed(sc)}; ${gaugeWrong(sc).join('; ')}`,
+      );
     } finally {
       await late.stop();
     }

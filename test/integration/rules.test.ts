@@ -40,7 +40,8 @@ interface Rule {
 
 function promtool(...args: string[]): { status: number | null; output: string } {
   const r = spawnSync('promtool', args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw new Error(`promtool ${args.join(' ')}: ${r.error.message} (install the Debian package prometheus)`);
+  if (r.error)
+    throw new Error(`promtool ${args.join(' ')}: ${r.error.message} (install the Debian package prometheus)`);
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -74,10 +75,18 @@ test('every required alert exists, with a severity, a summary, a description and
     }
     // A paragraph: what it means, how to check it with `ip`, what to do.
     assert.ok(rule.annotations!.runbook!.length >= 300, `${what}: the runbook is a paragraph, not a line`);
-    assert.match(rule.annotations!.runbook!, /`(ip|ss) [^`]+`/, `${what}: the runbook says how to check it on the host (ip/ss commands)`);
+    assert.match(
+      rule.annotations!.runbook!,
+      /`(ip|ss) [^`]+`/,
+      `${what}: the runbook says how to check it on the host (ip/ss commands)`,
+    );
   }
   const flapping = all.find((r) => r.alert === 'InterfaceFlapping')!;
-  assert.match(flapping.expr, /(increase|rate)\(netlink_interface_flaps_total\[/, 'InterfaceFlapping counts flaps, not gauge samples');
+  assert.match(
+    flapping.expr,
+    /(increase|rate)\(netlink_interface_flaps_total\[/,
+    'InterfaceFlapping counts flaps, not gauge samples',
+  );
   // Route loss is seen whether the group's series reads 0 or vanished (a restarted exporter), but
   // not when the exporter or the namespace went (other alerts say that).
   for (const name of ['RoutesDropped', 'RoutesGone']) {
@@ -86,7 +95,7 @@ test('every required alert exists, with a severity, a summary, a description and
     assert.match(rule.expr, /netlink_namespace_ready == 1/, `${name} needs the namespace watched`);
   }
   const down = all.find((r) => r.alert === 'NetlinkExporterDown')!;
-  assert.match(down.expr, /\bup\{[^}]*job=/, 'NetlinkExporterDown is about the job\'s up series');
+  assert.match(down.expr, /\bup\{[^}]*job=/, "NetlinkExporterDown is about the job's up series");
 });
 
 test('the unit tests cover every alert with a firing case and a quiet case', () => {

@@ -40,12 +40,18 @@ liveDescribe('series at zero', { timeout: 120_000 }, () => {
         s.value('netlink_routes', { netns, table: 'main', family: 'inet6', protocol: 'bgp' }),
         s.value('netlink_routes', { netns, table: '100', family: 'inet', protocol: '150' }),
       ];
-      return got.join(',') === `${bgp4.length},${bgp6.length},${table100.length}` ? true : `got ${got.join(',')}: ${s.show('netlink_routes', { netns })}`;
+      return got.join(',') === `${bgp4.length},${bgp6.length},${table100.length}`
+        ? true
+        : `got ${got.join(',')}: ${s.show('netlink_routes', { netns })}`;
     });
   });
 
   test('BGP withdraws everything and table 100 empties: each group reads 0, its change counters stay', async () => {
-    ns.batch([...bgp4.map((dst) => `route del ${dst} proto 186`), ...bgp6.map((dst) => `route del ${dst} proto bgp`), ...table100.map((dst) => `route del ${dst} table 100`)]);
+    ns.batch([
+      ...bgp4.map((dst) => `route del ${dst} proto 186`),
+      ...bgp6.map((dst) => `route del ${dst} proto bgp`),
+      ...table100.map((dst) => `route del ${dst} table 100`),
+    ]);
     const netns = ns.name;
     const s = await ex!.waitFor('the withdrawn groups at 0', (sc) => {
       const got = [
@@ -53,7 +59,9 @@ liveDescribe('series at zero', { timeout: 120_000 }, () => {
         sc.value('netlink_routes', { netns, table: 'main', family: 'inet6', protocol: 'bgp' }),
         sc.value('netlink_routes', { netns, table: '100', family: 'inet', protocol: '150' }),
       ];
-      return got.join(',') === '0,0,0' ? true : `got ${got.map(String).join(',')} (undefined = series missing): ${sc.show('netlink_routes', { netns })}`;
+      return got.join(',') === '0,0,0'
+        ? true
+        : `got ${got.map(String).join(',')} (undefined = series missing): ${sc.show('netlink_routes', { netns })}`;
     });
     const changes = (table: string, family: string, protocol: string, action: string): number | undefined =>
       s.value('netlink_route_changes_total', { netns, table, family, protocol, action });
@@ -76,8 +84,12 @@ liveDescribe('series at zero', { timeout: 120_000 }, () => {
     ns.batch(['addr del 10.60.0.1/24 dev z0', 'addr del 2001:db8:60::1/64 dev z0']);
     const netns = ns.name;
     await ex!.waitFor('z0 holds no addresses', (s) => {
-      const got = ['inet', 'inet6'].map((family) => s.value('netlink_interface_addresses', { netns, interface: 'z0', family }));
-      return got.join(',') === '0,0' ? true : `got ${got.map(String).join(',')}: ${s.show('netlink_interface_addresses', { netns, interface: 'z0' })}`;
+      const got = ['inet', 'inet6'].map((family) =>
+        s.value('netlink_interface_addresses', { netns, interface: 'z0', family }),
+      );
+      return got.join(',') === '0,0'
+        ? true
+        : `got ${got.map(String).join(',')}: ${s.show('netlink_interface_addresses', { netns, interface: 'z0' })}`;
     });
     // The kernel flushed the connected routes (and the IPv4 ones silently): their groups read 0 too.
     await ex!.waitForValue('netlink_routes', { netns, table: 'main', family: 'inet', protocol: 'kernel' }, 0);

@@ -89,7 +89,10 @@ function tcpSockets(pid: number): { local: number; remote: number; state: string
 }
 
 function within(what: string, value: number, from: number, to: number): void {
-  assert.ok(value >= from && value <= to, `${what}: ${new Date(value).toISOString()} is not within [${new Date(from).toISOString()}, ${new Date(to).toISOString()}] (${value - from} ms after the lower bound)`);
+  assert.ok(
+    value >= from && value <= to,
+    `${what}: ${new Date(value).toISOString()} is not within [${new Date(from).toISOString()}, ${new Date(to).toISOString()}] (${value - from} ms after the lower bound)`,
+  );
 }
 
 function assertRoot(s: ReceivedSpan): void {
@@ -177,14 +180,24 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
   test('an admin down and up is one interface.outage span, timed by the test clock, with semantic-convention attributes and the resource', async () => {
     const t = await adminFlap(ex, 'tr0');
     const ifindex = ns.ifindex('tr0');
-    await receiver.waitFor('the outage span of tr0', () => (receiver.find('interface.outage', { 'network.interface.name': 'tr0' }).length === 1 ? true : 'none yet'));
+    await receiver.waitFor('the outage span of tr0', () =>
+      receiver.find('interface.outage', { 'network.interface.name': 'tr0' }).length === 1 ? true : 'none yet',
+    );
     const [span] = receiver.find('interface.outage', { 'network.interface.name': 'tr0' });
     assert.ok(span);
     assertRoot(span);
     assert.equal(span.format, 'protobuf');
     within('outage start (admin down)', span.startMs, t.down[0] - EARLY_MS, t.down[1] + LATE_MS);
-    within('outage end (operstate UP after admin up)', span.endMs, t.up[0] - EARLY_MS, t.up[1] + LINKWATCH_MS + LATE_MS);
-    assert.ok(span.endMs - span.startMs >= t.up[0] - t.down[1] - 2 * EARLY_MS, `duration ${span.endMs - span.startMs} ms covers the time the test kept it down`);
+    within(
+      'outage end (operstate UP after admin up)',
+      span.endMs,
+      t.up[0] - EARLY_MS,
+      t.up[1] + LINKWATCH_MS + LATE_MS,
+    );
+    assert.ok(
+      span.endMs - span.startMs >= t.up[0] - t.down[1] - 2 * EARLY_MS,
+      `duration ${span.endMs - span.startMs} ms covers the time the test kept it down`,
+    );
     assert.deepEqual(
       {
         iface: span.attributes['network.interface.name'],
@@ -207,7 +220,9 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     assert.equal(span.resource['team'], 'netops');
     assert.equal(span.scope.name, 'netlink-exporter');
     // The peer lost its carrier: its own outage (lowerlayerdown), ended when the carrier came back.
-    await receiver.waitFor('the outage span of tr1', () => (receiver.find('interface.outage', { 'network.interface.name': 'tr1' }).length === 1 ? true : 'none yet'));
+    await receiver.waitFor('the outage span of tr1', () =>
+      receiver.find('interface.outage', { 'network.interface.name': 'tr1' }).length === 1 ? true : 'none yet',
+    );
     const [peer] = receiver.find('interface.outage', { 'network.interface.name': 'tr1' });
     assert.equal(peer!.attributes['netlink.link.oper_state'], 'lowerlayerdown');
     assert.equal(peer!.attributes['netlink.link.admin_state'], 'up');
@@ -217,28 +232,50 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
   test('flaps the kernel coalesced: netlink.flaps over the outage spans adds up to the flap counter, on both ends', async () => {
     const ends = ['tq0', 'tq1'];
     const labels = (iface: string) => ({ netns: ns.name, interface: iface });
-    const s0 = await ex.waitFor('tq0 and tq1 up', (s) => (ends.every((i) => s.value('netlink_interface_up', labels(i)) === 1) ? true : 'not up yet'));
-    const base = new Map(ends.map((i) => [i, { flaps: s0.value('netlink_interface_flaps_total', labels(i))!, down: ns.carrierCounters(i).down }]));
+    const s0 = await ex.waitFor('tq0 and tq1 up', (s) =>
+      ends.every((i) => s.value('netlink_interface_up', labels(i)) === 1) ? true : 'not up yet',
+    );
+    const base = new Map(
+      ends.map((i) => [
+        i,
+        { flaps: s0.value('netlink_interface_flaps_total', labels(i))!, down: ns.carrierCounters(i).down },
+      ]),
+    );
     const before = new Set(receiver.spans);
     const lines: string[] = [];
     for (let i = 0; i < 5; i++) lines.push('link set dev tq1 down', 'link set dev tq1 up');
     ns.batch(lines);
-    for (const i of ends) await poll(`${i} UP in the kernel`, () => (ns.link(i).operstate === 'UP' ? true : ns.link(i).operstate));
+    for (const i of ends)
+      await poll(`${i} UP in the kernel`, () => (ns.link(i).operstate === 'UP' ? true : ns.link(i).operstate));
     const deltas = new Map(ends.map((i) => [i, ns.carrierCounters(i).down - base.get(i)!.down]));
     await ex.waitFor('the flap counters moved by the kernel deltas', (s) => {
-      const wrong = ends.filter((i) => s.value('netlink_interface_flaps_total', labels(i))! - base.get(i)!.flaps !== deltas.get(i));
-      return wrong.length === 0 ? true : wrong.map((i) => `${i}: ${s.show('netlink_interface_flaps_total', labels(i))}, kernel delta ${deltas.get(i)}`).join('; ');
+      const wrong = ends.filter(
+        (i) => s.value('netlink_interface_flaps_total', labels(i))! - base.get(i)!.flaps !== deltas.get(i),
+      );
+      return wrong.length === 0
+        ? true
+        : wrong
+            .map((i) => `${i}: ${s.show('netlink_interface_flaps_total', labels(i))}, kernel delta ${deltas.get(i)}`)
+            .join('; ');
     });
     for (const i of ends) {
       await receiver.waitFor(`netlink.flaps of ${i}'s outage spans adding up to ${deltas.get(i)}`, () => {
         const spans = receiver.find('interface.outage', { 'network.interface.name': i }).filter((s) => !before.has(s));
         const sum = spans.reduce((a, s) => a + Number(s.attributes['netlink.flaps']), 0);
-        return sum === deltas.get(i) ? true : `${spans.length} spans, flaps ${spans.map((s) => `${s.attributes['netlink.flaps']}(${s.attributes['netlink.outage.end']})`).join('+')} = ${sum}`;
+        return sum === deltas.get(i)
+          ? true
+          : `${spans.length} spans, flaps ${spans.map((s) => `${s.attributes['netlink.flaps']}(${s.attributes['netlink.outage.end']})`).join('+')} = ${sum}`;
       });
-      for (const s of receiver.find('interface.outage', { 'network.interface.name': i }).filter((x) => !before.has(x))) {
+      for (const s of receiver
+        .find('interface.outage', { 'network.interface.name': i })
+        .filter((x) => !before.has(x))) {
         assertRoot(s);
-        assert.ok(['up', 'coalesced'].includes(String(s.attributes['netlink.outage.end'])), `${i}: ended by ${s.attributes['netlink.outage.end']}`);
-        if (s.attributes['netlink.outage.end'] === 'coalesced') assert.equal(s.endMs, s.startMs, 'a coalesced flap is a zero-length outage');
+        assert.ok(
+          ['up', 'coalesced'].includes(String(s.attributes['netlink.outage.end'])),
+          `${i}: ended by ${s.attributes['netlink.outage.end']}`,
+        );
+        if (s.attributes['netlink.outage.end'] === 'coalesced')
+          assert.equal(s.endMs, s.startMs, 'a coalesced flap is a zero-length outage');
       }
     }
   });
@@ -249,7 +286,9 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     const t0 = Date.now();
     ns.ip('link', 'del', 'dev', 'td0');
     const t1 = Date.now();
-    await receiver.waitFor('the outage span of td0', () => (receiver.find('interface.outage', { 'network.interface.name': 'td0' }).length === 1 ? true : 'none yet'));
+    await receiver.waitFor('the outage span of td0', () =>
+      receiver.find('interface.outage', { 'network.interface.name': 'td0' }).length === 1 ? true : 'none yet',
+    );
     const [span] = receiver.find('interface.outage', { 'network.interface.name': 'td0' });
     assert.equal(span!.status.code, 2, 'status ERROR');
     assert.equal(span!.status.message, 'interface deleted while down');
@@ -260,7 +299,12 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
   test('address added and removed, and a default route change: instantaneous root spans', async () => {
     const ifindex = ns.ifindex('tj0');
     const t0 = Date.now();
-    ns.batch(['addr add 10.61.0.1/24 dev tj0', 'addr add 2001:db8:61::1/64 dev tj0 nodad', 'route add default via 10.61.0.254 proto static', 'addr del 10.61.0.1/24 dev tj0']);
+    ns.batch([
+      'addr add 10.61.0.1/24 dev tj0',
+      'addr add 2001:db8:61::1/64 dev tj0 nodad',
+      'route add default via 10.61.0.254 proto static',
+      'addr del 10.61.0.1/24 dev tj0',
+    ]);
     const t1 = Date.now();
     await receiver.waitFor('address and default route spans', () => {
       const want = [
@@ -286,7 +330,10 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     const [v6] = receiver.find('address.added', { 'netlink.address.ip': '2001:db8:61::1' });
     assert.equal(v6!.attributes['network.type'], 'ipv6');
     assert.equal(v6!.attributes['netlink.address.prefix_length'], 64);
-    const [route] = receiver.find('route.default_changed', { 'netlink.netns': ns.name, 'netlink.route.action': 'added' });
+    const [route] = receiver.find('route.default_changed', {
+      'netlink.netns': ns.name,
+      'netlink.route.action': 'added',
+    });
     assert.equal(route!.attributes['netlink.route.gateway'], '10.61.0.254');
     assert.equal(route!.attributes['netlink.route.protocol'], 'static');
     assert.equal(route!.attributes['netlink.route.table'], 'main');
@@ -301,10 +348,24 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
   test(`a ${ROUTES}-route burst (adds, then deletes) is a handful of route.changes spans whose counts add up exactly`, async (t) => {
     const sender = new BurstSender(ns);
     const before = new Set(receiver.spans);
-    const routeSpans = () => receiver.find('route.changes', { 'netlink.netns': ns.name, 'netlink.route.table': String(ROUTE_TABLE), 'netlink.route.protocol': 'static' }).filter((s) => !before.has(s));
+    const routeSpans = () =>
+      receiver
+        .find('route.changes', {
+          'netlink.netns': ns.name,
+          'netlink.route.table': String(ROUTE_TABLE),
+          'netlink.route.protocol': 'static',
+        })
+        .filter((s) => !before.has(s));
     const t0 = Date.now();
     try {
-      const { adds, deletes } = routeBurst({ count: ROUTES, second: 61, table: ROUTE_TABLE, protocol: RTPROT_STATIC, oif: ns.ifindex('trr0'), seq: 1 });
+      const { adds, deletes } = routeBurst({
+        count: ROUTES,
+        second: 61,
+        table: ROUTE_TABLE,
+        protocol: RTPROT_STATIC,
+        oif: ns.ifindex('trr0'),
+        seq: 1,
+      });
       sender.send(adds);
       await sender.sync('route adds');
       sender.send(deletes);
@@ -312,15 +373,21 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     } finally {
       sender.close();
     }
-    await ex.waitFor('every route change counted', (s) => {
-      const group = { netns: ns.name, table: String(ROUTE_TABLE), family: 'inet', protocol: 'static' };
-      const added = s.value('netlink_route_changes_total', { ...group, action: 'added' });
-      const removed = s.value('netlink_route_changes_total', { ...group, action: 'removed' });
-      return added === ROUTES && removed === ROUTES ? true : `added ${added}, removed ${removed}`;
-    }, { timeoutMs: 30_000 });
+    await ex.waitFor(
+      'every route change counted',
+      (s) => {
+        const group = { netns: ns.name, table: String(ROUTE_TABLE), family: 'inet', protocol: 'static' };
+        const added = s.value('netlink_route_changes_total', { ...group, action: 'added' });
+        const removed = s.value('netlink_route_changes_total', { ...group, action: 'removed' });
+        return added === ROUTES && removed === ROUTES ? true : `added ${added}, removed ${removed}`;
+      },
+      { timeoutMs: 30_000 },
+    );
     const counted = (attr: string) => routeSpans().reduce((a, s) => a + Number(s.attributes[attr] ?? 0), 0);
     await receiver.waitFor('route.changes counts adding up', () =>
-      counted('netlink.route.added') === ROUTES && counted('netlink.route.removed') === ROUTES ? true : `added ${counted('netlink.route.added')}, removed ${counted('netlink.route.removed')}`,
+      counted('netlink.route.added') === ROUTES && counted('netlink.route.removed') === ROUTES
+        ? true
+        : `added ${counted('netlink.route.added')}, removed ${counted('netlink.route.removed')}`,
     );
     const elapsedS = (Date.now() - t0) / 1000;
     const spans = routeSpans();
@@ -331,9 +398,16 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     for (const s of spans) {
       assertRoot(s);
       assert.equal(s.attributes['netlink.family'], 'inet');
-      assert.ok(s.endMs >= s.startMs && s.endMs - s.startMs <= 1500, `${s.name}: about a second long (${s.endMs - s.startMs} ms)`);
+      assert.ok(
+        s.endMs >= s.startMs && s.endMs - s.startMs <= 1500,
+        `${s.name}: about a second long (${s.endMs - s.startMs} ms)`,
+      );
     }
-    assert.equal(receiver.find('route.default_changed', { 'netlink.route.table': String(ROUTE_TABLE) }).length, 0, 'no default route in the burst');
+    assert.equal(
+      receiver.find('route.default_changed', { 'netlink.route.table': String(ROUTE_TABLE) }).length,
+      0,
+      'no default route in the burst',
+    );
     assert.equal(receiver.problems.length, 0, receiver.problems.join('; '));
   });
 
@@ -343,16 +417,27 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     await adminFlap(e, 'tj1');
     ns.ip('addr', 'add', '10.62.0.1/24', 'dev', 'tj1');
     await r.waitFor('the outage and address spans as JSON', () =>
-      r.find('interface.outage', { 'network.interface.name': 'tj1' }).length >= 1 && r.find('address.added', { 'netlink.address.ip': '10.62.0.1' }).length === 1 ? true : 'not yet',
+      r.find('interface.outage', { 'network.interface.name': 'tj1' }).length >= 1 &&
+      r.find('address.added', { 'netlink.address.ip': '10.62.0.1' }).length === 1
+        ? true
+        : 'not yet',
     );
-    assert.ok(r.requests.length > 0 && r.requests.every((q) => q.contentType.startsWith('application/json')), JSON.stringify(r.requests));
-    const spans = [...r.find('interface.outage', { 'network.interface.name': 'tj1' }), ...r.find('address.added', { 'netlink.address.ip': '10.62.0.1' })];
+    assert.ok(
+      r.requests.length > 0 && r.requests.every((q) => q.contentType.startsWith('application/json')),
+      JSON.stringify(r.requests),
+    );
+    const spans = [
+      ...r.find('interface.outage', { 'network.interface.name': 'tj1' }),
+      ...r.find('address.added', { 'netlink.address.ip': '10.62.0.1' }),
+    ];
     for (const s of spans) {
       assert.equal(s.format, 'json');
       assertRoot(s);
       assert.equal(s.resource['service.name'], SERVICE);
     }
-    const outage = spans.find((s) => s.name === 'interface.outage' && s.attributes['netlink.link.admin_state'] === 'down');
+    const outage = spans.find(
+      (s) => s.name === 'interface.outage' && s.attributes['netlink.link.admin_state'] === 'down',
+    );
     assert.ok(outage, 'the admin-down outage of tj1');
     assert.equal(outage.attributes['netlink.flaps'], 1);
     assert.equal(outage.attributes['netlink.ifindex'], ns.ifindex('tj1'));
@@ -361,11 +446,19 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
 
   test('collector stopped: the exporter keeps counting, and export_failed rises', async () => {
     const r = await newReceiver();
-    const e = await newExporter(traceEnv(r, 'http/protobuf', { OTEL_EXPORTER_OTLP_TIMEOUT: '500', OTEL_BSP_EXPORT_TIMEOUT: '2000' }));
+    const e = await newExporter(
+      traceEnv(r, 'http/protobuf', { OTEL_EXPORTER_OTLP_TIMEOUT: '500', OTEL_BSP_EXPORT_TIMEOUT: '2000' }),
+    );
     const labels = { netns: ns.name, interface: 'tr0' };
     ns.ip('addr', 'add', '10.63.0.1/24', 'dev', 'tr0');
-    await r.waitFor('a span while the collector runs', () => (r.find('address.added', { 'netlink.address.ip': '10.63.0.1' }).length === 1 ? true : 'none yet'));
-    await e.waitFor('exported_total counts it', (s) => ((s.value('netlink_trace_spans_exported_total', {}) ?? 0) >= 1 ? true : s.show('netlink_trace_spans_exported_total')));
+    await r.waitFor('a span while the collector runs', () =>
+      r.find('address.added', { 'netlink.address.ip': '10.63.0.1' }).length === 1 ? true : 'none yet',
+    );
+    await e.waitFor('exported_total counts it', (s) =>
+      (s.value('netlink_trace_spans_exported_total', {}) ?? 0) >= 1
+        ? true
+        : s.show('netlink_trace_spans_exported_total'),
+    );
     await r.stop();
     const s0 = await e.scrape();
     const flaps0 = s0.value('netlink_interface_flaps_total', labels)!;
@@ -375,12 +468,18 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     const added0 = s0.value('netlink_address_changes_total', added)!;
     // Waits for the address too: its notification may still be on its way when the flaps and the
     // failed export already show (the reader gathers a burst's notifications for a few ms).
-    const s1 = await e.waitFor('flaps and the address counted, export_failed rising with the collector down', (s) => {
-      const flaps = s.value('netlink_interface_flaps_total', labels)! - flaps0;
-      const addresses = s.value('netlink_address_changes_total', added)! - added0;
-      const failed = s.value('netlink_trace_spans_dropped_total', { reason: 'export_failed' }) ?? 0;
-      return flaps === 3 && addresses >= 1 && failed >= 1 ? true : `flaps +${flaps}, addresses +${addresses}, ${s.show('netlink_trace_spans_dropped_total')}`;
-    }, { timeoutMs: 20_000 });
+    const s1 = await e.waitFor(
+      'flaps and the address counted, export_failed rising with the collector down',
+      (s) => {
+        const flaps = s.value('netlink_interface_flaps_total', labels)! - flaps0;
+        const addresses = s.value('netlink_address_changes_total', added)! - added0;
+        const failed = s.value('netlink_trace_spans_dropped_total', { reason: 'export_failed' }) ?? 0;
+        return flaps === 3 && addresses >= 1 && failed >= 1
+          ? true
+          : `flaps +${flaps}, addresses +${addresses}, ${s.show('netlink_trace_spans_dropped_total')}`;
+      },
+      { timeoutMs: 20_000 },
+    );
     assert.equal(s1.value('netlink_interface_flaps_total', labels)! - flaps0, 3);
     assert.equal(s1.value('netlink_address_changes_total', added), added0 + 1);
     assert.equal((await e.get('/-/ready')).status, 200);
@@ -392,7 +491,11 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     const r = await newReceiver();
     r.mode = 'hang';
     const e = await newExporter(
-      traceEnv(r, 'http/protobuf', { OTEL_EXPORTER_OTLP_TIMEOUT: '60000', OTEL_BSP_EXPORT_TIMEOUT: '60000', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1' }),
+      traceEnv(r, 'http/protobuf', {
+        OTEL_EXPORTER_OTLP_TIMEOUT: '60000',
+        OTEL_BSP_EXPORT_TIMEOUT: '60000',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1',
+      }),
       'tracing:\n  max_queue_size: 4\n',
     );
     const n = 30;
@@ -421,7 +524,10 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     ns.batch(Array.from({ length: n }, (_, i) => `addr add 10.65.0.${i + 1}/32 dev tq1`));
     const labels = { netns: ns.name, interface: 'tq1', family: 'inet', action: 'added' };
     await e.waitForValue('netlink_address_changes_total', labels, n);
-    const received = () => r.spans.filter((x) => x.name === 'address.added' && String(x.attributes['netlink.address.ip']).startsWith('10.65.0.')).length;
+    const received = () =>
+      r.spans.filter(
+        (x) => x.name === 'address.added' && String(x.attributes['netlink.address.ip']).startsWith('10.65.0.'),
+      ).length;
     await e.waitFor('every address span either exported or counted as rate_limited', (s) => {
       const limited = s.value('netlink_trace_spans_dropped_total', { reason: 'rate_limited' }) ?? 0;
       return limited + received() === n ? true : `rate_limited ${limited} + received ${received()} != ${n}`;
@@ -435,15 +541,27 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     const e = await newExporter({ ...otelEnv({}), ...recorder.env });
     await adminFlap(e, 'tr1');
     ns.ip('addr', 'add', '10.66.0.1/24', 'dev', 'tr1');
-    await e.waitForValue('netlink_address_changes_total', { netns: ns.name, interface: 'tr1', family: 'inet', action: 'added' }, 1);
+    await e.waitForValue(
+      'netlink_address_changes_total',
+      { netns: ns.name, interface: 'tr1', family: 'inet', action: 'added' },
+      1,
+    );
     const s = await e.scrape();
-    assert.equal(s.series('netlink_trace_spans_dropped_total').length, 0, 'no drop counter samples when tracing is off');
+    assert.equal(
+      s.series('netlink_trace_spans_dropped_total').length,
+      0,
+      'no drop counter samples when tracing is off',
+    );
     assert.ok(s.text.includes('# TYPE netlink_trace_spans_dropped_total counter\n'), 'the family is still announced');
     // Every TCP socket of the process: the listener and the scrapes it accepted, nothing else.
     const pid = e.child.pid!;
     const sockets = tcpSockets(pid);
     const outgoing = sockets.filter((x) => x.state !== '0A' && x.local !== e.port);
-    assert.deepEqual(outgoing, [], `TCP sockets other than the listener and its accepted scrapes: ${JSON.stringify(sockets)}`);
+    assert.deepEqual(
+      outgoing,
+      [],
+      `TCP sockets other than the listener and its accepted scrapes: ${JSON.stringify(sockets)}`,
+    );
     const traceLogs = e.stderr.lines.filter((l) => /^trac/.test(String(parseLogLine(l)?.msg ?? '')));
     assert.deepEqual(traceLogs, [], 'nothing about tracing in the log');
     await e.stop();
@@ -455,11 +573,20 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
       'no OpenTelemetry SDK module was loaded',
     );
     // The control: the exporter with tracing on did load the SDK, and says so in its log.
-    assert.ok(ex.stderr.lines.some((l) => parseLogLine(l)?.msg === 'tracing on'), ex.logs());
+    assert.ok(
+      ex.stderr.lines.some((l) => parseLogLine(l)?.msg === 'tracing on'),
+      ex.logs(),
+    );
     await ex.stop();
     const loaded = modulesOn.read();
-    assert.ok(loaded.some((f) => f.includes('/@opentelemetry/sdk-trace-base/')), `the control loaded the SDK: ${loaded.slice(0, 5).join(', ')}`);
-    assert.ok(loaded.some((f) => f.includes('/@opentelemetry/exporter-trace-otlp-proto/')), 'and the protobuf exporter');
+    assert.ok(
+      loaded.some((f) => f.includes('/@opentelemetry/sdk-trace-base/')),
+      `the control loaded the SDK: ${loaded.slice(0, 5).join(', ')}`,
+    );
+    assert.ok(
+      loaded.some((f) => f.includes('/@opentelemetry/exporter-trace-otlp-proto/')),
+      'and the protobuf exporter',
+    );
     assert.ok(!loaded.some((f) => f.includes('/@opentelemetry/exporter-trace-otlp-http/')), 'but not the JSON one');
   });
 });

@@ -67,7 +67,11 @@ liveDescribe('vips and neighbours', { timeout: 90_000 }, () => {
     s = await ex!.waitForValue('netlink_vip_present', at(web), 0);
     assert.equal(s.value('netlink_vip_bindings', at(web)), 0);
     assert.equal(s.value('netlink_vip_interface_info', { ...at(web), interface: 'vp0' }), undefined);
-    assert.equal(s.value('netlink_vip_transitions_total', { ...at(web), action: 'acquired' }), 1, 'one acquisition, however many holders');
+    assert.equal(
+      s.value('netlink_vip_transitions_total', { ...at(web), action: 'acquired' }),
+      1,
+      'one acquisition, however many holders',
+    );
     assert.equal(s.value('netlink_vip_transitions_total', { ...at(web), action: 'released' }), 1);
   });
 
@@ -83,7 +87,9 @@ liveDescribe('vips and neighbours', { timeout: 90_000 }, () => {
     // vp1 holds the address; vp0's DAD probe reaches it over the veth pair and fails.
     ns.ip('-6', 'addr', 'add', '2001:db8:77::5/64', 'dev', 'vp1', 'nodad');
     ns.ip('-6', 'addr', 'add', '2001:db8:77::5/64', 'dev', 'vp0');
-    const s = await ex!.waitForValue('netlink_address_dad_failures_total', { netns: ns.name, interface: 'vp0' }, 1, { timeoutMs: 15_000 });
+    const s = await ex!.waitForValue('netlink_address_dad_failures_total', { netns: ns.name, interface: 'vp0' }, 1, {
+      timeoutMs: 15_000,
+    });
     assert.equal(s.value('netlink_address_dad_failures_total', { netns: ns.name, interface: 'vp1' }), 0);
     const flags = ns.ip('-6', 'addr', 'show', 'dev', 'vp0');
     assert.match(flags, /2001:db8:77::5\/64 .*dadfailed/, 'the kernel agrees');
@@ -100,17 +106,33 @@ liveDescribe('vips and neighbours', { timeout: 90_000 }, () => {
     ns.ip('neigh', 'replace', web.vip, 'lladdr', '02:00:00:00:00:0b', 'dev', 'vp0', 'nud', 'reachable');
     ns.ip('neigh', 'del', '10.77.0.50', 'dev', 'vp0');
     const s = await ex!.waitForValue('netlink_neighbour_changes_total', v0('inet', 'removed'), base('removed') + 1);
-    assert.equal(s.value('netlink_neighbour_changes_total', v0('inet', 'added')), base('added') + 2, s.show('netlink_neighbour_changes_total', { netns: ns.name, interface: 'vp0' }));
+    assert.equal(
+      s.value('netlink_neighbour_changes_total', v0('inet', 'added')),
+      base('added') + 2,
+      s.show('netlink_neighbour_changes_total', { netns: ns.name, interface: 'vp0' }),
+    );
     assert.equal(s.value('netlink_neighbour_changes_total', v0('inet', 'lladdr_changed')), base('lladdr_changed') + 2);
     assert.equal(s.value('netlink_vip_mac_changes_total', at(web)), 1);
     // The table size is the kernel's.
     const kernel = ns.ipJson<unknown[]>('-4', 'neigh', 'show').length;
-    assert.equal(s.value('netlink_neighbours', { netns: ns.name, family: 'inet' }), kernel, s.show('netlink_neighbours', { netns: ns.name }));
+    assert.equal(
+      s.value('netlink_neighbours', { netns: ns.name, family: 'inet' }),
+      kernel,
+      s.show('netlink_neighbours', { netns: ns.name }),
+    );
     // `ip ntable` reads the same table parameters (sysctl's /proc/sys/net/ipv4/neigh may be absent).
     const limit = Number(/thresh3 (\d+)/.exec(ns.ip('ntable', 'show', 'name', 'arp_cache'))?.[1]);
     // Host-wide, so exported once per family (no netns label), not once per namespace.
-    assert.equal(s.value('netlink_neighbour_table_limit', { family: 'inet' }), limit, s.show('netlink_neighbour_table_limit', {}));
+    assert.equal(
+      s.value('netlink_neighbour_table_limit', { family: 'inet' }),
+      limit,
+      s.show('netlink_neighbour_table_limit', {}),
+    );
     assert.equal(s.series('netlink_neighbour_table_limit', {}).length, 2, s.show('netlink_neighbour_table_limit', {}));
-    assert.equal(s.series('netlink_neighbour_table_entries', {}).length, 2, s.show('netlink_neighbour_table_entries', {}));
+    assert.equal(
+      s.series('netlink_neighbour_table_entries', {}).length,
+      2,
+      s.show('netlink_neighbour_table_entries', {}),
+    );
   });
 });

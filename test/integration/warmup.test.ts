@@ -40,20 +40,40 @@ liveDescribe('start-up warm-up', { timeout: 90_000 }, () => {
     const s = await ex!.scrape();
     for (const sample of s.samples) {
       const netns = sample.labels.netns;
-      assert.ok(netns === undefined || netns === '' || netns === ns.name, `series of another namespace: ${sample.name}{netns="${netns}"}`);
+      assert.ok(
+        netns === undefined || netns === '' || netns === ns.name,
+        `series of another namespace: ${sample.name}{netns="${netns}"}`,
+      );
       const iface = sample.labels.interface;
-      assert.ok(iface === undefined || !CORPUS_INTERFACES.test(iface) || ns.links().some((l) => l.ifname === iface), `series of a corpus interface: ${sample.name}{interface="${iface}"}`);
+      assert.ok(
+        iface === undefined || !CORPUS_INTERFACES.test(iface) || ns.links().some((l) => l.ifname === iface),
+        `series of a corpus interface: ${sample.name}{interface="${iface}"}`,
+      );
     }
     const L = { netns: ns.name };
     // Nothing happened in the watched namespace since its dump: every counter of it is 0.
-    for (const name of ['netlink_messages_received_total', 'netlink_decode_errors_total', 'netlink_route_changes_total', 'netlink_address_changes_total', 'netlink_interface_flaps_total']) {
+    for (const name of [
+      'netlink_messages_received_total',
+      'netlink_decode_errors_total',
+      'netlink_route_changes_total',
+      'netlink_address_changes_total',
+      'netlink_interface_flaps_total',
+    ]) {
       assert.equal(s.sum(name, L), 0, `${name}{netns="${ns.name}"} sums to ${s.sum(name, L)}`);
     }
     const r = await ex!.get('/api/v1/events');
     assert.equal(r.status, 200);
     const events = (JSON.parse(r.body) as { events: { netns: string }[] }).events;
-    assert.deepEqual(events.filter((e) => e.netns !== ns.name && e.netns !== ''), [], 'events of the warm-up');
-    assert.deepEqual(events.filter((e) => e.netns === ns.name), [], 'events in a namespace where nothing changed');
+    assert.deepEqual(
+      events.filter((e) => e.netns !== ns.name && e.netns !== ''),
+      [],
+      'events of the warm-up',
+    );
+    assert.deepEqual(
+      events.filter((e) => e.netns === ns.name),
+      [],
+      'events in a namespace where nothing changed',
+    );
   });
 
   test('a real change right after is counted exactly', async () => {

@@ -180,7 +180,11 @@ function linkString(body: Buffer, attr: number): string | undefined {
     const len = readU16(body, off);
     const type = readU16(body, off + 2) & 0x3fff;
     if (len < 4 || off + len > body.length) return undefined;
-    if (type === attr) return body.subarray(off + 4, off + len).toString('latin1').replace(/\0+$/, '');
+    if (type === attr)
+      return body
+        .subarray(off + 4, off + len)
+        .toString('latin1')
+        .replace(/\0+$/, '');
     off += align4(len);
   }
   return undefined;
@@ -251,7 +255,10 @@ class Recorder {
 }
 
 const isData = (e: Ev): e is Ev & { payload: Buffer } => e.event === 'data' && Buffer.isBuffer(e.payload);
-const hasMessage = (pred: (h: Header) => boolean) => (e: Ev): boolean => isData(e) && chunkMessages(e.payload).some(pred);
+const hasMessage =
+  (pred: (h: Header) => boolean) =>
+  (e: Ev): boolean =>
+    isData(e) && chunkMessages(e.payload).some(pred);
 
 function open(options: NativeSocketOptions, rec: Recorder): NativeSocket {
   return new NetlinkSocket(options, rec.handler);
@@ -266,7 +273,7 @@ function threadCount(): number {
 
 // ---- tests ----------------------------------------------------------------------------------
 
-test('the addon says the byte order it was compiled for, and it is this host\'s (the loader checks it)', () => {
+test("the addon says the byte order it was compiled for, and it is this host's (the loader checks it)", () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { byteOrder } = require(ADDON_PATH) as { byteOrder: unknown };
   assert.equal(byteOrder, os.endianness());
@@ -281,7 +288,10 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       assert.ok(sock.portId > 0, 'kernel assigned a port id');
       sock.start();
       ip('-n', ns, ...linkAdd('nle0'));
-      const ev = await rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'nle0'), 'RTM_NEWLINK nle0');
+      const ev = await rec.waitFor(
+        hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'nle0'),
+        'RTM_NEWLINK nle0',
+      );
       assert.ok(isData(ev));
       assert.equal(ev.count, datagrams(ev.payload).length, 'count = datagrams in the chunk');
     } finally {
@@ -296,14 +306,20 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
     const rec = new Recorder();
     const als = new AsyncLocalStorage<string>();
     const stores: Array<string | undefined> = [];
-    const sock = new NetlinkSocket({ netnsPath: `/run/netns/${ns}`, groups: [], receiveBufferBytes: 0 }, (event, payload, count) => {
-      stores.push(als.getStore());
-      rec.handler(event, payload, count);
-    });
+    const sock = new NetlinkSocket(
+      { netnsPath: `/run/netns/${ns}`, groups: [], receiveBufferBytes: 0 },
+      (event, payload, count) => {
+        stores.push(als.getStore());
+        rec.handler(event, payload, count);
+      },
+    );
     try {
       als.run('started-here', () => sock.start());
       sock.send(dumpLinksRequest(1));
-      await rec.waitFor(hasMessage((h) => h.type === NLMSG_DONE && h.seq === 1), 'NLMSG_DONE');
+      await rec.waitFor(
+        hasMessage((h) => h.type === NLMSG_DONE && h.seq === 1),
+        'NLMSG_DONE',
+      );
       const replies = rec.events.filter(isData).flatMap((e) => chunkMessages(e.payload));
       const links = replies.filter((h) => h.type === RTM_NEWLINK);
       assert.ok(links.length >= 2, 'lo and nle0 at least');
@@ -311,9 +327,15 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
         assert.equal(h.pid, sock.portId, 'nlmsg_pid is our port id');
         assert.equal(h.seq, 1);
       }
-      assert.ok(links.some((h) => linkName(h.body) === 'nle0'), 'nle0 is in the dump');
+      assert.ok(
+        links.some((h) => linkName(h.body) === 'nle0'),
+        'nle0 is in the dump',
+      );
       assert.equal(replies[replies.length - 1]!.type, NLMSG_DONE, 'the dump ends with NLMSG_DONE');
-      assert.ok(stores.length > 0 && stores.every((s) => s === 'started-here'), `async context kept: ${stores.join(',')}`);
+      assert.ok(
+        stores.length > 0 && stores.every((s) => s === 'started-here'),
+        `async context kept: ${stores.join(',')}`,
+      );
     } finally {
       sock.close();
       deleteNamespace(ns);
@@ -328,7 +350,10 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       sock.start();
       ip('-n', ns, 'link', 'set', 'lo', 'up'); // a nexthop needs a device that is up
       ip('-n', ns, 'nexthop', 'add', 'id', '7', 'blackhole');
-      await rec.waitFor(hasMessage((h) => h.type === RTM_NEWNEXTHOP), 'RTM_NEWNEXTHOP');
+      await rec.waitFor(
+        hasMessage((h) => h.type === RTM_NEWNEXTHOP),
+        'RTM_NEWNEXTHOP',
+      );
     } finally {
       sock.close();
       deleteNamespace(ns);
@@ -354,7 +379,10 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
 
   test('close() wakes the reader blocked in poll at once, is idempotent, and send/start after close throw', async () => {
     const ns = createNamespace();
-    const sock = new NetlinkSocket({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 0 }, () => {});
+    const sock = new NetlinkSocket(
+      { netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 0 },
+      () => {},
+    );
     sock.start();
     await new Promise((r) => setTimeout(r, 50)); // let the reader reach poll(); not a synchronisation
     const t0 = process.hrtime.bigint();
@@ -380,21 +408,30 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
 
   test('errors are Node-shaped: a bad netns path is ENOENT from open, a non-namespace file EINVAL from setns', () => {
     const missing = `/run/netns/nle-addon-${process.pid}-missing`;
-    assert.throws(() => new NetlinkSocket({ netnsPath: missing, groups: [], receiveBufferBytes: 0 }, () => {}), (err: NodeJS.ErrnoException) => {
-      assert.ok(err instanceof Error);
-      assert.equal(err.code, 'ENOENT');
-      assert.equal(err.syscall, 'open');
-      assert.equal(err.errno, -2);
-      assert.equal(err.path, missing);
-      assert.match(err.message, /^ENOENT: no such file or directory, open '/);
-      return true;
-    });
-    assert.throws(() => new NetlinkSocket({ netnsPath: '/proc/self/stat', groups: [], receiveBufferBytes: 0 }, () => {}), {
-      code: 'EINVAL',
-      syscall: 'setns',
-    });
+    assert.throws(
+      () => new NetlinkSocket({ netnsPath: missing, groups: [], receiveBufferBytes: 0 }, () => {}),
+      (err: NodeJS.ErrnoException) => {
+        assert.ok(err instanceof Error);
+        assert.equal(err.code, 'ENOENT');
+        assert.equal(err.syscall, 'open');
+        assert.equal(err.errno, -2);
+        assert.equal(err.path, missing);
+        assert.match(err.message, /^ENOENT: no such file or directory, open '/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => new NetlinkSocket({ netnsPath: '/proc/self/stat', groups: [], receiveBufferBytes: 0 }, () => {}),
+      {
+        code: 'EINVAL',
+        syscall: 'setns',
+      },
+    );
     assert.throws(() => new NetlinkSocket({ groups: [0], receiveBufferBytes: 0 }, () => {}), RangeError);
-    assert.throws(() => new NetlinkSocket({ groups: [], receiveBufferBytes: 0, chunkBytes: 4096 }, () => {}), RangeError);
+    assert.throws(
+      () => new NetlinkSocket({ groups: [], receiveBufferBytes: 0, chunkBytes: 4096 }, () => {}),
+      RangeError,
+    );
     const sock = new NetlinkSocket({ groups: [], receiveBufferBytes: 0 }, () => {});
     try {
       assert.throws(() => sock.send('x' as unknown as Buffer), TypeError);
@@ -420,7 +457,11 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       assert.equal(overrun.payload, 'enobufs');
       assert.ok(overrun.count >= 1);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
-      await rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'lo'), 'NEWLINK lo after the overrun', overrun.index + 1);
+      await rec.waitFor(
+        hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'lo'),
+        'NEWLINK lo after the overrun',
+        overrun.index + 1,
+      );
     } finally {
       sock.close();
       deleteNamespace(ns);
@@ -431,7 +472,13 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
     const ns = createNamespace();
     const rec = new Recorder();
     const sock = open(
-      { netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 16 * MiB, chunkBytes: 70000, maxQueuedChunks: 1 },
+      {
+        netnsPath: `/run/netns/${ns}`,
+        groups: [RTNLGRP_LINK],
+        receiveBufferBytes: 16 * MiB,
+        chunkBytes: 70000,
+        maxQueuedChunks: 1,
+      },
       rec,
     );
     try {
@@ -453,8 +500,15 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       assert.ok(overrun.count >= 1);
       assert.ok(rec.events.slice(0, overrun.index).every(isData) && overrun.index >= 1, 'the queued chunk came first');
       ip('-n', ns, 'link', 'set', 'lo', 'alias', 'nle-after');
-      await rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK), 'data after the overrun', overrun.index + 1);
-      assert.ok(rec.events.every((e) => e.event !== 'overrun' || e.payload === 'queue'), 'only queue overruns');
+      await rec.waitFor(
+        hasMessage((h) => h.type === RTM_NEWLINK),
+        'data after the overrun',
+        overrun.index + 1,
+      );
+      assert.ok(
+        rec.events.every((e) => e.event !== 'overrun' || e.payload === 'queue'),
+        'only queue overruns',
+      );
     } finally {
       sock.close();
       deleteNamespace(ns);
@@ -464,7 +518,16 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
   test('explicitRelease: a chunk counts against the bound until release(); the reader waits for it, then goes on', async () => {
     const ns = createNamespace();
     const rec = new Recorder();
-    const sock = open({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 16 * MiB, maxQueuedChunks: 1, explicitRelease: true }, rec);
+    const sock = open(
+      {
+        netnsPath: `/run/netns/${ns}`,
+        groups: [RTNLGRP_LINK],
+        receiveBufferBytes: 16 * MiB,
+        maxQueuedChunks: 1,
+        explicitRelease: true,
+      },
+      rec,
+    );
     try {
       sock.start();
       ip('-n', ns, 'link', 'set', 'lo', 'up');
@@ -472,7 +535,9 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       // Received but not released: it still fills the queue of one.
       assert.equal(sock.queueDepth(), 1, 'an unreleased chunk stays counted');
       ip('-n', ns, 'link', 'set', 'lo', 'down');
-      await poll('the second notification to be read by the reader and held back', () => (socketRmem(ns, sock.portId) === 0 ? true : 'still in the socket'));
+      await poll('the second notification to be read by the reader and held back', () =>
+        socketRmem(ns, sock.portId) === 0 ? true : 'still in the socket',
+      );
       assert.equal(rec.events.filter(isData).length, 1, 'nothing more is delivered while the first chunk is held');
       sock.release();
       await rec.waitFor(isData, 'the held-back chunk after release()', first.index + 1);
@@ -480,7 +545,10 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       assert.equal(sock.queueDepth(), 0);
       sock.release(); // a release too many is ignored
       assert.equal(sock.queueDepth(), 0);
-      assert.ok(rec.events.every((e) => e.event === 'data'), 'no overrun: the reader waited, nothing was dropped');
+      assert.ok(
+        rec.events.every((e) => e.event === 'data'),
+        'no overrun: the reader waited, nothing was dropped',
+      );
     } finally {
       sock.close();
       deleteNamespace(ns);
@@ -493,7 +561,17 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
     const chunkBytes = 128 * 1024;
     // Before the socket subscribes: the kernel announces an alias change only on an up link.
     ip('-n', ns, 'link', 'set', 'lo', 'up');
-    const sock = open({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK], receiveBufferBytes: 16 * MiB, chunkBytes, maxQueuedChunks: 4, explicitRelease: true }, rec);
+    const sock = open(
+      {
+        netnsPath: `/run/netns/${ns}`,
+        groups: [RTNLGRP_LINK],
+        receiveBufferBytes: 16 * MiB,
+        chunkBytes,
+        maxQueuedChunks: 4,
+        explicitRelease: true,
+      },
+      rec,
+    );
     const aliasOf = (e: Ev): string[] =>
       chunkMessages(e.payload as Buffer)
         .filter((h) => h.type === RTM_NEWLINK)
@@ -502,17 +580,29 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       sock.start();
       for (let i = 0; i < 6; i++) {
         ip('-n', ns, 'link', 'set', 'lo', 'alias', `nle-pool-${i}`);
-        const e = await rec.waitFor((x) => isData(x) && aliasOf(x).includes(`nle-pool-${i}`), `the chunk with alias ${i}`);
+        const e = await rec.waitFor(
+          (x) => isData(x) && aliasOf(x).includes(`nle-pool-${i}`),
+          `the chunk with alias ${i}`,
+        );
         assert.equal(e.handed?.length, chunkBytes, 'the Buffer is the whole slot');
-        assert.ok(e.length !== undefined && e.length > 0 && e.length <= chunkBytes && e.length === (e.payload as Buffer).length, 'length is the filled part');
+        assert.ok(
+          e.length !== undefined && e.length > 0 && e.length <= chunkBytes && e.length === (e.payload as Buffer).length,
+          'length is the filled part',
+        );
         // Every chunk handed over so far is processed: all given back.
         while (sock.queueDepth() > 0) sock.release();
       }
       const handed = rec.events.filter(isData).map((e) => e.handed);
       // One hand-over at a time, each released before the next: the reader takes the warm slot
       // again, so one Buffer serves every chunk (nothing made per chunk).
-      assert.ok(new Set(handed).size <= 2, `a few slots serve every chunk (${new Set(handed).size} Buffers for ${handed.length} chunks)`);
-      assert.ok(rec.events.every((e) => e.event === 'data'), 'no overrun');
+      assert.ok(
+        new Set(handed).size <= 2,
+        `a few slots serve every chunk (${new Set(handed).size} Buffers for ${handed.length} chunks)`,
+      );
+      assert.ok(
+        rec.events.every((e) => e.event === 'data'),
+        'no overrun',
+      );
     } finally {
       sock.close();
       deleteNamespace(ns);
@@ -538,7 +628,11 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
           .map((h) => linkString(h.body, IFLA_IFALIAS) ?? '')
           .filter((a) => a.startsWith('nle-alias-'));
       await rec.waitFor(() => aliases().length >= 1000, '1000 alias notifications');
-      assert.deepEqual(aliases(), lines.map((l) => l.split(' ').pop()), 'every notification, in order');
+      assert.deepEqual(
+        aliases(),
+        lines.map((l) => l.split(' ').pop()),
+        'every notification, in order',
+      );
       assert.ok(rec.events.every(isData), 'no overrun');
       // The first notification goes alone (JS was idle); the rest coalesce into ~190 KB chunks.
       assert.ok(rec.events.length <= 16, `${rec.events.length} chunks for ~1.5 MB`);
@@ -579,7 +673,10 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
   test('only the kernel is believed: unicast from another process is refused by the kernel, multicast from it is refused unread and counted', async () => {
     const ns = createNamespace();
     const rec = new Recorder();
-    const sock = open({ netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE], receiveBufferBytes: 0 }, rec);
+    const sock = open(
+      { netnsPath: `/run/netns/${ns}`, groups: [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE], receiveBufferBytes: 0 },
+      rec,
+    );
     const forger = await startForger(['ip', 'netns', 'exec', ns]);
     try {
       sock.start();
@@ -590,13 +687,21 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       // Multicast is not covered by connect(): the reader checks the sender and refuses it.
       assert.deepEqual(result.multicast, { sent: 10, errors: [] });
       const refused = (): number => rec.events.filter((e) => e.event === 'foreign').reduce((n, e) => n + e.count, 0);
-      await poll('10 foreign datagrams refused', () => refused() === 10 || `refused ${refused()} of 10`, { timeoutMs: 5000 });
+      await poll('10 foreign datagrams refused', () => refused() === 10 || `refused ${refused()} of 10`, {
+        timeoutMs: 5000,
+      });
       const firstSignal = rec.events.find((e) => e.event === 'foreign');
       assert.equal(firstSignal?.payload, forger.port, "the signal names the sender's port id");
       // A real change still arrives, and nothing forged ever reached JS as data.
       ip('-n', ns, ...linkAdd('real0'));
-      await rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'real0'), 'the real link');
-      const forgedData = rec.events.filter(isData).flatMap((e) => chunkMessages(e.payload)).filter((h) => h.type === 24 || linkName(h.body) === 'forged0');
+      await rec.waitFor(
+        hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === 'real0'),
+        'the real link',
+      );
+      const forgedData = rec.events
+        .filter(isData)
+        .flatMap((e) => chunkMessages(e.payload))
+        .filter((h) => h.type === 24 || linkName(h.body) === 'forged0');
       assert.deepEqual(forgedData, [], 'no forged message delivered');
       assert.equal(refused(), 10, 'real datagrams are not counted as foreign');
     } finally {
@@ -620,11 +725,19 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
     const recs = names.map(() => new Recorder());
     const socks: NativeSocket[] = [];
     try {
-      socks.push(open({ netnsPath: `/run/netns/${names[0]}`, groups: [RTNLGRP_LINK], receiveBufferBytes: MiB }, recs[0] as Recorder));
+      socks.push(
+        open(
+          { netnsPath: `/run/netns/${names[0]}`, groups: [RTNLGRP_LINK], receiveBufferBytes: MiB },
+          recs[0] as Recorder,
+        ),
+      );
       (socks[0] as NativeSocket).start();
       const withOne = await settle(threadCount() - 1);
       for (let i = 1; i < N; i++) {
-        const sock = open({ netnsPath: `/run/netns/${names[i]}`, groups: [RTNLGRP_LINK], receiveBufferBytes: MiB }, recs[i] as Recorder);
+        const sock = open(
+          { netnsPath: `/run/netns/${names[i]}`, groups: [RTNLGRP_LINK], receiveBufferBytes: MiB },
+          recs[i] as Recorder,
+        );
         sock.start();
         socks.push(sock);
       }
@@ -633,11 +746,24 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       socks[7]?.close(); // closing one must not disturb the others
       for (let i = 0; i < N; i++) if (i !== 7) ip('-n', names[i] as string, ...linkAdd(`own${i}`));
       await Promise.all(
-        recs.map((rec, i) => (i === 7 ? Promise.resolve() : rec.waitFor(hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === `own${i}`), `own${i} on socket ${i}`))),
+        recs.map((rec, i) =>
+          i === 7
+            ? Promise.resolve()
+            : rec.waitFor(
+                hasMessage((h) => h.type === RTM_NEWLINK && linkName(h.body) === `own${i}`),
+                `own${i} on socket ${i}`,
+              ),
+        ),
       );
       for (let i = 0; i < N; i++) {
-        const seen = new Set(recs[i]?.events.filter(isData).flatMap((e) => chunkMessages(e.payload)).map((h) => linkName(h.body)));
-        for (let j = 0; j < N; j++) if (j !== i) assert.ok(!seen.has(`own${j}`), `socket ${i} saw namespace ${j}'s link`);
+        const seen = new Set(
+          recs[i]?.events
+            .filter(isData)
+            .flatMap((e) => chunkMessages(e.payload))
+            .map((h) => linkName(h.body)),
+        );
+        for (let j = 0; j < N; j++)
+          if (j !== i) assert.ok(!seen.has(`own${j}`), `socket ${i} saw namespace ${j}'s link`);
       }
       assert.equal(recs[7]?.events.length, 0, 'the closed socket delivered nothing');
       assert.equal(await settle(withOne), withOne, 'still one reader thread');
@@ -654,7 +780,11 @@ describe('NetlinkSocket (live kernel, private namespaces)', () => {
       const threads = threadCount();
       for (let i = 0; i < 200; i++) {
         const sock = new NetlinkSocket(
-          { netnsPath: i % 2 ? `/run/netns/${ns}` : undefined, groups: [RTNLGRP_LINK, RTNLGRP_NEXTHOP], receiveBufferBytes: MiB },
+          {
+            netnsPath: i % 2 ? `/run/netns/${ns}` : undefined,
+            groups: [RTNLGRP_LINK, RTNLGRP_NEXTHOP],
+            receiveBufferBytes: MiB,
+          },
           () => {},
         );
         if (i % 4 !== 3) sock.start();

@@ -76,7 +76,10 @@ test('a pid with no process throws ESRCH shaped like a Node system error', async
 });
 
 test('bad arguments are a TypeError or RangeError, not a crash', () => {
-  assert.throws(() => new (ProcessWatch as unknown as new (...a: unknown[]) => unknown)('1', () => undefined), TypeError);
+  assert.throws(
+    () => new (ProcessWatch as unknown as new (...a: unknown[]) => unknown)('1', () => undefined),
+    TypeError,
+  );
   assert.throws(() => new (ProcessWatch as unknown as new (...a: unknown[]) => unknown)(1), TypeError);
   assert.throws(() => new ProcessWatch(0, () => undefined), RangeError);
   assert.throws(() => new ProcessWatch(1.5, () => undefined), RangeError);
@@ -84,7 +87,9 @@ test('bad arguments are a TypeError or RangeError, not a crash', () => {
 
 test('unref(): a watch alone does not keep the process alive', () => {
   // A child Node process watches a process that never exits (its parent, us), unrefs and ends.
-  const script = `const W = require(${JSON.stringify(join(REPO, 'build', 'Release', 'process_watch.node'))}).ProcessWatch;` + `new W(${process.pid}, () => {}).unref();`;
+  const script =
+    `const W = require(${JSON.stringify(join(REPO, 'build', 'Release', 'process_watch.node'))}).ProcessWatch;` +
+    `new W(${process.pid}, () => {}).unref();`;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(r.status, 0, r.stderr);
 });

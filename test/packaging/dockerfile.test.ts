@@ -11,7 +11,10 @@ import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const pkgJson = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkgJson = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 interface Instruction {
   op: string;
@@ -92,9 +95,18 @@ describe('Dockerfile', () => {
     const build = byName.get('build');
     assert.ok(build, 'a stage named build');
     assert.equal(build.image, 'node:20-bookworm');
-    assert.ok(runs(build).some((r) => /apt-get install\b.*\bbuild-essential\b/.test(r) && /\bpython3\b/.test(r)), 'the build stage installs build-essential and python3');
-    assert.ok(runs(build).some((r) => /\bnpm ci\b/.test(r)), 'the build stage installs from the lockfile (npm ci)');
-    assert.ok(runs(build).some((r) => /\bnpm run build\b|node-gyp rebuild/.test(r)), 'the build stage compiles the addon');
+    assert.ok(
+      runs(build).some((r) => /apt-get install\b.*\bbuild-essential\b/.test(r) && /\bpython3\b/.test(r)),
+      'the build stage installs build-essential and python3',
+    );
+    assert.ok(
+      runs(build).some((r) => /\bnpm ci\b/.test(r)),
+      'the build stage installs from the lockfile (npm ci)',
+    );
+    assert.ok(
+      runs(build).some((r) => /\bnpm run build\b|node-gyp rebuild/.test(r)),
+      'the build stage compiles the addon',
+    );
     assert.equal(runtime.image, 'node:20-bookworm-slim');
     assert.equal(runtime.name, 'runtime');
     // Node 20 in every stage: the addon's ABI is the runtime's.
@@ -102,7 +114,9 @@ describe('Dockerfile', () => {
   });
 
   test('the runtime stage gets the built addons, dist/src, production dependencies, package.json and config/ only', () => {
-    const got = copies(runtime).map((c) => `${c.from ?? '(context)'} ${c.sources.join(' ')} -> ${c.dest}`).sort();
+    const got = copies(runtime)
+      .map((c) => `${c.from ?? '(context)'} ${c.sources.join(' ')} -> ${c.dest}`)
+      .sort();
     assert.deepEqual(got, [
       '(context) config/ -> ./config/',
       '(context) package.json -> ./',
@@ -110,13 +124,21 @@ describe('Dockerfile', () => {
       'build /src/dist/src/ -> ./dist/src/',
       'deps /src/node_modules/ -> ./node_modules/',
     ]);
-    for (const c of copies(runtime)) if (c.from) assert.ok(byName.has(c.from) && byName.get(c.from) !== runtime, `COPY --from=${c.from} names an earlier stage`);
+    for (const c of copies(runtime))
+      if (c.from)
+        assert.ok(byName.has(c.from) && byName.get(c.from) !== runtime, `COPY --from=${c.from} names an earlier stage`);
     assert.deepEqual(runs(runtime), [], 'nothing is installed or built in the runtime stage');
     assert.ok(!runtime.instructions.some((i) => i.op === 'ADD'), 'no ADD in the runtime stage');
     // The stage that provides node_modules installs production dependencies only, from the lockfile.
     const deps = byName.get('deps')!;
-    assert.ok(runs(deps).some((r) => /\bnpm ci\b/.test(r) && /--omit=dev\b/.test(r)), 'deps: npm ci --omit=dev');
-    assert.ok(!copies(deps).some((c) => c.sources.some((s) => !['package.json', 'package-lock.json'].includes(s))), 'deps sees only package.json and the lockfile');
+    assert.ok(
+      runs(deps).some((r) => /\bnpm ci\b/.test(r) && /--omit=dev\b/.test(r)),
+      'deps: npm ci --omit=dev',
+    );
+    assert.ok(
+      !copies(deps).some((c) => c.sources.some((s) => !['package.json', 'package-lock.json'].includes(s))),
+      'deps sees only package.json and the lockfile',
+    );
   });
 
   test('runtime: non-root user, port 9932, entrypoint where the COPYs put main.js', () => {
@@ -136,11 +158,22 @@ describe('Dockerfile', () => {
     assert.ok(fs.existsSync(path.join(REPO, 'dist', 'src', 'main.js')));
     assert.ok(fs.readdirSync(path.join(REPO, 'build', 'Release')).some((f) => f === 'netlink_socket.node'));
     const build = byName.get('build')!;
-    const context = copies(build).filter((c) => !c.from).flatMap((c) => c.sources);
-    for (const s of context) assert.ok(fs.existsSync(path.join(REPO, s)), `the build stage copies ${s}, which does not exist`);
-    assert.ok(!context.some((s) => /^(test|bench|node_modules|build|dist)\b/.test(s)), `the build stage copies ${context.join(' ')}`);
-    const ignored = fs.readFileSync(path.join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    for (const p of ['node_modules', 'build', 'dist', 'test', '.git']) assert.ok(ignored.includes(p), `.dockerignore lacks ${p}`);
+    const context = copies(build)
+      .filter((c) => !c.from)
+      .flatMap((c) => c.sources);
+    for (const s of context)
+      assert.ok(fs.existsSync(path.join(REPO, s)), `the build stage copies ${s}, which does not exist`);
+    assert.ok(
+      !context.some((s) => /^(test|bench|node_modules|build|dist)\b/.test(s)),
+      `the build stage copies ${context.join(' ')}`,
+    );
+    const ignored = fs
+      .readFileSync(path.join(REPO, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const p of ['node_modules', 'build', 'dist', 'test', '.git'])
+      assert.ok(ignored.includes(p), `.dockerignore lacks ${p}`);
   });
 
   test('every package dist/src requires at run time is a production dependency', () => {

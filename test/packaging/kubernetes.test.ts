@@ -36,6 +36,7 @@ interface Doc {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   // The spec is walked by the tests below, each asserting the fields it reads.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped YAML, checked field by field
   spec?: any;
 }
 
@@ -46,7 +47,10 @@ function load(file: string): Doc[] {
     assert.deepEqual(d.errors, [], `${file}: YAML errors`);
     const v = d.toJS() as Doc | null;
     if (v === null) continue;
-    assert.ok(v.apiVersion && v.kind && v.metadata?.name, `${file}: a document without apiVersion, kind or metadata.name`);
+    assert.ok(
+      v.apiVersion && v.kind && v.metadata?.name,
+      `${file}: a document without apiVersion, kind or metadata.name`,
+    );
     out.push(v);
   }
   return out;
@@ -76,11 +80,15 @@ describe('kubernetes manifests', () => {
   const containers = pod.spec.containers as Container[];
   const c = containers[0]!;
 
-  test('the DaemonSet: apps/v1, its selector matches its pods, in the manifest\'s namespace', () => {
+  test("the DaemonSet: apps/v1, its selector matches its pods, in the manifest's namespace", () => {
     assert.equal(ds.apiVersion, 'apps/v1');
-    assert.ok(matches(ds.spec.selector.matchLabels, pod.metadata.labels), 'selector.matchLabels must match the pod template labels');
+    assert.ok(
+      matches(ds.spec.selector.matchLabels, pod.metadata.labels),
+      'selector.matchLabels must match the pod template labels',
+    );
     const ns = one('Namespace').metadata.name;
-    for (const d of docs.filter((x) => x.kind !== 'Namespace')) assert.equal(d.metadata.namespace, ns, `${d.kind} ${d.metadata.name} namespace`);
+    for (const d of docs.filter((x) => x.kind !== 'Namespace'))
+      assert.equal(d.metadata.namespace, ns, `${d.kind} ${d.metadata.name} namespace`);
     assert.equal(containers.length, 1);
   });
 
@@ -88,7 +96,11 @@ describe('kubernetes manifests', () => {
     assert.equal(pod.spec.hostNetwork, true);
     assert.notEqual(pod.spec.hostPID, true);
     assert.notEqual(pod.spec.hostIPC, true);
-    assert.equal(pod.spec.dnsPolicy, 'ClusterFirstWithHostNet', 'with hostNetwork, cluster DNS needs ClusterFirstWithHostNet');
+    assert.equal(
+      pod.spec.dnsPolicy,
+      'ClusterFirstWithHostNet',
+      'with hostNetwork, cluster DNS needs ClusterFirstWithHostNet',
+    );
     assert.equal(pod.spec.automountServiceAccountToken, false);
     assert.equal(pod.spec.volumes, undefined, 'no volumes by default (/run/netns only when watching other namespaces)');
   });
@@ -129,7 +141,9 @@ describe('kubernetes manifests', () => {
   test('the Service: headless, selects the pods, port named metrics, Prometheus scrape annotations', () => {
     assert.equal(svc.spec.clusterIP, 'None');
     assert.ok(matches(svc.spec.selector, pod.metadata.labels), 'the Service selects the DaemonSet pods');
-    const sp = (svc.spec.ports as { name: string; port: number; targetPort: string | number }[]).find((p) => p.name === 'metrics');
+    const sp = (svc.spec.ports as { name: string; port: number; targetPort: string | number }[]).find(
+      (p) => p.name === 'metrics',
+    );
     assert.ok(sp);
     assert.equal(sp.port, 9932);
     assert.ok(sp.targetPort === 'metrics' || sp.targetPort === 9932);
@@ -148,9 +162,19 @@ describe('kubernetes manifests', () => {
     assert.equal(m.kind, 'ServiceMonitor');
     assert.ok(matches(m.spec.selector.matchLabels, svc.metadata.labels), 'the ServiceMonitor selects the Service');
     assert.ok((m.spec.namespaceSelector.matchNames as string[]).includes(svc.metadata.namespace!));
-    const ep = (m.spec.endpoints as { port: string; path: string; relabelings?: { sourceLabels: string[]; targetLabel: string }[] }[])[0]!;
+    const ep = (
+      m.spec.endpoints as {
+        port: string;
+        path: string;
+        relabelings?: { sourceLabels: string[]; targetLabel: string }[];
+      }[]
+    )[0]!;
     assert.equal(ep.port, 'metrics');
     assert.equal(ep.path, '/metrics');
-    assert.ok(ep.relabelings?.some((r) => r.sourceLabels.includes('__meta_kubernetes_pod_node_name') && r.targetLabel === 'instance'));
+    assert.ok(
+      ep.relabelings?.some(
+        (r) => r.sourceLabels.includes('__meta_kubernetes_pod_node_name') && r.targetLabel === 'instance',
+      ),
+    );
   });
 });

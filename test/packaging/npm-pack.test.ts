@@ -29,7 +29,10 @@ interface PackResult {
 /** Runs npm (or npx) in `cwd`; the user's npm config (nodedir, cache) applies. */
 function runIn(cwd: string, args: string[], allowFailure: boolean, cmd: 'npm' | 'npx' = 'npm'): RunResult {
   const extra = cmd === 'npm' ? ['--no-audit', '--no-fund'] : [];
-  return run('sh', ['-c', 'cd "$1" && shift && exec "$@"', 'sh', cwd, cmd, ...args, ...extra], { allowFailure, timeoutMs: 180_000 });
+  return run('sh', ['-c', 'cd "$1" && shift && exec "$@"', 'sh', cwd, cmd, ...args, ...extra], {
+    allowFailure,
+    timeoutMs: 180_000,
+  });
 }
 
 describe('npm pack: the tarball installs as a dependency under npm 11', { timeout: 240_000 }, () => {
@@ -55,22 +58,44 @@ describe('npm pack: the tarball installs as a dependency under npm 11', { timeou
 
   test('the tarball: built JavaScript, addon sources, binding.gyp, config, bin; no tests, no build output, no node_modules', () => {
     const files = packed.files.map((f) => f.path);
-    for (const f of ['package.json', 'binding.gyp', 'addon/netlink_socket.cc', 'dist/src/main.js', 'config/default.yml', 'README.md']) {
+    for (const f of [
+      'package.json',
+      'binding.gyp',
+      'addon/netlink_socket.cc',
+      'dist/src/main.js',
+      'config/default.yml',
+      'README.md',
+    ]) {
       assert.ok(files.includes(f), `the tarball lacks ${f}`);
     }
     assert.equal(pkgJson.bin[pkgJson.name], 'dist/src/main.js');
-    assert.ok(fs.readFileSync(path.join(REPO, 'dist', 'src', 'main.js'), 'utf8').startsWith('#!/usr/bin/env node\n'), 'the bin has a node shebang');
-    const stray = files.filter((f) => /^(test|bench|dist\/test|dist\/bench|build|node_modules|deploy|scripts|\.ci)\//.test(f) || /\.test\.(js|ts)$/.test(f) || f.endsWith('.node'));
+    assert.ok(
+      fs.readFileSync(path.join(REPO, 'dist', 'src', 'main.js'), 'utf8').startsWith('#!/usr/bin/env node\n'),
+      'the bin has a node shebang',
+    );
+    const stray = files.filter(
+      (f) =>
+        /^(test|bench|dist\/test|dist\/bench|build|node_modules|deploy|scripts|\.ci)\//.test(f) ||
+        /\.test\.(js|ts)$/.test(f) ||
+        f.endsWith('.node'),
+    );
     assert.deepEqual(stray, [], 'tests, build output or modules in the tarball');
     // Every module dist/src requires at run time is in the tarball (nothing is compiled at install).
     const sources = files.filter((f) => /^src\/.*\.ts$/.test(f)).map((f) => `dist/${f.replace(/\.ts$/, '.js')}`);
-    assert.deepEqual(sources.filter((js) => !files.includes(js)), [], 'TypeScript sources without their compiled JavaScript');
+    assert.deepEqual(
+      sources.filter((js) => !files.includes(js)),
+      [],
+      'TypeScript sources without their compiled JavaScript',
+    );
   });
 
   test('without approval, npm --strict-allow-scripts (npm 12 behaviour) refuses and names the package', () => {
     const project = path.join(dir, 'unapproved');
     fs.mkdirSync(project);
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+    );
     const r = runIn(project, ['install', '--strict-allow-scripts', tarball], true);
     assert.notEqual(r.status, 0, `the install should be refused\n${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /ESTRICTALLOWSCRIPTS/);
@@ -81,12 +106,23 @@ describe('npm pack: the tarball installs as a dependency under npm 11', { timeou
     const project = path.join(dir, 'approved');
     fs.mkdirSync(project);
     // What `npm install-scripts approve` writes for a tarball; for the registry it is the name.
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, allowScripts: { [`file:${tarball}`]: true } }));
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({
+        name: 'consumer',
+        version: '1.0.0',
+        private: true,
+        allowScripts: { [`file:${tarball}`]: true },
+      }),
+    );
     const r = runIn(project, ['install', '--strict-allow-scripts', tarball], true);
     assert.equal(r.status, 0, `npm install failed\n${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stderr, /install-scripts/, 'no unreviewed-install-script notice once approved');
     const installed = path.join(project, 'node_modules', pkgJson.name);
-    assert.ok(fs.existsSync(path.join(installed, 'build', 'Release', 'netlink_socket.node')), 'node-gyp built the addon at install');
+    assert.ok(
+      fs.existsSync(path.join(installed, 'build', 'Release', 'netlink_socket.node')),
+      'node-gyp built the addon at install',
+    );
     for (const dev of Object.keys(pkgJson.devDependencies)) {
       assert.ok(!fs.existsSync(path.join(project, 'node_modules', dev)), `devDependency ${dev} was installed`);
     }
@@ -94,7 +130,10 @@ describe('npm pack: the tarball installs as a dependency under npm 11', { timeou
     assert.equal(v.status, 0, `npx netlink-exporter --version\n${v.stdout}${v.stderr}`);
     assert.match(v.stdout, new RegExp(`^netlink-exporter ${pkgJson.version.replace(/\./g, '\\.')} `));
     // The addon loads: the exporter's native socket opens (own namespace, no privilege needed).
-    const load = run(process.execPath, ['-e', `const m = require(${JSON.stringify(path.join(installed, 'build', 'Release', 'netlink_socket.node'))}); if (typeof m.NetlinkSocket !== 'function') process.exit(3);`]);
+    const load = run(process.execPath, [
+      '-e',
+      `const m = require(${JSON.stringify(path.join(installed, 'build', 'Release', 'netlink_socket.node'))}); if (typeof m.NetlinkSocket !== 'function') process.exit(3);`,
+    ]);
     assert.equal(load.status, 0);
   });
 });

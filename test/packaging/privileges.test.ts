@@ -51,9 +51,15 @@ describe('privileges: messages', () => {
   });
 
   test('a receive buffer granted in full says nothing; a capped one says what was granted and what it costs', () => {
-    assert.equal(receiveBufferShortfall({ asked: 1 << 26, granted: 1 << 27, forced: true, rmemMax: 212992 }), undefined);
+    assert.equal(
+      receiveBufferShortfall({ asked: 1 << 26, granted: 1 << 27, forced: true, rmemMax: 212992 }),
+      undefined,
+    );
     // asked <= rmem_max: SO_RCVBUF alone gives it all, CAP_NET_ADMIN or not.
-    assert.equal(receiveBufferShortfall({ asked: 100_000, granted: 200_000, forced: false, rmemMax: 212992 }), undefined);
+    assert.equal(
+      receiveBufferShortfall({ asked: 100_000, granted: 200_000, forced: false, rmemMax: 212992 }),
+      undefined,
+    );
     const r = receiveBufferShortfall({ asked: 1 << 26, granted: 2 * 212992, forced: false, rmemMax: 212992 });
     assert.ok(r);
     assert.match(r.msg, /CAP_NET_ADMIN/);
@@ -75,7 +81,10 @@ describe('privileges: messages', () => {
   });
 
   test('a namespace that cannot be entered is named with the missing capability', () => {
-    const eperm = Object.assign(new Error("EPERM: operation not permitted, setns '/run/netns/lab'"), { code: 'EPERM', syscall: 'setns' });
+    const eperm = Object.assign(new Error("EPERM: operation not permitted, setns '/run/netns/lab'"), {
+      code: 'EPERM',
+      syscall: 'setns',
+    });
     const r = namespaceOpenFailure('lab', eperm, 0n);
     assert.match(r.msg, /cannot watch network namespace lab: .*needs CAP_SYS_ADMIN/);
     assert.match(r.msg, /netlink_namespace_ready/);
@@ -124,7 +133,15 @@ function copyPackage(): string {
 
 function ensureUser(): Identity {
   if (run('id', ['-u', USER], { allowFailure: true }).status !== 0) {
-    run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', USER]);
+    run('useradd', [
+      '--system',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      USER,
+    ]);
   }
   return { uid: Number(run('id', ['-u', USER]).stdout.trim()), gid: Number(run('id', ['-g', USER]).stdout.trim()) };
 }
@@ -147,7 +164,8 @@ const CAP_BITS: Record<string, number> = { net_admin: CAP_NET_ADMIN, sys_admin: 
 
 function setprivProblem(): string | undefined {
   for (const cmd of ['setpriv', 'useradd', 'userdel']) {
-    if (!haveCommand(cmd)) return `${cmd} is missing (util-linux / passwd): bash scripts/ensure-system-packages.sh installs it`;
+    if (!haveCommand(cmd))
+      return `${cmd} is missing (util-linux / passwd): bash scripts/ensure-system-packages.sh installs it`;
   }
   return undefined;
 }
@@ -183,7 +201,15 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
     ns = createNetns('priv');
     ns.ip('link', 'set', 'dev', 'lo', 'up');
     // The user reads the copy, and not through root's eyes: a check as that user.
-    run('setpriv', [`--reuid=${who.uid}`, `--regid=${who.gid}`, '--init-groups', '--', 'test', '-r', path.join(dir, 'dist', 'src', 'main.js')]);
+    run('setpriv', [
+      `--reuid=${who.uid}`,
+      `--regid=${who.gid}`,
+      '--init-groups',
+      '--',
+      'test',
+      '-r',
+      path.join(dir, 'dist', 'src', 'main.js'),
+    ]);
   });
 
   after(async () => {
@@ -198,7 +224,11 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
   async function start(c: Case): Promise<Exporter> {
     const caps = c.caps.map((x) => `+${x}`).join(',');
     const capSpec = caps ? `-all,${caps}` : '-all';
-    const args = ['--web.listen-address=127.0.0.1:0', `--config.file=${configFile}`, ...(c.netns ? ['--netns', ns.name] : [])];
+    const args = [
+      '--web.listen-address=127.0.0.1:0',
+      `--config.file=${configFile}`,
+      ...(c.netns ? ['--netns', ns.name] : []),
+    ];
     const argv = [
       `--reuid=${who.uid}`,
       `--regid=${who.gid}`,
@@ -212,7 +242,11 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
       path.join(dir, 'dist', 'src', 'main.js'),
       ...args,
     ];
-    const child = spawn('setpriv', argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '' } });
+    const child = spawn('setpriv', argv, {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '' },
+    });
     const exporter = new Exporter(child, args, '/metrics');
     running.add(exporter);
     try {
@@ -231,11 +265,15 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
         },
         { timeoutMs: 15_000 },
       );
-      await poll('GET /-/ready == 200', async () => ((await exporter.get('/-/ready', 2_000)).status === 200 ? true : 'not ready'), { timeoutMs: 15_000 });
+      await poll(
+        'GET /-/ready == 200',
+        async () => ((await exporter.get('/-/ready', 2_000)).status === 200 ? true : 'not ready'),
+        { timeoutMs: 15_000 },
+      );
     } catch (e) {
       await exporter.stop(2_000);
       running.delete(exporter);
-      throw new Error(`setpriv ${argv.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`);
+      throw new Error(`setpriv ${argv.join(' ')}: ${(e as Error).message}\n${exporter.logs()}`, { cause: e });
     }
     // What the kernel says about the process: our user, exactly these capabilities.
     const pid = child.pid!;
@@ -253,15 +291,20 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
     return exporter.stderr.lines.map((l) => parseLogLine(l) ?? {});
   }
 
-  const bufferWarnings = (logs: Record<string, unknown>[]) => logs.filter((l) => String(l.msg).startsWith('receive buffer capped'));
-  const namespaceErrors = (logs: Record<string, unknown>[]) => logs.filter((l) => String(l.msg).startsWith('cannot watch'));
+  const bufferWarnings = (logs: Record<string, unknown>[]) =>
+    logs.filter((l) => String(l.msg).startsWith('receive buffer capped'));
+  const namespaceErrors = (logs: Record<string, unknown>[]) =>
+    logs.filter((l) => String(l.msg).startsWith('cannot watch'));
 
   test('no capabilities: own namespace watched with the rmem_max buffer (said once); --netns fails naming CAP_SYS_ADMIN and the exporter keeps serving', async () => {
     const e = await start({ caps: [], netns: true });
     const s = await e.waitForValue('netlink_namespace_ready', { netns: '' }, 1);
     assert.equal(s.value('netlink_namespace_ready', { netns: ns.name }), 0, e.logs());
     assert.equal(s.value('netlink_socket_receive_buffer_bytes', { netns: '' }), 2 * rmemMax, e.logs());
-    assert.ok((s.value('netlink_interface_up', { netns: '', interface: 'lo' }) ?? -1) >= 0, `own namespace's lo has series\n${e.logs()}`);
+    assert.ok(
+      (s.value('netlink_interface_up', { netns: '', interface: 'lo' }) ?? -1) >= 0,
+      `own namespace's lo has series\n${e.logs()}`,
+    );
     const logs = await finish(e);
     const warnings = bufferWarnings(logs);
     assert.equal(warnings.length, 1, e.logs());
@@ -293,7 +336,12 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
     const e = await start({ caps: ['sys_admin'], netns: true });
     const s = await e.waitForValue('netlink_namespace_ready', { netns: ns.name }, 1);
     assert.equal(s.value('netlink_namespace_ready', { netns: '' }), 1);
-    for (const netns of ['', ns.name]) assert.equal(s.value('netlink_socket_receive_buffer_bytes', { netns }), 2 * rmemMax, `netns=${netns}\n${e.logs()}`);
+    for (const netns of ['', ns.name])
+      assert.equal(
+        s.value('netlink_socket_receive_buffer_bytes', { netns }),
+        2 * rmemMax,
+        `netns=${netns}\n${e.logs()}`,
+      );
     assert.equal(s.value('netlink_interface_up', { netns: ns.name, interface: 'lo' }), 1, e.logs());
     const logs = await finish(e);
     assert.equal(bufferWarnings(logs).length, 1, e.logs());
@@ -303,7 +351,8 @@ liveDescribe('privileges: as an unprivileged user with and without capabilities'
   test('CAP_NET_ADMIN and CAP_SYS_ADMIN: --netns watched, both buffers in full, nothing to say', async () => {
     const e = await start({ caps: ['net_admin', 'sys_admin'], netns: true });
     const s = await e.waitForValue('netlink_namespace_ready', { netns: ns.name }, 1);
-    for (const netns of ['', ns.name]) assert.equal(s.value('netlink_socket_receive_buffer_bytes', { netns }), 2 * asked, `netns=${netns}\n${e.logs()}`);
+    for (const netns of ['', ns.name])
+      assert.equal(s.value('netlink_socket_receive_buffer_bytes', { netns }), 2 * asked, `netns=${netns}\n${e.logs()}`);
     const logs = await finish(e);
     assert.deepEqual(bufferWarnings(logs), [], e.logs());
     assert.deepEqual(namespaceErrors(logs), [], e.logs());

@@ -12,14 +12,20 @@ import type { CollectorOptions } from './options';
 import type { NamespaceSource } from '../source';
 
 /** netlink_address_changes_total (four lines a link, in ADDRESS_SERIES order), with exemplars. */
-function addressChangesWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
+function addressChangesWithExemplars(
+  w: ExpositionWriter,
+  sources: readonly NamespaceSource[],
+  lookup: ExemplarLookup,
+): void {
   familyWithExemplars(
     w,
     M.addressChanges,
     sources,
     ADDRESS_CHANGES,
     (netns, link) => {
-      const exemplars = ADDRESS_SERIES.map(([family, action]) => lookup.addressChange(netns, link.ifindex, family, action));
+      const exemplars = ADDRESS_SERIES.map(([family, action]) =>
+        lookup.addressChange(netns, link.ifindex, family, action),
+      );
       return exemplars.every((e) => e === undefined) ? undefined : exemplars;
     },
     (lines, exemplars) =>
@@ -43,7 +49,18 @@ export function addresses(w: ExpositionWriter, sources: readonly NamespaceSource
       const link = model.links.get(address.ifindex);
       if (!link?.tracked) continue;
       if (!options.addressInfoLinkLocal && isLinkLocal(address)) continue;
-      w.sample(M.addressInfo, [model.netns, link.name, address.family, address.address, String(address.prefixLength), scopeName(address.scope)], 1);
+      w.sample(
+        M.addressInfo,
+        [
+          model.netns,
+          link.name,
+          address.family,
+          address.address,
+          String(address.prefixLength),
+          scopeName(address.scope),
+        ],
+        1,
+      );
     }
   }
 }

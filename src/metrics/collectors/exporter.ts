@@ -17,16 +17,24 @@ export function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[
     [M.dumpMessages, (s: { counters: { dumpMessages: Float64Array } }) => s.counters.dumpMessages],
   ] as const) {
     w.family(def);
-    const each = (netns: string, values: Float64Array, unknownSeen: ArrayLike<number | undefined> | undefined, created: number): void => {
+    const each = (
+      netns: string,
+      values: Float64Array,
+      unknownSeen: ArrayLike<number | undefined> | undefined,
+      created: number,
+    ): void => {
       for (let type = 0; type < values.length; type++) {
         const name = RTM_NAMES[type];
         // Known types always appear (at 0) so rates exist; unknown ones once they are seen.
         if (name !== undefined) w.sample(def, [netns, name], values[type] as number, created);
-        else if (values[type]) w.sample(def, [netns, String(type)], values[type] as number, unknownSeen?.[type] ?? created);
+        else if (values[type])
+          w.sample(def, [netns, String(type)], values[type] as number, unknownSeen?.[type] ?? created);
       }
     };
     const kind = def === M.messagesReceived ? 0 : 1;
-    for (const source of sources) if (!source.compact) each(source.model.netns, counts(source), source.counters.unknownTypeSeen[kind], source.model.createdAt);
+    for (const source of sources)
+      if (!source.compact)
+        each(source.model.netns, counts(source), source.counters.unknownTypeSeen[kind], source.model.createdAt);
     if (sums) each(DISCOVERED_NETNS, counts({ counters: sums }), undefined, options.discovered?.createdAt ?? 0);
   }
   // What an alert needs stays per namespace, compact ones included; the rest of theirs is summed.
@@ -49,7 +57,8 @@ export function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[
     // Counters are born with the namespace's model (its socket opened): their `_created`.
     for (const source of sources) {
       if (source.compact && sum !== 'per-namespace') continue;
-      if (source.opened || def === M.namespaceReady) w.sample(def, [source.model.netns], read(source), source.model.createdAt);
+      if (source.opened || def === M.namespaceReady)
+        w.sample(def, [source.model.netns], read(source), source.model.createdAt);
     }
     if (sums && typeof sum === 'function') w.sample(def, [DISCOVERED_NETNS], sum(sums), options.discovered?.createdAt);
   }

@@ -33,6 +33,7 @@ export function interfaces(w: ExpositionWriter, sources: readonly NamespaceSourc
   for (const source of sources) {
     const deleted = source.model.interfacesDeleted;
     // In a compact namespace (found by --netns.all) the series is born at its first deletion.
-    if (source.opened && (!source.compact || deleted !== 0)) w.sample(M.interfaceDeletions, [source.model.netns], deleted, source.model.createdAt);
+    if (source.opened && (!source.compact || deleted !== 0))
+      w.sample(M.interfaceDeletions, [source.model.netns], deleted, source.model.createdAt);
   }
 }

@@ -45,9 +45,17 @@ function sameLinks(run: Run, links: readonly LinkRecord[]): boolean {
  * The run of `links`. When `old` holds the same links, only those whose version moved are
  * formatted; the stretches of unchanged links between them are copied from old's text whole.
  */
-function joinRun(netns: string, links: LinkRecord[], old: Run | undefined, openMetrics: boolean, compact: boolean): Run {
+function joinRun(
+  netns: string,
+  links: LinkRecord[],
+  old: Run | undefined,
+  openMetrics: boolean,
+  compact: boolean,
+): Run {
   const base = old && sameLinks(old, links) ? old : undefined;
-  const fresh = links.map((link, i) => (base?.versions[i] === link.version ? undefined : renderLink(netns, link, openMetrics, compact)));
+  const fresh = links.map((link, i) =>
+    base?.versions[i] === link.version ? undefined : renderLink(netns, link, openMetrics, compact),
+  );
   const lengths = new Int32Array(links.length * LINK_FAMILIES);
   const text: Buffer[] = [];
   let bytes = 0;
@@ -55,7 +63,9 @@ function joinRun(netns: string, links: LinkRecord[], old: Run | undefined, openM
     let size = 0;
     for (let i = 0; i < links.length; i++) {
       const t = fresh[i];
-      const length = t ? (t.bounds[at + 1] as number) - (t.bounds[at] as number) : (base?.lengths[i * LINK_FAMILIES + at] as number);
+      const length = t
+        ? (t.bounds[at + 1] as number) - (t.bounds[at] as number)
+        : (base?.lengths[i * LINK_FAMILIES + at] as number);
       lengths[i * LINK_FAMILIES + at] = length;
       size += length;
     }
@@ -106,7 +116,8 @@ export function linkRuns(model: NamespaceModel, openMetrics: boolean, compact = 
   const close = (): void => {
     const first = members[0] as LinkRecord;
     let run: Run | undefined = previous[runs.length];
-    if (run?.links[0] !== first) run = (byFirst ??= new Map(previous.map((r) => [r.links[0] as LinkRecord, r]))).get(first);
+    if (run?.links[0] !== first)
+      run = (byFirst ??= new Map(previous.map((r) => [r.links[0] as LinkRecord, r]))).get(first);
     if (run && unchanged(run, members)) {
       runs.push(run);
       kept += run.bytes;

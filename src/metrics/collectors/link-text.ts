@@ -23,7 +23,11 @@ export const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
  * The kernel's own counters: for an interface found by the initial dump they counted since a
  * creation time we cannot know, so they get no `_created` (see LinkRecord.kernelCountersPredateUs).
  */
-const KERNEL_COUNTERS: readonly Family[] = [M.interfaceCarrierChanges, M.interfaceCarrierUpChanges, M.interfaceCarrierDownChanges];
+const KERNEL_COUNTERS: readonly Family[] = [
+  M.interfaceCarrierChanges,
+  M.interfaceCarrierUpChanges,
+  M.interfaceCarrierDownChanges,
+];
 
 /** Where each family's lines sit in a link's text and in a run's. */
 export const FLAPS = PER_LINK.findIndex(([def]) => def === M.interfaceFlaps);
@@ -64,7 +68,9 @@ export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean
   const firstSeen = formatCreated(link.firstSeen);
   /** The `_created` line of a counter sample with these labels ('' when there is none). */
   const created = (def: Family, sampleLabels: string, kernel = false): string =>
-    openMetrics && !(kernel && link.kernelCountersPredateUs) ? `${createdName(def)}{${sampleLabels}} ${firstSeen}\n` : '';
+    openMetrics && !(kernel && link.kernelCountersPredateUs)
+      ? `${createdName(def)}{${sampleLabels}} ${firstSeen}\n`
+      : '';
   const lines = PER_LINK.map(([def, read]) => {
     const value = read(link);
     if (value === undefined) return '';
@@ -72,15 +78,23 @@ export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean
     return def.type === 'counter' ? line + created(def, labels, KERNEL_COUNTERS.includes(def)) : line;
   });
   const oper = link.deletedAt === undefined ? (OPERSTATE_NAMES[link.operstate] ?? String(link.operstate)) : 'deleted';
-  lines[INFO] = `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
+  lines[INFO] =
+    `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
   const held = M.interfaceAddresses.name;
-  lines[ADDRESSES] = FAMILY_NAMES.map((family, i) => `${held}{${labels},family="${family}"} ${link.addresses[i]}\n`).join('');
+  lines[ADDRESSES] = FAMILY_NAMES.map(
+    (family, i) => `${held}{${labels},family="${family}"} ${link.addresses[i]}\n`,
+  ).join('');
   // Every interface gets all four counters from the start, so rates exist before the first
   // change; in a compact namespace each is born at its first change instead.
   let addressLines = '';
   ADDRESS_SERIES.forEach(([family, action], i) => {
     const sampleLabels = `${labels},family="${family}",action="${action}"`;
-    const line = counterLine(M.addressChanges.name, sampleLabels, link.addressChanges[i >> 1]?.[i & 1] as number, compact);
+    const line = counterLine(
+      M.addressChanges.name,
+      sampleLabels,
+      link.addressChanges[i >> 1]?.[i & 1] as number,
+      compact,
+    );
     if (line !== '') addressLines += line + created(M.addressChanges, sampleLabels);
   });
   lines[ADDRESS_CHANGES] = addressLines;

@@ -10,10 +10,17 @@ import { NEIGHBOUR_CHANGES } from './link-text';
 import type { NamespaceSource } from '../source';
 
 export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  familyOfLinks(w, M.neighbourChanges, sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)), NEIGHBOUR_CHANGES);
+  familyOfLinks(
+    w,
+    M.neighbourChanges,
+    sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)),
+    NEIGHBOUR_CHANGES,
+  );
   w.family(M.neighbours);
   for (const source of sources) {
-    FAMILY_NAMES.forEach((family, i) => w.sample(M.neighbours, [source.model.netns, family], source.model.neighbourCounts[i]));
+    FAMILY_NAMES.forEach((family, i) =>
+      w.sample(M.neighbours, [source.model.netns, family], source.model.neighbourCounts[i]),
+    );
   }
   // The neighbour tables and their limits are host-wide: exported once, from the first
   // namespace (our own comes first) whose table dump has answered, not once per namespace.

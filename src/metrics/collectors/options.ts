@@ -21,7 +21,9 @@ export interface CollectorOptions {
 }
 
 /** The options a config gives (the rest are the scrape's: its format, tracing, the netns="*" sums). */
-export function collectorOptionsFrom(config: Pick<Config, 'addresses'>): Pick<CollectorOptions, 'addressInfo' | 'addressInfoLinkLocal'> {
+export function collectorOptionsFrom(
+  config: Pick<Config, 'addresses'>,
+): Pick<CollectorOptions, 'addressInfo' | 'addressInfoLinkLocal'> {
   return {
     addressInfo: config.addresses.info,
     addressInfoLinkLocal: config.addresses.infoLinkLocal,

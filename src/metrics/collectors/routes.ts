@@ -13,7 +13,11 @@ export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[])
   for (const source of sources) {
     for (const [key, count] of source.model.routeCounts) {
       const g = splitGroupKey(key);
-      w.sample(M.routes, [source.model.netns, tableName(g.table), familyName(g.family), protocolName(g.protocol)], count);
+      w.sample(
+        M.routes,
+        [source.model.netns, tableName(g.table), familyName(g.family), protocolName(g.protocol)],
+        count,
+      );
     }
   }
   w.family(M.routeChanges);
@@ -24,7 +28,8 @@ export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[])
       const created = source.model.routeGroupCreated.get(key);
       ROUTE_ACTIONS.forEach((action, i) => {
         // In a compact namespace an action's series is born at its first change.
-        if (!source.compact || counts[i] !== 0) w.sample(M.routeChanges, [...labels, action], counts[i] as number, created);
+        if (!source.compact || counts[i] !== 0)
+          w.sample(M.routeChanges, [...labels, action], counts[i] as number, created);
       });
     }
   }
@@ -33,18 +38,35 @@ export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[])
     const model = source.model;
     for (const route of model.defaultRoutes.values()) {
       const name = route.ifindex === 0 ? '' : (model.links.get(route.ifindex)?.name ?? `if${route.ifindex}`);
-      w.sample(M.defaultRouteInfo, [model.netns, tableName(route.table), familyName(route.family), name, route.gateway, protocolName(route.protocol)], 1);
+      w.sample(
+        M.defaultRouteInfo,
+        [
+          model.netns,
+          tableName(route.table),
+          familyName(route.family),
+          name,
+          route.gateway,
+          protocolName(route.protocol),
+        ],
+        1,
+      );
     }
   }
   w.family(M.defaultRouteChanges);
   for (const source of sources) {
     for (const [key, count] of source.model.defaultRouteChanges) {
       const [table, family] = key.split('|').map(Number) as [number, number];
-      w.sample(M.defaultRouteChanges, [source.model.netns, tableName(table), familyName(family)], count, source.model.defaultRouteChangesCreated.get(key));
+      w.sample(
+        M.defaultRouteChanges,
+        [source.model.netns, tableName(table), familyName(family)],
+        count,
+        source.model.defaultRouteChangesCreated.get(key),
+      );
     }
   }
   w.family(M.routeGroupsForgotten);
   for (const source of sources) {
-    if (source.opened) w.sample(M.routeGroupsForgotten, [source.model.netns], source.model.routeGroupsForgotten, source.model.createdAt);
+    if (source.opened)
+      w.sample(M.routeGroupsForgotten, [source.model.netns], source.model.routeGroupsForgotten, source.model.createdAt);
   }
 }

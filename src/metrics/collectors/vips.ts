@@ -10,12 +10,15 @@ export function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): 
     for (const source of sources) for (const vip of source.model.vips.vips) fn(source.model.netns, vip);
   };
   w.family(M.vipPresent);
-  each((netns, vip) => w.sample(M.vipPresent, [netns, vip.config.address, vip.config.name], vip.holders.length > 0 ? 1 : 0));
+  each((netns, vip) =>
+    w.sample(M.vipPresent, [netns, vip.config.address, vip.config.name], vip.holders.length > 0 ? 1 : 0),
+  );
   w.family(M.vipBindings);
   each((netns, vip) => w.sample(M.vipBindings, [netns, vip.config.address, vip.config.name], vip.holders.length));
   w.family(M.vipInterfaceInfo);
   each((netns, vip) => {
-    for (const holder of vip.holders) w.sample(M.vipInterfaceInfo, [netns, vip.config.address, vip.config.name, holder], 1);
+    for (const holder of vip.holders)
+      w.sample(M.vipInterfaceInfo, [netns, vip.config.address, vip.config.name, holder], 1);
   });
   w.family(M.vipTransitions);
   each((netns, vip) => {
@@ -23,5 +26,7 @@ export function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): 
     w.sample(M.vipTransitions, [netns, vip.config.address, vip.config.name, 'released'], vip.released, vip.createdAt);
   });
   w.family(M.vipMacChanges);
-  each((netns, vip) => w.sample(M.vipMacChanges, [netns, vip.config.address, vip.config.name], vip.macChanges, vip.createdAt));
+  each((netns, vip) =>
+    w.sample(M.vipMacChanges, [netns, vip.config.address, vip.config.name], vip.macChanges, vip.createdAt),
+  );
 }

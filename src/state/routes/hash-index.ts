@@ -148,6 +148,9 @@ export class RecordIndex {
   }
 
   private overwrite(record: number, hash: number, value: number): boolean {
-    return overwrite(this.slots, hash, record + 1, value) || (this.old !== undefined && overwrite(this.old, hash, record + 1, value));
+    return (
+      overwrite(this.slots, hash, record + 1, value) ||
+      (this.old !== undefined && overwrite(this.old, hash, record + 1, value))
+    );
   }
 }

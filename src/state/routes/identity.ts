@@ -51,7 +51,12 @@ export function nexthopFingerprint(m: RouteMessage): number {
 
 /** Whether an IPv6 route merges with equal ones as an ECMP sibling (rt6_qualify_for_ecmp). */
 function isIPv6Ecmp(m: RouteMessage): boolean {
-  return m.family === AF_INET6 && m.nhId === 0 && m.protocol !== RTPROT_RA && (m.gatewayOffset >= 0 || m.multipathOffset >= 0);
+  return (
+    m.family === AF_INET6 &&
+    m.nhId === 0 &&
+    m.protocol !== RTPROT_RA &&
+    (m.gatewayOffset >= 0 || m.multipathOffset >= 0)
+  );
 }
 
 /**

@@ -12,7 +12,21 @@ import { acquireMultipath, nexthopCount, nexthopDevice } from './devices';
 import { finish, MIGRATE_PER_OPERATION, mix, RecordIndex, SLOT_EMPTY } from './hash-index';
 import { IPV6_ECMP_FINGERPRINT, routeFingerprint } from './identity';
 import { MultipathSets } from './multipath';
-import { META_SEEN, META_USED, RecordStore, W_FINGERPRINT, W_KEYBYTES, W_META, W_NEXT, W_NHID, W_OIF, W_PREFSRC, W_PREV, W_PRIORITY, W_TABLE } from './record-store';
+import {
+  META_SEEN,
+  META_USED,
+  RecordStore,
+  W_FINGERPRINT,
+  W_KEYBYTES,
+  W_META,
+  W_NEXT,
+  W_NHID,
+  W_OIF,
+  W_PREFSRC,
+  W_PREV,
+  W_PRIORITY,
+  W_TABLE,
+} from './record-store';
 
 /**
  * Route flag: the nexthops use more than one device, so `oif` cannot decide a flush. An IPv4
@@ -106,7 +120,18 @@ export class RouteTable {
     this.words = family === AF_INET6 ? 4 : 1;
     this.records = new RecordStore(this.words, (from, to) => this.relocate(from, to));
     this.key = new Uint32Array(this.words);
-    this.ref = { family, table: 0, protocol: 0, dstLength: 0, routeType: 0, oif: 0, priority: 0, fingerprint: 0, dst: new Uint32Array(this.words), dstIndex: 0 };
+    this.ref = {
+      family,
+      table: 0,
+      protocol: 0,
+      dstLength: 0,
+      routeType: 0,
+      oif: 0,
+      priority: 0,
+      fingerprint: 0,
+      dst: new Uint32Array(this.words),
+      dstIndex: 0,
+    };
   }
 
   get count(): number {
@@ -131,7 +156,13 @@ export class RouteTable {
   private recordKeyHash(record: number): number {
     const page = this.records.page(record);
     const a = this.records.at(record);
-    return this.keyHash(page[a + W_TABLE] as number, page[a + W_KEYBYTES] as number, page[a + W_PRIORITY] as number, page, a - this.words);
+    return this.keyHash(
+      page[a + W_TABLE] as number,
+      page[a + W_KEYBYTES] as number,
+      page[a + W_PRIORITY] as number,
+      page,
+      a - this.words,
+    );
   }
 
   /** Loads the message's key into `key` and returns its hash. */
@@ -182,7 +213,8 @@ export class RouteTable {
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = slots[slot] as number;
       if (entry === SLOT_EMPTY) return -1;
-      if (entry > 0 && this.records.word(entry - 1, W_FINGERPRINT) === fingerprint && this.keyEquals(entry - 1, m)) return entry - 1;
+      if (entry > 0 && this.records.word(entry - 1, W_FINGERPRINT) === fingerprint && this.keyEquals(entry - 1, m))
+        return entry - 1;
     }
   }
 
@@ -368,12 +400,13 @@ export class RouteTable {
     if (!this.isMultiDevice(page, a)) bump(this.perDevice, page[a + W_OIF] as number, -1);
     else if (this.words === 1 && page[a + W_OIF] !== 0) this.multipath.release(page[a + W_OIF] as number);
     bump(this.perPrefsrc, page[a + W_PREFSRC] as number, -1);
-    if ((((page[a + W_KEYBYTES] as number) >>> 16) & 0xff) !== RTPROT_KERNEL) bump(this.perPrefsrcNotKernel, page[a + W_PREFSRC] as number, -1);
+    if ((((page[a + W_KEYBYTES] as number) >>> 16) & 0xff) !== RTPROT_KERNEL)
+      bump(this.perPrefsrcNotKernel, page[a + W_PREFSRC] as number, -1);
     bump(this.perNexthop, page[a + W_NHID] as number, -1);
   }
 
   private isMultiDevice(page: Uint32Array, a: number): boolean {
-    return ((((page[a + W_META] as number) >>> 8) & FLAG_MULTI_DEVICE) !== 0);
+    return (((page[a + W_META] as number) >>> 8) & FLAG_MULTI_DEVICE) !== 0;
   }
 
   private acquireMultipath(m: RouteMessage): number {
@@ -408,7 +441,11 @@ export class RouteTable {
    * 'added' (a new route), 'replaced' (an existing one changed; onChange gets its old protocol),
    * or 'same' (an IPv6 sibling nexthop joined a route, or a repeat of a route we hold).
    */
-  applyNew(m: RouteMessage, replace: boolean, onChange: (ref: RouteRef, previousProtocol: number) => void): 'added' | 'replaced' | 'same' {
+  applyNew(
+    m: RouteMessage,
+    replace: boolean,
+    onChange: (ref: RouteRef, previousProtocol: number) => void,
+  ): 'added' | 'replaced' | 'same' {
     this.migrate();
     const fingerprint = routeFingerprint(m);
     const count = nexthopCount(m);
@@ -466,7 +503,10 @@ export class RouteTable {
   }
 
   /** Removes every route `predicate` picks (given the record's page and field base), reporting each. */
-  private removeWhere(predicate: (page: Uint32Array, at: number) => boolean, onRemove: (ref: RouteRef) => void): number {
+  private removeWhere(
+    predicate: (page: Uint32Array, at: number) => boolean,
+    onRemove: (ref: RouteRef) => void,
+  ): number {
     let removed = 0;
     for (let record = 0; record < this.records.highWater; record++) {
       const page = this.records.page(record);
@@ -487,7 +527,10 @@ export class RouteTable {
   removeDevice(ifindex: number, force: boolean, onRemove: (ref: RouteRef) => void): number {
     if (!this.perDevice.has(ifindex)) return 0;
     const keep = (FLAG_MULTI_DEVICE | (force ? 0 : FLAG_HOST_SCOPE)) << 8;
-    return this.removeWhere((page, a) => page[a + W_OIF] === ifindex && ((page[a + W_META] as number) & keep) === 0, onRemove);
+    return this.removeWhere(
+      (page, a) => page[a + W_OIF] === ifindex && ((page[a + W_META] as number) & keep) === 0,
+      onRemove,
+    );
   }
 
   /** IPv4 multipath routes of these MultipathSets ids. */
@@ -532,7 +575,10 @@ export class RouteTable {
   /** Routes that use one of these nexthop objects. */
   removeNexthops(ids: ReadonlySet<number>, onRemove: (ref: RouteRef) => void): number {
     if (![...ids].some((id) => this.perNexthop.has(id))) return 0;
-    return this.removeWhere((page, a) => (page[a + W_NHID] as number) !== 0 && ids.has(page[a + W_NHID] as number), onRemove);
+    return this.removeWhere(
+      (page, a) => (page[a + W_NHID] as number) !== 0 && ids.has(page[a + W_NHID] as number),
+      onRemove,
+    );
   }
 
   /** Starts a resync: every route is unseen until a dump reply or a notification sees it. */

@@ -7,13 +7,23 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseArgs, UsageError } from '../../../src/cli';
-import { BOUNDS, BoundedKey, ConfigError, DEFAULT_CONFIG, describeBound, formatDuration, loadConfigFile, parseConfigText, parseDuration, RESERVED_PATHS } from '../../../src/config/config';
+import {
+  BOUNDS,
+  BoundedKey,
+  ConfigError,
+  DEFAULT_CONFIG,
+  describeBound,
+  formatDuration,
+  loadConfigFile,
+  parseConfigText,
+  parseDuration,
+  RESERVED_PATHS,
+} from '../../../src/config/config';
 import { EventBus } from '../../../src/events/bus';
 import { EventRing } from '../../../src/events/ring';
 import { createLogger } from '../../../src/support/log';
 import { createEventRoutes } from '../../../src/http/event-routes';
 import { REPO } from '../../helpers/paths';
-
 
 test('config/default.yml is the embedded default', () => {
   const text = readFileSync(join(REPO, 'config', 'default.yml'), 'utf8');
@@ -59,8 +69,16 @@ const BAD: [string, string, RegExp][] = [
   ['interfaces:\n  exclude: "(a)\\\\1"\n', 'interfaces.exclude', /RE2.*\\1/],
   ['interfaces:\n  exclude: "(?<!x)y"\n', 'interfaces.exclude', /RE2/],
   ['interfaces:\n  include: "a)|(b"\n', 'interfaces.include', /RE2/],
-  ['interfaces:\n  include: "[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}"\n', 'interfaces.include', /RE2 instructions/],
-  ['vips:\n  - address: 192.0.2.1\n    ignore_interfaces: [a-name-longer-than-15]\n', 'vips[0].ignore_interfaces[0]', /1 to 15 bytes/],
+  [
+    'interfaces:\n  include: "[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}[a-z]{1000}"\n',
+    'interfaces.include',
+    /RE2 instructions/,
+  ],
+  [
+    'vips:\n  - address: 192.0.2.1\n    ignore_interfaces: [a-name-longer-than-15]\n',
+    'vips[0].ignore_interfaces[0]',
+    /1 to 15 bytes/,
+  ],
   ['log:\n  level: loud\n', 'log.level', /one of debug, info, warn, error/],
   ['netns: [a, ""]\n', 'netns[1]', /must not be empty/],
   ['sockets: {}\n', 'sockets', /unknown key/],
@@ -71,31 +89,56 @@ for (const [yaml, key, reason] of BAD) {
   test(`a bad config names ${key} and the reason`, () => {
     assert.throws(
       () => parseConfigText(yaml, 'bad.yml'),
-      (err: unknown) => err instanceof ConfigError && err.key === key && reason.test(err.reason) && err.message.startsWith('bad.yml: '),
+      (err: unknown) =>
+        err instanceof ConfigError && err.key === key && reason.test(err.reason) && err.message.startsWith('bad.yml: '),
     );
   });
 }
 
 test('a config file that is no regular file, or too big, is refused by name', () => {
-  assert.throws(() => loadConfigFile('/dev/zero'), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason) && err.file === '/dev/zero');
+  assert.throws(
+    () => loadConfigFile('/dev/zero'),
+    (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason) && err.file === '/dev/zero',
+  );
   const dir = mkdtempSync(join(tmpdir(), 'nle-cfg-'));
   try {
     const big = join(dir, 'big.yml');
     writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
-    assert.throws(() => loadConfigFile(big), (err: unknown) => err instanceof ConfigError && /at most 1048576/.test(err.reason));
-    assert.throws(() => loadConfigFile(dir), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason));
+    assert.throws(
+      () => loadConfigFile(big),
+      (err: unknown) => err instanceof ConfigError && /at most 1048576/.test(err.reason),
+    );
+    assert.throws(
+      () => loadConfigFile(dir),
+      (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason),
+    );
     // A FIFO with no writer: a blocking open(2) never returned.
     const fifo = join(dir, 'config.fifo');
     execFileSync('mkfifo', [fifo]);
-    assert.throws(() => loadConfigFile(fifo), (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason));
+    assert.throws(
+      () => loadConfigFile(fifo),
+      (err: unknown) => err instanceof ConfigError && /regular file/.test(err.reason),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('a YAML alias bomb is a config error, not a hang', () => {
-  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
-  assert.throws(() => parseConfigText(bomb, 'bomb.yml'), (err: unknown) => err instanceof ConfigError && /not valid YAML: Excessive alias count/.test(err.reason));
+  const bomb = [
+    'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+    ...Array.from(
+      { length: 8 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(',')}]`,
+    ),
+  ].join('\n');
+  assert.throws(
+    () => parseConfigText(bomb, 'bomb.yml'),
+    (err: unknown) => err instanceof ConfigError && /not valid YAML: Excessive alias count/.test(err.reason),
+  );
 });
 
 test('invalid YAML says where', () => {
@@ -103,7 +146,13 @@ test('invalid YAML says where', () => {
 });
 
 test('flags override the config and --netns repeats', () => {
-  const inv = parseArgs(['--web.listen-address=127.0.0.1:1234', '--netns', 'a', '--netns=/proc/1/ns/net', '--log.format=json']);
+  const inv = parseArgs([
+    '--web.listen-address=127.0.0.1:1234',
+    '--netns',
+    'a',
+    '--netns=/proc/1/ns/net',
+    '--log.format=json',
+  ]);
   assert.equal(inv.action, 'run');
   assert.equal(inv.command, 'serve');
   assert.equal(inv.config.web.listenAddress, '127.0.0.1:1234');
@@ -115,7 +164,14 @@ test('events is a subcommand', () => {
   assert.equal(parseArgs(['events', '--log.format=json']).command, 'events');
 });
 
-for (const argv of [['--nope'], ['--log.level=loud'], ['--web.listen-address'], ['stray'], ['--web.telemetry-path=metrics'], ['--web.listen-address=:99999']]) {
+for (const argv of [
+  ['--nope'],
+  ['--log.level=loud'],
+  ['--web.listen-address'],
+  ['stray'],
+  ['--web.telemetry-path=metrics'],
+  ['--web.listen-address=:99999'],
+]) {
   test(`bad flags are usage errors: ${argv.join(' ')}`, () => {
     assert.throws(() => parseArgs(argv), UsageError);
   });
@@ -176,7 +232,10 @@ test('the README lists every bounded key with its default and range', () => {
     const row = readme.split('\n').find((line) => line.startsWith(`| \`${key}\` |`) && line.split('|').length >= 7);
     assert.ok(row, `README has no range row for ${key}`);
     const cells = row.split('|').map((c) => c.trim().replace(/`/g, ''));
-    const [min, max] = bound.unit === 'seconds' ? [formatDuration(bound.min), formatDuration(bound.max)] : [String(bound.min), String(bound.max)];
+    const [min, max] =
+      bound.unit === 'seconds'
+        ? [formatDuration(bound.min), formatDuration(bound.max)]
+        : [String(bound.min), String(bound.max)];
     assert.equal(cells[3], min, `${key} min in README: ${row}`);
     assert.equal(cells[4], max, `${key} max in README: ${row}`);
   }
@@ -218,7 +277,8 @@ test('a telemetry path must be a plain path the exporter does not already serve:
     rejects(yamlWith('web.telemetry_path', path), 'web.telemetry_path', reason);
     assert.throws(
       () => parseArgs([`--web.telemetry-path=${path}`]),
-      (err: unknown) => err instanceof UsageError && err.message.startsWith('--web.telemetry-path: ') && reason.test(err.message),
+      (err: unknown) =>
+        err instanceof UsageError && err.message.startsWith('--web.telemetry-path: ') && reason.test(err.message),
       `flag ${JSON.stringify(path)}`,
     );
   }
@@ -228,7 +288,8 @@ test('the reserved paths are every path the server and the event routes serve', 
   const logger = createLogger('error', 'logfmt', () => undefined);
   const routes = createEventRoutes({ ring: new EventRing(4), bus: new EventBus(), maxStreamClients: 1, logger });
   try {
-    for (const path of Object.keys(routes.routes)) assert.ok(RESERVED_PATHS.includes(path), `event route ${path} is not reserved`);
+    for (const path of Object.keys(routes.routes))
+      assert.ok(RESERVED_PATHS.includes(path), `event route ${path} is not reserved`);
   } finally {
     routes.close();
   }
@@ -246,7 +307,11 @@ test('a long --netns value and too many namespaces are usage errors', () => {
 });
 
 test('a bad value is quoted short and with its credentials redacted', () => {
-  rejects(yamlWith('tracing.endpoint', 'ftp://alice:hunter2-secret@collector:4318/'), 'tracing.endpoint', /^must be an http.*alice:\*\*\*@collector/);
+  rejects(
+    yamlWith('tracing.endpoint', 'ftp://alice:hunter2-secret@collector:4318/'),
+    'tracing.endpoint',
+    /^must be an http.*alice:\*\*\*@collector/,
+  );
   assert.throws(
     () => parseConfigText(yamlWith('tracing.endpoint', 'ftp://alice:hunter2-secret@collector:4318/')),
     (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2'),
@@ -260,9 +325,19 @@ test('a bad value is quoted short and with its credentials redacted', () => {
  */
 const FUZZ_KEYS = [
   ...Object.keys(BOUNDS),
-  'web.listen_address', 'web.telemetry_path', 'web.config_file', 'interfaces.include', 'interfaces.exclude',
-  'addresses.info', 'addresses.info_link_local', 'log.level', 'log.format', 'events.log_level',
-  'tracing.enabled', 'tracing.endpoint', 'tracing.protocol',
+  'web.listen_address',
+  'web.telemetry_path',
+  'web.config_file',
+  'interfaces.include',
+  'interfaces.exclude',
+  'addresses.info',
+  'addresses.info_link_local',
+  'log.level',
+  'log.format',
+  'events.log_level',
+  'tracing.enabled',
+  'tracing.endpoint',
+  'tracing.protocol',
 ];
 
 test('fuzz: any value for any key gives a Config or a ConfigError, nothing else', () => {
@@ -274,11 +349,29 @@ test('fuzz: any value for any key gives a Config or a ConfigError, nothing else'
     fc.stringMatching(/^\d{0,30}(y|w|d|h|m|s|ms)?$/),
     fc.string({ maxLength: 40 }),
     fc.string({ unit: 'binary', maxLength: 40 }),
-    fc.constantFrom('(', '(?=a)', '(a)\\1', '(((a+)+)+)+$', '\\p{Greek}', '[[:alpha:]]', '/metrics?x', '//x', 'http://u:p@h', '0s', '99999999d', '.inf'),
+    fc.constantFrom(
+      '(',
+      '(?=a)',
+      '(a)\\1',
+      '(((a+)+)+)+$',
+      '\\p{Greek}',
+      '[[:alpha:]]',
+      '/metrics?x',
+      '//x',
+      'http://u:p@h',
+      '0s',
+      '99999999d',
+      '.inf',
+    ),
   );
   const doc = fc.oneof(
     fc.tuple(fc.constantFrom(...FUZZ_KEYS), value).map(([key, v]) => yamlWith(key, v)),
-    fc.dictionary(fc.constantFrom('web', 'interfaces', 'socket', 'events', 'tracing', 'vips', 'netns', 'log', 'netns_all'), value).map((d) => stringify(d)),
+    fc
+      .dictionary(
+        fc.constantFrom('web', 'interfaces', 'socket', 'events', 'tracing', 'vips', 'netns', 'log', 'netns_all'),
+        value,
+      )
+      .map((d) => stringify(d)),
     fc.string({ maxLength: 200 }),
   );
   fc.assert(
@@ -286,7 +379,10 @@ test('fuzz: any value for any key gives a Config or a ConfigError, nothing else'
       try {
         parseConfigText(yaml, 'fuzz.yml');
       } catch (err) {
-        if (!(err instanceof ConfigError)) throw new Error(`${(err as Error).name} escaped for ${JSON.stringify(yaml)}: ${(err as Error).message}`);
+        if (!(err instanceof ConfigError))
+          throw new Error(`${(err as Error).name} escaped for ${JSON.stringify(yaml)}: ${(err as Error).message}`, {
+            cause: err,
+          });
         assert.ok(err.message.startsWith('fuzz.yml: '), err.message);
       }
     }),
@@ -295,7 +391,15 @@ test('fuzz: any value for any key gives a Config or a ConfigError, nothing else'
 });
 
 test('fuzz: any flag value gives an invocation, a UsageError or a ConfigError, nothing else', () => {
-  const flags = ['--web.listen-address', '--web.telemetry-path', '--web.config.file', '--netns', '--log.level', '--log.format', '--netns.all'];
+  const flags = [
+    '--web.listen-address',
+    '--web.telemetry-path',
+    '--web.config.file',
+    '--netns',
+    '--log.level',
+    '--log.format',
+    '--netns.all',
+  ];
   const arg = fc.oneof(
     fc.tuple(fc.constantFrom(...flags), fc.string({ maxLength: 40 })).map(([flag, value]) => `${flag}=${value}`),
     fc.constantFrom(...flags),
@@ -306,7 +410,10 @@ test('fuzz: any flag value gives an invocation, a UsageError or a ConfigError, n
       try {
         parseArgs(argv);
       } catch (err) {
-        if (!(err instanceof UsageError) && !(err instanceof ConfigError)) throw new Error(`${(err as Error).name} escaped for ${JSON.stringify(argv)}: ${(err as Error).message}`);
+        if (!(err instanceof UsageError) && !(err instanceof ConfigError))
+          throw new Error(`${(err as Error).name} escaped for ${JSON.stringify(argv)}: ${(err as Error).message}`, {
+            cause: err,
+          });
       }
     }),
     { numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },

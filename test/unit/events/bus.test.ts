@@ -33,7 +33,8 @@ test('a route storm becomes the first events one by one, then one summary with t
   const gate = bus.routeGate('lab');
   // What the model does: ask the gate, build and publish only what it admits.
   const offer = (i: number, protocol: number, name: string): void => {
-    if (gate.admit(groupKey(254, AF_INET, protocol), ROUTE_ACTIONS.indexOf('added'), RTN_UNICAST)) bus.publish(route(i, name));
+    if (gate.admit(groupKey(254, AF_INET, protocol), ROUTE_ACTIONS.indexOf('added'), RTN_UNICAST))
+      bus.publish(route(i, name));
   };
   for (let i = 0; i < 1000; i++) offer(i, RTPROT_BGP, 'bgp');
   offer(0, RTPROT_STATIC, 'static');

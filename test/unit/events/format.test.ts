@@ -5,15 +5,43 @@ import { formatEventLine } from '../../../src/events/format';
 test('human lines', () => {
   const base = { seq: 1, time: '2026-11-22T22:50:01.123Z', netns: 'lab', ifindex: 5, interface: 'veth0' };
   assert.equal(
-    formatEventLine({ ...base, kind: 'link', action: 'changed', state: { admin: 'up', oper: 'down', carrier: 'down' }, previous: { admin: 'up', oper: 'up', carrier: 'up' } }),
+    formatEventLine({
+      ...base,
+      kind: 'link',
+      action: 'changed',
+      state: { admin: 'up', oper: 'down', carrier: 'down' },
+      previous: { admin: 'up', oper: 'up', carrier: 'up' },
+    }),
     '2026-11-22T22:50:01.123Z netns=lab link changed veth0 ifindex=5 admin=up oper=up->down carrier=up->down',
   );
   assert.equal(
-    formatEventLine({ ...base, netns: '', kind: 'address', action: 'added', family: 'inet6', address: '2001:db8::1', prefixLength: 64, scope: 'global', flags: ['nodad', 'permanent'] }),
+    formatEventLine({
+      ...base,
+      netns: '',
+      kind: 'address',
+      action: 'added',
+      family: 'inet6',
+      address: '2001:db8::1',
+      prefixLength: 64,
+      scope: 'global',
+      flags: ['nodad', 'permanent'],
+    }),
     '2026-11-22T22:50:01.123Z address added veth0 ifindex=5 inet6 2001:db8::1/64 scope=global flags=nodad,permanent',
   );
   assert.equal(
-    formatEventLine({ ...base, interface: '', ifindex: 0, kind: 'route', action: 'added', family: 'inet', table: 'main', protocol: 'bgp', type: 'unicast', destination: '*', count: 12 }),
+    formatEventLine({
+      ...base,
+      interface: '',
+      ifindex: 0,
+      kind: 'route',
+      action: 'added',
+      family: 'inet',
+      table: 'main',
+      protocol: 'bgp',
+      type: 'unicast',
+      destination: '*',
+      count: 12,
+    }),
     '2026-11-22T22:50:01.123Z netns=lab route added - ifindex=0 inet table=main protocol=bgp type=unicast * count=12',
   );
 });

@@ -5,7 +5,17 @@ import { parseEventQuery, QueryError } from '../../../src/events/query';
 import type { DomainEvent } from '../../../src/state/events';
 
 function flap(seq: number, iface = 'eth0', netns = ''): DomainEvent {
-  return { seq, time: '2026-11-22T22:50:01.123Z', netns, kind: 'flap', action: 'down', interface: iface, ifindex: 2, flaps: 1, oper: 'down' };
+  return {
+    seq,
+    time: '2026-11-22T22:50:01.123Z',
+    netns,
+    kind: 'flap',
+    action: 'down',
+    interface: iface,
+    ifindex: 2,
+    flaps: 1,
+    oper: 'down',
+  };
 }
 
 function address(seq: number, iface = 'eth0'): DomainEvent {
@@ -58,7 +68,11 @@ test('once full, the oldest events are overwritten and the cursor still finds it
     assert.equal(ring.size, Math.min(s, 4));
     // Every cursor from before the oldest to past the newest.
     for (let since = 0; since <= s + 1; since++) {
-      assert.deepEqual(seqs(ring.since(since)), range(Math.max(since + 1, ring.oldest), s), `since=${since} after ${s} pushes`);
+      assert.deepEqual(
+        seqs(ring.since(since)),
+        range(Math.max(since + 1, ring.oldest), s),
+        `since=${since} after ${s} pushes`,
+      );
     }
   }
 });
@@ -82,17 +96,25 @@ test('the limit cuts from the oldest side, and next continues where it stopped',
 test('a filter: the limit counts matches, next skips past events that do not match', () => {
   const ring = new EventRing(10);
   // 1 flap eth0, 2 address eth0, 3 flap eth1, 4 address eth1, ... 10 address eth1
-  for (let s = 1; s <= 10; s++) ring.push(s % 2 ? flap(s, s % 4 === 1 ? 'eth0' : 'eth1') : address(s, s % 4 === 2 ? 'eth0' : 'eth1'));
+  for (let s = 1; s <= 10; s++)
+    ring.push(s % 2 ? flap(s, s % 4 === 1 ? 'eth0' : 'eth1') : address(s, s % 4 === 2 ? 'eth0' : 'eth1'));
   const flaps = (e: DomainEvent): boolean => e.kind === 'flap';
   assert.deepEqual(seqs(ring.since(0, 10, flaps)), [1, 3, 5, 7, 9]);
   let page = ring.scan(0, 2, flaps);
   assert.deepEqual([seqs(page.events), page.next, page.more], [[1, 3], 3, true]);
   page = ring.scan(page.next, 3, flaps);
-  assert.deepEqual([seqs(page.events), page.next, page.more], [[5, 7, 9], 10, false], 'nothing left to match: next is the newest seq');
+  assert.deepEqual(
+    [seqs(page.events), page.next, page.more],
+    [[5, 7, 9], 10, false],
+    'nothing left to match: next is the newest seq',
+  );
   // The last match exactly at the limit, with non-matching events after it: no more.
   page = ring.scan(0, 5, flaps);
   assert.deepEqual([page.events.length, page.next, page.more], [5, 10, false]);
-  assert.deepEqual(ring.scan(0, 5, () => false), { events: [], next: 10, more: false });
+  assert.deepEqual(
+    ring.scan(0, 5, () => false),
+    { events: [], next: 10, more: false },
+  );
 });
 
 test('pushing a seq that does not increase is a programming error', () => {

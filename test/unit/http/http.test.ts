@@ -36,14 +36,20 @@ test('requestPath: exact, query and fragment cut, nothing that is not a path', (
 test('TokenBucket: the burst, then one token per interval, never more than the burst', () => {
   let now = 0;
   const bucket = new TokenBucket({ intervalMs: 100, burst: 3 }, () => now);
-  assert.deepEqual([1, 2, 3, 4].map(() => bucket.take()), [true, true, true, false]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => bucket.take()),
+    [true, true, true, false],
+  );
   now = 99;
   assert.equal(bucket.take(), false);
   now = 100;
   assert.equal(bucket.take(), true);
   assert.equal(bucket.take(), false);
   now = 100_000;
-  assert.deepEqual([1, 2, 3, 4].map(() => bucket.take()), [true, true, true, false]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => bucket.take()),
+    [true, true, true, false],
+  );
 });
 
 /** A bcrypt stand-in that records what it was asked and answers when told. */
@@ -65,7 +71,10 @@ describe('BasicAuth', () => {
 
   test('parses Basic credentials only', () => {
     assert.deepEqual(parseBasicAuthorization(basic('alice:pa:ss')), { user: 'alice', password: 'pa:ss' });
-    assert.deepEqual(parseBasicAuthorization(`basic ${Buffer.from('a:b').toString('base64')}`), { user: 'a', password: 'b' });
+    assert.deepEqual(parseBasicAuthorization(`basic ${Buffer.from('a:b').toString('base64')}`), {
+      user: 'a',
+      password: 'b',
+    });
     assert.equal(parseBasicAuthorization(basic('no-colon')), undefined);
     assert.equal(parseBasicAuthorization('Bearer x'), undefined);
     assert.equal(parseBasicAuthorization(undefined), undefined);
@@ -73,7 +82,13 @@ describe('BasicAuth', () => {
 
   test('an unknown user is checked against a decoy of the highest configured cost, never skipped', async () => {
     const fake = new FakeChecker();
-    const auth = new BasicAuth(new Map([['alice', aliceHash], ['bob', bobHash]]), fake);
+    const auth = new BasicAuth(
+      new Map([
+        ['alice', aliceHash],
+        ['bob', bobHash],
+      ]),
+      fake,
+    );
     const pending = auth.check(basic('mallory:x'));
     assert.equal(fake.asked.length, 1);
     const decoy = fake.asked[0]!.hash;
@@ -145,12 +160,17 @@ describe('BasicAuth', () => {
 
 describe('ConnectionQueue', () => {
   /** A stand-in socket and response pair: enough of each for the queue. */
-  function fakeRequest(socket: EventEmitter & { destroyed: boolean; destroy(): void }): [IncomingMessage, ServerResponse & EventEmitter] {
+  function fakeRequest(
+    socket: EventEmitter & { destroyed: boolean; destroy(): void },
+  ): [IncomingMessage, ServerResponse & EventEmitter] {
     const res = new EventEmitter() as ServerResponse & EventEmitter;
     return [{ socket } as unknown as IncomingMessage, res];
   }
   function fakeSocket(): EventEmitter & { destroyed: boolean; destroy(): void } {
-    const s = Object.assign(new EventEmitter(), { destroyed: false, destroy: () => ((s.destroyed = true), s.emit('close')) });
+    const s = Object.assign(new EventEmitter(), {
+      destroyed: false,
+      destroy: () => ((s.destroyed = true), s.emit('close')),
+    });
     return s;
   }
 
@@ -190,11 +210,20 @@ describe('web config checks', () => {
   };
 
   test('rate_limit: interval and burst as exporter-toolkit reads them, bounded', () => {
-    assert.deepEqual((load('r1.yml', 'rate_limit:\n  interval: 100ms\n  burst: 5\n')() as { rateLimit: unknown }).rateLimit, { intervalMs: 100, burst: 5 });
+    assert.deepEqual(
+      (load('r1.yml', 'rate_limit:\n  interval: 100ms\n  burst: 5\n')() as { rateLimit: unknown }).rateLimit,
+      { intervalMs: 100, burst: 5 },
+    );
     assert.equal((load('r2.yml', 'rate_limit:\n  interval: 0s\n')() as { rateLimit: unknown }).rateLimit, undefined);
     assert.throws(load('r3.yml', 'rate_limit:\n  interval: 1s\n'), /rate_limit\.burst: must be an integer from 1/);
-    assert.throws(load('r4.yml', 'rate_limit:\n  interval: soon\n  burst: 1\n'), /rate_limit\.interval: must be a duration/);
-    assert.throws(load('r5.yml', 'rate_limit:\n  interval: 1s\n  burst: 1\n  per_ip: true\n'), /rate_limit\.per_ip: unknown key/);
+    assert.throws(
+      load('r4.yml', 'rate_limit:\n  interval: soon\n  burst: 1\n'),
+      /rate_limit\.interval: must be a duration/,
+    );
+    assert.throws(
+      load('r5.yml', 'rate_limit:\n  interval: 1s\n  burst: 1\n  per_ip: true\n'),
+      /rate_limit\.per_ip: unknown key/,
+    );
   });
 
   test('basic-auth hashes are secrets: in use, after a good reload, and from a refused file', async () => {
@@ -223,7 +252,10 @@ describe('web config checks', () => {
       /** Whether a log line quoting `text` would still show `secret` (by default all of `text`). */
       const shown = (text: string, secret = text): boolean => redactSecrets(`x ${text} y`).includes(secret);
       assert.ok(!shown(hashA), 'the hash in use at start-up');
-      assert.ok(!shown(`$2y$${hashA.slice(4)}`, hashA.slice(-53)), 'the same salt and digest under another version prefix');
+      assert.ok(
+        !shown(`$2y$${hashA.slice(4)}`, hashA.slice(-53)),
+        'the same salt and digest under another version prefix',
+      );
       assert.ok(!shown(encodeURIComponent(hashA)), 'percent-encoded');
       writeFileSync(file, `basic_auth_users:\n  bob: "${hashB}"\n`);
       assert.equal(server.reloadWebConfig(), true);
@@ -245,27 +277,59 @@ describe('web config checks', () => {
     // Past the bound first (before the bound, a 2 MB file was read whole and judged as PEM).
     const big = join(pki.dir, 'big.pem');
     writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 0x41));
-    assert.throws(load('big.yml', `tls_server_config:\n  cert_file: ${big}\n  key_file: ${big}\n`), /tls_server_config\.cert_file: cannot read .*big\.pem: larger than 1048576 bytes/);
+    assert.throws(
+      load('big.yml', `tls_server_config:\n  cert_file: ${big}\n  key_file: ${big}\n`),
+      /tls_server_config\.cert_file: cannot read .*big\.pem: larger than 1048576 bytes/,
+    );
     assert.throws(() => loadWebConfig(big), /big\.pem: cannot read: larger than 1048576 bytes/);
     // A FIFO with no writer: open(2) without O_NONBLOCK waited forever.
     const fifo = join(pki.dir, 'fifo.pem');
     execFileSync('mkfifo', [fifo]);
-    assert.throws(load('fifo.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${fifo}\n`), /tls_server_config\.key_file: cannot read .*fifo\.pem: not a regular file/);
+    assert.throws(
+      load('fifo.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${fifo}\n`),
+      /tls_server_config\.key_file: cannot read .*fifo\.pem: not a regular file/,
+    );
     // /dev/zero: read until memory ran out (16.8 GB in 74 s), then the process died.
-    assert.throws(load('zero.yml', 'tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n'), /cert_file: cannot read \/dev\/zero: not a regular file/);
+    assert.throws(
+      load('zero.yml', 'tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n'),
+      /cert_file: cannot read \/dev\/zero: not a regular file/,
+    );
     assert.throws(() => loadWebConfig('/dev/zero'), /cannot read: not a regular file/);
   });
 
   test('bcrypt cost bounded', () => {
-    assert.throws(load('c1.yml', `basic_auth_users:\n  alice: "$2b$20$${'a'.repeat(53)}"\n`), /basic_auth_users\.alice: bcrypt cost 20 is outside 4\.\.16/);
+    assert.throws(
+      load('c1.yml', `basic_auth_users:\n  alice: "$2b$20$${'a'.repeat(53)}"\n`),
+      /basic_auth_users\.alice: bcrypt cost 20 is outside 4\.\.16/,
+    );
   });
 
   test('key/cert pair and client CA: named in the error', () => {
-    assert.throws(load('p1.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.clientKey}\n`), (err: Error) => err.message.includes(pki.serverCert) && err.message.includes(pki.clientKey) && err.message.includes('does not match'));
-    assert.throws(load('p2.yml', `tls_server_config:\n  cert_file: ${pki.serverKey}\n  key_file: ${pki.serverKey}\n`), new RegExp(`${pki.serverKey.replace(/[.]/g, '\\.')} holds no certificate that loads`));
+    assert.throws(
+      load('p1.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.clientKey}\n`),
+      (err: Error) =>
+        err.message.includes(pki.serverCert) &&
+        err.message.includes(pki.clientKey) &&
+        err.message.includes('does not match'),
+    );
+    assert.throws(
+      load('p2.yml', `tls_server_config:\n  cert_file: ${pki.serverKey}\n  key_file: ${pki.serverKey}\n`),
+      new RegExp(`${pki.serverKey.replace(/[.]/g, '\\.')} holds no certificate that loads`),
+    );
     const ca = join(pki.dir, 'not-a-ca.pem');
     writeFileSync(ca, 'garbage\n');
-    assert.throws(load('p3.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${ca}\n`), /client_ca_file: .*not-a-ca\.pem holds no PEM certificate/);
-    assert.doesNotThrow(load('p4.yml', `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.caCert}\n`));
+    assert.throws(
+      load(
+        'p3.yml',
+        `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${ca}\n`,
+      ),
+      /client_ca_file: .*not-a-ca\.pem holds no PEM certificate/,
+    );
+    assert.doesNotThrow(
+      load(
+        'p4.yml',
+        `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.serverKey}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.caCert}\n`,
+      ),
+    );
   });
 });

@@ -17,24 +17,62 @@ const header = { flags: 0, seq: 0, pid: 0 };
 
 /** A pod's namespace: its model, fed its two links through the session's side (which counts them). */
 function pod(netns: string): { model: NamespaceModel; counters: SessionCounters } {
-  const model = new NamespaceModel({ netns, include: /^.*$/, exclude: undefined, maxTracked: 100, now: () => 1_000_000 });
+  const model = new NamespaceModel({
+    netns,
+    include: /^.*$/,
+    exclude: undefined,
+    maxTracked: 100,
+    now: () => 1_000_000,
+  });
   const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
   for (const [ifindex, name] of [
     [1, 'lo'],
     [2, 'eth0'],
   ] as const) {
-    session.link({ ...header, type: RTM_NEWLINK, family: 0, deviceType: 1, ifindex, ifFlags: IFF_UP | IFF_LOWER_UP, change: 0, name, mtu: 1500, operstate: 6, carrier: 1, carrierChanges: 1, carrierUpCount: 1, carrierDownCount: 0 });
+    session.link({
+      ...header,
+      type: RTM_NEWLINK,
+      family: 0,
+      deviceType: 1,
+      ifindex,
+      ifFlags: IFF_UP | IFF_LOWER_UP,
+      change: 0,
+      name,
+      mtu: 1500,
+      operstate: 6,
+      carrier: 1,
+      carrierChanges: 1,
+      carrierUpCount: 1,
+      carrierDownCount: 0,
+    });
   }
   return { model, counters: session.counters };
 }
 
-function source({ model, counters }: { model: NamespaceModel; counters: SessionCounters }, compact: boolean): NamespaceSource {
-  return { model, counters, overruns: 0, foreignRefused: 0, resyncs: 2, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true, compact };
+function source(
+  { model, counters }: { model: NamespaceModel; counters: SessionCounters },
+  compact: boolean,
+): NamespaceSource {
+  return {
+    model,
+    counters,
+    overruns: 0,
+    foreignRefused: 0,
+    resyncs: 2,
+    lastResync: 0,
+    receiveBufferBytes: 1 << 20,
+    queueDepth: 0,
+    ready: true,
+    opened: true,
+    compact,
+  };
 }
 
 function render(sources: NamespaceSource[], options: Partial<CollectorOptions> = {}): string[] {
   const all: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, ...options };
-  return Buffer.concat(renderNetlinkMetrics(sources, all, '0.0.0')).toString().split('\n');
+  return Buffer.concat(renderNetlinkMetrics(sources, all, '0.0.0'))
+    .toString()
+    .split('\n');
 }
 
 const of = (lines: string[], netns: string): string[] => lines.filter((l) => l.includes(`netns="${netns}"`));
@@ -47,11 +85,33 @@ test('a compact namespace: change counters born at their first change, with exem
   assert.equal(of(lines, 'full').filter((l) => l.startsWith('netlink_address_changes_total{')).length, 8);
   assert.equal(of(lines, 'full').filter((l) => l.startsWith('netlink_neighbour_changes_total{')).length, 12);
   // A compact one: none yet; its state series all there.
-  assert.deepEqual(of(lines, 'pod').filter((l) => /^netlink_(address|neighbour)_changes_total\{|^netlink_address_dad_failures_total\{/.test(l)), []);
-  for (const name of ['netlink_interface_up', 'netlink_interface_flaps_total', 'netlink_interface_carrier_down_changes_total', 'netlink_interface_addresses']) {
-    assert.ok(of(lines, 'pod').some((l) => l.startsWith(`${name}{netns="pod",interface="eth0"`)), name);
+  assert.deepEqual(
+    of(lines, 'pod').filter((l) =>
+      /^netlink_(address|neighbour)_changes_total\{|^netlink_address_dad_failures_total\{/.test(l),
+    ),
+    [],
+  );
+  for (const name of [
+    'netlink_interface_up',
+    'netlink_interface_flaps_total',
+    'netlink_interface_carrier_down_changes_total',
+    'netlink_interface_addresses',
+  ]) {
+    assert.ok(
+      of(lines, 'pod').some((l) => l.startsWith(`${name}{netns="pod",interface="eth0"`)),
+      name,
+    );
   }
-  compact.model.address({ ...header, type: RTM_NEWADDR, family: AF_INET, prefixLength: 32, addressFlags: 0, scope: 0, ifindex: 2, address: '10.0.0.5' });
+  compact.model.address({
+    ...header,
+    type: RTM_NEWADDR,
+    family: AF_INET,
+    prefixLength: 32,
+    addressFlags: 0,
+    scope: 0,
+    ifindex: 2,
+    address: '10.0.0.5',
+  });
   lines = render([full, compact]);
   assert.deepEqual(
     of(lines, 'pod').filter((l) => l.startsWith('netlink_address_changes_total{')),
@@ -59,11 +119,17 @@ test('a compact namespace: change counters born at their first change, with exem
   );
   // OpenMetrics with an exemplar on inet/added only: it lands on that line, whatever lines are missing.
   const exemplar: Exemplar = { traceId: 'abc', spanId: '00f067aa0ba902b7', value: 1, timestamp: 1700000000.5 };
-  const lookup: ExemplarLookup = { flap: () => undefined, addressChange: (netns, _i, family, action) => (netns === 'pod' && family === 'inet' && action === 'added' ? exemplar : undefined) };
+  const lookup: ExemplarLookup = {
+    flap: () => undefined,
+    addressChange: (netns, _i, family, action) =>
+      netns === 'pod' && family === 'inet' && action === 'added' ? exemplar : undefined,
+  };
   const om = render([full, compact], { openMetrics: true, exemplars: lookup });
   assert.deepEqual(
     of(om, 'pod').filter((l) => l.startsWith('netlink_address_changes_total{')),
-    ['netlink_address_changes_total{netns="pod",interface="eth0",family="inet",action="added"} 1 # {trace_id="abc",span_id="00f067aa0ba902b7"} 1 1700000000.500'],
+    [
+      'netlink_address_changes_total{netns="pod",interface="eth0",family="inet",action="added"} 1 # {trace_id="abc",span_id="00f067aa0ba902b7"} 1 1700000000.500',
+    ],
   );
 });
 
@@ -74,17 +140,32 @@ test('self-metrics of compact namespaces: per namespace only ready and overruns;
   const a = source(pod('a'), true);
   const b = source(pod('b'), true);
   const selfFamilies = (lines: string[], netns: string): string[] =>
-    [...new Set(of(lines, netns).filter((l) => /^netlink_(messages_received|dump_messages|socket|resyncs|last_resync|decode|event_queue|series_limit|tracked|namespace_ready)/.test(l)).map((l) => l.slice(0, l.indexOf('{'))))].sort();
+    [
+      ...new Set(
+        of(lines, netns)
+          .filter((l) =>
+            /^netlink_(messages_received|dump_messages|socket|resyncs|last_resync|decode|event_queue|series_limit|tracked|namespace_ready)/.test(
+              l,
+            ),
+          )
+          .map((l) => l.slice(0, l.indexOf('{'))),
+      ),
+    ].sort();
   // Before any compact namespace: the sums at 0 (a 0 is a 0).
   let lines = render([own], { discovered: totals });
   assert.ok(lines.includes('netlink_resyncs_total{netns="*"} 0'), lines.filter((l) => l.includes('"*"')).join('\n'));
   lines = render([own, a, b], { discovered: totals });
   assert.deepEqual(selfFamilies(lines, 'a'), ['netlink_namespace_ready', 'netlink_socket_overruns_total']);
   assert.ok(selfFamilies(lines, '').includes('netlink_messages_received_total'));
-  const sum = (ls: string[], name: string): number => Number(ls.find((l) => l.startsWith(`${name}{netns="*"`))?.split(' ')[1]);
+  const sum = (ls: string[], name: string): number =>
+    Number(ls.find((l) => l.startsWith(`${name}{netns="*"`))?.split(' ')[1]);
   assert.equal(sum(lines, 'netlink_resyncs_total'), 4);
   assert.equal(sum(lines, 'netlink_tracked_interfaces'), 4);
-  const newlinks = (ls: string[]): number => sum(ls.filter((l) => l.includes('type="RTM_NEWLINK"')), 'netlink_messages_received_total');
+  const newlinks = (ls: string[]): number =>
+    sum(
+      ls.filter((l) => l.includes('type="RTM_NEWLINK"')),
+      'netlink_messages_received_total',
+    );
   assert.equal(newlinks(lines), 4);
   // b goes: its counters stay in the sums (retired once, however often it is reported gone).
   totals.retire(b);
@@ -108,6 +189,10 @@ test('the host-wide neighbour tables are exported once, without netns', () => {
   const lines = render([own, a]);
   assert.deepEqual(
     lines.filter((l) => l.startsWith('netlink_neighbour_table_')),
-    ['netlink_neighbour_table_limit{family="inet"} 1024', 'netlink_neighbour_table_limit{family="inet6"} 2048', 'netlink_neighbour_table_entries{family="inet"} 7'],
+    [
+      'netlink_neighbour_table_limit{family="inet"} 1024',
+      'netlink_neighbour_table_limit{family="inet6"} 2048',
+      'netlink_neighbour_table_entries{family="inet"} 7',
+    ],
   );
 });

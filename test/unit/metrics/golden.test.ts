@@ -53,10 +53,22 @@ const VIPS: VipConfig[] = [
 
 /** The session's numbers of the one namespace, and the registry's owners' (no socket, no server here). */
 const STAND_IN = {
-  source: { overruns: 0, foreignRefused: 0, resyncs: 0, lastResync: 0, receiveBufferBytes: 2 * DEFAULT_CONFIG.socket.receiveBufferBytes, queueDepth: 0, ready: true, opened: true },
+  source: {
+    overruns: 0,
+    foreignRefused: 0,
+    resyncs: 0,
+    lastResync: 0,
+    receiveBufferBytes: 2 * DEFAULT_CONFIG.socket.receiveBufferBytes,
+    queueDepth: 0,
+    ready: true,
+    opened: true,
+  },
   reloads: { successful: true, lastSuccess: GOLDEN_EPOCH },
   eventStream: { clients: 1, refused: 0, tooSlow: 0, stalled: 0 },
-  http: { requestsInFlight: 1, refused: { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0, connections: 0 } },
+  http: {
+    requestsInFlight: 1,
+    refused: { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0, connections: 0 },
+  },
 };
 
 /**
@@ -74,11 +86,16 @@ function replayFixtures(): { model: NamespaceModel; counters: SessionCounters } 
     maxTracked: c.interfaces.maxTracked,
     vips: [...c.vips, ...VIPS],
     now: () => clock,
-    session: { barrier: (callback) => answers.push(callback), linkProbe: (_ifindex, callback) => answers.push(callback) },
+    session: {
+      barrier: (callback) => answers.push(callback),
+      linkProbe: (_ifindex, callback) => answers.push(callback),
+    },
   });
   const counters = new SessionCounters(() => clock);
   const session = new MessageDispatch(counters, model);
-  for (const file of readdirSync(FIXTURE_DIR).filter((f) => /^\d+-.*\.json$/.test(f)).sort()) {
+  for (const file of readdirSync(FIXTURE_DIR)
+    .filter((f) => /^\d+-.*\.json$/.test(f))
+    .sort()) {
     clock++;
     const hex = (JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8')) as { hex: string }).hex;
     decodeChunk(Buffer.from(hex, 'hex'), session);
@@ -104,16 +121,25 @@ async function registryText(): Promise<string> {
 }
 
 /** The body of a scrape, assembled as main.ts's scrape() does: the netlink families, then the registry's. */
-async function scrape(fed: { model: NamespaceModel; counters: SessionCounters }, openMetrics: boolean): Promise<string> {
+async function scrape(
+  fed: { model: NamespaceModel; counters: SessionCounters },
+  openMetrics: boolean,
+): Promise<string> {
   const source: NamespaceSource = { ...fed, ...STAND_IN.source };
   const discovered = new DiscoveredTotals();
   discovered.enabled = DEFAULT_CONFIG.netnsAll;
   const options = { ...collectorOptionsFrom(DEFAULT_CONFIG), openMetrics, discovered };
   const errors: string[] = [];
-  const netlink = Buffer.concat(renderNetlinkMetrics([source], options, GOLDEN_VERSION, (name, err) => errors.push(`${name}: ${err.stack ?? err.message}`))).toString();
+  const netlink = Buffer.concat(
+    renderNetlinkMetrics([source], options, GOLDEN_VERSION, (name, err) =>
+      errors.push(`${name}: ${err.stack ?? err.message}`),
+    ),
+  ).toString();
   assert.deepEqual(errors, [], 'no collector fails');
   const registry = await registryText();
-  return normalize(openMetrics ? netlink + textToOpenMetrics(registry, GOLDEN_EPOCH) + OPENMETRICS_EOF : netlink + registry);
+  return normalize(
+    openMetrics ? netlink + textToOpenMetrics(registry, GOLDEN_EPOCH) + OPENMETRICS_EOF : netlink + registry,
+  );
 }
 
 /** A scrape of a model fed the fixtures afresh. */
@@ -135,7 +161,9 @@ function describeDiff(expected: string, actual: string, file: string): string {
   const got = actual.split('\n');
   let at = 0;
   while (at < want.length && at < got.length && want[at] === got[at]) at++;
-  const out = [`${file} differs from the rendered /metrics at line ${at + 1} (UPDATE_GOLDEN=1 rewrites it; review the change):`];
+  const out = [
+    `${file} differs from the rendered /metrics at line ${at + 1} (UPDATE_GOLDEN=1 rewrites it; review the change):`,
+  ];
   for (let i = Math.max(0, at - 3); i < at; i++) out.push(`  ${i + 1}: ${want[i]}`);
   for (let i = at; i < Math.min(at + 3, want.length); i++) out.push(`- ${i + 1}: ${want[i]}`);
   for (let i = at; i < Math.min(at + 3, got.length); i++) out.push(`+ ${i + 1}: ${got[i]}`);
@@ -186,8 +214,12 @@ test('a second scrape of the same model (from the cached link text) and of a mod
   }
 });
 
-test('promtool check metrics accepts the golden text format', { skip: spawnSync('promtool', ['--version']).error ? 'promtool not installed' : false }, () => {
-  const text = readFileSync(join(GOLDEN_DIR, 'metrics.prom'), 'utf8').replace(/<varies>/g, '0');
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  assert.equal(r.status, 0, `promtool check metrics failed:\n${r.stdout}${r.stderr}`);
-});
+test(
+  'promtool check metrics accepts the golden text format',
+  { skip: spawnSync('promtool', ['--version']).error ? 'promtool not installed' : false },
+  () => {
+    const text = readFileSync(join(GOLDEN_DIR, 'metrics.prom'), 'utf8').replace(/<varies>/g, '0');
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(r.status, 0, `promtool check metrics failed:\n${r.stdout}${r.stderr}`);
+  },
+);

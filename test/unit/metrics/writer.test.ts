@@ -38,14 +38,21 @@ test('OpenMetrics: a counter sample is followed by its _created sample; gauges a
   om.family(METRICS.routes);
   om.sample(METRICS.routes, ['', 'main', 'inet', 'bgp'], 0, 1796518730);
   assert.equal(
-    om.text().split('\n').filter((l) => !l.startsWith('#')).join('\n'),
+    om
+      .text()
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n'),
     'netlink_route_changes_total{netns="",table="main",family="inet",protocol="bgp",action="added"} 25\n' +
       'netlink_route_changes_created{netns="",table="main",family="inet",protocol="bgp",action="added"} 1796518730.512\n' +
       'netlink_routes{netns="",table="main",family="inet",protocol="bgp"} 0\n',
   );
   const text = new ExpositionWriter(false);
   text.sample(METRICS.routeChanges, ['', 'main', 'inet', 'bgp', 'added'], 25, 1796518730.5);
-  assert.equal(text.text(), 'netlink_route_changes_total{netns="",table="main",family="inet",protocol="bgp",action="added"} 25\n');
+  assert.equal(
+    text.text(),
+    'netlink_route_changes_total{netns="",table="main",family="inet",protocol="bgp",action="added"} 25\n',
+  );
 });
 
 test("prom-client's counters converted to OpenMetrics get a _created sample each", () => {
@@ -71,17 +78,31 @@ test('every metric name follows the conventions', () => {
 });
 
 test('a collector that throws costs its own series only', async () => {
-  const { renderNetlinkMetrics, COLLECTORS } = await import('../../../src/metrics/render');
-  const failing: typeof COLLECTORS = [
-    ['broken', () => {
-      throw new Error('boom');
-    }],
-    ['fine', (w) => {
-      w.family({ name: 'netlink_test', type: 'gauge', help: 'test', labels: [] });
-    }],
+  const { renderNetlinkMetrics } = await import('../../../src/metrics/render');
+  const failing: typeof import('../../../src/metrics/render').COLLECTORS = [
+    [
+      'broken',
+      () => {
+        throw new Error('boom');
+      },
+    ],
+    [
+      'fine',
+      (w) => {
+        w.family({ name: 'netlink_test', type: 'gauge', help: 'test', labels: [] });
+      },
+    ],
   ];
   const errors: string[] = [];
-  const text = Buffer.concat(renderNetlinkMetrics([], { addressInfo: true, addressInfoLinkLocal: false }, '1.2.3', (name) => errors.push(name), failing)).toString();
+  const text = Buffer.concat(
+    renderNetlinkMetrics(
+      [],
+      { addressInfo: true, addressInfoLinkLocal: false },
+      '1.2.3',
+      (name) => errors.push(name),
+      failing,
+    ),
+  ).toString();
   assert.deepEqual(errors, ['broken']);
   assert.match(text, /netlink_collector_success\{collector="broken"\} 0/);
   assert.match(text, /netlink_collector_success\{collector="fine"\} 1/);

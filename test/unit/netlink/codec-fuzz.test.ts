@@ -104,9 +104,11 @@ function decode(buf: Buffer, start = 0, end = buf.length): CheckingSink {
 function fixtureDatagrams(): Buffer[] {
   const dir = FIXTURE_DIR;
   const out: Buffer[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const chunk = Buffer.from((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { hex: string }).hex, 'hex');
-    for (let pos = 0; pos + 4 <= chunk.length; ) {
+    for (let pos = 0; pos + 4 <= chunk.length;) {
       const len = chunk.readUInt32LE(pos);
       out.push(Buffer.from(chunk.subarray(pos + 4, pos + 4 + len)));
       pos += 4 + ((len + 3) & ~3);
@@ -119,13 +121,29 @@ const DATAGRAMS = fixtureDatagrams();
 const arbDatagram = fc.integer({ min: 0, max: DATAGRAMS.length - 1 }).map((i) => DATAGRAMS[i]!);
 
 const DECODED_TYPES = [
-  RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE,
-  RTM_NEWNEIGH, RTM_DELNEIGH, RTM_NEWNEXTHOP, RTM_DELNEXTHOP, NLMSG_DONE, NLMSG_ERROR,
+  RTM_NEWLINK,
+  RTM_DELLINK,
+  RTM_NEWADDR,
+  RTM_DELADDR,
+  RTM_NEWROUTE,
+  RTM_DELROUTE,
+  RTM_NEWNEIGH,
+  RTM_DELNEIGH,
+  RTM_NEWNEXTHOP,
+  RTM_DELNEXTHOP,
+  NLMSG_DONE,
+  NLMSG_ERROR,
 ];
 
 /** Length-like values that sit on the edges of every check. */
-const arbEdgeU16 = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 7, 8, 12, 16, 20, 0x7fff, 0xfffc, 0xffff), fc.integer({ min: 0, max: 0xffff }));
-const arbEdgeU32 = fc.oneof(fc.constantFrom(0, 1, 15, 16, 17, 20, 0x7fffffff, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
+const arbEdgeU16 = fc.oneof(
+  fc.constantFrom(0, 1, 2, 3, 4, 5, 7, 8, 12, 16, 20, 0x7fff, 0xfffc, 0xffff),
+  fc.integer({ min: 0, max: 0xffff }),
+);
+const arbEdgeU32 = fc.oneof(
+  fc.constantFrom(0, 1, 15, 16, 17, 20, 0x7fffffff, 0xffffffff),
+  fc.integer({ min: 0, max: 0xffffffff }),
+);
 
 /**
  * Attribute numbers the decoders know (IFLA_*, IFA_*, RTA_*, NDA_*, NHA_* overlap in
@@ -227,7 +245,7 @@ function mutate(original: Buffer, mutations: Mutation[]): Buffer {
 /** Where each message whose header checks out ends (nlmsg_len, unaligned), in order. */
 function messageEnds(buf: Buffer): number[] {
   const ends: number[] = [];
-  for (let pos = 0; pos + NLMSG_HDRLEN <= buf.length; ) {
+  for (let pos = 0; pos + NLMSG_HDRLEN <= buf.length;) {
     const len = buf.readUInt32LE(pos);
     if (len < NLMSG_HDRLEN || len > buf.length - pos) break;
     ends.push(pos + len);
@@ -263,14 +281,18 @@ test('random well-framed messages with random attribute trees: only NetlinkDecod
   );
 });
 
-test('mutated kernel datagrams (bit flips, truncations, lengths overwritten): only NetlinkDecodeError', testOptions, () => {
-  fc.assert(
-    fc.property(arbDatagram, arbMutations, (datagram, mutations) => {
-      decode(mutate(datagram, mutations));
-    }),
-    params,
-  );
-});
+test(
+  'mutated kernel datagrams (bit flips, truncations, lengths overwritten): only NetlinkDecodeError',
+  testOptions,
+  () => {
+    fc.assert(
+      fc.property(arbDatagram, arbMutations, (datagram, mutations) => {
+        decode(mutate(datagram, mutations));
+      }),
+      params,
+    );
+  },
+);
 
 test('mutated chunks (framing lengths included): only NetlinkDecodeError', testOptions, () => {
   const frame = (d: Buffer): Buffer => {
@@ -291,7 +313,11 @@ test('mutated chunks (framing lengths included): only NetlinkDecodeError', testO
 test('a message decodes from its own bytes: changing what follows it never changes it', testOptions, () => {
   fc.assert(
     fc.property(
-      fc.oneof(arbDatagram, arbDatagram.chain((d) => arbMutations.map((m) => mutate(d, m))), arbWellFramed),
+      fc.oneof(
+        arbDatagram,
+        arbDatagram.chain((d) => arbMutations.map((m) => mutate(d, m))),
+        arbWellFramed,
+      ),
       fc.nat(),
       fc.uint8Array({ minLength: 1, maxLength: 64 }),
       (datagram, cutChoice, noise) => {

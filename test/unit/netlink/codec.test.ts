@@ -43,30 +43,10 @@ import {
   IFLA_INFO_SLAVE_KIND,
 } from '../../../src/netlink/constants';
 import { NetlinkDecodeError } from '../../../src/netlink/errors';
-import {
-  attrString,
-  escapedText,
-  attrU16,
-  attrU32,
-  attrU64,
-  attrU8,
-} from '../../../src/netlink/attributes';
-import {
-  formatIPv4,
-  formatIPv6,
-  formatIp,
-  formatMac,
-  ipv4Word,
-  parseIp,
-} from '../../../src/netlink/format';
+import { attrString, escapedText, attrU16, attrU32, attrU64, attrU8 } from '../../../src/netlink/attributes';
+import { formatIPv4, formatIPv6, formatIp, formatMac, ipv4Word, parseIp } from '../../../src/netlink/format';
 import { decodeLink } from '../../../src/netlink/link';
-import {
-  routeDestination,
-  routeGateway,
-  routeNexthops,
-  routePrefsrc,
-  routeToJSON,
-} from '../../../src/netlink/route';
+import { routeDestination, routeGateway, routeNexthops, routePrefsrc, routeToJSON } from '../../../src/netlink/route';
 import { decodeChunk, decodeDatagram } from '../../../src/netlink/decode';
 import { buildMessage, dumpRequest, routeRequest } from '../../../src/netlink/request';
 import type {
@@ -209,7 +189,10 @@ for (const file of fixtureFiles) {
       return;
     }
     // The kernel's own bytes must decode without a single error.
-    assert.deepEqual(actual.filter((m) => m.message === 'decodeError'), []);
+    assert.deepEqual(
+      actual.filter((m) => m.message === 'decodeError'),
+      [],
+    );
     assert.deepEqual(actual, fixture.expected);
   });
 }
@@ -241,12 +224,53 @@ const THREE_MESSAGES = hex(`
 test('a datagram with three messages delivers all three, in order', () => {
   const sink = decodeBytes(THREE_MESSAGES);
   assert.deepEqual(sink.json(), [
-    { message: 'link', type: 16, flags: 0, seq: 1, pid: 0, family: 0, deviceType: 772, ifindex: 1, ifFlags: 0x10049, change: 0, name: 'lo' },
-    { message: 'address', type: 20, flags: 0, seq: 2, pid: 0, family: 2, prefixLength: 8, addressFlags: 0x80, scope: 254, ifindex: 1, address: '127.0.0.1' },
     {
-      message: 'route', type: 24, flags: 0x600, seq: 3, pid: 0, family: 2, dstLength: 24, srcLength: 0, tos: 0, table: 254,
-      protocol: 4, scope: 0, routeType: 1, routeFlags: 0, oif: 2, priority: 0, nhId: 0,
-      destination: '192.0.2.0/24', gateway: '192.0.2.254', nexthops: [{ ifindex: 2, gateway: '192.0.2.254', flags: 0, weight: 1 }],
+      message: 'link',
+      type: 16,
+      flags: 0,
+      seq: 1,
+      pid: 0,
+      family: 0,
+      deviceType: 772,
+      ifindex: 1,
+      ifFlags: 0x10049,
+      change: 0,
+      name: 'lo',
+    },
+    {
+      message: 'address',
+      type: 20,
+      flags: 0,
+      seq: 2,
+      pid: 0,
+      family: 2,
+      prefixLength: 8,
+      addressFlags: 0x80,
+      scope: 254,
+      ifindex: 1,
+      address: '127.0.0.1',
+    },
+    {
+      message: 'route',
+      type: 24,
+      flags: 0x600,
+      seq: 3,
+      pid: 0,
+      family: 2,
+      dstLength: 24,
+      srcLength: 0,
+      tos: 0,
+      table: 254,
+      protocol: 4,
+      scope: 0,
+      routeType: 1,
+      routeFlags: 0,
+      oif: 2,
+      priority: 0,
+      nhId: 0,
+      destination: '192.0.2.0/24',
+      gateway: '192.0.2.254',
+      nexthops: [{ ifindex: 2, gateway: '192.0.2.254', flags: 0, weight: 1 }],
     },
   ]);
 });
@@ -285,7 +309,12 @@ test('a bad attribute length inside one message: that message is an error, the n
   buf.writeUInt16LE(200, 64);
   const sink = decodeBytes(buf);
   assert.deepEqual(sink.calls(), ['link', 'decodeError', 'route']);
-  assert.deepEqual(sink.items[1], { message: 'decodeError', reason: 'bad attribute length', offset: 64, messageType: RTM_NEWADDR });
+  assert.deepEqual(sink.items[1], {
+    message: 'decodeError',
+    reason: 'bad attribute length',
+    offset: 64,
+    messageType: RTM_NEWADDR,
+  });
   // An attribute length below the 4-byte header is as bad.
   buf.writeUInt16LE(2, 64);
   assert.deepEqual(decodeBytes(buf).calls(), ['link', 'decodeError', 'route']);
@@ -306,7 +335,8 @@ test('an attribute narrower than its type is an error (width-checked readers)', 
 // Strings the kernel bounds, and names that are not UTF-8.
 
 test('IFLA_IFNAME: 15 bytes (IFNAMSIZ 16 with its NUL) decode; a 16-byte or a forged 60-byte name is a decode error and the message is refused', () => {
-  const link = (name: Buffer): Buffer => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_IFNAME, name), nlattr(IFLA_MTU, u32(1500)));
+  const link = (name: Buffer): Buffer =>
+    msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_IFNAME, name), nlattr(IFLA_MTU, u32(1500)));
   const ok = decodeBytes(link(str('a'.repeat(15))));
   assert.deepEqual(ok.calls(), ['link']);
   assert.equal((ok.items[0] as unknown as { name?: string }).name, 'a'.repeat(15));
@@ -326,11 +356,35 @@ test('IFLA_IFNAME: 15 bytes (IFNAMSIZ 16 with its NUL) decode; a 16-byte or a fo
 test('IFLA_IFALIAS (255), IFLA_ALT_IFNAME (127), kinds (63), IFA_LABEL (15): at the bound decode, one byte more is refused', () => {
   const cases: [string, (s: Buffer) => Buffer, number][] = [
     ['IFLA_IFALIAS', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_IFALIAS, v)), 255],
-    ['IFLA_ALT_IFNAME', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_PROP_LIST | 0x8000, nlattr(IFLA_ALT_IFNAME, v))), 127],
-    ['IFLA_INFO_KIND', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_LINKINFO | 0x8000, nlattr(IFLA_INFO_KIND, v))), 63],
-    ['IFLA_INFO_SLAVE_KIND', (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_LINKINFO | 0x8000, nlattr(IFLA_INFO_SLAVE_KIND, v))), 63],
+    [
+      'IFLA_ALT_IFNAME',
+      (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_PROP_LIST | 0x8000, nlattr(IFLA_ALT_IFNAME, v))),
+      127,
+    ],
+    [
+      'IFLA_INFO_KIND',
+      (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_LINKINFO | 0x8000, nlattr(IFLA_INFO_KIND, v))),
+      63,
+    ],
+    [
+      'IFLA_INFO_SLAVE_KIND',
+      (v) => msg(RTM_NEWLINK, 0, 1, ifinfomsg(7), nlattr(IFLA_LINKINFO | 0x8000, nlattr(IFLA_INFO_SLAVE_KIND, v))),
+      63,
+    ],
     // ifaddrmsg: AF_INET, /24, flags 0, scope 0, index 7; then IFA_LOCAL and IFA_LABEL (3).
-    ['IFA_LABEL', (v) => msg(RTM_NEWADDR, 0, 1, Buffer.from([2, 24, 0, 0, 7, 0, 0, 0]), nlattr(IFA_LOCAL, Buffer.from([10, 0, 0, 1])), nlattr(3, v)), 15],
+    [
+      'IFA_LABEL',
+      (v) =>
+        msg(
+          RTM_NEWADDR,
+          0,
+          1,
+          Buffer.from([2, 24, 0, 0, 7, 0, 0, 0]),
+          nlattr(IFA_LOCAL, Buffer.from([10, 0, 0, 1])),
+          nlattr(3, v),
+        ),
+      15,
+    ],
   ];
   for (const [field, build, max] of cases) {
     const ok = decodeBytes(build(str('k'.repeat(max))));
@@ -361,13 +415,14 @@ test('names that are not UTF-8 stay distinct: invalid bytes as \\xNN, a backslas
   assert.equal(name([0xf4, 0x90, 0x80, 0x80]), '\\xf4\\x90\\x80\\x80');
   assert.equal(name([0x61, 0xe2, 0x82]), 'a\\xe2\\x82');
   // The byte-keyed cache returns each name's own text, however often they alternate.
-  for (let i = 0; i < 3; i++) assert.deepEqual([name([0x65, 0x74, 0x68, 0x80]), name([0x65, 0x74, 0x68, 0xff])], ['eth\\x80', 'eth\\xff']);
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual([name([0x65, 0x74, 0x68, 0x80]), name([0x65, 0x74, 0x68, 0xff])], ['eth\\x80', 'eth\\xff']);
 });
 
 test('escapedText is one to one: decoding the escapes gives back the bytes, for random byte strings', () => {
   const unescape = (text: string): Buffer => {
     const out: Buffer[] = [];
-    for (let i = 0; i < text.length; ) {
+    for (let i = 0; i < text.length;) {
       if (text[i] === '\\') {
         if (text[i + 1] === '\\') {
           out.push(Buffer.from([0x5c]));
@@ -390,11 +445,16 @@ test('escapedText is one to one: decoding the escapes gives back the bytes, for 
   const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16;
   const seen = new Map<string, string>();
   for (let n = 0; n < 20_000; n++) {
-    const bytes = Buffer.from(Array.from({ length: 1 + (random() % 15) }, () => (random() % 4 === 0 ? 0x5c + (random() % 2) : random() & 0xff)));
+    const bytes = Buffer.from(
+      Array.from({ length: 1 + (random() % 15) }, () => (random() % 4 === 0 ? 0x5c + (random() % 2) : random() & 0xff)),
+    );
     const text = escapedText(bytes, 0, bytes.length);
     assert.deepEqual(unescape(text), bytes, `round trip of ${bytes.toString('hex')}`);
     const other = seen.get(text);
-    assert.ok(other === undefined || other === bytes.toString('hex'), `${other} and ${bytes.toString('hex')} both give ${JSON.stringify(text)}`);
+    assert.ok(
+      other === undefined || other === bytes.toString('hex'),
+      `${other} and ${bytes.toString('hex')} both give ${JSON.stringify(text)}`,
+    );
     seen.set(text, bytes.toString('hex'));
   }
 });
@@ -441,20 +501,35 @@ test('ifinfomsg: its 16-byte minimum is enough, longer payloads are accepted, sh
   // Exactly the fixed header, no attributes: a valid message (absent fields stay undefined).
   const bare = decodeBytes(msg(RTM_NEWLINK, 0, 1, ifinfomsg(7, 1)));
   assert.deepEqual(bare.json(), [
-    { message: 'link', type: 16, flags: 0, seq: 1, pid: 0, family: 0, deviceType: 1, ifindex: 7, ifFlags: 1, change: 0 },
+    {
+      message: 'link',
+      type: 16,
+      flags: 0,
+      seq: 1,
+      pid: 0,
+      family: 0,
+      deviceType: 1,
+      ifindex: 7,
+      ifFlags: 1,
+      change: 0,
+    },
   ]);
   // A payload bigger than 16 bytes: the fixed header is read at its minimum size and what
   // follows is attributes (here an empty attribute of type 0, then the name). A kernel
   // never grows a message's fixed header in place (old parsers would read the new bytes as
   // attributes), so ">= minimum" is the whole rule for the header itself.
-  const longer = decodeBytes(msg(RTM_NEWLINK, 0, 1, ifinfomsg(7, 1), nlattr(0, Buffer.alloc(0)), nlattr(IFLA_IFNAME, str('eth7'))));
+  const longer = decodeBytes(
+    msg(RTM_NEWLINK, 0, 1, ifinfomsg(7, 1), nlattr(0, Buffer.alloc(0)), nlattr(IFLA_IFNAME, str('eth7'))),
+  );
   assert.equal(longer.items[0]!.name, 'eth7');
   // Direct call with a 24-byte payload: accepted.
   const payload = Buffer.concat([ifinfomsg(9), nlattr(IFLA_MTU, u32(9000))]);
   assert.equal(decodeLink(payload, 0, payload.length, { type: RTM_NEWLINK, flags: 0, seq: 0, pid: 0 }).mtu, 9000);
   // 12 bytes: too short to hold the ifinfomsg.
   const short = decodeBytes(buildMessage(RTM_NEWLINK, 0, 1, Buffer.alloc(12)));
-  assert.deepEqual(short.json(), [{ message: 'decodeError', reason: 'ifinfomsg truncated', offset: 16, messageType: RTM_NEWLINK }]);
+  assert.deepEqual(short.json(), [
+    { message: 'decodeError', reason: 'ifinfomsg truncated', offset: 16, messageType: RTM_NEWLINK },
+  ]);
 });
 
 test('structs inside attributes accept more than their minimum (IFA_CACHEINFO grown to 24 bytes)', () => {
@@ -462,7 +537,9 @@ test('structs inside attributes accept more than their minimum (IFA_CACHEINFO gr
   cacheinfo.writeUInt32LE(1800, 0); // ifa_prefered
   cacheinfo.writeUInt32LE(3600, 4); // ifa_valid
   const ifaddrmsg = Buffer.from([AF_INET, 24, 0, 0, 3, 0, 0, 0]);
-  const sink = decodeBytes(msg(RTM_NEWADDR, 0, 1, ifaddrmsg, nlattr(IFA_LOCAL, Buffer.from([192, 0, 2, 1])), nlattr(IFA_CACHEINFO, cacheinfo)));
+  const sink = decodeBytes(
+    msg(RTM_NEWADDR, 0, 1, ifaddrmsg, nlattr(IFA_LOCAL, Buffer.from([192, 0, 2, 1])), nlattr(IFA_CACHEINFO, cacheinfo)),
+  );
   assert.equal(sink.items[0]!.preferredLifetime, 1800);
   assert.equal(sink.items[0]!.validLifetime, 3600);
   // 12 bytes is less than struct ifa_cacheinfo.
@@ -489,7 +566,9 @@ test('unknown attributes (and unknown flag bits in nla_type) are skipped', () =>
 });
 
 test('unknown message types go to other(), rules included', () => {
-  const sink = decodeBytes(Buffer.concat([msg(RTM_NEWRULE, 0, 4, Buffer.alloc(12)), msg(0x7fff, 0, 5, Buffer.alloc(0))]));
+  const sink = decodeBytes(
+    Buffer.concat([msg(RTM_NEWRULE, 0, 4, Buffer.alloc(12)), msg(0x7fff, 0, 5, Buffer.alloc(0))]),
+  );
   assert.deepEqual(sink.json(), [
     { message: 'other', type: RTM_NEWRULE, flags: 0, seq: 4, pid: 0, length: 28 },
     { message: 'other', type: 0x7fff, flags: 0, seq: 5, pid: 0, length: 16 },
@@ -506,7 +585,12 @@ test('a nested attribute whose length overruns its parent is an error', () => {
   assert.equal(buf.readUInt32LE(0), buf.length);
   const sink = decodeBytes(Buffer.concat([buf, THREE_MESSAGES]));
   assert.deepEqual(sink.calls(), ['decodeError', 'link', 'address', 'route']);
-  assert.deepEqual(sink.items[0], { message: 'decodeError', reason: 'bad attribute length', offset: 36, messageType: RTM_NEWLINK });
+  assert.deepEqual(sink.items[0], {
+    message: 'decodeError',
+    reason: 'bad attribute length',
+    offset: 36,
+    messageType: RTM_NEWLINK,
+  });
   // Sanity: with a correct inner length the same bytes decode.
   const fixed = Buffer.from(buf);
   fixed.writeUInt16LE(8, 36);
@@ -526,7 +610,14 @@ test('RTA_MULTIPATH: rtnexthops and their nested gateways; an overrunning rtnext
     return Buffer.concat([head, gw]);
   };
   const multipath = Buffer.concat([nexthop(2, 0, [192, 0, 2, 254]), nexthop(3, 2, [192, 0, 3, 2])]);
-  const good = msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, 1, rtmsg(AF_INET, 25), nlattr(RTA_DST, Buffer.from([198, 51, 100, 128])), nlattr(RTA_MULTIPATH, multipath));
+  const good = msg(
+    RTM_NEWROUTE,
+    NLM_F_CREATE | NLM_F_EXCL,
+    1,
+    rtmsg(AF_INET, 25),
+    nlattr(RTA_DST, Buffer.from([198, 51, 100, 128])),
+    nlattr(RTA_MULTIPATH, multipath),
+  );
   const sink = decodeBytes(good);
   const route = sink.routes[0]!;
   assert.equal(routeDestination(route), '198.51.100.128/25');
@@ -547,7 +638,9 @@ test('RTA_MULTIPATH: rtnexthops and their nested gateways; an overrunning rtnext
 
 test('route fields: RTA_TABLE overrides rtm_table; absent values are 0 / -1, helpers say undefined', () => {
   const rt = rtmsg(AF_INET, 0);
-  const sink = decodeBytes(msg(RTM_DELROUTE, 0, 1, rt, nlattr(15 /* RTA_TABLE */, u32(100000)), nlattr(RTA_OIF, u32(4))));
+  const sink = decodeBytes(
+    msg(RTM_DELROUTE, 0, 1, rt, nlattr(15 /* RTA_TABLE */, u32(100000)), nlattr(RTA_OIF, u32(4))),
+  );
   const m = sink.routes[0]!;
   assert.equal(m.table, 100000);
   assert.equal(m.oif, 4);
@@ -594,7 +687,8 @@ test('width-checked attribute readers', () => {
   assert.equal(attrU8(b, 0, 1), 1);
   assert.equal(attrU16(b, 0, 2), 0x0201);
   assert.equal(attrU32(b, 0, 4), 0x04030201);
-  assert.equal(attrU64(b, 0, 8), 0x0807060504030201);
+  // Above 2^53 the number is the nearest double, as Number() of the exact value gives it.
+  assert.equal(attrU64(b, 0, 8), Number(0x0807060504030201n));
   assert.throws(() => attrU32(b, 0, 3), NetlinkDecodeError);
   assert.throws(() => attrU64(b, 0, 7), NetlinkDecodeError);
   assert.equal(attrString(b, 8, 4), 'ab'); // stops at the NUL
@@ -630,7 +724,13 @@ test('formatIPv4, formatIp, formatMac', () => {
 });
 
 test('ipv4Word reads formatIPv4 text back as the little-endian u32 of its bytes', () => {
-  for (const bytes of [[0, 0, 0, 0], [255, 255, 255, 255], [10, 128, 3, 4], [192, 0, 2, 1], [1, 2, 3, 200]]) {
+  for (const bytes of [
+    [0, 0, 0, 0],
+    [255, 255, 255, 255],
+    [10, 128, 3, 4],
+    [192, 0, 2, 1],
+    [1, 2, 3, 200],
+  ]) {
     const b = Buffer.from(bytes);
     assert.equal(ipv4Word(formatIPv4(b, 0)), b.readUInt32LE(0), bytes.join('.'));
   }
@@ -640,7 +740,20 @@ test('parseIp', () => {
   assert.deepEqual(parseIp('192.0.2.1'), { family: AF_INET, bytes: Buffer.from([192, 0, 2, 1]) });
   assert.deepEqual(parseIp('::ffff:192.0.2.1')?.bytes, Buffer.from('00000000000000000000ffffc0000201', 'hex'));
   assert.equal(parseIp('2001:DB8::1')?.family, AF_INET6);
-  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', 'fe80::1%eth0', '12345::', ' ::1', '10.0.0.0/8']) {
+  for (const bad of [
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7:8::',
+    'fe80::1%eth0',
+    '12345::',
+    ' ::1',
+    '10.0.0.0/8',
+  ]) {
     assert.equal(parseIp(bad), undefined, bad);
   }
   assert.deepEqual(parseIp('1:2:3:4:5:6:7::')?.bytes, Buffer.from('00010002000300040005000600070000', 'hex'));
@@ -683,7 +796,18 @@ test('routeRequest: thousands concatenate into one valid multi-message buffer', 
       }),
     );
   }
-  requests.push(routeRequest({ type: RTM_DELROUTE, flags: 0, seq: 9999, family: AF_INET6, dstLength: 0, table: 254, protocol: 0, nhId: 7 }));
+  requests.push(
+    routeRequest({
+      type: RTM_DELROUTE,
+      flags: 0,
+      seq: 9999,
+      family: AF_INET6,
+      dstLength: 0,
+      table: 254,
+      protocol: 0,
+      nhId: 7,
+    }),
+  );
   const all = Buffer.concat(requests);
   const sink = decodeBytes(all);
   assert.equal(sink.routes.length, 2001);
@@ -707,7 +831,16 @@ test('routeRequest: thousands concatenate into one valid multi-message buffer', 
 });
 
 test('routeRequest: a table above 255 travels only in RTA_TABLE', () => {
-  const r = routeRequest({ type: RTM_NEWROUTE, flags: 0, seq: 1, family: AF_INET, dstLength: 0, table: 1000, protocol: 4, oif: 3 });
+  const r = routeRequest({
+    type: RTM_NEWROUTE,
+    flags: 0,
+    seq: 1,
+    family: AF_INET,
+    dstLength: 0,
+    table: 1000,
+    protocol: 4,
+    oif: 3,
+  });
   assert.equal(r[16 + 4], 0); // rtm_table = RT_TABLE_UNSPEC
   assert.equal(r[16 + 6], 253); // no gateway: scope link, as iproute2 sets it
   const sink = decodeBytes(r);

@@ -4,7 +4,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AF_INET, AF_INET6 } from '../../../src/netlink/constants';
-import { FAMILY_INET, FAMILY_INET6, FAMILY_NAMES, familyIndex, familyIndexOfName, familyName, familyNameOfIndex, familyOfIndex } from '../../../src/netlink/family';
+import {
+  FAMILY_INET,
+  FAMILY_INET6,
+  FAMILY_NAMES,
+  familyIndex,
+  familyIndexOfName,
+  familyName,
+  familyNameOfIndex,
+  familyOfIndex,
+} from '../../../src/netlink/family';
 
 test('every encoding of inet and inet6 converts to the others', () => {
   for (const [kernel, index, name] of [

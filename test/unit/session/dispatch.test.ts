@@ -63,7 +63,7 @@ test('origin: notifications, initial and resync dump replies, other replies; cou
   assert.equal(session.counters.dumpReplies(), 3);
 });
 
-test('NLM_F_DUMP_INTR on a reply or on NLMSG_DONE marks the dump interrupted; a notification\'s flag does not', () => {
+test("NLM_F_DUMP_INTR on a reply or on NLMSG_DONE marks the dump interrupted; a notification's flag does not", () => {
   const { sink } = recorder();
   const session = new MessageDispatch(new SessionCounters(), sink);
   session.portId = PORT;

@@ -6,15 +6,42 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Logger, LogFields } from '../../../src/support/log';
 import type { ProcessWatchConstructor } from '../../../src/runtime/process-watch';
-import { classifyNamespace, decide, ManagedWatcher, mountRetryDelay, NamespaceFs, NamespaceSet, Probe, wantedNamespaces } from '../../../src/session/namespaces';
+import {
+  classifyNamespace,
+  decide,
+  ManagedWatcher,
+  mountRetryDelay,
+  NamespaceFs,
+  NamespaceSet,
+  Probe,
+  wantedNamespaces,
+} from '../../../src/session/namespaces';
 
 test('classifyNamespace: names, /proc/PID paths, other paths', () => {
   assert.deepEqual(classifyNamespace(''), { label: '', kind: 'own', path: undefined });
   assert.deepEqual(classifyNamespace('all'), { label: 'all', kind: 'file', path: '/run/netns/all' });
-  assert.deepEqual(classifyNamespace('/proc/42/ns/net'), { label: '/proc/42/ns/net', kind: 'process', path: '/proc/42/ns/net', pid: 42 });
-  assert.deepEqual(classifyNamespace('/proc/42/task/43/ns/net'), { label: '/proc/42/task/43/ns/net', kind: 'process', path: '/proc/42/task/43/ns/net', pid: 42 });
-  assert.deepEqual(classifyNamespace('/proc/self/ns/net'), { label: '/proc/self/ns/net', kind: 'file', path: '/proc/self/ns/net' });
-  assert.deepEqual(classifyNamespace('/var/run/docker/netns/abc'), { label: '/var/run/docker/netns/abc', kind: 'file', path: '/var/run/docker/netns/abc' });
+  assert.deepEqual(classifyNamespace('/proc/42/ns/net'), {
+    label: '/proc/42/ns/net',
+    kind: 'process',
+    path: '/proc/42/ns/net',
+    pid: 42,
+  });
+  assert.deepEqual(classifyNamespace('/proc/42/task/43/ns/net'), {
+    label: '/proc/42/task/43/ns/net',
+    kind: 'process',
+    path: '/proc/42/task/43/ns/net',
+    pid: 42,
+  });
+  assert.deepEqual(classifyNamespace('/proc/self/ns/net'), {
+    label: '/proc/self/ns/net',
+    kind: 'file',
+    path: '/proc/self/ns/net',
+  });
+  assert.deepEqual(classifyNamespace('/var/run/docker/netns/abc'), {
+    label: '/var/run/docker/netns/abc',
+    kind: 'file',
+    path: '/var/run/docker/netns/abc',
+  });
 });
 
 test('wantedNamespaces: own first, --netns in order, then --netns.all names sorted, no duplicates', () => {
@@ -87,7 +114,10 @@ class FakeWatcher implements ManagedWatcher {
 
 class World implements NamespaceFs {
   files = new Map<string, Probe>();
-  dirs = new Map<string, number>([['/run', 1], ['/run/netns', 2]]);
+  dirs = new Map<string, number>([
+    ['/run', 1],
+    ['/run/netns', 2],
+  ]);
   watches = new Map<string, () => void>();
   created: FakeWatcher[] = [];
   fail = new Map<string, NodeJS.ErrnoException>();
@@ -132,13 +162,19 @@ class World implements NamespaceFs {
     setLevel: () => undefined,
   };
   readonly ProcessWatch = ((): ProcessWatchConstructor => {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the class below is the fake addon's, and reports to this fake world
     const world = this;
     return class {
       constructor(
         readonly pid: number,
         onExit: (err: NodeJS.ErrnoException | null) => void,
       ) {
-        if (pid === 999) throw Object.assign(new Error('ESRCH: no such process, pidfd_open'), { code: 'ESRCH', syscall: 'pidfd_open', errno: -3 });
+        if (pid === 999)
+          throw Object.assign(new Error('ESRCH: no such process, pidfd_open'), {
+            code: 'ESRCH',
+            syscall: 'pidfd_open',
+            errno: -3,
+          });
         world.processes.set(pid, onExit);
       }
       close(): void {
@@ -168,7 +204,8 @@ class World implements NamespaceFs {
 }
 
 const labels = (set: NamespaceSet<FakeWatcher>): string[] => set.sources.map((s) => (s as FakeWatcher).label);
-const readyOf = (set: NamespaceSet<FakeWatcher>): Record<string, boolean> => Object.fromEntries(set.sources.map((s) => [(s as FakeWatcher).label, s.ready]));
+const readyOf = (set: NamespaceSet<FakeWatcher>): Record<string, boolean> =>
+  Object.fromEntries(set.sources.map((s) => [(s as FakeWatcher).label, s.ready]));
 
 /** Lets the set's setImmediate reconcile and the watchers' start promises run. */
 async function settle(): Promise<void> {
@@ -197,7 +234,7 @@ test('--netns.all: opens the present names, follows one deleted and one created'
   w.mount('c', 12);
   w.event();
   await settle();
-  assert.equal(b.closed, true, 'the gone namespace\'s socket is closed');
+  assert.equal(b.closed, true, "the gone namespace's socket is closed");
   assert.deepEqual(labels(set), ['', 'a', 'c']);
   assert.equal(w.logged('network namespace is gone', 'b').length, 1);
   set.close();
@@ -268,7 +305,10 @@ test('a namespace that cannot be entered: one error naming it, not retried, the 
   const w = new World();
   w.mount('locked', 50);
   w.mount('fine', 51);
-  w.fail.set('locked', Object.assign(new Error('EPERM: operation not permitted, setns'), { code: 'EPERM', syscall: 'setns', errno: -1 }));
+  w.fail.set(
+    'locked',
+    Object.assign(new Error('EPERM: operation not permitted, setns'), { code: 'EPERM', syscall: 'setns', errno: -1 }),
+  );
   const set = w.set();
   await set.start(['locked'], true);
   assert.deepEqual(readyOf(set), { '': true, locked: false, fine: true });
@@ -278,11 +318,16 @@ test('a namespace that cannot be entered: one error naming it, not retried, the 
   assert.equal(errors[0]!.fields.code, 'EPERM');
   w.event();
   await settle();
-  assert.equal(w.created.filter((x) => x.label === 'locked' && x.started).length, 1, 'not retried for the same namespace');
+  assert.equal(
+    w.created.filter((x) => x.label === 'locked' && x.started).length,
+    1,
+    'not retried for the same namespace',
+  );
   set.close();
 });
 
-const emfile = (syscall: string): NodeJS.ErrnoException => Object.assign(new Error(`EMFILE: too many open files, ${syscall}`), { code: 'EMFILE', syscall, errno: -24 });
+const emfile = (syscall: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`EMFILE: too many open files, ${syscall}`), { code: 'EMFILE', syscall, errno: -24 });
 
 test('out of descriptors while listing /run/netns: the watched namespaces stay, the new one is opened once it can be', async () => {
   const w = new World();
@@ -297,7 +342,10 @@ test('out of descriptors while listing /run/netns: the watched namespaces stay, 
   w.event();
   await settle();
   assert.deepEqual(labels(set), ['', 'a', 'b'], 'a failed listing is no empty directory: nothing is gone');
-  assert.ok(w.created.filter((x) => x.label !== 'c').every((x) => !x.closed), 'no watcher closed');
+  assert.ok(
+    w.created.filter((x) => x.label !== 'c').every((x) => !x.closed),
+    'no watcher closed',
+  );
   assert.equal(w.logged('is gone').length, 0);
   const warned = w.logged('cannot list the namespace directory');
   assert.equal(warned.length, 1);
@@ -389,12 +437,16 @@ test('a name found by --netns.all has compact series; named by --netns on a relo
   assert.equal(first.compact, true);
   assert.equal((set.sources[0] as FakeWatcher).compact, false, 'our own namespace: every series');
   await set.setWanted(['pod'], true);
-  await until('pod reopened', () => set.sources.some((s) => (s as FakeWatcher).label === 'pod' && s !== first && s.ready));
+  await until('pod reopened', () =>
+    set.sources.some((s) => (s as FakeWatcher).label === 'pod' && s !== first && s.ready),
+  );
   assert.equal(first.closed, true);
   const second = set.sources.find((s) => (s as FakeWatcher).label === 'pod') as FakeWatcher;
   assert.equal(second.compact, false);
   await set.setWanted([], true);
-  await until('pod reopened compact', () => set.sources.some((s) => (s as FakeWatcher).label === 'pod' && s !== second && s.ready));
+  await until('pod reopened compact', () =>
+    set.sources.some((s) => (s as FakeWatcher).label === 'pod' && s !== second && s.ready),
+  );
   assert.equal(second.closed, true);
   assert.equal((set.sources.find((s) => (s as FakeWatcher).label === 'pod') as FakeWatcher).compact, true);
   set.close();

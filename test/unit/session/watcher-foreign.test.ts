@@ -21,7 +21,10 @@ test("refused foreign datagrams are counted; the first is logged with the sender
     fake.emit('foreign', 555, 2);
     assert.equal(watcher.foreignRefused, 5, 'counted at once, not queued behind data');
     assert.equal(logged().length, 1);
-    assert.match(logged()[0] as string, /msg="refused a netlink datagram not sent by the kernel" netns=pod1 senderPort=31337 refused=3/);
+    assert.match(
+      logged()[0] as string,
+      /msg="refused a netlink datagram not sent by the kernel" netns=pod1 senderPort=31337 refused=3/,
+    );
 
     t.mock.timers.tick(59_999);
     fake.emit('foreign', 555, 1);
@@ -30,7 +33,10 @@ test("refused foreign datagrams are counted; the first is logged with the sender
     fake.emit('foreign', 777, 4);
     assert.equal(watcher.foreignRefused, 10);
     assert.equal(logged().length, 2);
-    assert.match(logged()[1] as string, /msg="still refusing netlink datagrams not sent by the kernel" netns=pod1 senderPort=777 refused=10/);
+    assert.match(
+      logged()[1] as string,
+      /msg="still refusing netlink datagrams not sent by the kernel" netns=pod1 senderPort=777 refused=10/,
+    );
     assert.equal(watcher.counters.decodeErrors, 0, 'nothing refused reached the codec');
   } finally {
     watcher.close();

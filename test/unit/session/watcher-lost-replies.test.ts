@@ -22,12 +22,19 @@ test('a resync whose dump reply was lost in a queue overrun dumps again and comp
     fake.loseDumps = 1;
     fake.busyDumps = 1;
     fake.emit('overrun', 'queue', 1);
-    await poll('the resync to complete despite the lost dump reply', () => (watcher.resyncs >= 1 ? true : `resyncs ${watcher.resyncs}, dump requests ${fake.dumpRequests - before}`), {
-      timeoutMs: 15_000,
-      intervalMs: 20,
-    });
+    await poll(
+      'the resync to complete despite the lost dump reply',
+      () => (watcher.resyncs >= 1 ? true : `resyncs ${watcher.resyncs}, dump requests ${fake.dumpRequests - before}`),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      },
+    );
     assert.equal(fake.lost, 1);
-    assert.ok(lines.some((l) => l.includes('a dump reply was lost in an overrun')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('a dump reply was lost in an overrun')),
+      lines.join('\n'),
+    );
     // Every dump kind once, plus the lost one and the refused one again.
     assert.ok(fake.dumpRequests - before >= 6 + 2, `dump requests during the resync: ${fake.dumpRequests - before}`);
     assert.equal(watcher.overruns, 2);
@@ -48,7 +55,10 @@ test('an overrun drops pending barriers instead of keeping them forever', async 
       ran = true;
     });
     (FakeKernelSocket.last as FakeKernelSocket).emit('overrun', 'queue', 1);
-    await poll('the overrun to be processed', () => (watcher.overruns === 1 ? true : `overruns ${watcher.overruns}`), { timeoutMs: 5_000, intervalMs: 10 });
+    await poll('the overrun to be processed', () => (watcher.overruns === 1 ? true : `overruns ${watcher.overruns}`), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
     assert.equal(barriers.size, 0);
     assert.equal(ran, false, 'a barrier whose ACK was lost must not repair early: the resync does');
   } finally {
@@ -65,7 +75,10 @@ test('a dump that waits for a read is nudged with an NLMSG_NOOP and completes', 
     // The resync's first dump gets no reply until something else is read from the socket.
     fake.stallDumps = 1;
     watcher.requestResync();
-    await poll('the stalled resync to complete', () => (watcher.resyncs >= 1 ? true : `resyncs ${watcher.resyncs}`), { timeoutMs: 10_000, intervalMs: 20 });
+    await poll('the stalled resync to complete', () => (watcher.resyncs >= 1 ? true : `resyncs ${watcher.resyncs}`), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     assert.equal(watcher.overruns, 0);
   } finally {
     watcher.close();

@@ -31,13 +31,32 @@ const link = (ifindex: number, name: string, type = RTM_NEWLINK): LinkMessage =>
 });
 
 function render(model: NamespaceModel): string {
-  const source: NamespaceSource = { model, counters: new SessionCounters(), overruns: 0, foreignRefused: 0, resyncs: 0, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true };
-  return Buffer.concat(renderNetlinkMetrics([source], { addressInfo: true, addressInfoLinkLocal: false }, '0.0.0')).toString();
+  const source: NamespaceSource = {
+    model,
+    counters: new SessionCounters(),
+    overruns: 0,
+    foreignRefused: 0,
+    resyncs: 0,
+    lastResync: 0,
+    receiveBufferBytes: 1 << 20,
+    queueDepth: 0,
+    ready: true,
+    opened: true,
+  };
+  return Buffer.concat(
+    renderNetlinkMetrics([source], { addressInfo: true, addressInfoLinkLocal: false }, '0.0.0'),
+  ).toString();
 }
 
 test('a scrape does not expire deleted links, however long ago they went', () => {
   let clock = 1_000_000;
-  const model = new NamespaceModel({ netns: '', include: /^.*$/, exclude: undefined, maxTracked: 10, now: () => clock });
+  const model = new NamespaceModel({
+    netns: '',
+    include: /^.*$/,
+    exclude: undefined,
+    maxTracked: 10,
+    now: () => clock,
+  });
   model.link(link(5, 'dl0'));
   model.link(link(5, 'dl0', RTM_DELLINK));
   clock += 3600;
@@ -50,17 +69,36 @@ test('a scrape does not expire deleted links, however long ago they went', () =>
 
 test('with a grace period the model drops a deleted link on its own once the period is over, not before', async () => {
   const grace = 0.3;
-  const model = new NamespaceModel({ netns: '', include: /^.*$/, exclude: undefined, maxTracked: 10, deletedGracePeriod: grace });
+  const model = new NamespaceModel({
+    netns: '',
+    include: /^.*$/,
+    exclude: undefined,
+    maxTracked: 10,
+    deletedGracePeriod: grace,
+  });
   try {
     model.link(link(5, 'dl0'));
     model.link(link(6, 'dl1'));
     const deleted = Date.now();
     model.link(link(5, 'dl0', RTM_DELLINK));
-    assert.deepEqual(model.deletedLinks.map((l) => l.name), ['dl0']);
-    await poll('dl0 to be expired', () => (model.deletedLinks.length === 0 ? true : `${model.deletedLinks.length} deleted links held`), { timeoutMs: 10_000, intervalMs: 10 });
+    assert.deepEqual(
+      model.deletedLinks.map((l) => l.name),
+      ['dl0'],
+    );
+    await poll(
+      'dl0 to be expired',
+      () => (model.deletedLinks.length === 0 ? true : `${model.deletedLinks.length} deleted links held`),
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
     const after = Date.now() - deleted;
-    assert.ok(after >= grace * 1000 - 20, `expired ${after} ms after the deletion, before the ${grace * 1000} ms grace period`);
-    assert.deepEqual([...model.links.values()].map((l) => l.name), ['dl1']);
+    assert.ok(
+      after >= grace * 1000 - 20,
+      `expired ${after} ms after the deletion, before the ${grace * 1000} ms grace period`,
+    );
+    assert.deepEqual(
+      [...model.links.values()].map((l) => l.name),
+      ['dl1'],
+    );
     // A shorter period from a reload applies at once to links already past it.
     model.link(link(6, 'dl1', RTM_DELLINK));
     assert.equal(model.deletedLinks.length, 1);

@@ -35,7 +35,9 @@ function replay(): { steps: Step[]; model: NamespaceModel } {
   model.onEvent = () => {};
   const session = new MessageDispatch(new SessionCounters(), model);
   const steps: Step[] = [];
-  for (const file of readdirSync(DIR).filter((f) => /^\d+-.*\.json$/.test(f)).sort()) {
+  for (const file of readdirSync(DIR)
+    .filter((f) => /^\d+-.*\.json$/.test(f))
+    .sort()) {
     const hex = (JSON.parse(readFileSync(join(DIR, file), 'utf8')) as { hex: string }).hex;
     decodeChunk(Buffer.from(hex, 'hex'), session);
     for (const cb of probes.splice(0)) cb();

@@ -13,7 +13,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { IFF_DORMANT, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, RTM_DELLINK, RTM_NEWLINK } from '../../../src/netlink/constants';
+import {
+  IFF_DORMANT,
+  IFF_LOWER_UP,
+  IFF_RUNNING,
+  IFF_UP,
+  RTM_DELLINK,
+  RTM_NEWLINK,
+} from '../../../src/netlink/constants';
 import type { LinkMessage } from '../../../src/netlink/types';
 import { NamespaceModel } from '../../../src/state/model';
 import { MessageDispatch } from '../../../src/session/dispatch';
@@ -107,7 +114,12 @@ class Device {
       return;
     }
     const upish = this.oper === OPER_UP || this.oper === OPER_UNKNOWN;
-    const ifFlags = (this.admin ? IFF_UP : 0) | (this.admin && this.carrier ? IFF_LOWER_UP : 0) | (this.admin && upish && this.carrier ? IFF_RUNNING : 0) | (this.admin && this.dormant ? IFF_DORMANT : 0) | 0x1000;
+    const ifFlags =
+      (this.admin ? IFF_UP : 0) |
+      (this.admin && this.carrier ? IFF_LOWER_UP : 0) |
+      (this.admin && upish && this.carrier ? IFF_RUNNING : 0) |
+      (this.admin && this.dormant ? IFF_DORMANT : 0) |
+      0x1000;
     this.out.push({
       type,
       flags: 0,
@@ -328,7 +340,10 @@ test('after lost notifications and a resync, a veth counts every outage', () => 
     actions: fc.array(
       fc.oneof(
         { arbitrary: arbAction.filter((x) => x.a !== 'dormant'), weight: 6 },
-        { arbitrary: fc.record({ a: fc.constant('lose' as const), messages: fc.integer({ min: 1, max: 8 }) }), weight: 1 },
+        {
+          arbitrary: fc.record({ a: fc.constant('lose' as const), messages: fc.integer({ min: 1, max: 8 }) }),
+          weight: 1,
+        },
       ),
       { maxLength: 60 },
     ),
@@ -338,7 +353,8 @@ test('after lost notifications and a resync, a veth counts every outage', () => 
       const r = play(s);
       // A device deleted after lost messages takes the outages they held with it (its counters
       // are gone with it): at most the reference then.
-      if (r.device.deleted && r.device.lostEver) assert.ok(r.flaps <= r.outages, `model flaps ${r.flaps}, reference outages ${r.outages}`);
+      if (r.device.deleted && r.device.lostEver)
+        assert.ok(r.flaps <= r.outages, `model flaps ${r.flaps}, reference outages ${r.outages}`);
       else assert.equal(r.flaps, r.outages, `model flaps ${r.flaps}, reference outages ${r.outages}`);
     }),
     params,
@@ -347,11 +363,21 @@ test('after lost notifications and a resync, a veth counts every outage', () => 
 
 test('named orderings: bridge loses its port (carrier first, oper next), tun up with no reader, deletion', () => {
   // Bridge: carrier lost, a notifier reports "carrier 0, oper UP", then linkwatch "oper DOWN".
-  const bridge = play({ kind: 'veth', admin: true, carrier: true, actions: [{ a: 'linkwatch' }, { a: 'carrierOff', race: false }, { a: 'other' }, { a: 'other' }, { a: 'linkwatch' }] });
+  const bridge = play({
+    kind: 'veth',
+    admin: true,
+    carrier: true,
+    actions: [{ a: 'linkwatch' }, { a: 'carrierOff', race: false }, { a: 'other' }, { a: 'other' }, { a: 'linkwatch' }],
+  });
   assert.equal(bridge.outages, 1);
   assert.equal(bridge.flaps, 1);
   // tun: created with carrier (its creator attached), detached while down, brought up: never in service.
-  const tun = play({ kind: 'unknown', admin: false, carrier: true, actions: [{ a: 'carrierOff', race: false }, { a: 'adminUp', carrier: false }, { a: 'linkwatch' }] });
+  const tun = play({
+    kind: 'unknown',
+    admin: false,
+    carrier: true,
+    actions: [{ a: 'carrierOff', race: false }, { a: 'adminUp', carrier: false }, { a: 'linkwatch' }],
+  });
   assert.equal(tun.flaps, 0);
   // A veth in service deleted: the close (carrier lost, counter moved) then RTM_DELLINK.
   const veth = play({ kind: 'veth', admin: true, carrier: true, actions: [{ a: 'delete' }] });

@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import { renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
 import type { NamespaceSource } from '../../../src/metrics/source';
 import { SessionCounters } from '../../../src/session/session-counters';
-import { AF_INET, AF_INET6, IFF_LOWER_UP, IFF_UP, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH } from '../../../src/netlink/constants';
+import {
+  AF_INET,
+  AF_INET6,
+  IFF_LOWER_UP,
+  IFF_UP,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+} from '../../../src/netlink/constants';
 import type { AddressMessage, LinkMessage, NeighbourMessage } from '../../../src/netlink/types';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
 import { NamespaceModel } from '../../../src/state/model';
@@ -33,7 +43,13 @@ function linkMessage(ifindex: number, o: { name?: string; up?: boolean; carrierD
       operstate: up ? 6 : 2,
       carrier: up ? 1 : 0,
       // Some links never report the kernel's counters: their lines are empty.
-      ...(ifindex % 5 === 0 ? {} : { carrierChanges: 2 * (o.carrierDown ?? 0), carrierUpCount: o.carrierDown ?? 0, carrierDownCount: o.carrierDown ?? 0 }),
+      ...(ifindex % 5 === 0
+        ? {}
+        : {
+            carrierChanges: 2 * (o.carrierDown ?? 0),
+            carrierUpCount: o.carrierDown ?? 0,
+            carrierDownCount: o.carrierDown ?? 0,
+          }),
       mac: `02:00:00:00:${(ifindex >> 8).toString(16).padStart(2, '0')}:${(ifindex & 0xff).toString(16).padStart(2, '0')}`,
       kind: 'veth',
     },
@@ -56,15 +72,37 @@ function random(seed: number): (n: number) => number {
   };
 }
 
-const exemplar = (traceId: string): Exemplar => ({ traceId, spanId: '00f067aa0ba902b7', value: 1, timestamp: 1700000000.5 });
+const exemplar = (traceId: string): Exemplar => ({
+  traceId,
+  spanId: '00f067aa0ba902b7',
+  value: 1,
+  timestamp: 1700000000.5,
+});
 const lookup: ExemplarLookup = {
   flap: (_netns, ifindex) => (ifindex % 37 === 1 ? exemplar(`f${ifindex}`) : undefined),
-  addressChange: (_netns, ifindex, family, action) => (ifindex % 29 === 2 && family === 'inet6' && action === 'added' ? exemplar(`a${ifindex}`) : undefined),
+  addressChange: (_netns, ifindex, family, action) =>
+    ifindex % 29 === 2 && family === 'inet6' && action === 'added' ? exemplar(`a${ifindex}`) : undefined,
 };
 
 function render(model: NamespaceModel, openMetrics: boolean): string {
-  const source: NamespaceSource = { model, counters: new SessionCounters(), overruns: 0, foreignRefused: 0, resyncs: 0, lastResync: 0, receiveBufferBytes: 1 << 20, queueDepth: 0, ready: true, opened: true };
-  const options: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, openMetrics, ...(openMetrics ? { exemplars: lookup } : {}) };
+  const source: NamespaceSource = {
+    model,
+    counters: new SessionCounters(),
+    overruns: 0,
+    foreignRefused: 0,
+    resyncs: 0,
+    lastResync: 0,
+    receiveBufferBytes: 1 << 20,
+    queueDepth: 0,
+    ready: true,
+    opened: true,
+  };
+  const options: CollectorOptions = {
+    addressInfo: true,
+    addressInfoLinkLocal: false,
+    openMetrics,
+    ...(openMetrics ? { exemplars: lookup } : {}),
+  };
   const text = Buffer.concat(renderNetlinkMetrics([source], options, '0.0.0')).toString();
   // The one thing that differs between two renders of the same state.
   return text.replace(/^netlink_collector_duration_seconds\{.*\n/gm, '');
@@ -74,7 +112,8 @@ test('a scraped-all-along model writes what a fresh render of the same state wri
   let clock = 1_000_000;
   const now = (): number => clock;
   // Names starting with "x" get no series: a rename moves a link out of (and back into) the runs.
-  const model = (): NamespaceModel => new NamespaceModel({ netns: 'ns "a"', include: /^(?!x).*$/, exclude: undefined, maxTracked: 100_000, now });
+  const model = (): NamespaceModel =>
+    new NamespaceModel({ netns: 'ns "a"', include: /^(?!x).*$/, exclude: undefined, maxTracked: 100_000, now });
   const bornAt = clock;
   const warm = model();
   // Each message with the time it arrived: the twin must see the same clock.
@@ -103,13 +142,49 @@ test('a scraped-all-along model writes what a fresh render of the same state wri
     if (next(4) === 0) send(linkMessage(pick(), { name: `${next(2) === 0 ? 'x' : 'r'}${step}\\"é` }));
     if (next(2) === 0) {
       const ifindex = pick();
-      send({ address: { ...header, type: RTM_NEWADDR, family: AF_INET6, prefixLength: 64, addressFlags: 0, scope: 0, ifindex, address: `fd00::${ifindex}:${step}` } });
+      send({
+        address: {
+          ...header,
+          type: RTM_NEWADDR,
+          family: AF_INET6,
+          prefixLength: 64,
+          addressFlags: 0,
+          scope: 0,
+          ifindex,
+          address: `fd00::${ifindex}:${step}`,
+        },
+      });
     }
     if (next(4) === 0) {
       const held = [...warm.addresses.values()][0];
-      if (held) send({ address: { ...header, type: RTM_DELADDR, family: held.family === 'inet6' ? AF_INET6 : AF_INET, prefixLength: held.prefixLength, addressFlags: 0, scope: 0, ifindex: held.ifindex, address: held.address } });
+      if (held)
+        send({
+          address: {
+            ...header,
+            type: RTM_DELADDR,
+            family: held.family === 'inet6' ? AF_INET6 : AF_INET,
+            prefixLength: held.prefixLength,
+            addressFlags: 0,
+            scope: 0,
+            ifindex: held.ifindex,
+            address: held.address,
+          },
+        });
     }
-    if (next(3) === 0) send({ neighbour: { ...header, type: RTM_NEWNEIGH, family: AF_INET, ifindex: pick(), state: 2, neighbourFlags: 0, neighbourType: 1, destination: `10.1.${step}.${next(250)}`, lladdr: '02:aa:bb:cc:dd:ee' } });
+    if (next(3) === 0)
+      send({
+        neighbour: {
+          ...header,
+          type: RTM_NEWNEIGH,
+          family: AF_INET,
+          ifindex: pick(),
+          state: 2,
+          neighbourFlags: 0,
+          neighbourType: 1,
+          destination: `10.1.${step}.${next(250)}`,
+          lladdr: '02:aa:bb:cc:dd:ee',
+        },
+      });
     // Deleted links leave once their grace period is over.
     if (step % 10 === 9) clock += 10;
     if (next(2) === 0) continue;

@@ -15,13 +15,31 @@ import { decodeRoute } from '../../helpers/decode';
 function routeMessage(type: number, n: number, table: number, protocol: number): RouteMessage {
   const dst = Buffer.alloc(4);
   dst.writeUInt32BE(0x0a000000 + n, 0);
-  const bytes = routeRequest({ type, flags: type === RTM_NEWROUTE ? NLM_F_CREATE : 0, seq: 1, family: AF_INET, dst, dstLength: 32, table, protocol, oif: 2, routeType: 1 });
+  const bytes = routeRequest({
+    type,
+    flags: type === RTM_NEWROUTE ? NLM_F_CREATE : 0,
+    seq: 1,
+    family: AF_INET,
+    dst,
+    dstLength: 32,
+    table,
+    protocol,
+    oif: 2,
+    routeType: 1,
+  });
   return decodeRoute(bytes);
 }
 
 test('an emptied group reads 0; past the cap the one emptied longest ago goes, counted', () => {
   let clock = 1000;
-  const model = new NamespaceModel({ netns: '', include: /^.*$/, exclude: undefined, maxTracked: 10, now: () => clock, maxEmptyRouteGroups: 3 });
+  const model = new NamespaceModel({
+    netns: '',
+    include: /^.*$/,
+    exclude: undefined,
+    maxTracked: 10,
+    now: () => clock,
+    maxEmptyRouteGroups: 3,
+  });
   const cycle = (table: number): void => {
     clock++;
     model.route(routeMessage(RTM_NEWROUTE, table, table, 186));
@@ -30,7 +48,8 @@ test('an emptied group reads 0; past the cap the one emptied longest ago goes, c
   // A group that keeps its routes is never forgotten, whatever the others do.
   model.route(routeMessage(RTM_NEWROUTE, 1, 254, 186));
   for (const table of [100, 101, 102]) cycle(table);
-  for (const table of [100, 101, 102]) assert.equal(model.routeCounts.get(groupKey(table, AF_INET, 186)), 0, `table ${table}`);
+  for (const table of [100, 101, 102])
+    assert.equal(model.routeCounts.get(groupKey(table, AF_INET, 186)), 0, `table ${table}`);
   assert.equal(model.routeGroupCreated.get(groupKey(101, AF_INET, 186)), 1002);
   assert.equal(model.routeGroupsForgotten, 0);
   // A fourth emptied group: table 100, emptied longest ago, goes with its counters.

@@ -3,7 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AF_INET, AF_INET6, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELROUTE, RTM_NEWROUTE } from '../../../src/netlink/constants';
+import {
+  AF_INET,
+  AF_INET6,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTM_DELROUTE,
+  RTM_NEWROUTE,
+} from '../../../src/netlink/constants';
 import { routeRequest } from '../../../src/netlink/request';
 import type { RouteMessage } from '../../../src/netlink/types';
 import { RouteTable } from '../../../src/state/routes';
@@ -32,7 +40,18 @@ interface Op {
 /** As the kernel sends it: a notification carries the route type on a delete too. */
 function message(op: Op): RouteMessage {
   return decodeRoute(
-    routeRequest({ type: op.type, flags: op.flags, seq: 1, family: op.family, dst: addr(op.family, op.n), dstLength: op.family === AF_INET6 ? 128 : 32, table: op.table, protocol: op.protocol, oif: op.oif, routeType: 1 }),
+    routeRequest({
+      type: op.type,
+      flags: op.flags,
+      seq: 1,
+      family: op.family,
+      dst: addr(op.family, op.n),
+      dstLength: op.family === AF_INET6 ? 128 : 32,
+      table: op.table,
+      protocol: op.protocol,
+      oif: op.oif,
+      routeType: 1,
+    }),
   );
 }
 
@@ -59,11 +78,30 @@ for (const family of [AF_INET, AF_INET6]) {
       const r = random();
       if (r < 0.5) {
         if (ref.has(key)) continue; // the kernel would refuse an exclusive add
-        const op = { type: RTM_NEWROUTE, flags: NLM_F_CREATE | NLM_F_EXCL, family, n, table: t, protocol: 4, oif: 1 + Math.floor(random() * 4) };
-        assert.equal(table.applyNew(message(op), false, () => undefined), 'added');
+        const op = {
+          type: RTM_NEWROUTE,
+          flags: NLM_F_CREATE | NLM_F_EXCL,
+          family,
+          n,
+          table: t,
+          protocol: 4,
+          oif: 1 + Math.floor(random() * 4),
+        };
+        assert.equal(
+          table.applyNew(message(op), false, () => undefined),
+          'added',
+        );
         ref.set(key, { protocol: op.protocol, oif: op.oif });
       } else if (r < 0.65) {
-        const op = { type: RTM_NEWROUTE, flags: NLM_F_REPLACE, family, n, table: t, protocol: 186, oif: 1 + Math.floor(random() * 4) };
+        const op = {
+          type: RTM_NEWROUTE,
+          flags: NLM_F_REPLACE,
+          family,
+          n,
+          table: t,
+          protocol: 186,
+          oif: 1 + Math.floor(random() * 4),
+        };
         const before = ref.get(key);
         let previous = -1;
         const result = table.applyNew(message(op), true, (_r, p) => (previous = p));
@@ -72,7 +110,17 @@ for (const family of [AF_INET, AF_INET6]) {
         ref.set(key, { protocol: 186, oif: op.oif });
       } else if (r < 0.97) {
         const existing = ref.get(key);
-        const removed = table.applyDelete(message({ type: RTM_DELROUTE, flags: 0, family, n, table: t, protocol: existing?.protocol ?? 4, oif: existing?.oif ?? 1 }));
+        const removed = table.applyDelete(
+          message({
+            type: RTM_DELROUTE,
+            flags: 0,
+            family,
+            n,
+            table: t,
+            protocol: existing?.protocol ?? 4,
+            oif: existing?.oif ?? 1,
+          }),
+        );
         assert.equal(removed !== undefined, existing !== undefined, `delete ${key}`);
         if (removed && existing) assert.equal(removed.protocol, existing.protocol);
         ref.delete(key);
@@ -88,7 +136,12 @@ for (const family of [AF_INET, AF_INET6]) {
     // Every route the Map holds is found (a delete of each empties the table).
     for (const [key, v] of ref) {
       const [t, n] = key.split('|').map(Number) as [number, number];
-      assert.ok(table.applyDelete(message({ type: RTM_DELROUTE, flags: 0, family, n, table: t, protocol: v.protocol, oif: v.oif })), key);
+      assert.ok(
+        table.applyDelete(
+          message({ type: RTM_DELROUTE, flags: 0, family, n, table: t, protocol: v.protocol, oif: v.oif }),
+        ),
+        key,
+      );
     }
     assert.equal(table.count, 0);
   });
@@ -98,18 +151,33 @@ test('a withdrawal gives the memory back, and a resync sweep removes what a dump
   const table = new RouteTable(AF_INET);
   const empty = table.bytes;
   const N = 200_000;
-  for (let n = 0; n < N; n++) table.applyNew(message({ type: RTM_NEWROUTE, flags: NLM_F_CREATE, family: AF_INET, n, table: 254, protocol: 186, oif: 2 }), false, () => undefined);
+  for (let n = 0; n < N; n++)
+    table.applyNew(
+      message({ type: RTM_NEWROUTE, flags: NLM_F_CREATE, family: AF_INET, n, table: 254, protocol: 186, oif: 2 }),
+      false,
+      () => undefined,
+    );
   assert.equal(table.count, N);
   const full = table.bytes;
   // 44 bytes a record, pages of 65,536 records, two indexes at most half full.
   assert.ok(full < N * 80, `${full} bytes for ${N} routes: more than 80 a route`);
   table.beginSweep();
-  for (let n = 0; n < N; n += 2) table.applyNew(message({ type: RTM_NEWROUTE, flags: 0, family: AF_INET, n, table: 254, protocol: 186, oif: 2 }), false, () => undefined);
+  for (let n = 0; n < N; n += 2)
+    table.applyNew(
+      message({ type: RTM_NEWROUTE, flags: 0, family: AF_INET, n, table: 254, protocol: 186, oif: 2 }),
+      false,
+      () => undefined,
+    );
   let swept = 0;
   table.sweep(() => swept++);
   assert.equal(swept, N / 2);
   assert.equal(table.count, N / 2);
-  for (let n = 0; n < N; n += 2) assert.ok(table.applyDelete(message({ type: RTM_DELROUTE, flags: 0, family: AF_INET, n, table: 254, protocol: 186, oif: 2 })));
+  for (let n = 0; n < N; n += 2)
+    assert.ok(
+      table.applyDelete(
+        message({ type: RTM_DELROUTE, flags: 0, family: AF_INET, n, table: 254, protocol: 186, oif: 2 }),
+      ),
+    );
   assert.equal(table.count, 0);
   table.shrink(); // the exporter does it once removals pause
   assert.equal(table.bytes, empty);
@@ -126,11 +194,25 @@ interface RefRoute {
 /** Reference routes per key ("table|n"), in the kernel's order: the first is the one a replace names. */
 type Reference = Map<string, RefRoute[]>;
 
-const sameRoute = (a: { oif: number; nh: number }, b: { oif: number; nh: number }): boolean => a.oif === b.oif && a.nh === b.nh;
+const sameRoute = (a: { oif: number; nh: number }, b: { oif: number; nh: number }): boolean =>
+  a.oif === b.oif && a.nh === b.nh;
 
 /** One decoded message per family, re-aimed for each operation (decoding a million would dominate the test). */
 function messageFactory(family: number): (n: number, table: number, r: RefRoute) => RouteMessage {
-  const m = decodeRoute(routeRequest({ type: RTM_NEWROUTE, flags: 0, seq: 1, family, dst: addr(family, 0), dstLength: family === AF_INET6 ? 128 : 32, table: 254, protocol: 186, oif: 1, routeType: 1 }));
+  const m = decodeRoute(
+    routeRequest({
+      type: RTM_NEWROUTE,
+      flags: 0,
+      seq: 1,
+      family,
+      dst: addr(family, 0),
+      dstLength: family === AF_INET6 ? 128 : 32,
+      table: 254,
+      protocol: 186,
+      oif: 1,
+      routeType: 1,
+    }),
+  );
   const dst = addr(family, 0);
   return (n, table, r) => {
     if (family === AF_INET6) dst.writeUInt32BE(n, 12);
@@ -162,7 +244,11 @@ for (const family of [AF_INET, AF_INET6]) {
     /** Mostly one route a key; some keys get a few (other devices, or a nexthop object). */
     const someRoute = (protocol: number): RefRoute => {
       const r = random();
-      return r < 0.85 ? { oif: 1, nh: 0, protocol } : r < 0.95 ? { oif: 2 + pick(3), nh: 0, protocol } : { oif: 0, nh: 100 + pick(2), protocol };
+      return r < 0.85
+        ? { oif: 1, nh: 0, protocol }
+        : r < 0.95
+          ? { oif: 2 + pick(3), nh: 0, protocol }
+          : { oif: 0, nh: 100 + pick(2), protocol };
     };
 
     const add = (n: number, t: number, route: RefRoute): void => {
@@ -228,7 +314,12 @@ for (const family of [AF_INET, AF_INET6]) {
       for (const [key, routes] of ref) {
         if (checked++ >= sample) break;
         const [t, n] = parse(key);
-        for (const r of routes) assert.equal(table.applyNew(msg(n, t, r), false, () => assert.fail(`${label}: ${key} changed`)), 'same', `${label}: ${key}`);
+        for (const r of routes)
+          assert.equal(
+            table.applyNew(msg(n, t, r), false, () => assert.fail(`${label}: ${key} changed`)),
+            'same',
+            `${label}: ${key}`,
+          );
       }
     };
     /** Random operations on keys below `keys`, adds with probability `adding`; the event loop runs every `every` operations. */
@@ -239,7 +330,14 @@ for (const family of [AF_INET, AF_INET6]) {
         const r = random();
         const existing = ref.get(keyOf(n, t));
         if (r < adding) add(n, t, someRoute(186));
-        else if (r < adding + 0.05) replace(n, t, random() < 0.5 && existing ? { ...(existing[pick(existing.length)] as RefRoute), protocol: 4 } : someRoute(4));
+        else if (r < adding + 0.05)
+          replace(
+            n,
+            t,
+            random() < 0.5 && existing
+              ? { ...(existing[pick(existing.length)] as RefRoute), protocol: 4 }
+              : someRoute(4),
+          );
         else remove(n, t, existing && random() < 0.9 ? (existing[pick(existing.length)] as RefRoute) : someRoute(186));
         if (step % 25_000 === 0) verify(`${label} step ${step}`, 300);
         if (step % every === 0) await yieldToLoop();
@@ -251,8 +349,16 @@ for (const family of [AF_INET, AF_INET6]) {
     await churn('grow', 130_000, 110_000, 0.9, 500);
     await churn('churn', 20_000, 110_000, 0.5, 100);
     if (family === AF_INET) {
-      removeMatching('device flush', (r) => r.oif === 3, () => table.removeDevice(3, true, () => undefined));
-      removeMatching('nexthop flush', (r) => r.nh === 101, () => table.removeNexthops(new Set([101]), () => undefined));
+      removeMatching(
+        'device flush',
+        (r) => r.oif === 3,
+        () => table.removeDevice(3, true, () => undefined),
+      );
+      removeMatching(
+        'nexthop flush',
+        (r) => r.nh === 101,
+        () => table.removeNexthops(new Set([101]), () => undefined),
+      );
       verify('after flushes');
     }
     // A resync whose dump lists a third of the keys.
@@ -269,7 +375,11 @@ for (const family of [AF_INET, AF_INET6]) {
       swept += routes.length;
     }
     refCount -= swept;
-    assert.equal(table.sweep(() => undefined), swept, 'sweep');
+    assert.equal(
+      table.sweep(() => undefined),
+      swept,
+      'sweep',
+    );
     verify('after sweep');
     // A withdrawal down to a few thousand routes; once removals pause the shrink starts
     // (compaction, then smaller indexes), and operations go on between its steps.
@@ -291,7 +401,7 @@ for (const family of [AF_INET, AF_INET6]) {
       for (const r of [...routes]) remove(n, t, r);
     }
     assert.equal(table.count, 0);
-    for (const deadline = Date.now() + 10_000; table.bytes !== empty && Date.now() < deadline; ) await sleep(1);
+    for (const deadline = Date.now() + 10_000; table.bytes !== empty && Date.now() < deadline;) await sleep(1);
     assert.equal(table.bytes, empty, 'memory back after the background shrink');
   });
 }
@@ -309,12 +419,20 @@ for (const family of [AF_INET, AF_INET6]) {
     const route = (n: number): RefRoute => ({ oif: 1 + (n % 3), nh: 0, protocol: n % 2 === 0 ? 186 : 4 });
     const verifyAll = (label: string): void => {
       assert.equal(table.count, ref.size, `${label}: count`);
-      for (const [n, r] of ref) assert.equal(table.applyNew(msg(n, 254, r), false, () => assert.fail(`${label}: ${n} changed`)), 'same', `${label}: ${n}`);
+      for (const [n, r] of ref)
+        assert.equal(
+          table.applyNew(msg(n, 254, r), false, () => assert.fail(`${label}: ${n} changed`)),
+          'same',
+          `${label}: ${n}`,
+        );
     };
     const recordBytes = family === AF_INET6 ? 56 : 44;
     // A pod's five routes: one small page, not a full one.
     for (let n = 0; n < 5; n++) {
-      assert.equal(table.applyNew(msg(n, 254, route(n)), false, () => undefined), 'added');
+      assert.equal(
+        table.applyNew(msg(n, 254, route(n)), false, () => undefined),
+        'added',
+      );
       ref.set(n, route(n));
     }
     verifyAll('five');
@@ -322,24 +440,35 @@ for (const family of [AF_INET, AF_INET6]) {
     // Growth one route at a time through every doubling of the first page and onto a second
     // page, checking every route at each power of two.
     for (let n = 5; n < 70_000; n++) {
-      assert.equal(table.applyNew(msg(n, 254, route(n)), false, () => undefined), 'added', `add ${n}`);
+      assert.equal(
+        table.applyNew(msg(n, 254, route(n)), false, () => undefined),
+        'added',
+        `add ${n}`,
+      );
       ref.set(n, route(n));
       if ((n & (n + 1)) === 0 && n < 5000) verifyAll(`at ${n + 1}`);
     }
     verifyAll('past a page');
-    assert.ok(table.bytes < 70_000 * (recordBytes + 32) + 65_536 * recordBytes, `${table.bytes} bytes for 70,000 routes`);
+    assert.ok(
+      table.bytes < 70_000 * (recordBytes + 32) + 65_536 * recordBytes,
+      `${table.bytes} bytes for 70,000 routes`,
+    );
     // Withdraw down to five again: once removals pause the records go back to a small first page.
     for (let n = 5; n < 70_000; n++) {
       assert.ok(table.applyDelete(msg(n, 254, ref.get(n) as RefRoute)), `delete ${n}`);
       ref.delete(n);
     }
     verifyAll('back to five');
-    for (const deadline = Date.now() + 10_000; table.bytes >= 2048 && Date.now() < deadline; ) await sleep(5);
+    for (const deadline = Date.now() + 10_000; table.bytes >= 2048 && Date.now() < deadline;) await sleep(5);
     assert.ok(table.bytes < 2048, `five routes after a withdrawal hold ${table.bytes} bytes`);
     verifyAll('after the shrink');
     // Grow again from the small page (compaction moved records; the free list must be right).
     for (let n = 100; n < 300; n++) {
-      assert.equal(table.applyNew(msg(n, 254, route(n)), false, () => undefined), 'added', `re-add ${n}`);
+      assert.equal(
+        table.applyNew(msg(n, 254, route(n)), false, () => undefined),
+        'added',
+        `re-add ${n}`,
+      );
       ref.set(n, route(n));
     }
     verifyAll('grown again');
@@ -347,7 +476,7 @@ for (const family of [AF_INET, AF_INET6]) {
       assert.ok(table.applyDelete(msg(n, 254, r)), `final delete ${n}`);
       ref.delete(n);
     }
-    for (const deadline = Date.now() + 10_000; table.bytes !== empty && Date.now() < deadline; ) await sleep(5);
+    for (const deadline = Date.now() + 10_000; table.bytes !== empty && Date.now() < deadline;) await sleep(5);
     assert.equal(table.bytes, empty, 'an emptied table holds no page');
   });
 }

@@ -64,9 +64,11 @@ interface Datagram {
 function fixtureDatagrams(): Datagram[] {
   const dir = FIXTURE_DIR;
   const out: Datagram[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const chunk = Buffer.from((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { hex: string }).hex, 'hex');
-    for (let pos = 0; pos + 4 <= chunk.length; ) {
+    for (let pos = 0; pos + 4 <= chunk.length;) {
       const len = chunk.readUInt32LE(pos);
       const bytes = Buffer.from(chunk.subarray(pos + 4, pos + 4 + len));
       out.push({ bytes, pids: messageOffsets(bytes).map((m) => bytes.readUInt32LE(m + 12)) });
@@ -79,7 +81,7 @@ function fixtureDatagrams(): Datagram[] {
 /** Offsets of the messages whose nlmsghdr checks out, in order. */
 function messageOffsets(buf: Buffer): number[] {
   const out: number[] = [];
-  for (let pos = 0; pos + NLMSG_HDRLEN <= buf.length; ) {
+  for (let pos = 0; pos + NLMSG_HDRLEN <= buf.length;) {
     const len = buf.readUInt32LE(pos);
     if (len < NLMSG_HDRLEN || len > buf.length - pos) break;
     out.push(pos);
@@ -125,14 +127,28 @@ type Weird =
   | { kind: 'rtm'; msg: number; field: number; value: number }
   | { kind: 'attr'; msg: number; attr: number; value: number };
 
-const arbIfindex = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 12 }), weight: 5 }, { arbitrary: fc.constantFrom(0x7fffffff, 0xffffffff, 1000), weight: 1 });
+const arbIfindex = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 12 }), weight: 5 },
+  { arbitrary: fc.constantFrom(0x7fffffff, 0xffffffff, 1000), weight: 1 },
+);
 const arbSmallU32 = fc.oneof(
   { arbitrary: fc.integer({ min: 0, max: 30 }), weight: 4 },
   { arbitrary: fc.constantFrom(0xfffffffe, 0xffffffff, 0x80000000, 253, 254, 255, 256), weight: 1 },
   { arbitrary: fc.integer({ min: 0, max: 0xffffffff }), weight: 1 },
 );
 /** Attributes whose u32 payload decides identity and state (same number means different things per family). */
-const arbAttr = fc.constantFrom(RTA_OIF, RTA_TABLE, RTA_NH_ID, RTA_PRIORITY, IFLA_CARRIER, IFLA_CARRIER_CHANGES, IFLA_CARRIER_UP_COUNT, IFLA_CARRIER_DOWN_COUNT, NHA_ID, NHA_OIF);
+const arbAttr = fc.constantFrom(
+  RTA_OIF,
+  RTA_TABLE,
+  RTA_NH_ID,
+  RTA_PRIORITY,
+  IFLA_CARRIER,
+  IFLA_CARRIER_CHANGES,
+  IFLA_CARRIER_UP_COUNT,
+  IFLA_CARRIER_DOWN_COUNT,
+  NHA_ID,
+  NHA_OIF,
+);
 const arbMsg = fc.nat({ max: 63 });
 
 const arbWeird: fc.Arbitrary<Weird> = fc.oneof(
@@ -141,12 +157,23 @@ const arbWeird: fc.Arbitrary<Weird> = fc.oneof(
   fc.record({
     kind: fc.constant('nlflags' as const),
     msg: arbMsg,
-    value: fc.subarray([NLM_F_CREATE, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_APPEND, NLM_F_DUMP_INTR, NLM_F_MULTI]).map((l) => l.reduce((a, b) => a | b, 0)),
+    value: fc
+      .subarray([NLM_F_CREATE, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_APPEND, NLM_F_DUMP_INTR, NLM_F_MULTI])
+      .map((l) => l.reduce((a, b) => a | b, 0)),
   }),
   fc.record({ kind: fc.constant('pid' as const), msg: arbMsg, port: fc.boolean() }),
-  fc.record({ kind: fc.constant('ifflags' as const), msg: arbMsg, value: fc.subarray([IFF_UP, IFF_RUNNING, IFF_LOWER_UP, 0x2, 0x1000]).map((l) => l.reduce((a, b) => a | b, 0)) }),
+  fc.record({
+    kind: fc.constant('ifflags' as const),
+    msg: arbMsg,
+    value: fc.subarray([IFF_UP, IFF_RUNNING, IFF_LOWER_UP, 0x2, 0x1000]).map((l) => l.reduce((a, b) => a | b, 0)),
+  }),
   fc.record({ kind: fc.constant('family' as const), msg: arbMsg, value: fc.constantFrom(0, 2, 7, 10, 128, 129) }),
-  fc.record({ kind: fc.constant('rtm' as const), msg: arbMsg, field: fc.integer({ min: 1, max: 7 }), value: fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 24, 32, 64, 128, 253, 254, 255), fc.integer({ min: 0, max: 255 })) }),
+  fc.record({
+    kind: fc.constant('rtm' as const),
+    msg: arbMsg,
+    field: fc.integer({ min: 1, max: 7 }),
+    value: fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 24, 32, 64, 128, 253, 254, 255), fc.integer({ min: 0, max: 255 })),
+  }),
   fc.record({ kind: fc.constant('attr' as const), msg: arbMsg, attr: arbAttr, value: arbSmallU32 }),
 );
 
@@ -156,7 +183,7 @@ function rewriteAttrU32(buf: Buffer, m: number, attr: number, value: number): vo
   const fixed = fixedHeaderLength(buf.readUInt16LE(m + 4));
   if (fixed === undefined) return;
   const end = m + len;
-  for (let a = m + NLMSG_HDRLEN + fixed; a + 4 <= end; ) {
+  for (let a = m + NLMSG_HDRLEN + fixed; a + 4 <= end;) {
     const alen = buf.readUInt16LE(a);
     if (alen < 4 || a + alen > end) return;
     if ((buf.readUInt16LE(a + 2) & 0x3fff) === attr && alen >= 8) buf.writeUInt32LE(value >>> 0, a + 4);
@@ -210,13 +237,24 @@ function applyWeird(original: Buffer, weird: Weird[], portId: number): Buffer {
 }
 
 // Byte-level damage, as in codec-fuzz: flips, truncations, lengths overwritten.
-type Mangle = { kind: 'flip'; pos: number; bit: number } | { kind: 'truncate'; at: number } | { kind: 'u16' | 'u32'; pos: number; value: number };
+type Mangle =
+  | { kind: 'flip'; pos: number; bit: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'u16' | 'u32'; pos: number; value: number };
 const arbMangles: fc.Arbitrary<Mangle[]> = fc.array(
   fc.oneof(
     fc.record({ kind: fc.constant('flip' as const), pos: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
     fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant('u16' as const), pos: fc.nat(), value: fc.oneof(fc.constantFrom(0, 3, 4, 5, 8, 16, 0xffff), fc.integer({ min: 0, max: 0xffff })) }),
-    fc.record({ kind: fc.constant('u32' as const), pos: fc.nat(), value: fc.oneof(fc.constantFrom(0, 15, 16, 17, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })) }),
+    fc.record({
+      kind: fc.constant('u16' as const),
+      pos: fc.nat(),
+      value: fc.oneof(fc.constantFrom(0, 3, 4, 5, 8, 16, 0xffff), fc.integer({ min: 0, max: 0xffff })),
+    }),
+    fc.record({
+      kind: fc.constant('u32' as const),
+      pos: fc.nat(),
+      value: fc.oneof(fc.constantFrom(0, 15, 16, 17, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })),
+    }),
   ),
   { minLength: 1, maxLength: 4 },
 );
@@ -265,7 +303,13 @@ function arbOps(mangled: boolean): fc.Arbitrary<Op[]> {
     { arbitrary: fc.constant({ op: 'sweep' as const }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('expire' as const), grace: fc.integer({ min: 0, max: 10 }) }), weight: 1 },
     { arbitrary: fc.record({ op: fc.constant('tick' as const), seconds: fc.integer({ min: 0, max: 5 }) }), weight: 1 },
-    { arbitrary: fc.record({ op: fc.constant('dumpMode' as const), mode: fc.constantFrom('initial' as const, 'resync' as const, undefined) }), weight: 1 },
+    {
+      arbitrary: fc.record({
+        op: fc.constant('dumpMode' as const),
+        mode: fc.constantFrom('initial' as const, 'resync' as const, undefined),
+      }),
+      weight: 1,
+    },
     { arbitrary: fc.constant({ op: 'barriers' as const }), weight: 1 },
   );
   return fc.array(op, { minLength: 1, maxLength: 60, size: 'max' });
@@ -289,7 +333,18 @@ function codecErrors(chunk: Buffer): number {
   let errors = 0;
   const noop = (): void => {};
   // Every handler, the optional neighbourTable too: the codec decodes (and can reject) only what a sink takes.
-  const sink: MessageSink = { link: noop, address: noop, route: noop, neighbour: noop, nexthop: noop, neighbourTable: noop, done: noop, error: noop, other: noop, decodeError: () => void errors++ };
+  const sink: MessageSink = {
+    link: noop,
+    address: noop,
+    route: noop,
+    neighbour: noop,
+    nexthop: noop,
+    neighbourTable: noop,
+    done: noop,
+    error: noop,
+    other: noop,
+    decodeError: () => void errors++,
+  };
   decodeChunk(chunk, sink);
   return errors;
 }
@@ -308,10 +363,15 @@ function invariants(model: NamespaceModel, maxTracked: number): string[] {
     if (!model.routeChanges.has(key)) wrong.push(`routeCounts[${key}] without routeChanges`);
     sum += v;
   }
-  for (const key of model.routeChanges.keys()) if (!model.routeCounts.has(key)) wrong.push(`routeChanges[${key}] without routeCounts`);
+  for (const key of model.routeChanges.keys())
+    if (!model.routeCounts.has(key)) wrong.push(`routeChanges[${key}] without routeCounts`);
   const held = model.routes4.count + model.routes6.count;
-  if (sum !== held) wrong.push(`sum of routeCounts ${sum} != routes held ${held} (routes4 ${model.routes4.count}, routes6 ${model.routes6.count})`);
-  for (const [key, counts] of model.routeChanges) if (!counts.every(isCount)) wrong.push(`routeChanges[${key}] = ${counts.join(',')}`);
+  if (sum !== held)
+    wrong.push(
+      `sum of routeCounts ${sum} != routes held ${held} (routes4 ${model.routes4.count}, routes6 ${model.routes6.count})`,
+    );
+  for (const [key, counts] of model.routeChanges)
+    if (!counts.every(isCount)) wrong.push(`routeChanges[${key}] = ${counts.join(',')}`);
   const tracked = [...model.links.values()].filter((l) => l.tracked).length;
   if (model.trackedCount !== tracked) wrong.push(`trackedCount ${model.trackedCount} != ${tracked} tracked links`);
   if (model.trackedCount > maxTracked) wrong.push(`trackedCount ${model.trackedCount} > max ${maxTracked}`);
@@ -320,7 +380,8 @@ function invariants(model: NamespaceModel, maxTracked: number): string[] {
     if (!isCount(l.flaps)) wrong.push(`${l.name}: flaps ${l.flaps}`);
     if (!isCount(l.pendingFlaps)) wrong.push(`${l.name}: pendingFlaps ${l.pendingFlaps}`);
     if (!l.addresses.every(isCount)) wrong.push(`${l.name}: addresses ${l.addresses.join(',')}`);
-    if (!l.addressChanges.flat().every(isCount)) wrong.push(`${l.name}: addressChanges ${l.addressChanges.flat().join(',')}`);
+    if (!l.addressChanges.flat().every(isCount))
+      wrong.push(`${l.name}: addressChanges ${l.addressChanges.flat().join(',')}`);
   }
   if (!isCount(model.interfacesDeleted)) wrong.push(`interfacesDeleted ${model.interfacesDeleted}`);
   for (const l of model.deletedLinks) {
@@ -369,7 +430,11 @@ function run(setup: Setup, ops: Op[]): void {
         const expected = codecErrors(chunk);
         const before = session.counters.decodeErrors;
         decodeChunk(chunk, session);
-        assert.equal(session.counters.decodeErrors - before, expected, `${where}: decode errors counted by the session vs the codec`);
+        assert.equal(
+          session.counters.decodeErrors - before,
+          expected,
+          `${where}: decode errors counted by the session vs the codec`,
+        );
         break;
       }
       case 'beginSweep':
@@ -407,7 +472,8 @@ function run(setup: Setup, ops: Op[]): void {
 
 test('the fixtures provide datagrams of every kind the model handles', () => {
   const types = new Set(DATAGRAMS.flatMap((d) => messageOffsets(d.bytes).map((m) => d.bytes.readUInt16LE(m + 4))));
-  for (const t of [16, 17, 20, 21, 24, 25, 104, 105, 3]) assert.ok(types.has(t), `no message of type ${t} in the fixtures`);
+  for (const t of [16, 17, 20, 21, 24, 25, 104, 105, 3])
+    assert.ok(types.has(t), `no message of type ${t} in the fixtures`);
   assert.ok(PORT_IDS.length > 0, 'dump replies with a port id');
   // Unmodified, in capture order, the fixtures feed a model without decode errors.
   const model = new NamespaceModel({ netns: 'fuzz', include: /^(?:.*)$/, exclude: undefined, maxTracked: 10_000 });

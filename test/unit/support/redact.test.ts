@@ -5,14 +5,23 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import fc from 'fast-check';
 import { createLogger } from '../../../src/support/log';
-import { clearSecrets, headerListSecrets, redactSecrets, registerSecret, urlSecrets } from '../../../src/support/redact';
+import {
+  clearSecrets,
+  headerListSecrets,
+  redactSecrets,
+  registerSecret,
+  urlSecrets,
+} from '../../../src/support/redact';
 import { resolveTracing } from '../../../src/tracing/settings';
 import { DEFAULT_CONFIG } from '../../../src/config/config';
 
 afterEach(() => clearSecrets());
 
 test('URL userinfo: the password, or a lone user name, becomes ***', () => {
-  assert.equal(redactSecrets('https://alice:s3cr3t@collector:4318/v1/traces'), 'https://alice:***@collector:4318/v1/traces');
+  assert.equal(
+    redactSecrets('https://alice:s3cr3t@collector:4318/v1/traces'),
+    'https://alice:***@collector:4318/v1/traces',
+  );
   assert.equal(redactSecrets('endpoint http://tok3n@host/x failed'), 'endpoint http://***@host/x failed');
   assert.equal(redactSecrets('https://a:p@ss@host/'), 'https://a:***@host/', 'a password holding @');
   assert.equal(redactSecrets('http://collector:4318/v1/traces'), 'http://collector:4318/v1/traces', 'nothing to hide');
@@ -56,9 +65,14 @@ test('the logger redacts the message and every field, logfmt and JSON', () => {
   for (const format of ['logfmt', 'json'] as const) {
     const lines: string[] = [];
     const logger = createLogger('debug', format, (l) => lines.push(l));
-    logger.info('tracing on https://u:pw-in-msg@h/', { endpoint: 'https://alice:pw-in-field@collector/v1/traces', error: 'request failed: header-secret-value', n: 3 });
+    logger.info('tracing on https://u:pw-in-msg@h/', {
+      endpoint: 'https://alice:pw-in-field@collector/v1/traces',
+      error: 'request failed: header-secret-value',
+      n: 3,
+    });
     const out = lines.join('');
-    for (const secret of ['pw-in-msg', 'pw-in-field', 'header-secret-value']) assert.ok(!out.includes(secret), `${format}: ${secret} in ${out}`);
+    for (const secret of ['pw-in-msg', 'pw-in-field', 'header-secret-value'])
+      assert.ok(!out.includes(secret), `${format}: ${secret} in ${out}`);
     assert.match(out, /alice:\*\*\*@collector/);
   }
 });
@@ -74,13 +88,22 @@ test('tracing settings list the endpoint credentials and the OTLP header values 
 });
 
 test('/v1/traces goes after the endpoint path, before its query string', () => {
-  const settings = resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true, endpoint: 'https://u:p@collector:4318/otlp/?api_key=k' }, {});
+  const settings = resolveTracing(
+    { ...DEFAULT_CONFIG.tracing, enabled: true, endpoint: 'https://u:p@collector:4318/otlp/?api_key=k' },
+    {},
+  );
   assert.equal(settings?.url, 'https://u:p@collector:4318/otlp/v1/traces?api_key=k');
-  assert.equal(resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true, endpoint: 'http://collector:4318' }, {})?.url, 'http://collector:4318/v1/traces');
+  assert.equal(
+    resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true, endpoint: 'http://collector:4318' }, {})?.url,
+    'http://collector:4318/v1/traces',
+  );
 });
 
 test('OTEL_BSP_* values beyond a Node timer are refused with a warning, not passed on', () => {
-  const settings = resolveTracing({ ...DEFAULT_CONFIG.tracing, enabled: true }, { OTEL_BSP_SCHEDULE_DELAY: '99999999999', OTEL_BSP_EXPORT_TIMEOUT: '1e3' });
+  const settings = resolveTracing(
+    { ...DEFAULT_CONFIG.tracing, enabled: true },
+    { OTEL_BSP_SCHEDULE_DELAY: '99999999999', OTEL_BSP_EXPORT_TIMEOUT: '1e3' },
+  );
   assert.ok(settings);
   assert.equal(settings.scheduleDelayMs, 5000);
   assert.equal(settings.exportTimeoutMs, 1000);
@@ -89,14 +112,19 @@ test('OTEL_BSP_* values beyond a Node timer are refused with a warning, not pass
 
 test('fuzz: whatever the user name and password, a URL in a log line never shows the password', () => {
   fc.assert(
-    fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.string({ minLength: 1, maxLength: 30 }), fc.constantFrom('', '/v1/traces', '/a@b?token=x'), (user, password, path) => {
-      const url = new URL(`https://collector:4318${path}`);
-      url.username = user;
-      url.password = password;
-      const line = redactSecrets(`export to ${url.toString()} failed`);
-      assert.ok(!line.includes(`:${url.password}@`), line);
-      assert.ok(line.includes(':***@'), line);
-    }),
+    fc.property(
+      fc.string({ minLength: 1, maxLength: 20 }),
+      fc.string({ minLength: 1, maxLength: 30 }),
+      fc.constantFrom('', '/v1/traces', '/a@b?token=x'),
+      (user, password, path) => {
+        const url = new URL(`https://collector:4318${path}`);
+        url.username = user;
+        url.password = password;
+        const line = redactSecrets(`export to ${url.toString()} failed`);
+        assert.ok(!line.includes(`:${url.password}@`), line);
+        assert.ok(line.includes(':***@'), line);
+      },
+    ),
     { numRuns: 2000 },
   );
 });

@@ -45,7 +45,11 @@ test('settings: protocol and endpoint precedence (config key, then the variables
   assert.equal(s.protocol, 'http/json');
   assert.equal(s.url, undefined);
   assert.equal(s.destination, 'http://c:4318/v1/traces');
-  s = resolveTracing(OFF, { ...env, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:1/x' })!;
+  s = resolveTracing(OFF, {
+    ...env,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:1/x',
+  })!;
   assert.equal(s.protocol, 'http/protobuf', 'the traces variable wins over the generic one');
   assert.equal(s.destination, 'http://t:1/x', 'a traces endpoint is used as is');
   s = resolveTracing({ ...OFF, endpoint: 'http://cfg:4318', protocol: 'http/protobuf' }, env)!;
@@ -55,7 +59,11 @@ test('settings: protocol and endpoint precedence (config key, then the variables
   assert.equal(s.protocol, 'http/protobuf');
   assert.match(s.warnings.join(), /grpc/);
   assert.equal(s.destination, 'http://localhost:4318/v1/traces');
-  s = resolveTracing(OFF, { OTEL_TRACES_EXPORTER: 'zipkin,console', OTEL_BSP_SCHEDULE_DELAY: '250', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '99999' })!;
+  s = resolveTracing(OFF, {
+    OTEL_TRACES_EXPORTER: 'zipkin,console',
+    OTEL_BSP_SCHEDULE_DELAY: '250',
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '99999',
+  })!;
   assert.equal(s.exporter, 'console');
   assert.match(s.warnings.join(), /zipkin/);
   assert.equal(s.scheduleDelayMs, 250);
@@ -114,7 +122,8 @@ function setup(options: { perSecond?: number; maxOpenSpans?: number; maxQueueSiz
     maxOpenSpans: options.maxOpenSpans ?? 100,
   });
   let seq = 0;
-  const emit = (e: PendingEvent, at: number): void => spans.onEvent({ seq: ++seq, time: new Date(at).toISOString(), ...e } as DomainEvent);
+  const emit = (e: PendingEvent, at: number): void =>
+    spans.onEvent({ seq: ++seq, time: new Date(at).toISOString(), ...e } as DomainEvent);
   const flush = async (): Promise<ReadableSpan[]> => {
     await processor.forceFlush();
     return exporter.spans;
@@ -135,7 +144,15 @@ const link = (action: 'changed' | 'removed', state: LinkState, previous?: LinkSt
   state,
   ...(previous ? { previous } : {}),
 });
-const flap = (flaps: number, oper: string): PendingEvent => ({ netns: 'ns1', kind: 'flap', action: 'down', interface: 'eth1', ifindex: 7, flaps, oper });
+const flap = (flaps: number, oper: string): PendingEvent => ({
+  netns: 'ns1',
+  kind: 'flap',
+  action: 'down',
+  interface: 'eth1',
+  ifindex: 7,
+  flaps,
+  oper,
+});
 
 test('outage: one span from oper down to oper up, flaps counted, the exemplar is its trace id', async () => {
   const h = setup();
@@ -145,7 +162,14 @@ test('outage: one span from oper down to oper up, flaps counted, the exemplar is
   assert.ok(exemplar, 'the flap counter has an exemplar as soon as the outage starts');
   h.emit(link('changed', { admin: 'up', oper: 'lowerlayerdown', carrier: 'up' }, DOWN), T + 100);
   h.emit(flap(2, 'down'), T + 200);
-  h.emit(link('changed', { admin: 'up', oper: 'down', carrier: 'down' }, { admin: 'up', oper: 'lowerlayerdown', carrier: 'up' }), T + 200);
+  h.emit(
+    link(
+      'changed',
+      { admin: 'up', oper: 'down', carrier: 'down' },
+      { admin: 'up', oper: 'lowerlayerdown', carrier: 'up' },
+    ),
+    T + 200,
+  );
   assert.equal(h.spans.openSpans, 1);
   h.emit(link('changed', UP, DOWN), T + 1500);
   const [span, ...rest] = await h.flush();
@@ -157,7 +181,10 @@ test('outage: one span from oper down to oper up, flaps counted, the exemplar is
   assert.equal(span!.attributes['netlink.outage.end'], 'up');
   assert.equal(span!.attributes['network.interface.name'], 'eth1');
   assert.equal(span!.parentSpanContext, undefined, 'a root span');
-  assert.deepEqual(span!.events.map((e) => e.name), ['link.changed', 'link.flap', 'link.changed']);
+  assert.deepEqual(
+    span!.events.map((e) => e.name),
+    ['link.changed', 'link.flap', 'link.changed'],
+  );
   const last = h.exemplars.flap('ns1', 7)!;
   assert.equal(last.traceId, span!.spanContext().traceId);
   assert.equal(last.value, 2, 'the increment of the last move');
@@ -188,7 +215,19 @@ test('outage: kernel-coalesced flaps while up are a zero-length span; deleted wh
 test('routes: a storm is one route.changes span per table and protocol with the count; a default route is its own span', async () => {
   const h = setup();
   const route = (action: string, destination: string, count?: number): PendingEvent =>
-    ({ netns: 'ns1', kind: 'route', action, interface: 'eth1', ifindex: 7, family: 'inet', table: '100', protocol: 'bgp', destination, type: 'unicast', ...(count ? { count } : {}) }) as PendingEvent;
+    ({
+      netns: 'ns1',
+      kind: 'route',
+      action,
+      interface: 'eth1',
+      ifindex: 7,
+      family: 'inet',
+      table: '100',
+      protocol: 'bgp',
+      destination,
+      type: 'unicast',
+      ...(count ? { count } : {}),
+    }) as PendingEvent;
   for (let i = 0; i < 20; i++) h.emit(route('added', `10.0.${i}.0/24`), T + i);
   h.emit(route('added', '*', 999_980), T + 900);
   for (let i = 0; i < 5; i++) h.emit(route('removed', `10.0.${i}.0/24`), T + 950);
@@ -210,12 +249,59 @@ test('routes: a storm is one route.changes span per table and protocol with the 
 test('address, VIP, neighbour and resync spans; address exemplars per family and action', async () => {
   const h = setup();
   const address = (action: string, family: 'inet' | 'inet6', ip: string): PendingEvent =>
-    ({ netns: 'ns1', kind: 'address', action, interface: 'eth1', ifindex: 7, family, address: ip, prefixLength: 64, scope: 'global', flags: [] }) as PendingEvent;
+    ({
+      netns: 'ns1',
+      kind: 'address',
+      action,
+      interface: 'eth1',
+      ifindex: 7,
+      family,
+      address: ip,
+      prefixLength: 64,
+      scope: 'global',
+      flags: [],
+    }) as PendingEvent;
   h.emit(address('added', 'inet6', '2001:db8::1'), T);
   h.emit(address('dadfailed', 'inet6', '2001:db8::1'), T + 1);
-  h.emit({ netns: 'ns1', kind: 'vip', action: 'acquired', interface: 'eth1', ifindex: 0, vip: '192.0.2.10', name: 'web', holders: ['eth1'] }, T + 2);
-  h.emit({ netns: 'ns1', kind: 'neighbour', action: 'lladdr_changed', interface: 'eth1', ifindex: 7, family: 'inet', destination: '192.0.2.1', lladdr: '02:00:00:00:00:02', oldLladdr: '02:00:00:00:00:01' }, T + 3);
-  h.emit({ netns: 'ns1', kind: 'neighbour', action: 'added', interface: 'eth1', ifindex: 7, family: 'inet', destination: '192.0.2.2' }, T + 3);
+  h.emit(
+    {
+      netns: 'ns1',
+      kind: 'vip',
+      action: 'acquired',
+      interface: 'eth1',
+      ifindex: 0,
+      vip: '192.0.2.10',
+      name: 'web',
+      holders: ['eth1'],
+    },
+    T + 2,
+  );
+  h.emit(
+    {
+      netns: 'ns1',
+      kind: 'neighbour',
+      action: 'lladdr_changed',
+      interface: 'eth1',
+      ifindex: 7,
+      family: 'inet',
+      destination: '192.0.2.1',
+      lladdr: '02:00:00:00:00:02',
+      oldLladdr: '02:00:00:00:00:01',
+    },
+    T + 3,
+  );
+  h.emit(
+    {
+      netns: 'ns1',
+      kind: 'neighbour',
+      action: 'added',
+      interface: 'eth1',
+      ifindex: 7,
+      family: 'inet',
+      destination: '192.0.2.2',
+    },
+    T + 3,
+  );
   h.emit({ netns: 'ns1', kind: 'resync', action: 'started', interface: '', ifindex: 0, reason: 'overrun' }, T + 4);
   h.emit({ netns: 'ns1', kind: 'resync', action: 'completed', interface: '', ifindex: 0, reason: 'overrun' }, T + 54);
   const spans = await h.flush();
@@ -236,7 +322,18 @@ test('address, VIP, neighbour and resync spans; address exemplars per family and
 
 test('drops: rate_limited at span start (and no stale exemplar), queue_full for open spans past the cap and for a full queue', async () => {
   const h = setup({ perSecond: 2, maxOpenSpans: 1, maxQueueSize: 3 });
-  const address = (ip: string): PendingEvent => ({ netns: 'ns1', kind: 'address', action: 'added', interface: 'eth1', ifindex: 7, family: 'inet', address: ip, prefixLength: 32, scope: 'global', flags: [] });
+  const address = (ip: string): PendingEvent => ({
+    netns: 'ns1',
+    kind: 'address',
+    action: 'added',
+    interface: 'eth1',
+    ifindex: 7,
+    family: 'inet',
+    address: ip,
+    prefixLength: 32,
+    scope: 'global',
+    flags: [],
+  });
   h.emit(address('10.0.0.1'), T);
   assert.ok(h.exemplars.addressChange('ns1', 7, 'inet', 'added'));
   h.emit({ ...link('changed', DOWN, UP), ifindex: 9 } as PendingEvent, T);
@@ -244,7 +341,11 @@ test('drops: rate_limited at span start (and no stale exemplar), queue_full for 
   assert.equal(h.counters.dropped().queue_full, 1, 'the second outage: over max_open_spans');
   h.emit(address('10.0.0.2'), T);
   assert.equal(h.counters.dropped().rate_limited, 1);
-  assert.equal(h.exemplars.addressChange('ns1', 7, 'inet', 'added'), undefined, 'the counter moved with no span: its exemplar goes');
+  assert.equal(
+    h.exemplars.addressChange('ns1', 7, 'inet', 'added'),
+    undefined,
+    'the counter moved with no span: its exemplar goes',
+  );
   // A full queue: the exporter answers nothing, so the batch stays in flight.
   const q = setup({ maxQueueSize: 3 });
   q.exporter.answer = false;
@@ -255,7 +356,18 @@ test('drops: rate_limited at span start (and no stale exemplar), queue_full for 
 
 test('processor: exported and export_failed are counted per span; an unanswered export times out as failed', async () => {
   const h = setup();
-  const address = (ip: string): PendingEvent => ({ netns: 'ns1', kind: 'address', action: 'removed', interface: 'eth1', ifindex: 7, family: 'inet', address: ip, prefixLength: 32, scope: 'global', flags: [] });
+  const address = (ip: string): PendingEvent => ({
+    netns: 'ns1',
+    kind: 'address',
+    action: 'removed',
+    interface: 'eth1',
+    ifindex: 7,
+    family: 'inet',
+    address: ip,
+    prefixLength: 32,
+    scope: 'global',
+    flags: [],
+  });
   h.emit(address('10.0.0.1'), T);
   h.emit(address('10.0.0.2'), T);
   await h.flush();
@@ -279,12 +391,26 @@ test('OpenMetrics: counter families without _total, quotes escaped in HELP, exem
   w.family(METRICS.neighbourLimit);
   const text = w.text();
   assert.ok(text.startsWith('# HELP netlink_interface_flaps Times'));
-  assert.ok(text.includes('# TYPE netlink_interface_flaps counter\nnetlink_interface_flaps_total{netns="",interface="eth0"} 3\n'));
+  assert.ok(
+    text.includes(
+      '# TYPE netlink_interface_flaps counter\nnetlink_interface_flaps_total{netns="",interface="eth0"} 3\n',
+    ),
+  );
   assert.ok(text.includes('\\"neighbour table overflow\\"'), 'a double quote in HELP is escaped');
-  assert.ok(new ExpositionWriter().family(METRICS.interfaceFlaps).text().includes('# TYPE netlink_interface_flaps_total counter\n'), 'the text format is unchanged');
-  assert.equal(formatExemplar({ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), value: 2, timestamp: 1700000000.5 }), ` # {trace_id="${'ab'.repeat(16)}",span_id="${'cd'.repeat(8)}"} 2 1700000000.500`);
+  assert.ok(
+    new ExpositionWriter()
+      .family(METRICS.interfaceFlaps)
+      .text()
+      .includes('# TYPE netlink_interface_flaps_total counter\n'),
+    'the text format is unchanged',
+  );
+  assert.equal(
+    formatExemplar({ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), value: 2, timestamp: 1700000000.5 }),
+    ` # {trace_id="${'ab'.repeat(16)}",span_id="${'cd'.repeat(8)}"} 2 1700000000.500`,
+  );
   for (const def of Object.values(METRICS)) {
-    if (def.type === 'counter') assert.ok(def.name.endsWith('_total'), `${def.name}: an OpenMetrics counter's samples end in _total`);
+    if (def.type === 'counter')
+      assert.ok(def.name.endsWith('_total'), `${def.name}: an OpenMetrics counter's samples end in _total`);
   }
 });
 
