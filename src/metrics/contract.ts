@@ -1,4 +1,4 @@
-// The metric contract of design.md, in one place: every netlink_* family with its type, help
+// The metric contract, in one place: every netlink_* family with its type, help
 // and label names. Label values are checked against these names at compile time (writer.ts).
 
 export interface Family<L extends readonly string[] = readonly string[]> {

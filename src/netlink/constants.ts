@@ -211,6 +211,7 @@ export const RTNH_F_DEAD = 1;
 
 // rtm_scope (enum rt_scope_t, linux/rtnetlink.h).
 export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_SITE = 200;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_HOST = 254;
 export const RT_SCOPE_NOWHERE = 255;

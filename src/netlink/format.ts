@@ -2,7 +2,19 @@
 // protocols and types. Not on the route hot path: routes keep offsets and are formatted only
 // when someone asks (route.ts helpers).
 
-import { AF_INET, AF_INET6, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, RTPROT_NAMES } from './constants';
+import {
+  AF_INET,
+  AF_INET6,
+  RT_SCOPE_HOST,
+  RT_SCOPE_LINK,
+  RT_SCOPE_NOWHERE,
+  RT_SCOPE_SITE,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_DEFAULT,
+  RT_TABLE_LOCAL,
+  RT_TABLE_MAIN,
+  RTPROT_NAMES,
+} from './constants';
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -193,4 +205,22 @@ const RTN_NAMES = [
 /** A route's type (RTN_*) as its name, else the number. */
 export function routeTypeName(type: number): string {
   return RTN_NAMES[type] ?? String(type);
+}
+
+/** rtnetlink scope names (RT_SCOPE_*), as `ip addr` prints them. */
+export function scopeName(scope: number): string {
+  switch (scope) {
+    case RT_SCOPE_UNIVERSE:
+      return 'global';
+    case RT_SCOPE_SITE:
+      return 'site';
+    case RT_SCOPE_LINK:
+      return 'link';
+    case RT_SCOPE_HOST:
+      return 'host';
+    case RT_SCOPE_NOWHERE:
+      return 'nowhere';
+    default:
+      return String(scope);
+  }
 }

@@ -29,9 +29,6 @@ export function addressKey(ifindex: number, address: string, prefixLength: numbe
   return `${ifindex}|${address}/${prefixLength}`;
 }
 
-// TODO-LEAD: model.ts still imports familyName from here; point it at ../netlink/family and drop this.
-export { familyName };
-
 const FLAG_NAMES: readonly [number, string][] = [
   [IFA_F_SECONDARY, 'secondary'],
   [IFA_F_NODAD, 'nodad'],
@@ -54,24 +51,6 @@ export function addressFlagNames(flags: number): readonly string[] {
     if (flagNameLists.size < 256) flagNameLists.set(flags, names);
   }
   return names;
-}
-
-/** rtnetlink scope names (RT_SCOPE_*), as `ip addr` prints them. */
-export function scopeName(scope: number): string {
-  switch (scope) {
-    case 0:
-      return 'global';
-    case 200:
-      return 'site';
-    case 253:
-      return 'link';
-    case 254:
-      return 'host';
-    case 255:
-      return 'nowhere';
-    default:
-      return String(scope);
-  }
 }
 
 /** fe80::/10 and 169.254.0.0/16. */

@@ -16,8 +16,6 @@ import {
 import type { LinkMessage } from '../netlink/types';
 import type { LinkState } from './events';
 
-// TODO-LEAD: model.ts still imports FAMILY_INET and FAMILY_INET6 from here; point it at ../netlink/family and drop this.
-export { FAMILY_INET, FAMILY_INET6 } from '../netlink/family';
 export const ADDRESS_ADDED = 0;
 export const ADDRESS_REMOVED = 1;
 

@@ -20,7 +20,8 @@ import {
   RTM_DELROUTE,
   RTM_F_CLONED,
 } from '../netlink/constants';
-import { ipv4Word } from '../netlink/format';
+import { familyIndex, familyIndexOfName, familyNameOfIndex, FAMILY_INET, FAMILY_INET6 } from '../netlink/family';
+import { ipv4Word, scopeName } from '../netlink/format';
 import type {
   AddressMessage,
   LinkMessage,
@@ -40,14 +41,12 @@ import {
   NeighbourRecord,
 } from './neighbours';
 import { VipState, VipWatch } from './vips';
-import { addressFlagNames, addressKey, AddressRecord, newAddressRecord, scopeName } from './addresses';
+import { addressFlagNames, addressKey, AddressRecord, newAddressRecord } from './addresses';
 import type { PendingEvent, RouteGate } from './events';
 import {
   ADDRESS_ADDED,
   ADDRESS_REMOVED,
   commitPendingFlaps,
-  FAMILY_INET,
-  FAMILY_INET6,
   linkState,
   LinkRecord,
   newLinkRecord,
@@ -331,7 +330,7 @@ export class NamespaceModel implements SessionSink {
     const key = addressKey(m.ifindex, m.address, m.prefixLength);
     const known = this.addresses.get(key);
     const link = this.links.get(m.ifindex) ?? this.deletedLinks.find((l) => l.ifindex === m.ifindex);
-    const fam = m.family === AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
+    const fam = familyIndex(m.family);
     if (m.type === RTM_DELADDR) {
       if (!known) return;
       this.removeAddress(key, known, link);
@@ -440,7 +439,7 @@ export class NamespaceModel implements SessionSink {
   neighbour(m: NeighbourMessage, origin: MessageOrigin = 'notification'): void {
     // Bridge FDB entries (AF_BRIDGE) share the group; they are not neighbours.
     if ((m.family !== AF_INET && m.family !== AF_INET6) || m.destination === undefined) return;
-    const fam = m.family === AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
+    const fam = familyIndex(m.family);
     const key = neighbourKey(m.ifindex, m.destination);
     const known = this.neighbours.get(key);
     const quiet = this.quiet(origin);
@@ -511,7 +510,7 @@ export class NamespaceModel implements SessionSink {
       action: (['added', 'removed', 'lladdr_changed'] as const)[action] as 'added' | 'removed' | 'lladdr_changed',
       interface: link?.name ?? `if${ifindex}`,
       ifindex,
-      family: fam === FAMILY_INET6 ? 'inet6' : 'inet',
+      family: familyNameOfIndex(fam),
       destination,
       ...(lladdr !== undefined ? { lladdr } : {}),
       ...(oldLladdr !== undefined ? { oldLladdr } : {}),
@@ -703,7 +702,7 @@ export class NamespaceModel implements SessionSink {
 
   private removeAddress(key: string, record: AddressRecord, link: LinkRecord | undefined): void {
     this.addresses.delete(key);
-    const fam = record.family === 'inet6' ? FAMILY_INET6 : FAMILY_INET;
+    const fam = familyIndexOfName(record.family);
     if (link) {
       link.addresses[fam] = Math.max(0, link.addresses[fam] - 1);
       link.version++;

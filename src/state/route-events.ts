@@ -7,7 +7,7 @@ import { AF_INET6 } from '../netlink/constants';
 import { formatIp, protocolName, routeTypeName, tableName } from '../netlink/format';
 import { routeDestination, routeGateway } from '../netlink/route';
 import type { RouteMessage } from '../netlink/types';
-import { familyName } from './addresses';
+import { familyName } from '../netlink/family';
 import type { PendingEvent } from './events';
 import type { RouteRef } from './routes';
 

@@ -1,7 +1,8 @@
 // netlink_interface_addresses, netlink_address_*: the per-link families (from the cached link
 // text) and one netlink_address_info series per address.
 
-import { isLinkLocal, scopeName } from '../../state/addresses';
+import { scopeName } from '../../netlink/format';
+import { isLinkLocal } from '../../state/addresses';
 import type { ExemplarLookup } from '../../tracing/exemplars';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
