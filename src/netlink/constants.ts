@@ -155,6 +155,8 @@ export const OPERSTATE_NAMES: readonly string[] = [
 ];
 export const IF_OPER_UNKNOWN = 0;
 export const IF_OPER_NOTPRESENT = 1;
+export const IF_OPER_DOWN = 2;
+export const IF_OPER_LOWERLAYERDOWN = 3;
 export const IF_OPER_TESTING = 4;
 export const IF_OPER_DORMANT = 5;
 export const IF_OPER_UP = 6;
@@ -237,7 +239,9 @@ export const RTN_PROHIBIT = 8;
 
 // rtm_protocol (RTPROT_*, linux/rtnetlink.h) that the code tests for by number.
 export const RTPROT_KERNEL = 2;
+export const RTPROT_STATIC = 4;
 export const RTPROT_RA = 9;
+export const RTPROT_BGP = 186;
 
 /** RTPROT_* names from linux/rtnetlink.h, the `protocol` label. */
 export const RTPROT_NAMES: Readonly<Record<number, string>> = {

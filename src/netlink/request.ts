@@ -41,6 +41,9 @@ import {
   RTM_NEWLINK,
   RTN_UNICAST,
   RT_TABLE_UNSPEC,
+  RT_SCOPE_LINK,
+  RT_SCOPE_NOWHERE,
+  RT_SCOPE_UNIVERSE,
 } from './constants';
 import { align4 } from './attributes';
 
@@ -108,10 +111,6 @@ export interface RouteRequestOptions {
    */
   scope?: number;
 }
-
-const RT_SCOPE_UNIVERSE = 0;
-const RT_SCOPE_LINK = 253;
-const RT_SCOPE_NOWHERE = 255;
 
 /** Writes one attribute at `pos`, returns the next aligned position. */
 function putAttribute(out: Buffer, pos: number, type: number, payload: Uint8Array): number {

@@ -76,17 +76,17 @@ import {
   RTN_UNICAST,
   RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
+  IF_OPER_DOWN,
+  IF_OPER_LOWERLAYERDOWN,
+  RTPROT_BGP,
+  RTPROT_KERNEL,
+  RTPROT_STATIC,
+  RT_SCOPE_HOST,
+  RT_SCOPE_LINK,
+  RT_SCOPE_UNIVERSE,
 } from '../netlink/constants';
 import { align4 } from '../netlink/attributes';
 
-const IF_OPER_DOWN = 2;
-const IF_OPER_LOWERLAYERDOWN = 5;
-const RTPROT_KERNEL = 2;
-const RTPROT_STATIC = 4;
-const RTPROT_BGP = 186;
-const RT_SCOPE_UNIVERSE = 0;
-const RT_SCOPE_LINK = 253;
-const RT_SCOPE_HOST = 254;
 /** Attributes the codec skips (stats, queues, af_spec...): their type numbers and rough sizes. */
 const LINK_FILLER_BEFORE_CARRIER: readonly [number, number][] = [
   [13, 4], // IFLA_TXQLEN
