@@ -6,16 +6,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Logger, LogFields } from '../../../src/support/log';
 import type { ProcessWatchConstructor } from '../../../src/runtime/process-watch';
+import type { NamespaceFs } from '../../../src/session/namespace-fs';
 import {
   classifyNamespace,
   decide,
-  ManagedWatcher,
   mountRetryDelay,
-  NamespaceFs,
-  NamespaceSet,
   Probe,
   wantedNamespaces,
-} from '../../../src/session/namespaces';
+} from '../../../src/session/namespace-specs';
+import { ManagedWatcher, NamespaceSet } from '../../../src/session/namespaces';
 
 test('classifyNamespace: names, /proc/PID paths, other paths', () => {
   assert.deepEqual(classifyNamespace(''), { label: '', kind: 'own', path: undefined });
