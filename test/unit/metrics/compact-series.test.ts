@@ -9,9 +9,10 @@ import type { NamespaceSource } from '../../../src/metrics/source';
 import { SessionCounters } from '../../../src/session/session-counters';
 import { MessageDispatch } from '../../../src/session/dispatch';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
-import { AF_INET, IFF_LOWER_UP, IFF_UP, RTM_NEWADDR, RTM_NEWLINK } from '../../../src/netlink/constants';
+import { AF_INET, RTM_NEWADDR } from '../../../src/netlink/constants';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
 import { NamespaceModel } from '../../../src/state/model';
+import { namespaceSource, upLink } from '../../helpers/model-source';
 
 const header = { flags: 0, seq: 0, pid: 0 };
 
@@ -29,22 +30,7 @@ function pod(netns: string): { model: NamespaceModel; counters: SessionCounters 
     [1, 'lo'],
     [2, 'eth0'],
   ] as const) {
-    session.link({
-      ...header,
-      type: RTM_NEWLINK,
-      family: 0,
-      deviceType: 1,
-      ifindex,
-      ifFlags: IFF_UP | IFF_LOWER_UP,
-      change: 0,
-      name,
-      mtu: 1500,
-      operstate: 6,
-      carrier: 1,
-      carrierChanges: 1,
-      carrierUpCount: 1,
-      carrierDownCount: 0,
-    });
+    session.link(upLink(ifindex, name));
   }
   return { model, counters: session.counters };
 }
@@ -53,19 +39,7 @@ function source(
   { model, counters }: { model: NamespaceModel; counters: SessionCounters },
   compact: boolean,
 ): NamespaceSource {
-  return {
-    model,
-    counters,
-    overruns: 0,
-    foreignRefused: 0,
-    resyncs: 2,
-    lastResync: 0,
-    receiveBufferBytes: 1 << 20,
-    queueDepth: 0,
-    ready: true,
-    opened: true,
-    compact,
-  };
+  return namespaceSource(model, { counters, resyncs: 2, compact });
 }
 
 function render(sources: NamespaceSource[], options: Partial<CollectorOptions> = {}): string[] {

@@ -4,45 +4,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderNetlinkMetrics } from '../../../src/metrics/render';
-import type { NamespaceSource } from '../../../src/metrics/source';
-import { IFF_LOWER_UP, IFF_UP, RTM_DELLINK, RTM_NEWLINK } from '../../../src/netlink/constants';
-import type { LinkMessage } from '../../../src/netlink/types';
-import { SessionCounters } from '../../../src/session/session-counters';
+import { RTM_DELLINK } from '../../../src/netlink/constants';
 import { NamespaceModel } from '../../../src/state/model';
 import { poll } from '../../helpers/exporter';
+import { namespaceSource, upLink } from '../../helpers/model-source';
 
-const link = (ifindex: number, name: string, type = RTM_NEWLINK): LinkMessage => ({
-  flags: 0,
-  seq: 0,
-  pid: 0,
-  type,
-  family: 0,
-  deviceType: 1,
-  ifindex,
-  ifFlags: IFF_UP | IFF_LOWER_UP,
-  change: 0,
-  name,
-  mtu: 1500,
-  operstate: 6,
-  carrier: 1,
-  carrierChanges: 1,
-  carrierUpCount: 1,
-  carrierDownCount: 0,
-});
+const link = upLink;
 
 function render(model: NamespaceModel): string {
-  const source: NamespaceSource = {
-    model,
-    counters: new SessionCounters(),
-    overruns: 0,
-    foreignRefused: 0,
-    resyncs: 0,
-    lastResync: 0,
-    receiveBufferBytes: 1 << 20,
-    queueDepth: 0,
-    ready: true,
-    opened: true,
-  };
+  const source = namespaceSource(model);
   return Buffer.concat(
     renderNetlinkMetrics([source], { addressInfo: true, addressInfoLinkLocal: false }, '0.0.0'),
   ).toString();
