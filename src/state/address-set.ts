@@ -13,20 +13,21 @@ import { ADDRESS_ADDED, ADDRESS_REMOVED, LinkRecord } from './links';
 import type { LinkSet } from './link-set';
 import { isQuiet, type EventOutlet } from './outlet';
 import type { RouteSet } from './route-set';
+import type { VipSet } from './vip-set';
 
 export class AddressSet {
   readonly records = new Map<string, AddressRecord>();
 
   /**
    * `session`: the barrier of the session that feeds the model (without one, repairs apply at
-   * once); `vipChanged`: told after each change of an address.
+   * once); `vips`: told after each change of an address.
    */
   constructor(
     private readonly out: EventOutlet,
     private readonly links: LinkSet,
     private readonly routes: RouteSet,
     private readonly session: SessionServices | undefined,
-    private readonly vipChanged: (address: string) => void,
+    private readonly vips: VipSet,
   ) {}
 
   address(m: AddressMessage, origin: MessageOrigin): void {
@@ -39,7 +40,7 @@ export class AddressSet {
       if (!known) return;
       this.remove(key, known, link);
       if (m.family === AF_INET) this.afterIPv4AddressRemoved(known);
-      this.vipChanged(m.address);
+      this.vips.changed(m.address, this.records);
       return;
     }
     const quiet = isQuiet(origin);
@@ -49,7 +50,7 @@ export class AddressSet {
       known.scope = m.scope;
       known.seen = true;
       if (dadFailed && !quiet) this.dadFailed(known, link);
-      this.vipChanged(m.address);
+      this.vips.changed(m.address, this.records);
       return;
     }
     const record = newAddressRecord(m, m.address);
@@ -67,7 +68,7 @@ export class AddressSet {
       this.emit('added', record, link);
       if ((record.flags & IFA_F_DADFAILED) !== 0) this.dadFailed(record, link);
     }
-    this.vipChanged(m.address);
+    this.vips.changed(m.address, this.records);
   }
 
   /** IPv6 duplicate address detection failed: another host on the link holds the address. */

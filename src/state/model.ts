@@ -131,7 +131,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
         deviceDown: (ifindex, force) => this.routeSet.flushDevice(ifindex, force),
         carrierLost: (ifindex) => this.routeSet.flushNexthopsOn(ifindex),
         deviceUp: (ifindex) => this.routeSet.routes4.multipathDeviceUp(ifindex),
-        namesChanged: () => this.vipSet.changed(undefined),
+        namesChanged: () => this.vipSet.changed(undefined, this.addressSet.records),
         forget: (gone) => {
           this.addressSet.forget(gone);
           this.neighbourSet.forget(gone);
@@ -142,10 +142,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
       options.session,
     );
     this.routeSet = new RouteSet(this, this.linkSet, this.now, options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS);
-    this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, (address) =>
-      this.vipSet.changed(address),
-    );
-    this.vipSet = new VipSet(this, this.addressSet.records, this.linkSet.live, options.vips ?? [], this.createdAt);
+    this.vipSet = new VipSet(this, this.linkSet.live, options.vips ?? [], this.createdAt);
+    this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet);
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
 
     this.links = this.linkSet.live;
@@ -252,7 +250,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
 
   /** A config reload's VIP list: VIPs kept keep their counters; new ones start from the current addresses. */
   setVips(configs: readonly VipConfig[]): void {
-    this.vipSet.reload(configs, this.now());
+    this.vipSet.reload(configs, this.now(), this.addresses);
   }
 
   /** A config reload's grace period: links deleted longer ago than that go now, the others when it ends. */
@@ -280,7 +278,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.linkSet.sweep();
     this.addressSet.sweep();
     this.neighbourSet.sweep();
-    this.vipSet.changed(undefined);
+    this.vipSet.changed(undefined, this.addresses);
     this.routeSet.sweep();
   }
 }

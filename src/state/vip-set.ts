@@ -13,10 +13,9 @@ export class VipSet {
   /** The VIPs watched now (a config reload replaces it). */
   watch: VipWatch;
 
-  /** `addresses` and `links`: the namespace's addresses and live links, read at each recompute. */
+  /** `links`: the namespace's live links, whose names hold a VIP. */
   constructor(
     private readonly out: EventOutlet,
-    private readonly addresses: ReadonlyMap<string, AddressRecord>,
     private readonly links: ReadonlyMap<number, LinkRecord>,
     configs: readonly VipConfig[],
     createdAt: number,
@@ -29,14 +28,17 @@ export class VipSet {
     return this.watch.get(address);
   }
 
-  /** After a change of `address` (any of its records), or of interface names: VIPs held or released. */
-  changed(address: string | undefined): void {
+  /**
+   * After a change of `address` (any of its records), or of interface names (undefined): VIPs
+   * held or released, recomputed from the namespace's `addresses`.
+   */
+  changed(address: string | undefined, addresses: ReadonlyMap<string, AddressRecord>): void {
     const vips = this.watch;
     if (vips.empty) return;
     const targets =
       address === undefined ? vips.vips : [vips.get(address)].filter((v): v is VipState => v !== undefined);
     for (const vip of targets) {
-      const action = vips.recompute(vip, this.addresses.values(), (ifindex) => this.links.get(ifindex)?.name);
+      const action = vips.recompute(vip, addresses.values(), (ifindex) => this.links.get(ifindex)?.name);
       if (!action) continue;
       this.out.onEvent?.({
         netns: this.out.netns,
@@ -52,7 +54,7 @@ export class VipSet {
   }
 
   /** A config reload's VIP list: VIPs kept keep their counters; new ones start from the current addresses. */
-  reload(configs: readonly VipConfig[], now: number): void {
+  reload(configs: readonly VipConfig[], now: number, addresses: ReadonlyMap<string, AddressRecord>): void {
     const previous = this.watch;
     this.watch = new VipWatch(configs, now);
     for (const vip of this.watch.vips) {
@@ -66,6 +68,6 @@ export class VipSet {
           createdAt: old.createdAt,
         });
     }
-    this.changed(undefined);
+    this.changed(undefined, addresses);
   }
 }
