@@ -124,7 +124,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.createdAt = this.now();
     this.onEvent = options.onEvent;
     this.routeGate = options.routeGate;
-    // The parts call each other through these (made once, here); each is built before any message comes.
+    // The links come first: what a link's change sets off in the parts built after them (LinkHooks)
+    // reaches them through these arrows, made once here and called only once messages come.
     this.linkSet = new LinkSet(
       this,
       {
