@@ -1,6 +1,6 @@
 // Default routes by name, the one route that alert rules care about: netlink_default_route_info
 // per default route and netlink_default_route_changes_total per table and family. Part of the
-// namespace's model (model.ts), which feeds it.
+// namespace's model: its routes (route-set.ts) feed it.
 
 import { NLM_F_REPLACE, RTN_LOCAL } from '../netlink/constants';
 import { routeGateway } from '../netlink/route';

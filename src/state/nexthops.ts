@@ -1,6 +1,6 @@
 // Nexthop objects (RTM_NEWNEXTHOP: an id with a device, or a group of other ids) as the kernel
 // holds them, so that the IPv4 routes using one can be repaired when it goes silently. Part of
-// the namespace's model (model.ts), which feeds it and flushes the routes.
+// the namespace's model: its routes (route-set.ts) feed it and flush the routes.
 
 import type { NexthopMessage } from '../netlink/types';
 

@@ -1,6 +1,6 @@
 // netlink_routes and netlink_route_changes_total per route group (table, family, protocol): the
 // counts and counters of each group, when it was first seen, and the forgetting of groups that
-// stay at 0 routes past a cap. Part of the namespace's model (model.ts), which feeds it.
+// stay at 0 routes past a cap. Part of the namespace's model: its routes (route-set.ts) feed it.
 
 import { groupKey, splitGroupKey } from './routes';
 

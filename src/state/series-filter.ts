@@ -1,7 +1,7 @@
 // Which interfaces get series: the include/exclude regexes (anchored, as Prometheus anchors them)
 // and the cap on interfaces with series (interfaces.max_tracked). Every interface is modelled
 // whatever this says (events, VIP watch and route repair see them all); it decides only
-// LinkRecord.tracked. Part of the namespace's model (model.ts).
+// LinkRecord.tracked. Part of the namespace's model: its links (link-set.ts) ask it.
 
 import type { NameMatcher } from '../config/name-pattern';
 import type { LinkRecord } from './links';
