@@ -6,8 +6,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
-import type { NamespaceSource } from '../../../src/metrics/source';
-import { SessionCounters } from '../../../src/session/session-counters';
 import {
   AF_INET,
   AF_INET6,
@@ -22,6 +20,7 @@ import {
 import type { AddressMessage, LinkMessage, NeighbourMessage } from '../../../src/netlink/types';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
 import { NamespaceModel } from '../../../src/state/model';
+import { namespaceSource } from '../../helpers/model-source';
 
 type Message = { link: LinkMessage } | { address: AddressMessage } | { neighbour: NeighbourMessage };
 
@@ -85,18 +84,7 @@ const lookup: ExemplarLookup = {
 };
 
 function render(model: NamespaceModel, openMetrics: boolean): string {
-  const source: NamespaceSource = {
-    model,
-    counters: new SessionCounters(),
-    overruns: 0,
-    foreignRefused: 0,
-    resyncs: 0,
-    lastResync: 0,
-    receiveBufferBytes: 1 << 20,
-    queueDepth: 0,
-    ready: true,
-    opened: true,
-  };
+  const source = namespaceSource(model);
   const options: CollectorOptions = {
     addressInfo: true,
     addressInfoLinkLocal: false,
