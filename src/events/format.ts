@@ -39,8 +39,12 @@ export function formatEventLine(e: DomainEvent): string {
       if (e.gateway !== undefined) line += ` via ${e.gateway}`;
       if (e.count !== undefined) line += ` count=${e.count}`;
       break;
+    case 'nexthop':
+      line += ` id ${e.id} ${e.nexthop}`;
+      break;
     case 'neighbour':
       line += ` ${e.family} ${e.destination}`;
+      if (e.previousState !== undefined) line += ` state=${e.previousState}->failed`;
       if (e.oldLladdr !== undefined) line += ` lladdr=${e.oldLladdr}->${e.lladdr ?? ''}`;
       else if (e.lladdr !== undefined) line += ` lladdr=${e.lladdr}`;
       break;

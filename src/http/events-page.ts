@@ -121,8 +121,12 @@ const SCRIPT = `
         p.push('table ' + e.table, 'proto ' + e.protocol, e.type);
         if (e.count !== undefined) p.push(e.count + ' changes');
         break;
+      case 'nexthop':
+        p.push('id ' + e.id, e.nexthop);
+        break;
       case 'neighbour':
         p.push(e.family, e.destination);
+        if (e.previousState !== undefined) p.push(e.previousState + '\\u2192failed');
         if (e.oldLladdr !== undefined) p.push(e.oldLladdr + '\\u2192' + (e.lladdr || ''));
         else if (e.lladdr !== undefined) p.push(e.lladdr);
         break;

@@ -148,6 +148,12 @@ export const METRICS = {
     'Neighbour (ARP/NDP) entries added, removed, or answering from a new MAC address (lladdr_changed); state churn and bridge FDB entries excluded.',
     ['netns', 'interface', 'family', 'action'] as const,
   ),
+  neighbourFailures: family(
+    'netlink_neighbour_failures_total',
+    'counter',
+    'Neighbour (ARP/NDP) entries that went into FAILED: address resolution got no answer (an unreachable gateway). A FAILED entry sent FAILED again is not counted again; entries a process deleted or set FAILED are not counted.',
+    ['netns', 'interface', 'family'] as const,
+  ),
   neighbours: family('netlink_neighbours', 'gauge', "Neighbour entries of this namespace's interfaces.", [
     'netns',
     'family',
@@ -190,6 +196,18 @@ export const METRICS = {
     'counter',
     'Default routes added, removed, replaced or flushed.',
     ['netns', 'table', 'family'] as const,
+  ),
+  nexthopObjects: family(
+    'netlink_nexthop_objects',
+    'gauge',
+    'Nexthop objects (`ip nexthop`: gateways, groups, blackholes) held by the kernel.',
+    ['netns'] as const,
+  ),
+  nexthopChanges: family(
+    'netlink_nexthop_changes_total',
+    'counter',
+    'Nexthop objects added, replaced (changed under the same id), removed, or flushed (dropped by the kernel without a notification when their device went down or away). A lower bound after an overrun.',
+    ['netns', 'action'] as const,
   ),
   routeGroupsForgotten: family(
     'netlink_route_groups_forgotten_total',

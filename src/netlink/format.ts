@@ -224,3 +224,28 @@ export function scopeName(scope: number): string {
       return String(scope);
   }
 }
+
+const NUD_NAMES: readonly [number, string][] = [
+  [0x01, 'incomplete'],
+  [0x02, 'reachable'],
+  [0x04, 'stale'],
+  [0x08, 'delay'],
+  [0x10, 'probe'],
+  [0x20, 'failed'],
+  [0x40, 'noarp'],
+  [0x80, 'permanent'],
+];
+
+/** A neighbour's ndm_state (NUD_* bits) as `ip neigh` names it: "reachable", "none" for 0, "0x100" for unknown bits. */
+export function nudStateName(state: number): string {
+  if (state === 0) return 'none';
+  const names: string[] = [];
+  let rest = state;
+  for (const [bit, name] of NUD_NAMES) {
+    if ((state & bit) === 0) continue;
+    names.push(name);
+    rest &= ~bit;
+  }
+  if (rest !== 0) names.push(`0x${rest.toString(16)}`);
+  return names.join(',');
+}

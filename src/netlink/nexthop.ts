@@ -30,6 +30,7 @@ export function decodeNexthop(buf: Buffer, offset: number, length: number, heade
     gateway: undefined,
     blackhole: false,
     group: undefined,
+    groupWeights: undefined,
     fdb: false,
   };
   const it = new AttributeCursor().reset(buf, offset + NHMSG_LEN, offset + length);
@@ -56,9 +57,15 @@ export function decodeNexthop(buf: Buffer, offset: number, length: number, heade
         if (n % NEXTHOP_GRP_LEN !== 0) {
           throw new NetlinkDecodeError('bad NHA_GROUP length', o, `${n} bytes is not a multiple of ${NEXTHOP_GRP_LEN}`);
         }
+        // A group's size is bounded by the attribute (at most 64 KiB / 8 entries).
         const ids: number[] = [];
-        for (let p = o; p < o + n; p += NEXTHOP_GRP_LEN) ids.push(buf.readUInt32LE(p));
+        const weights: number[] = [];
+        for (let p = o; p < o + n; p += NEXTHOP_GRP_LEN) {
+          ids.push(buf.readUInt32LE(p));
+          weights.push(buf[p + 4]! + 1); // the kernel stores weight - 1 (nexthop_grp.weight)
+        }
         m.group = ids;
+        m.groupWeights = weights;
         break;
       }
       default:

@@ -146,6 +146,8 @@ export interface NexthopMessage extends MessageHeader {
   blackhole: boolean;
   /** NHA_GROUP: member ids (struct nexthop_grp: id u32, weight u8, ...). */
   group?: number[];
+  /** The weight of each member of `group` (1..256: struct nexthop_grp's weight + 1, as `ip nexthop` prints it). */
+  groupWeights?: number[];
   fdb: boolean;
 }
 

@@ -4,7 +4,7 @@
 
 import type { FamilyName } from '../netlink/family';
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'neighbour' | 'vip' | 'resync';
+export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'nexthop' | 'neighbour' | 'vip' | 'resync';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -83,15 +83,38 @@ export interface RouteEvent extends EventBase {
   count?: number;
 }
 
-/** A neighbour (ARP/NDP entry) appeared, went, or answered from a new MAC address. */
+/**
+ * A nexthop object (`ip nexthop`) was added, replaced (an RTM_NEWNEXTHOP for an id held, saying
+ * something else), removed, or flushed (the kernel dropped it without a notification: its device
+ * went down or away, or a group it was the last member of went with it). `interface` is its
+ * device ("" for groups and blackholes).
+ */
+export interface NexthopEvent extends EventBase {
+  kind: 'nexthop';
+  action: 'added' | 'replaced' | 'removed' | 'flushed';
+  id: number;
+  /** The object as `ip nexthop` prints it after the id: `via 192.0.2.1 dev eth0`, `group 10/11,3`, `blackhole`. */
+  nexthop: string;
+  gateway?: string;
+  /** A group's member ids (the first 32). */
+  group?: number[];
+  blackhole?: true;
+}
+
+/**
+ * A neighbour (ARP/NDP entry) appeared, went, answered from a new MAC address, or `failed`:
+ * resolution failed (NUD_FAILED: no answer, an unreachable gateway).
+ */
 export interface NeighbourEvent extends EventBase {
   kind: 'neighbour';
-  action: 'added' | 'removed' | 'lladdr_changed';
+  action: 'added' | 'removed' | 'lladdr_changed' | 'failed';
   family: FamilyName;
   destination: string;
   lladdr?: string;
   /** On `lladdr_changed`: the MAC before. */
   oldLladdr?: string;
+  /** On `failed`: the NUD state before (incomplete, probe, stale, ...; "none" for an entry not seen before). */
+  previousState?: string;
 }
 
 /** A watched virtual IP became held here (on `interface`), or held nowhere here any more. */
@@ -110,7 +133,8 @@ export interface ResyncEvent extends EventBase {
   reason: string;
 }
 
-export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | NeighbourEvent | VipEvent | ResyncEvent;
+export type DomainEvent =
+  LinkEvent | FlapEvent | AddressEvent | RouteEvent | NexthopEvent | NeighbourEvent | VipEvent | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E

@@ -54,6 +54,8 @@ export interface LinkRecord {
   dadFailures: number;
   /** Neighbour changes, [family][added, removed, lladdr_changed]. */
   neighbourChanges: [[number, number, number], [number, number, number]];
+  /** Neighbour entries that went into FAILED (resolution failed), [inet, inet6]. */
+  neighbourFailures: [number, number];
   /** Whether the interface gets series (include/exclude regexes and the cap). */
   tracked: boolean;
   /** Seconds since the epoch the kernel deleted it; series stay for the grace period. */
@@ -114,6 +116,7 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
       [0, 0, 0],
       [0, 0, 0],
     ],
+    neighbourFailures: [0, 0],
     tracked: false,
     deletedAt: undefined,
     seen: true,

@@ -97,6 +97,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   readonly defaultRouteChangesCreated: ReadonlyMap<string, number>;
   /** Nexthop objects by id (nexthops.ts). */
   readonly nexthops: ReadonlyMap<number, NexthopObject>;
+  /** netlink_nexthop_changes_total, one number per NEXTHOP_ACTIONS entry (nexthops.ts). */
+  readonly nexthopChanges: readonly number[];
   /** ARP and NDP entries by neighbourKey (no series per neighbour: counts only). */
   readonly neighbours: Map<string, NeighbourRecord>;
   /** Neighbour table sizes, [inet, inet6]. */
@@ -159,6 +161,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.defaultRouteChanges = this.routeSet.defaults.changes;
     this.defaultRouteChangesCreated = this.routeSet.defaults.changesCreated;
     this.nexthops = this.routeSet.nexthopObjects.byId;
+    this.nexthopChanges = this.routeSet.nexthopObjects.changes;
     this.neighbours = this.neighbourSet.records;
     this.neighbourCounts = this.neighbourSet.counts;
     this.neighbourLimits = this.neighbourSet.limits;
@@ -233,8 +236,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.neighbourSet.neighbourTable(m);
   }
 
-  nexthop(m: NexthopMessage, _origin?: MessageOrigin): void {
-    this.routeSet.nexthop(m);
+  nexthop(m: NexthopMessage, origin: MessageOrigin = 'notification'): void {
+    this.routeSet.nexthop(m, origin);
   }
 
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */

@@ -3,7 +3,8 @@
 // the neighbour events, and the kernel's neighbour-table sizes and limits. Part of the
 // namespace's model (model.ts).
 
-import { AF_INET, AF_INET6, RTM_DELNEIGH } from '../netlink/constants';
+import { AF_INET, AF_INET6, NUD_FAILED, RTM_DELNEIGH } from '../netlink/constants';
+import { nudStateName } from '../netlink/format';
 import { familyIndex, familyNameOfIndex, FAMILY_INET, FAMILY_INET6 } from '../netlink/family';
 import type { NeighbourMessage, NeighbourTableMessage } from '../netlink/types';
 import type { MessageOrigin } from '../session/sink';
@@ -47,19 +48,30 @@ export class NeighbourSet {
       this.remove(key, known);
       return;
     }
+    // Resolution failed: the kernel's timer moved the entry into FAILED and says so with port id 0.
+    // A FAILED sent for a process (nlmsg_pid set: `ip neigh del` first re-sends the entry FAILED,
+    // `ip neigh change ... nud failed`) is not a failure of the network.
+    const failed = (m.state & NUD_FAILED) !== 0 && m.pid === 0 && !quiet;
     if (!known) {
       this.records.set(key, {
         ifindex: m.ifindex,
         family: fam,
         destination: m.destination,
         lladdr: m.lladdr ?? '',
+        state: m.state,
         seen: true,
       });
       this.counts[fam]++;
       if (!quiet) this.count(m.ifindex, fam, NEIGHBOUR_ADDED, m.destination, m.lladdr, undefined);
+      if (failed) this.failed(m.ifindex, fam, m.destination, 0);
       return;
     }
     known.seen = true;
+    const previousState = known.state;
+    known.state = m.state;
+    // Into FAILED only: a FAILED entry re-sent FAILED (a re-probe that failed again, without a
+    // notification of the states between) is the same failure.
+    if (failed && (previousState & NUD_FAILED) === 0) this.failed(m.ifindex, fam, m.destination, previousState);
     // A deleted entry is first re-sent FAILED without a MAC: not a change of MAC.
     if (m.lladdr === undefined || m.lladdr === known.lladdr) return;
     const before = known.lladdr;
@@ -75,6 +87,24 @@ export class NeighbourSet {
     if (fam === undefined) return;
     if (m.thresh3 !== undefined) this.limits.set(fam, m.thresh3);
     if (m.entries !== undefined) this.tableEntries.set(fam, m.entries);
+  }
+
+  private failed(ifindex: number, fam: 0 | 1, destination: string, previousState: number): void {
+    const link = this.links.get(ifindex);
+    if (link) {
+      link.neighbourFailures[fam]++;
+      link.version++;
+    }
+    this.out.onEvent?.({
+      netns: this.out.netns,
+      kind: 'neighbour',
+      action: 'failed',
+      interface: link?.name ?? `if${ifindex}`,
+      ifindex,
+      family: familyNameOfIndex(fam),
+      destination,
+      previousState: nudStateName(previousState),
+    });
   }
 
   private remove(key: string, record: NeighbourRecord): void {

@@ -1,5 +1,6 @@
 // Neighbours (ARP, NDP): a change is an add, a removal, or a new MAC for the same IP, nothing
 // else: state churn (REACHABLE, STALE, DELAY, PROBE) and bridge FDB entries are not changes.
+// Apart from them, an entry going into FAILED (resolution failed) is a failure.
 // Only counts per interface and family leave this module: no series per neighbour.
 
 import type { FamilyIndex } from '../netlink/family';
@@ -15,6 +16,8 @@ export interface NeighbourRecord {
   destination: string;
   /** The last MAC seen ("" while unresolved). */
   lladdr: string;
+  /** The last ndm_state seen (NUD_* bits). */
+  state: number;
   seen: boolean;
 }
 

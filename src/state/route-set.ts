@@ -28,10 +28,22 @@ import {
 } from './routes';
 import { RouteGroups } from './route-groups';
 import { DefaultRoutes } from './default-routes';
-import { NexthopObjects } from './nexthops';
+import {
+  describeNexthop,
+  NEXTHOP_ACTIONS,
+  NEXTHOP_ADDED,
+  NEXTHOP_FLUSHED,
+  NEXTHOP_REMOVED,
+  NEXTHOP_REPLACED,
+  NexthopObject,
+  NexthopObjects,
+} from './nexthops';
 import { routeMessageEvent, routeRefEvent } from './route-events';
 
 /** The interface name a route event carries (the links part answers it). */
+/** Group members an event's `group` field lists at most. */
+const MAX_EVENT_MEMBERS = 32;
+
 export interface InterfaceNames {
   interfaceName(ifindex: number): string;
 }
@@ -123,13 +135,17 @@ export class RouteSet {
     if (this.out.onEvent) this.emitRouteMessage(ROUTE_ACTIONS[action] as 'added' | 'replaced', m);
   }
 
-  nexthop(m: NexthopMessage): void {
+  nexthop(m: NexthopMessage, origin: MessageOrigin): void {
     if (m.type === RTM_DELNEXTHOP) {
       // The kernel drops the IPv4 routes that use it without RTM_DELROUTE (IPv6 sends one).
-      this.removeNexthopObjects(new Set([m.id]));
+      this.removeNexthopObjects(new Set([m.id]), isQuiet(origin) ? -1 : NEXTHOP_REMOVED);
       return;
     }
-    this.nexthopObjects.set(m);
+    const result = this.nexthopObjects.set(m);
+    // Initial dump replies are quiet; a resync's reply counts only what it repairs (an id not held).
+    if (isQuiet(origin) || result === 'same' || (origin !== 'notification' && result !== 'added')) return;
+    const action = result === 'added' ? NEXTHOP_ADDED : NEXTHOP_REPLACED;
+    this.nexthopChanged(action, m.id, this.nexthopObjects.byId.get(m.id) as NexthopObject);
   }
 
   /**
@@ -147,13 +163,34 @@ export class RouteSet {
 
   flushNexthopsOn(ifindex: number): void {
     const gone = this.nexthopObjects.on(ifindex);
-    if (gone.size > 0) this.removeNexthopObjects(gone);
+    if (gone.size > 0) this.removeNexthopObjects(gone, NEXTHOP_FLUSHED);
   }
 
-  /** Removes nexthop objects, the groups they leave empty, and the IPv4 routes that used any of them. */
-  private removeNexthopObjects(ids: Set<number>): void {
-    this.nexthopObjects.remove(ids);
+  /**
+   * Removes nexthop objects, the groups they leave empty, and the IPv4 routes that used any of
+   * them; each object removed is counted and told as `action` (-1: quietly).
+   */
+  private removeNexthopObjects(ids: Set<number>, action: number): void {
+    this.nexthopObjects.remove(ids, action < 0 ? undefined : (id, nh) => this.nexthopChanged(action, id, nh));
     this.routes4.removeNexthops(ids, this.flushed);
+  }
+
+  private nexthopChanged(action: number, id: number, nh: NexthopObject): void {
+    this.nexthopObjects.changes[action]++;
+    if (!this.out.onEvent) return;
+    const name = (ifindex: number): string => this.names.interfaceName(ifindex);
+    this.out.onEvent({
+      netns: this.out.netns,
+      kind: 'nexthop',
+      action: NEXTHOP_ACTIONS[action] as (typeof NEXTHOP_ACTIONS)[number],
+      interface: nh.oif === 0 ? '' : name(nh.oif),
+      ifindex: nh.oif,
+      id,
+      nexthop: describeNexthop(nh, name),
+      ...(nh.gateway !== undefined ? { gateway: nh.gateway } : {}),
+      ...(nh.group ? { group: nh.group.slice(0, MAX_EVENT_MEMBERS) } : {}),
+      ...(nh.blackhole ? { blackhole: true } : {}),
+    });
   }
 
   private emitRouteMessage(action: 'added' | 'removed' | 'replaced', m: RouteMessage): void {
@@ -177,11 +214,15 @@ export class RouteSet {
   beginSweep(): void {
     this.routes4.beginSweep();
     this.routes6.beginSweep();
+    this.nexthopObjects.beginSweep();
   }
 
   /** After a complete resync dump: the routes it did not list were removed while we were not listening. */
   sweep(): void {
     this.routes4.sweep(this.swept);
     this.routes6.sweep(this.swept);
+    // Nexthop objects the dump did not list: deletions we lost (counted and told as removed).
+    const gone = this.nexthopObjects.unseen();
+    if (gone.size > 0) this.removeNexthopObjects(gone, NEXTHOP_REMOVED);
   }
 }

@@ -36,7 +36,8 @@ export const ADDRESSES = INFO + 1;
 export const ADDRESS_CHANGES = INFO + 2;
 export const DAD_FAILURES = INFO + 3;
 export const NEIGHBOUR_CHANGES = INFO + 4;
-export const LINK_FAMILIES = NEIGHBOUR_CHANGES + 1;
+export const NEIGHBOUR_FAILURES = INFO + 5;
+export const LINK_FAMILIES = NEIGHBOUR_FAILURES + 1;
 
 /** netlink_address_changes_total's four lines a link, in this order ([family][action] of LinkRecord.addressChanges). */
 export const ADDRESS_SERIES = [
@@ -110,6 +111,14 @@ export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean
     });
   });
   lines[NEIGHBOUR_CHANGES] = neighbourLines;
+  // Both families from the start, so `increase(...) > 0` fires on the first failure.
+  let failureLines = '';
+  link.neighbourFailures.forEach((count, i) => {
+    const sampleLabels = `${labels},family="${familyNameOfIndex(i)}"`;
+    const line = counterLine(M.neighbourFailures.name, sampleLabels, count, compact);
+    if (line !== '') failureLines += line + created(M.neighbourFailures, sampleLabels);
+  });
+  lines[NEIGHBOUR_FAILURES] = failureLines;
   const all = lines.join('');
   const bytes = Buffer.from(all);
   // Byte offsets are string offsets unless a label value is outside ASCII.

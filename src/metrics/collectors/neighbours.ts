@@ -6,16 +6,13 @@ import type { NamespaceModel } from '../../state/model';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
 import { familyOfLinks, linkRuns } from './link-runs';
-import { NEIGHBOUR_CHANGES } from './link-text';
+import { NEIGHBOUR_CHANGES, NEIGHBOUR_FAILURES } from './link-text';
 import type { NamespaceSource } from '../source';
 
 export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  familyOfLinks(
-    w,
-    M.neighbourChanges,
-    sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact)),
-    NEIGHBOUR_CHANGES,
-  );
+  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact));
+  familyOfLinks(w, M.neighbourChanges, runs, NEIGHBOUR_CHANGES);
+  familyOfLinks(w, M.neighbourFailures, runs, NEIGHBOUR_FAILURES);
   w.family(M.neighbours);
   for (const source of sources) {
     FAMILY_NAMES.forEach((family, i) =>

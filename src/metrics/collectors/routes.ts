@@ -4,6 +4,7 @@
 import { familyName } from '../../netlink/family';
 import { protocolName, tableName } from '../../netlink/format';
 import { ROUTE_ACTIONS, splitGroupKey } from '../../state/routes';
+import { NEXTHOP_ACTIONS } from '../../state/nexthops';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
 import type { NamespaceSource } from '../source';
@@ -63,6 +64,22 @@ export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[])
         source.model.defaultRouteChangesCreated.get(key),
       );
     }
+  }
+  w.family(M.nexthopObjects);
+  for (const source of sources) {
+    // In a compact namespace (a pod's) the gauge is born with its first object.
+    const count = source.model.nexthops.size;
+    if (source.opened && !(source.compact && count === 0)) w.sample(M.nexthopObjects, [source.model.netns], count);
+  }
+  w.family(M.nexthopChanges);
+  for (const source of sources) {
+    if (!source.opened) continue;
+    const counts = source.model.nexthopChanges;
+    NEXTHOP_ACTIONS.forEach((action, i) => {
+      // In a compact namespace an action's series is born at its first change.
+      if (!source.compact || counts[i] !== 0)
+        w.sample(M.nexthopChanges, [source.model.netns, action], counts[i] as number, source.model.createdAt);
+    });
   }
   w.family(M.routeGroupsForgotten);
   for (const source of sources) {
