@@ -27,6 +27,7 @@ const REQUIRED = [
   'AddressChurnHigh',
   'NetlinkOverruns',
   'NetlinkExporterDown',
+  'NeighbourResolutionFailed',
 ];
 
 interface Rule {
