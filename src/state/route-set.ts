@@ -40,10 +40,10 @@ import {
 } from './nexthops';
 import { routeMessageEvent, routeRefEvent } from './route-events';
 
-/** The interface name a route event carries (the links part answers it). */
-/** Group members an event's `group` field lists at most. */
+/** Group members a nexthop event's `group` field lists at most. */
 const MAX_EVENT_MEMBERS = 32;
 
+/** The interface name a route event carries (the links part answers it). */
 export interface InterfaceNames {
   interfaceName(ifindex: number): string;
 }
