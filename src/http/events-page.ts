@@ -37,10 +37,10 @@ main{padding:.5rem 1rem 2rem}
 .notice{margin:.5rem 0;padding:.4rem .7rem;border-left:4px solid var(--warn);background:var(--card)}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
-th{font-size:.8rem;color:var(--muted);font-weight:600}
+th{font-size:.8rem;color:var(--muted);font-weight:600;overflow-wrap:normal}
 td.time{white-space:nowrap;font-variant-numeric:tabular-nums}
 td.details{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem}
-td.kind{font-weight:600}
+td.kind{font-weight:600;overflow-wrap:normal}
 tr[data-kind=flap] td.kind,tr[data-action=removed] td.action,tr[data-action=dadfailed] td.action,tr[data-action=released] td.action{color:var(--bad)}
 tr.new{animation:arrive 2.5s ease-out}
 @keyframes arrive{from{background:var(--new)}to{background:transparent}}
