@@ -33,6 +33,9 @@ export function formatEventLine(e: DomainEvent): string {
     case 'address':
       line += ` ${e.family} ${e.address}/${e.prefixLength} scope=${e.scope}`;
       if (e.flags.length > 0) line += ` flags=${e.flags.join(',')}`;
+      // A failed duplicate address detection (another host holds the address), and the removal
+      // that may follow it, say so in words: not an ordinary change.
+      if (e.action === 'dadfailed' || e.flags.includes('dadfailed')) line += ' dad=failed';
       break;
     case 'route':
       line += ` ${e.family} table=${e.table} protocol=${e.protocol} type=${e.type} ${e.destination}`;

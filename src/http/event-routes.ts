@@ -3,12 +3,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventBus } from '../events/bus';
 import { formatEventJson } from '../events/format';
-import { parseCursor, parseEventQuery, QueryError } from '../events/query';
+import { FILTER_PARAMS, parseCursor, parseEventQuery, QueryError } from '../events/query';
 import type { EventRing } from '../events/ring';
 import type { Logger } from '../support/log';
 import type { Route } from './route';
 import { EventStream, EventStreamStats } from './event-stream';
-import { EVENTS_PAGE_CSP, EVENTS_PAGE_HTML } from './events-page';
+import { EVENTS_PAGE_CSP, EVENTS_PAGE_HTML, eventsPageHtml } from './events-page';
 
 export const EVENTS_API_PATH = '/api/v1/events';
 export const EVENTS_STREAM_PATH = '/api/v1/events/stream';
@@ -99,7 +99,7 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
         let cursor: number;
         let match;
         try {
-          const q = parseEventQuery(params, ring.capacity, ['since', 'kind', 'interface', 'netns']);
+          const q = parseEventQuery(params, ring.capacity, ['since', ...FILTER_PARAMS]);
           match = q.match;
           // A reconnecting EventSource sends the id of the last event it had; it wins over the
           // `since` of the URL it was opened with. Without either, only new events are sent.
@@ -116,15 +116,25 @@ export function createEventRoutes(options: EventRoutesOptions): EventRoutes {
     },
     [EVENTS_PAGE_PATH]: {
       handle(req, res) {
+        // The same filters as the API, by the same parser: a bad one is the same 400.
+        const params = query(req);
+        let body = page;
+        try {
+          const q = parseEventQuery(params, ring.capacity, FILTER_PARAMS);
+          if (q.match !== undefined) body = Buffer.from(eventsPageHtml(q.filters), 'utf8');
+        } catch (err) {
+          if (err instanceof QueryError) return badRequest(res, err.message);
+          throw err;
+        }
         res.writeHead(200, {
           'Content-Type': 'text/html; charset=utf-8',
-          'Content-Length': page.length,
+          'Content-Length': body.length,
           'Cache-Control': 'no-cache',
           'Content-Security-Policy': EVENTS_PAGE_CSP,
           'X-Content-Type-Options': 'nosniff',
           'Referrer-Policy': 'no-referrer',
         });
-        res.end(req.method === 'HEAD' ? undefined : page);
+        res.end(req.method === 'HEAD' ? undefined : body);
       },
     },
   };

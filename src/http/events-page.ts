@@ -3,10 +3,15 @@
 // from api/v1/events, then follows api/v1/events/stream (Server-Sent Events) from the returned
 // cursor. Event data only ever reaches the page as textContent, never as HTML.
 //
+// The page's query string holds the same filters as the API's (kind, interface, netns: parsed by
+// src/events/query.ts when the page is asked for, a bad one is a 400), passes them on to both
+// requests unchanged, and shows them at the top. The controls in the page narrow what is shown
+// further (interface contains, one kind) and keep their state in the address's fragment.
+//
 // The script is plain ES2017 without template literals, so it can live in this template string.
 
 import { createHash } from 'node:crypto';
-import { EVENT_KINDS } from '../events/query';
+import { describeFilters, EVENT_KINDS, FILTER_PARAMS, type EventFilters } from '../events/query';
 
 const STYLE = `
 :root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--card:#f6f8fa;--new:#fff8c5;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--accent:#0969da}
@@ -27,14 +32,15 @@ form{display:flex;flex-wrap:wrap;gap:.5rem 1rem;flex:1 1 100%;margin:0}
 label{display:flex;flex-direction:column;flex:1 1 12rem;max-width:24rem;min-width:0;font-size:.8rem;color:var(--muted)}
 input,select{font:inherit;font-size:1rem;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:.35rem .5rem;width:100%;min-width:0}
 .count{margin:0;font-size:.85rem;color:var(--muted);flex:1 1 100%}
+.active{margin:0;font-size:.85rem;flex:1 1 100%;overflow-wrap:anywhere}
 main{padding:.5rem 1rem 2rem}
 .notice{margin:.5rem 0;padding:.4rem .7rem;border-left:4px solid var(--warn);background:var(--card)}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
-th{font-size:.8rem;color:var(--muted);font-weight:600}
+th{font-size:.8rem;color:var(--muted);font-weight:600;overflow-wrap:normal}
 td.time{white-space:nowrap;font-variant-numeric:tabular-nums}
 td.details{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem}
-td.kind{font-weight:600}
+td.kind{font-weight:600;overflow-wrap:normal}
 tr[data-kind=flap] td.kind,tr[data-action=removed] td.action,tr[data-action=dadfailed] td.action,tr[data-action=released] td.action{color:var(--bad)}
 tr.new{animation:arrive 2.5s ease-out}
 @keyframes arrive{from{background:var(--new)}to{background:transparent}}
@@ -64,6 +70,16 @@ const SCRIPT = `
   var ifaceInput = document.getElementById('f-interface');
   var kindSelect = document.getElementById('f-kind');
   var lastSeq = 0;
+  // The page's own query (already checked by the exporter): the same filters for the API and the stream.
+  var filterQuery = '';
+  (function () {
+    var q = new URLSearchParams(location.search);
+    var out = new URLSearchParams();
+    ${JSON.stringify(FILTER_PARAMS)}.forEach(function (k) {
+      q.getAll(k).forEach(function (v) { out.append(k, v); });
+    });
+    filterQuery = out.toString() ? '&' + out.toString() : '';
+  })();
   var maxRows = MIN_ROWS;
   var source = null;
   var retry = null;
@@ -84,13 +100,25 @@ const SCRIPT = `
     return s;
   }
 
+  /** ISO 8601 in the browser's time zone, with its offset: 2026-12-06T05:56:29.123+01:00. */
   function fmtTime(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) return String(iso);
-    var t = pad(d.getHours(), 2) + ':' + pad(d.getMinutes(), 2) + ':' + pad(d.getSeconds(), 2) + '.' + pad(d.getMilliseconds(), 3);
-    var now = new Date();
-    if (d.toDateString() === now.toDateString()) return t;
-    return d.getFullYear() + '-' + pad(d.getMonth() + 1, 2) + '-' + pad(d.getDate(), 2) + ' ' + t;
+    var off = -d.getTimezoneOffset();
+    var zone = off === 0 ? 'Z' : (off > 0 ? '+' : '-') + pad(Math.floor(Math.abs(off) / 60), 2) + ':' + pad(Math.abs(off) % 60, 2);
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1, 2) + '-' + pad(d.getDate(), 2) + 'T' +
+      pad(d.getHours(), 2) + ':' + pad(d.getMinutes(), 2) + ':' + pad(d.getSeconds(), 2) + '.' + pad(d.getMilliseconds(), 3) + zone;
+  }
+
+  /** Whether an address event is, or ends, a failed duplicate address detection. */
+  function dadFailed(e) {
+    return e.kind === 'address' && (e.action === 'dadfailed' || (e.flags && e.flags.indexOf('dadfailed') !== -1));
+  }
+
+  function actionText(e) {
+    if (e.kind === 'address' && e.action === 'dadfailed') return 'DAD failed';
+    if (e.kind === 'address' && e.action === 'removed' && dadFailed(e)) return 'removed (DAD failed)';
+    return String(e.action);
   }
 
   function change(e, field) {
@@ -112,6 +140,7 @@ const SCRIPT = `
         p.push('flaps ' + e.flaps, 'oper now ' + e.oper);
         break;
       case 'address':
+        if (dadFailed(e)) p.push('duplicate address: another host holds it;');
         p.push(e.family, e.address + '/' + e.prefixLength, 'scope ' + e.scope);
         if (e.flags && e.flags.length) p.push(e.flags.join(','));
         break;
@@ -162,7 +191,7 @@ const SCRIPT = `
     cell(tr, 'time', 'time', fmtTime(e.time)).title = String(e.time) + ' (seq ' + e.seq + ')';
     cell(tr, 'netns', 'netns', e.netns ? String(e.netns) : '-').title = e.netns ? '' : "the exporter's own namespace";
     cell(tr, 'kind', 'kind', String(e.kind));
-    cell(tr, 'action', 'action', String(e.action));
+    cell(tr, 'action', 'action', actionText(e));
     cell(tr, 'interface', 'interface', iface || '-');
     cell(tr, 'details', 'details', details(e));
     tr.hidden = !matches(tr);
@@ -182,7 +211,9 @@ const SCRIPT = `
     for (var i = 0; i < all; i++) if (!rows.rows[i].hidden) shown++;
     countEl.textContent = shown === all ? all + ' events' : shown + ' of ' + all + ' events shown';
     emptyEl.hidden = shown !== 0;
-    emptyEl.textContent = all === 0 ? 'No events yet: they appear here as they happen.' : 'No event matches the filters.';
+    emptyEl.textContent = all === 0
+      ? (filterQuery ? 'No event matches the filters yet: they appear here as they happen.' : 'No events yet: they appear here as they happen.')
+      : 'No event matches the filters.';
   }
 
   /** Adds events (oldest first) on top, newest first; skips any already shown. */
@@ -211,8 +242,8 @@ const SCRIPT = `
     var q = new URLSearchParams();
     if (ifaceInput.value.trim()) q.set('interface', ifaceInput.value.trim());
     if (kindSelect.value) q.set('kind', kindSelect.value);
-    var search = q.toString();
-    history.replaceState(null, '', search ? '?' + search : location.pathname);
+    var hash = q.toString();
+    history.replaceState(null, '', location.pathname + location.search + (hash ? '#' + hash : ''));
   }
 
   function later(fn) {
@@ -222,7 +253,7 @@ const SCRIPT = `
 
   function follow() {
     if (source) source.close();
-    source = new EventSource('api/v1/events/stream?since=' + lastSeq);
+    source = new EventSource('api/v1/events/stream?since=' + lastSeq + filterQuery);
     source.onopen = function () { setStatus('live', 'live'); };
     source.onmessage = function (m) {
       var e;
@@ -249,7 +280,7 @@ const SCRIPT = `
 
   function load() {
     setStatus('connecting', 'loading');
-    fetch('api/v1/events?since=' + lastSeq, { cache: 'no-store', headers: { Accept: 'application/json' } })
+    fetch('api/v1/events?since=' + lastSeq + filterQuery, { cache: 'no-store', headers: { Accept: 'application/json' } })
       .then(function (r) {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
@@ -271,7 +302,7 @@ const SCRIPT = `
       });
   }
 
-  var initial = new URLSearchParams(location.search);
+  var initial = new URLSearchParams(location.hash.slice(1));
   ifaceInput.value = initial.get('interface') || '';
   if (KINDS.indexOf(initial.get('kind')) !== -1) kindSelect.value = initial.get('kind');
   ifaceInput.addEventListener('input', refilter);
@@ -286,7 +317,20 @@ function sha256(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
-export const EVENTS_PAGE_HTML = `<!doctype html>
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The filters line: what the query string asked for, and the way back to every event. */
+function activeFilters(filters: EventFilters): string {
+  const text = describeFilters(filters);
+  if (text === '') return '<p id="active" class="active" hidden></p>';
+  return `<p id="active" class="active">Only events with <span id="active-filters">${escapeHtml(text)}</span> (<a href="events">show all</a>)</p>`;
+}
+
+/** The page for a request whose query parsed to `filters` ({} for none). */
+export function eventsPageHtml(filters: EventFilters): string {
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -303,6 +347,7 @@ export const EVENTS_PAGE_HTML = `<!doctype html>
 <label for="f-interface">Interface contains<input id="f-interface" type="search" placeholder="e.g. eth0" autocomplete="off" autocapitalize="off" spellcheck="false"></label>
 <label for="f-kind">Kind<select id="f-kind"><option value="">all kinds</option>${EVENT_KINDS.map((k) => `<option value="${k}">${k}</option>`).join('')}</select></label>
 </form>
+${activeFilters(filters)}
 <p id="count" class="count"></p>
 </header>
 <main>
@@ -317,6 +362,10 @@ export const EVENTS_PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `;
+}
+
+/** The page without filters. */
+export const EVENTS_PAGE_HTML = eventsPageHtml({});
 
 /** Allows exactly the inline style and script above, and requests to this origin only. */
 export const EVENTS_PAGE_CSP = [

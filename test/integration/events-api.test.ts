@@ -133,6 +133,8 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
   const BUFFER = 64;
   const MAX_CLIENTS = 2;
   let ns: Netns;
+  /** A second watched namespace, for the netns filter. */
+  let ns2: Netns;
   let ex: Exporter | undefined;
   let dir: string;
   const streams: SseClient[] = [];
@@ -192,13 +194,16 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     ns = createNetns('evapi');
     ns.addVeth('ea0', 'ea1', { up: true });
     ns.addVeth('eb0', 'eb1', { up: true });
-    ex = await startExporter({ netns: [ns.name], configFile: config });
+    ns2 = createNetns('evapi2');
+    ns2.addVeth('ec0', 'ec1', { up: true });
+    ex = await startExporter({ netns: [ns.name, ns2.name], configFile: config });
   });
 
   after(async () => {
     closeStreams();
     await ex?.stop();
     ns?.delete();
+    ns2?.delete();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -298,6 +303,69 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     );
   });
 
+  test('netns: several namespaces, comma-separated or repeated; "" is our own; the stream takes them too', async () => {
+    const start = (await page('')).latest;
+    const stream = await openStream(
+      `?netns=${encodeURIComponent(ns2.name)}&netns=${encodeURIComponent(ns.name)}&kind=flap`,
+    );
+    for (const [n, dev] of [
+      [ns, 'eb0'],
+      [ns2, 'ec0'],
+    ] as const) {
+      n.ip('link', 'set', 'dev', dev, 'down');
+      n.ip('link', 'set', 'dev', dev, 'up');
+    }
+    const both = `${encodeURIComponent(ns.name)},${encodeURIComponent(ns2.name)}`;
+    let flaps: Json[] = [];
+    await poll('a flap in each namespace', async () => {
+      flaps = (await page(`?since=${start}&kind=flap&netns=${both}`)).events;
+      return flaps.some(has('flap', 'down', 'eb0')) && flaps.some(has('flap', 'down', 'ec0'))
+        ? true
+        : JSON.stringify(flaps.map((e) => [e.netns, e.interface]));
+    });
+    assert.ok(
+      flaps.every((e) => e.kind === 'flap' && (e.netns === ns.name || e.netns === ns2.name)),
+      JSON.stringify(flaps),
+    );
+    assert.ok(flaps.some((e) => e.netns === ns2.name && e.interface === 'ec0'));
+    assert.ok(flaps.some((e) => e.netns === ns.name && e.interface === 'eb0'));
+    const repeated = await page(
+      `?since=${start}&kind=flap&netns=${encodeURIComponent(ns.name)}&netns=${encodeURIComponent(ns2.name)}`,
+    );
+    // (The peers' flaps may still arrive between the two requests: compare up to the first answer.)
+    const newest = Math.max(...flaps.map((e) => e.seq as number));
+    assert.deepEqual(
+      repeated.events.filter((e) => (e.seq as number) <= newest),
+      flaps,
+      'repeated = comma-separated',
+    );
+    const second = (await page(`?since=${start}&netns=${encodeURIComponent(ns2.name)}`)).events;
+    assert.ok(second.some(has('flap', 'down', 'ec0')));
+    assert.ok(
+      second.every((e) => e.netns === ns2.name),
+      'one namespace: only its events',
+    );
+    // Nothing happens in the root namespace here (tests never touch it): our own is empty of these.
+    const own = (await page(`?since=${start}&netns=`)).events;
+    assert.ok(
+      own.every((e) => e.netns === ''),
+      JSON.stringify(own),
+    );
+    const ownOrSecond = (await page(`?since=${start}&kind=flap&netns=,${encodeURIComponent(ns2.name)}`)).events;
+    assert.ok(ownOrSecond.some(has('flap', 'down', 'ec0')));
+    assert.ok(ownOrSecond.every((e) => e.netns === '' || e.netns === ns2.name));
+    assert.deepEqual((await page(`?since=${start}&netns=${encodeURIComponent(ns.name.slice(0, -1))}`)).events, []);
+    // The stream, with the namespaces repeated, sends the flaps of both and nothing else.
+    const about = (iface: string) => (m: SseMessage) =>
+      m.event === 'message' && (JSON.parse(m.data) as Json).interface === iface;
+    const ec0 = await stream.waitFor('the flap of ec0 on the stream', about('ec0'));
+    assert.equal((JSON.parse(ec0.data) as Json).netns, ns2.name);
+    await stream.waitFor('the flap of eb0 on the stream', about('eb0'));
+    for (const e of stream.events())
+      assert.ok(e.kind === 'flap' && (e.netns === ns.name || e.netns === ns2.name), JSON.stringify(e));
+    closeStreams();
+  });
+
   test('limit pages from the cursor: more and next continue exactly where it stopped', async () => {
     const ours = `netns=${encodeURIComponent(ns.name)}`;
     const all = (await page(`?${ours}`)).events.map((e) => e.seq as number);
@@ -324,6 +392,10 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     ['?interface=', 'interface'],
     ['?since=1&since=2', 'since'],
     ['?sincee=1', 'sincee'],
+    ['?kind=flap&kind=link', 'kind'],
+    ['?interface=sixteen-bytes-xx', 'interface'],
+    [`?netns=${'n'.repeat(4097)}`, 'netns'],
+    [`?netns=${Array.from({ length: 65 }, (_, i) => `ns${i}`).join(',')}`, 'netns'],
   ] as const) {
     test(`400 with a message naming the parameter: ${query}`, async () => {
       const r = await get(query);
@@ -460,6 +532,40 @@ liveDescribe('/api/v1/events and the event stream', { timeout: 120_000 }, () => 
     const s = await openStream('', { 'last-event-id': String(now.latest + 1000) });
     await s.waitFor('event: reset', (x) => x.event === 'reset');
     closeStreams();
+  });
+
+  test('/events takes the same filters by the same parser: the same 400, the active filters shown', async () => {
+    for (const query of [
+      '?kind=flop',
+      '?kind=',
+      '?interface=',
+      '?netns=' + 'n'.repeat(4097),
+      '?kind=flap&kind=link',
+      '?since=1',
+    ]) {
+      const api = await get(query);
+      const p = await ex!.get(`/events${query}`);
+      assert.equal(p.status, 400, `/events${query}`);
+      assert.match(String(p.headers['content-type']), /^application\/json/);
+      const error = (JSON.parse(p.body) as Json).error as string;
+      if (query === '?since=1') assert.match(error, /^unknown parameter "since": use kind, interface, netns$/);
+      else assert.equal(error, api.json.error, `the API's own message for ${query}`);
+    }
+    const plain = await ex!.get('/events');
+    assert.match(plain.body, /<p id="active" class="active" hidden><\/p>/);
+    const odd = '<b>&"lab';
+    const q = `?kind=flap,link&netns=${encodeURIComponent(ns.name)}&netns=${encodeURIComponent(odd)},&interface=ea0`;
+    const p = await ex!.get(`/events${q}`);
+    assert.equal(p.status, 200);
+    assert.match(String(p.headers['content-security-policy']), /default-src 'none'/);
+    const active = /<span id="active-filters">([^<]*)<\/span>/.exec(p.body);
+    assert.ok(active, 'the active filters are on the page');
+    assert.equal(
+      active[1],
+      `kind flap, link \u00b7 interface ea0 \u00b7 netns ${ns.name}, &#60;b&#62;&#38;&#34;lab, (the exporter&#39;s own)`,
+    );
+    assert.ok(!p.body.includes('<b>&'), 'a filter value never reaches the page as HTML');
+    assert.equal((await ex!.get(`/events?netns=`)).status, 200);
   });
 
   test('the page and the landing page link', async () => {

@@ -3,8 +3,10 @@
 // namespace. The page loads the recent events, a link flap made afterwards appears as new rows
 // without a reload, the kind and interface filters hide the rest, an interface name full of
 // HTML characters shows as text, the page fits a 375 px wide phone screen, the status says when
-// the exporter goes away, and no script or CSP error happens on the way. Screenshots go to
-// test-artifacts/.
+// the exporter goes away, and no script or CSP error happens on the way. The API's filters in the
+// page's address (kind, netns) select what the page loads and follows, and show at the top; a
+// bad one is a 400. Times carry the date and the browser's UTC offset; a failed duplicate
+// address detection reads as one. Screenshots go to test-artifacts/.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,7 +171,8 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
     await page.fill('#f-interface', 'PW0');
     shown = (await rows(page)).filter((r) => !r.hidden);
     assert.ok(shown.length >= 1 && shown.every((r) => r.kind === 'flap' && r.iface === 'pw0'), JSON.stringify(shown));
-    assert.match(page.url(), /[?&]kind=flap/, 'the filters are in the address, to share');
+    assert.match(page.url(), /#(.*&)?kind=flap/, 'the filters are in the address, to share');
+    assert.equal(new URL(page.url()).search, '', "not in its query: that is the API's filters");
     // A new event that does not match arrives hidden.
     ns.ip('addr', 'add', '10.78.1.1/24', 'dev', 'pw0');
     await poll('the second address row', async () =>
@@ -182,6 +185,109 @@ suite('/events in headless chromium', { timeout: 180_000 }, () => {
       (await rows(page)).every((r) => !r.hidden),
       'no filter, every row',
     );
+  });
+
+  test("times carry the date and the UTC offset, in the browser's time zone", async () => {
+    const utc = (await rows(page)).find((r) => r.kind === 'address' && r.iface === 'pw0')!;
+    const api = JSON.parse(
+      (await ex!.get(`/api/v1/events?kind=address&interface=pw0&netns=${encodeURIComponent(ns.name)}`)).body,
+    ) as {
+      events: { seq: number; time: string }[];
+    };
+    const time = api.events.find((e) => e.seq === utc.seq)!.time;
+    // This context's browser runs in UTC unless TZ says otherwise: compare as instants.
+    assert.match(utc.cells[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$/);
+    assert.equal(Date.parse(utc.cells[0]!), Date.parse(time));
+    const context = await browser!.newContext({ timezoneId: 'Asia/Kolkata' });
+    try {
+      const india = await context.newPage();
+      await india.goto(`${ex!.baseUrl}/events`);
+      await india.waitForSelector(`#rows tr[data-seq="${utc.seq}"]`, { timeout: 10_000 });
+      const row = (await rows(india)).find((r) => r.seq === utc.seq)!;
+      assert.match(row.cells[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30$/, row.cells[0]);
+      assert.equal(Date.parse(row.cells[0]!), Date.parse(time), 'the same instant');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the API filters in the address: only those events are loaded and followed, and shown at the top', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const filtered = await context.newPage();
+      const errors: string[] = [];
+      filtered.on('pageerror', (err) => errors.push(err.message));
+      const res = await filtered.goto(`${ex!.baseUrl}/events?kind=flap,link&netns=${encodeURIComponent(ns.name)}`);
+      assert.equal(res?.status(), 200);
+      await filtered.waitForSelector('#status[data-state="live"]', { timeout: 10_000 });
+      await filtered.waitForSelector('#rows tr[data-kind="flap"][data-interface="pw0"]', { timeout: 10_000 });
+      assert.equal(await filtered.textContent('#active-filters'), `kind flap, link \u00b7 netns ${ns.name}`);
+      assert.equal(await filtered.isVisible('#active'), true);
+      let got = await rows(filtered);
+      assert.ok(got.length >= 2, JSON.stringify(got));
+      assert.ok(
+        got.every((r) => r.kind === 'flap' || r.kind === 'link'),
+        'no address event was loaded',
+      );
+      // Live: an address change is not sent, a flap is.
+      const newest = Math.max(...got.map((r) => r.seq));
+      ns.ip('addr', 'add', '10.78.2.1/24', 'dev', 'pw0');
+      ns.ip('link', 'set', 'dev', 'pw0', 'down');
+      ns.ip('link', 'set', 'dev', 'pw0', 'up');
+      await poll('the new flap on the filtered page', async () =>
+        (await rows(filtered)).some((r) => r.kind === 'flap' && r.seq > newest) ? true : 'not yet',
+      );
+      // The unfiltered page has the address event, from before the flap: the filtered one never will.
+      await page.waitForSelector('#rows tr[data-kind="address"]', { timeout: 10_000 });
+      got = await rows(filtered);
+      assert.ok(
+        got.every((r) => r.kind === 'flap' || r.kind === 'link'),
+        JSON.stringify(got.map((r) => r.kind)),
+      );
+      // Another namespace's filter: nothing of ours.
+      await filtered.goto(`${ex!.baseUrl}/events?netns=nle-no-such-namespace`);
+      await filtered.waitForSelector('#status[data-state="live"]', { timeout: 10_000 });
+      assert.equal((await rows(filtered)).length, 0);
+      assert.match((await filtered.textContent('#empty')) ?? '', /No event matches the filters/);
+      assert.equal(await filtered.textContent('#active-filters'), 'netns nle-no-such-namespace');
+      // No filter: no filters line.
+      await filtered.goto(`${ex!.baseUrl}/events`);
+      assert.equal(await filtered.isVisible('#active'), false);
+      // A bad filter is the API's 400, with the API's message.
+      const bad = await filtered.goto(`${ex!.baseUrl}/events?kind=flop`);
+      assert.equal(bad?.status(), 400);
+      assert.match(await bad!.text(), /"error":"kind: \\"flop\\" is not one of/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a failed duplicate address detection reads as one, not as an ordinary change', async () => {
+    // pw1 holds the address already; pw0's DAD for it gets pw1's answer over the veth and fails.
+    ns.ip('addr', 'add', '2001:db8:78::1/64', 'dev', 'pw1', 'nodad');
+    ns.ip('addr', 'add', '2001:db8:78::1/64', 'dev', 'pw0');
+    await page.waitForSelector('#rows tr[data-kind="address"][data-action="dadfailed"][data-interface="pw0"]', {
+      timeout: 15_000,
+    });
+    const row = (await rows(page)).find((r) => r.action === 'dadfailed' && r.iface === 'pw0')!;
+    assert.equal(row.cells[3], 'DAD failed');
+    assert.match(row.cells[5]!, /^duplicate address: another host holds it; inet6 2001:db8:78::1\/64 /);
+    const added = (await rows(page)).find(
+      (r) =>
+        r.kind === 'address' && r.action === 'added' && r.iface === 'pw1' && r.cells[5]!.includes('2001:db8:78::1'),
+    )!;
+    assert.equal(added.cells[3], 'added', 'an ordinary address reads as before');
+    ns.ip('addr', 'del', '2001:db8:78::1/64', 'dev', 'pw0');
+    await waitInPage(
+      page,
+      'the removal of the address whose DAD failed',
+      `[...document.querySelectorAll('#rows tr[data-action="removed"][data-interface="pw0"]')].some((tr) => tr.textContent.includes('2001:db8:78::1'))`,
+    );
+    const removed = (await rows(page)).find(
+      (r) => r.action === 'removed' && r.iface === 'pw0' && r.cells[5]!.includes('2001:db8:78::1'),
+    )!;
+    assert.equal(removed.cells[3], 'removed (DAD failed)');
   });
 
   test('an interface name made of HTML characters shows as text', async () => {

@@ -1,6 +1,6 @@
 // `events` mode: a scripted sequence of changes in a private namespace (link add, up, address
-// add, route add, route del, address del, link down, rename, link del), asserted line by line,
-// in the human format and as JSON lines (the schema of src/state/events.ts). Logs go to stderr,
+// add, route add, route del, address del, a failed DAD, link down, rename, link del), asserted
+// line by line, in the human format and as JSON lines (the schema of src/state/events.ts). Logs go to stderr,
 // so every stdout line must be an event.
 
 import { test, before, after } from 'node:test';
@@ -50,7 +50,7 @@ const KIND_KEYS: Record<string, { required: string[]; optional: string[]; action
   address: {
     required: ['family', 'address', 'prefixLength', 'scope', 'flags'],
     optional: [],
-    actions: ['added', 'removed'],
+    actions: ['added', 'removed', 'dadfailed'],
   },
   route: {
     required: ['family', 'table', 'protocol', 'destination', 'type'],
@@ -392,6 +392,46 @@ function runScript(format: 'human' | 'json'): void {
           assert.equal(e.ifindex, idx);
           assert.equal(e.prefixLength, 24);
         },
+      },
+    ]);
+  });
+
+  test(`${format}: a failed DAD reads as one, and so does the removal of its address`, async () => {
+    // ev1 holds the address; ev0's duplicate address detection for it gets ev1's answer.
+    ns.ip('addr', 'add', '2001:db8:62::1/64', 'dev', 'ev1', 'nodad');
+    ns.ip('addr', 'add', '2001:db8:62::1/64', 'dev', 'ev0');
+    const dad = (flags: unknown): boolean => Array.isArray(flags) && flags.includes('dadfailed');
+    await expectEvents(
+      [
+        {
+          what: 'address dadfailed ev0 2001:db8:62::1/64',
+          human: (h) => isH('address', 'dadfailed', 'ev0')(h) && h.bare.includes('2001:db8:62::1/64'),
+          json: (e) => isJ('address', 'dadfailed', 'ev0')(e) && e.address === '2001:db8:62::1',
+          checkHuman: (h) => {
+            assert.equal(h.kv.dad, 'failed', h.line);
+            assert.ok((h.kv.flags ?? '').split(',').includes('dadfailed'), h.line);
+          },
+          checkJson: (e) => assert.ok(dad(e.flags), JSON.stringify(e)),
+        },
+      ],
+      15_000,
+    );
+    ns.ip('addr', 'del', '2001:db8:62::1/64', 'dev', 'ev0');
+    ns.ip('addr', 'del', '2001:db8:62::1/64', 'dev', 'ev1');
+    await expectEvents([
+      {
+        what: 'address removed ev0 2001:db8:62::1/64, marked dad=failed',
+        human: (h) => isH('address', 'removed', 'ev0')(h) && h.bare.includes('2001:db8:62::1/64'),
+        json: (e) => isJ('address', 'removed', 'ev0')(e) && e.address === '2001:db8:62::1',
+        checkHuman: (h) => assert.equal(h.kv.dad, 'failed', h.line),
+        checkJson: (e) => assert.ok(dad(e.flags), JSON.stringify(e)),
+      },
+      {
+        what: 'address removed ev1 2001:db8:62::1/64, an ordinary removal',
+        human: (h) => isH('address', 'removed', 'ev1')(h) && h.bare.includes('2001:db8:62::1/64'),
+        json: (e) => isJ('address', 'removed', 'ev1')(e) && e.address === '2001:db8:62::1',
+        checkHuman: (h) => assert.equal(h.kv.dad, undefined, h.line),
+        checkJson: (e) => assert.ok(!dad(e.flags), JSON.stringify(e)),
       },
     ]);
   });

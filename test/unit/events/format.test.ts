@@ -45,3 +45,30 @@ test('human lines', () => {
     '2026-11-22T22:50:01.123Z netns=lab route added - ifindex=0 inet table=main protocol=bgp type=unicast * count=12',
   );
 });
+
+test('a DAD failure reads as one, and so does the removal that follows it; an ordinary removal does not', () => {
+  const dad = {
+    seq: 3,
+    time: '2026-12-06T04:56:29.123Z',
+    netns: 'lab',
+    ifindex: 5,
+    interface: 'veth0',
+    kind: 'address' as const,
+    family: 'inet6' as const,
+    address: '2001:db8::1',
+    prefixLength: 64,
+    scope: 'global',
+  };
+  assert.equal(
+    formatEventLine({ ...dad, action: 'dadfailed', flags: ['dadfailed', 'tentative', 'permanent'] }),
+    '2026-12-06T04:56:29.123Z netns=lab address dadfailed veth0 ifindex=5 inet6 2001:db8::1/64 scope=global flags=dadfailed,tentative,permanent dad=failed',
+  );
+  assert.equal(
+    formatEventLine({ ...dad, action: 'removed', flags: ['dadfailed', 'tentative'] }),
+    '2026-12-06T04:56:29.123Z netns=lab address removed veth0 ifindex=5 inet6 2001:db8::1/64 scope=global flags=dadfailed,tentative dad=failed',
+  );
+  assert.equal(
+    formatEventLine({ ...dad, action: 'removed', flags: ['permanent'] }),
+    '2026-12-06T04:56:29.123Z netns=lab address removed veth0 ifindex=5 inet6 2001:db8::1/64 scope=global flags=permanent',
+  );
+});
