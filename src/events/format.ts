@@ -19,7 +19,7 @@ function transition(field: keyof LinkState, state: LinkState, previous: LinkStat
  */
 export function formatEventLine(e: DomainEvent): string {
   let line = `${e.time} ${e.netns ? `netns=${value(e.netns)} ` : ''}${e.kind} ${e.action} ${e.interface === '' ? '-' : e.interface}`;
-  if (e.kind !== 'resync') line += ` ifindex=${e.ifindex}`;
+  if (e.kind !== 'resync' && e.kind !== 'rule') line += ` ifindex=${e.ifindex}`;
   switch (e.kind) {
     case 'link':
       if (e.oldName !== undefined) line += ` old_name=${value(e.oldName)}`;
@@ -38,6 +38,9 @@ export function formatEventLine(e: DomainEvent): string {
       line += ` ${e.family} table=${e.table} protocol=${e.protocol} type=${e.type} ${e.destination}`;
       if (e.gateway !== undefined) line += ` via ${e.gateway}`;
       if (e.count !== undefined) line += ` count=${e.count}`;
+      break;
+    case 'rule':
+      line += ` ${e.family} ${e.rule}`;
       break;
     case 'neighbour':
       line += ` ${e.family} ${e.destination}`;

@@ -3,7 +3,16 @@
 
 import type { DomainEvent, EventKind } from '../state/events';
 
-export const EVENT_KINDS: readonly EventKind[] = ['link', 'flap', 'address', 'route', 'neighbour', 'vip', 'resync'];
+export const EVENT_KINDS: readonly EventKind[] = [
+  'link',
+  'flap',
+  'address',
+  'route',
+  'rule',
+  'neighbour',
+  'vip',
+  'resync',
+];
 
 export class QueryError extends Error {}
 

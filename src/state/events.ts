@@ -4,7 +4,7 @@
 
 import type { FamilyName } from '../netlink/family';
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'neighbour' | 'vip' | 'resync';
+export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'rule' | 'neighbour' | 'vip' | 'resync';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -83,6 +83,18 @@ export interface RouteEvent extends EventBase {
   count?: number;
 }
 
+/** A policy routing rule (`ip rule`) was added or removed. */
+export interface RuleEvent extends EventBase {
+  kind: 'rule';
+  action: 'added' | 'removed';
+  family: FamilyName;
+  /** The table it looks up (local, main, default, or the number); "" for goto, nop, blackhole, ... */
+  table: string;
+  priority: number;
+  /** The rule as `ip rule` prints it: `32765: from 10.1.0.0/16 lookup 100`. */
+  rule: string;
+}
+
 /** A neighbour (ARP/NDP entry) appeared, went, or answered from a new MAC address. */
 export interface NeighbourEvent extends EventBase {
   kind: 'neighbour';
@@ -110,7 +122,8 @@ export interface ResyncEvent extends EventBase {
   reason: string;
 }
 
-export type DomainEvent = LinkEvent | FlapEvent | AddressEvent | RouteEvent | NeighbourEvent | VipEvent | ResyncEvent;
+export type DomainEvent =
+  LinkEvent | FlapEvent | AddressEvent | RouteEvent | RuleEvent | NeighbourEvent | VipEvent | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E

@@ -45,3 +45,22 @@ test('human lines', () => {
     '2026-11-22T22:50:01.123Z netns=lab route added - ifindex=0 inet table=main protocol=bgp type=unicast * count=12',
   );
 });
+
+test('a rule event prints the rule as `ip rule` does, without an interface', () => {
+  assert.equal(
+    formatEventLine({
+      seq: 1,
+      time: '2026-11-22T22:50:01.123Z',
+      netns: 'lab',
+      interface: '',
+      ifindex: 0,
+      kind: 'rule',
+      action: 'added',
+      family: 'inet',
+      table: '100',
+      priority: 32765,
+      rule: '32765: from 10.1.0.0/16 lookup 100',
+    }),
+    '2026-11-22T22:50:01.123Z netns=lab rule added - inet 32765: from 10.1.0.0/16 lookup 100',
+  );
+});
