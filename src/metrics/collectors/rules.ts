@@ -7,13 +7,20 @@ import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
 import type { NamespaceSource } from '../source';
 
+/** The tables of the kernel's default rules. */
+const DEFAULT_TABLES: ReadonlySet<string> = new Set(['local', 'main', 'default']);
+
 export function rules(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
   w.family(M.rules);
   for (const source of sources) {
     if (!source.opened) continue;
     for (const [group, count] of source.model.rules.counts) {
       const bar = group.indexOf('|');
-      w.sample(M.rules, [source.model.netns, group.slice(0, bar), group.slice(bar + 1)], count);
+      const table = group.slice(bar + 1);
+      // A pod found by --netns.all holds the kernel's default rules and nothing else: only
+      // the tables its own rules look up cost series there.
+      if (source.compact && DEFAULT_TABLES.has(table)) continue;
+      w.sample(M.rules, [source.model.netns, group.slice(0, bar), table], count);
     }
   }
   w.family(M.ruleChanges);
@@ -31,7 +38,9 @@ export function rules(w: ExpositionWriter, sources: readonly NamespaceSource[]):
   }
   w.family(M.rulesDropped);
   for (const source of sources) {
-    if (source.opened)
-      w.sample(M.rulesDropped, [source.model.netns], source.model.rules.dropped, source.model.createdAt);
+    const dropped = source.model.rules.dropped;
+    // In a compact namespace the counter is born at its first drop.
+    if (source.opened && (!source.compact || dropped !== 0))
+      w.sample(M.rulesDropped, [source.model.netns], dropped, source.model.createdAt);
   }
 }
