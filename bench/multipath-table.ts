@@ -60,6 +60,7 @@ function routeMessage(n: number): RouteMessage {
     link: noop,
     address: noop,
     route: (m) => (out = m),
+    rule: noop,
     neighbour: noop,
     nexthop: noop,
     done: noop,

@@ -19,7 +19,7 @@ function transition(field: keyof LinkState, state: LinkState, previous: LinkStat
  */
 export function formatEventLine(e: DomainEvent): string {
   let line = `${e.time} ${e.netns ? `netns=${value(e.netns)} ` : ''}${e.kind} ${e.action} ${e.interface === '' ? '-' : e.interface}`;
-  if (e.kind !== 'resync') line += ` ifindex=${e.ifindex}`;
+  if (e.kind !== 'resync' && e.kind !== 'rule') line += ` ifindex=${e.ifindex}`;
   switch (e.kind) {
     case 'link':
       if (e.oldName !== undefined) line += ` old_name=${value(e.oldName)}`;
@@ -44,6 +44,9 @@ export function formatEventLine(e: DomainEvent): string {
       break;
     case 'nexthop':
       line += ` id ${e.id} ${e.nexthop}`;
+      break;
+    case 'rule':
+      line += ` ${e.family} ${e.rule}`;
       break;
     case 'neighbour':
       line += ` ${e.family} ${e.destination}`;

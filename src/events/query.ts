@@ -9,6 +9,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'flap',
   'address',
   'route',
+  'rule',
   'nexthop',
   'neighbour',
   'vip',

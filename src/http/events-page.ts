@@ -150,6 +150,9 @@ const SCRIPT = `
         p.push('table ' + e.table, 'proto ' + e.protocol, e.type);
         if (e.count !== undefined) p.push(e.count + ' changes');
         break;
+      case 'rule':
+        p.push(e.family, e.rule);
+        break;
       case 'nexthop':
         p.push('id ' + e.id, e.nexthop);
         break;

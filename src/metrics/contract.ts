@@ -215,6 +215,25 @@ export const METRICS = {
     'Route groups (table, family, protocol) at 0 routes whose series were dropped because more than 1024 groups of the namespace were at 0 (the one emptied longest ago goes first).',
     ['netns'] as const,
   ),
+  // ---- policy routing rules ----
+  rules: family(
+    'netlink_rules',
+    'gauge',
+    'Policy routing rules as `ip rule` lists them, by family and the table they look up ("" for rules that look none up: goto, nop, blackhole, unreachable, prohibit).',
+    ['netns', 'family', 'table'] as const,
+  ),
+  ruleChanges: family(
+    'netlink_rule_changes_total',
+    'counter',
+    'Policy routing rules added or removed (notifications, and what a resync found changed).',
+    ['netns', 'family', 'action'] as const,
+  ),
+  rulesDropped: family(
+    'netlink_rules_dropped_total',
+    'counter',
+    'Rules not held because the namespace already held 65536 (netlink_rules then counts fewer than the kernel has).',
+    ['netns'] as const,
+  ),
   // ---- the exporter itself ----
   messagesReceived: family(
     'netlink_messages_received_total',

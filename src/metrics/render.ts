@@ -11,6 +11,7 @@ import { interfaces } from './collectors/interfaces';
 import { neighbours } from './collectors/neighbours';
 import type { Collector, CollectorOptions } from './collectors/options';
 import { routes } from './collectors/routes';
+import { rules } from './collectors/rules';
 import type { NamespaceSource } from './source';
 import { vips } from './collectors/vips';
 
@@ -22,6 +23,7 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['interfaces', interfaces],
   ['addresses', addresses],
   ['routes', routes],
+  ['rules', rules],
   ['vips', vips],
   ['neighbours', neighbours],
   ['exporter', exporter],

@@ -47,6 +47,7 @@ export const RTM_NEWNEIGHTBL = 64;
 export const RTM_GETNEIGHTBL = 66;
 export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
+export const RTM_GETRULE = 34;
 export const RTM_NEWNEXTHOP = 104;
 export const RTM_DELNEXTHOP = 105;
 export const RTM_GETNEXTHOP = 106;
@@ -313,3 +314,30 @@ export const NHA_FDB = 11;
 
 // Errors in NLMSG_ERROR carry a negative errno.
 export const ENOBUFS = 105;
+
+// Policy routing rules (RTM_NEWRULE / RTM_DELRULE), include/uapi/linux/fib_rules.h:
+// struct fib_rule_hdr is 12 bytes: family u8, dst_len u8, src_len u8, tos u8, table u8,
+// res1 u8, res2 u8, action u8, flags u32.
+export const FIB_RULE_HDR_LEN = 12;
+export const FIB_RULE_INVERT = 0x2;
+export const FRA_DST = 1;
+export const FRA_SRC = 2;
+export const FRA_IIFNAME = 3;
+export const FRA_GOTO = 4;
+export const FRA_PRIORITY = 6;
+export const FRA_FWMARK = 10;
+export const FRA_SUPPRESS_PREFIXLEN = 14;
+export const FRA_TABLE = 15;
+export const FRA_FWMASK = 16;
+export const FRA_OIFNAME = 17;
+export const FRA_L3MDEV = 19;
+export const FRA_PROTOCOL = 21;
+export const FRA_IP_PROTO = 22;
+export const FRA_SPORT_RANGE = 23;
+export const FRA_DPORT_RANGE = 24;
+export const FR_ACT_TO_TBL = 1;
+export const FR_ACT_GOTO = 2;
+export const FR_ACT_NOP = 3;
+export const FR_ACT_BLACKHOLE = 6;
+export const FR_ACT_UNREACHABLE = 7;
+export const FR_ACT_PROHIBIT = 8;

@@ -15,12 +15,14 @@ import {
   RTM_DELNEIGH,
   RTM_DELNEXTHOP,
   RTM_DELROUTE,
+  RTM_DELRULE,
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
   RTM_NEWNEIGHTBL,
   RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
+  RTM_NEWRULE,
 } from './constants';
 import { align4, u16le, u32le } from './attributes';
 import { decodeAddress } from './address';
@@ -29,6 +31,7 @@ import { decodeLink } from './link';
 import { decodeNeighbour, decodeNeighbourTable } from './neighbour';
 import { decodeNexthop } from './nexthop';
 import { decodeRoute } from './route';
+import { decodeRule } from './rule';
 import type { MessageHeader, MessageSink } from './types';
 
 /** The per-family decoders share this shape: payload range in, message out. */
@@ -134,6 +137,12 @@ export function decodeDatagram(buf: Buffer, start: number, end: number, sink: Me
         if (m) sink.nexthop(m);
         break;
       }
+      case RTM_NEWRULE:
+      case RTM_DELRULE: {
+        const m = guarded(decodeRule, buf, payload, payloadLength, sink);
+        if (m) sink.rule(m);
+        break;
+      }
       case NLMSG_DONE: {
         // The payload is an int: 0, or the negative errno the dump ended with. A dump that
         // ended in error is reported as error (header type NLMSG_DONE) before done, so the
@@ -158,7 +167,7 @@ export function decodeDatagram(buf: Buffer, start: number, end: number, sink: Me
         break;
       }
       default:
-        // NLMSG_NOOP, NLMSG_OVERRUN, rules, and types we do not decode.
+        // NLMSG_NOOP, NLMSG_OVERRUN, and types we do not decode.
         sink.other({ ...freshHeader(), length: len });
         break;
     }

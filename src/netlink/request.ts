@@ -6,6 +6,7 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
+  FIB_RULE_HDR_LEN,
   IFA_ADDRESS,
   IFA_FLAGS,
   IFA_F_NODAD,
@@ -33,6 +34,7 @@ import {
   RTM_GETLINK,
   NLM_F_ACK,
   RTM_GETNEIGH,
+  RTM_GETRULE,
   RTM_GETNEIGHTBL,
   RTM_GETNEXTHOP,
   NDTMSG_LEN,
@@ -60,7 +62,7 @@ export function buildMessage(type: number, flags: number, seq: number, payload: 
   return out;
 }
 
-export type DumpKind = 'link' | 'address' | 'route' | 'neighbour' | 'nexthop' | 'neighbourTable';
+export type DumpKind = 'link' | 'address' | 'route' | 'rule' | 'neighbour' | 'nexthop' | 'neighbourTable';
 
 /** GET type and fixed-header size per dump kind. The family is the first byte of each header. */
 const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number }>> = {
@@ -69,6 +71,8 @@ const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number }>> 
   route: { type: RTM_GETROUTE, headerLength: RTMSG_LEN },
   neighbour: { type: RTM_GETNEIGH, headerLength: NDMSG_LEN },
   nexthop: { type: RTM_GETNEXTHOP, headerLength: NHMSG_LEN },
+  // AF_UNSPEC: every family's rules in one dump (the multicast routing families' too: the model drops them).
+  rule: { type: RTM_GETRULE, headerLength: FIB_RULE_HDR_LEN },
   neighbourTable: { type: RTM_GETNEIGHTBL, headerLength: NDTMSG_LEN },
 };
 

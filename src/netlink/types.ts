@@ -151,6 +151,41 @@ export interface NexthopMessage extends MessageHeader {
   fdb: boolean;
 }
 
+/**
+ * RTM_NEWRULE / RTM_DELRULE (fib_rule_hdr + FRA_*): a policy routing rule, as `ip rule` lists it.
+ * Addresses are formatted; absent selectors are undefined.
+ */
+export interface RuleMessage extends MessageHeader {
+  /** AF_INET or AF_INET6 (other families, such as the multicast routing rules, are the model's to drop). */
+  family: number;
+  dstLength: number;
+  srcLength: number;
+  tos: number;
+  /** FRA_TABLE (u32) when present, else the header's 8-bit table. */
+  table: number;
+  /** FR_ACT_*: 1 lookup, 2 goto, 3 nop, 6 blackhole, 7 unreachable, 8 prohibit. */
+  action: number;
+  /** FIB_RULE_* (FIB_RULE_INVERT: `not`). */
+  ruleFlags: number;
+  /** FRA_PRIORITY, 0 when absent (the kernel omits it for priority 0). */
+  priority: number;
+  dst?: string;
+  src?: string;
+  iifName?: string;
+  oifName?: string;
+  fwmark?: number;
+  fwmask?: number;
+  /** FRA_GOTO: the priority a goto rule jumps to. */
+  goto?: number;
+  suppressPrefixLength?: number;
+  l3mdev?: number;
+  protocol?: number;
+  ipProto?: number;
+  /** FRA_SPORT_RANGE / FRA_DPORT_RANGE as [start, end]. */
+  sportRange?: [number, number];
+  dportRange?: [number, number];
+}
+
 /** RTM_NEWNEIGHTBL (ndtmsg + NDTA_*): a neighbour table's garbage-collection thresholds. */
 export interface NeighbourTableMessage extends MessageHeader {
   family: number;
@@ -162,7 +197,7 @@ export interface NeighbourTableMessage extends MessageHeader {
   entries?: number;
 }
 
-/** A message the codec does not decode further (rules, unknown types). */
+/** A message the codec does not decode further (unknown types). */
 export interface OtherMessage extends MessageHeader {
   length: number;
 }
@@ -177,6 +212,7 @@ export interface MessageSink {
   route(message: RouteMessage): void;
   neighbour(message: NeighbourMessage): void;
   nexthop(message: NexthopMessage): void;
+  rule(message: RuleMessage): void;
   /** Neighbour table parameters; sinks without it get them as `other`. */
   neighbourTable?(message: NeighbourTableMessage): void;
   /** NLMSG_DONE ending a dump (flags carry NLM_F_DUMP_INTR when the dump was interrupted). */

@@ -14,6 +14,7 @@ import type {
   NexthopMessage,
   OtherMessage,
   RouteMessage,
+  RuleMessage,
 } from '../netlink/types';
 import type { SessionCounters } from './session-counters';
 import type { DumpMode, MessageOrigin, SessionSink } from './sink';
@@ -65,6 +66,10 @@ export class MessageDispatch implements MessageSink {
 
   nexthop(m: NexthopMessage): void {
     this.sink.nexthop(m, this.origin(m));
+  }
+
+  rule(m: RuleMessage): void {
+    this.sink.rule(m, this.origin(m));
   }
 
   done(h: MessageHeader): void {

@@ -9,6 +9,7 @@ import type {
   NeighbourTableMessage,
   NexthopMessage,
   RouteMessage,
+  RuleMessage,
 } from '../netlink/types';
 
 /**
@@ -29,6 +30,7 @@ export interface SessionSink {
   neighbour(message: NeighbourMessage, origin: MessageOrigin): void;
   neighbourTable(message: NeighbourTableMessage, origin: MessageOrigin): void;
   nexthop(message: NexthopMessage, origin: MessageOrigin): void;
+  rule(message: RuleMessage, origin: MessageOrigin): void;
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
   notificationsLost(): void;
   /** A resync (after an overrun) started or completed: for its domain events. */

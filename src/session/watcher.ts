@@ -11,8 +11,10 @@ import {
   NLMSG_NOOP,
   RTNLGRP_IPV4_IFADDR,
   RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV4_RULE,
   RTNLGRP_IPV6_IFADDR,
   RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_IPV6_RULE,
   RTNLGRP_LINK,
   RTNLGRP_NEIGH,
   RTNLGRP_NEXTHOP,
@@ -33,6 +35,8 @@ export const SUBSCRIBED_GROUPS = [
   RTNLGRP_IPV6_IFADDR,
   RTNLGRP_IPV4_ROUTE,
   RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_IPV4_RULE,
+  RTNLGRP_IPV6_RULE,
   RTNLGRP_NEXTHOP,
   RTNLGRP_NEIGH,
 ];
@@ -40,7 +44,7 @@ export const SUBSCRIBED_GROUPS = [
  * Links first (addresses, routes and neighbours name them), nexthop objects before the routes
  * that use them; the neighbour tables' limits (gc_thresh3) last.
  */
-const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route', 'neighbour', 'neighbourTable'];
+const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route', 'rule', 'neighbour', 'neighbourTable'];
 /** Dumps a kernel may not support (nexthop objects before 5.3). */
 const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['nexthop', 'neighbourTable']);
 const MAX_DUMP_ATTEMPTS = 5;

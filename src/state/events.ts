@@ -4,7 +4,7 @@
 
 import type { FamilyName } from '../netlink/family';
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'nexthop' | 'neighbour' | 'vip' | 'resync';
+export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'resync';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -83,6 +83,18 @@ export interface RouteEvent extends EventBase {
   count?: number;
 }
 
+/** A policy routing rule (`ip rule`) was added or removed. */
+export interface RuleEvent extends EventBase {
+  kind: 'rule';
+  action: 'added' | 'removed';
+  family: FamilyName;
+  /** The table it looks up (local, main, default, or the number); "" for goto, nop, blackhole, ... */
+  table: string;
+  priority: number;
+  /** The rule as `ip rule` prints it: `32765: from 10.1.0.0/16 lookup 100`. */
+  rule: string;
+}
+
 /**
  * A nexthop object (`ip nexthop`) was added, replaced (an RTM_NEWNEXTHOP for an id held, saying
  * something else), removed, or flushed (the kernel dropped it without a notification: its device
@@ -134,7 +146,15 @@ export interface ResyncEvent extends EventBase {
 }
 
 export type DomainEvent =
-  LinkEvent | FlapEvent | AddressEvent | RouteEvent | NexthopEvent | NeighbourEvent | VipEvent | ResyncEvent;
+  | LinkEvent
+  | FlapEvent
+  | AddressEvent
+  | RouteEvent
+  | RuleEvent
+  | NexthopEvent
+  | NeighbourEvent
+  | VipEvent
+  | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E

@@ -14,6 +14,7 @@ import type {
   NeighbourTableMessage,
   NexthopMessage,
   RouteMessage,
+  RuleMessage,
 } from '../netlink/types';
 import type { VipConfig } from '../config/config';
 import type { NameMatcher } from '../config/name-pattern';
@@ -33,6 +34,7 @@ import { AddressSet } from './address-set';
 import { RouteSet } from './route-set';
 import { NeighbourSet } from './neighbour-set';
 import { VipSet } from './vip-set';
+import { RuleSet } from './rule-set';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -73,6 +75,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   private readonly neighbourSet: NeighbourSet;
   /** The VIP watch (vip-set.ts). */
   private readonly vipSet: VipSet;
+  /** Policy routing rules, both families (rule-set.ts). */
+  readonly rules: RuleSet;
 
   readonly links: Map<number, LinkRecord>;
   /** Deleted links whose series stay for the grace period. */
@@ -148,6 +152,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.vipSet = new VipSet(this, this.linkSet.live, options.vips ?? [], this.createdAt);
     this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet);
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
+    this.rules = new RuleSet(this);
 
     this.links = this.linkSet.live;
     this.deletedLinks = this.linkSet.deleted;
@@ -240,6 +245,10 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.routeSet.nexthop(m, origin);
   }
 
+  rule(m: RuleMessage, origin: MessageOrigin = 'notification'): void {
+    this.rules.rule(m, origin);
+  }
+
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
   notificationsLost(): void {
     this.linkSet.notificationsLost();
@@ -275,6 +284,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.addressSet.beginSweep();
     this.neighbourSet.beginSweep();
     this.routeSet.beginSweep();
+    this.rules.beginSweep();
   }
 
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
@@ -284,5 +294,6 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.neighbourSet.sweep();
     this.vipSet.changed(undefined, this.addresses);
     this.routeSet.sweep();
+    this.rules.sweep();
   }
 }

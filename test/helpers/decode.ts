@@ -13,6 +13,7 @@ export function decodeRoute(bytes: Buffer): RouteMessage {
     route: (m) => (out = m),
     neighbour: () => undefined,
     nexthop: () => undefined,
+    rule: () => undefined,
     done: () => undefined,
     error: () => undefined,
     other: () => undefined,

@@ -72,3 +72,22 @@ test('a DAD failure reads as one, and so does the removal that follows it; an or
     '2026-12-06T04:56:29.123Z netns=lab address removed veth0 ifindex=5 inet6 2001:db8::1/64 scope=global flags=permanent',
   );
 });
+
+test('a rule event prints the rule as `ip rule` does, without an interface', () => {
+  assert.equal(
+    formatEventLine({
+      seq: 1,
+      time: '2026-11-22T22:50:01.123Z',
+      netns: 'lab',
+      interface: '',
+      ifindex: 0,
+      kind: 'rule',
+      action: 'added',
+      family: 'inet',
+      table: '100',
+      priority: 32765,
+      rule: '32765: from 10.1.0.0/16 lookup 100',
+    }),
+    '2026-11-22T22:50:01.123Z netns=lab rule added - inet 32765: from 10.1.0.0/16 lookup 100',
+  );
+});

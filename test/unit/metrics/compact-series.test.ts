@@ -9,7 +9,7 @@ import type { NamespaceSource } from '../../../src/metrics/source';
 import { SessionCounters } from '../../../src/session/session-counters';
 import { MessageDispatch } from '../../../src/session/dispatch';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
-import { AF_INET, RTM_NEWADDR } from '../../../src/netlink/constants';
+import { AF_INET, RTM_NEWADDR, RTM_NEWRULE } from '../../../src/netlink/constants';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
 import { NamespaceModel } from '../../../src/state/model';
 import { namespaceSource, upLink } from '../../helpers/model-source';
@@ -169,4 +169,41 @@ test('the host-wide neighbour tables are exported once, without netns', () => {
       'netlink_neighbour_table_entries{family="inet"} 7',
     ],
   );
+});
+
+test('rules in a compact namespace: only the tables other than the defaults, counters born at their first change', () => {
+  const full = source(pod('full'), false);
+  const compact = source(pod('pod'), true);
+  const rule = (priority: number, table: number) => ({
+    ...header,
+    type: RTM_NEWRULE,
+    family: AF_INET,
+    dstLength: 0,
+    srcLength: 0,
+    tos: 0,
+    table,
+    action: 1,
+    ruleFlags: 0,
+    priority,
+  });
+  for (const s of [full, compact]) {
+    s.model.rule(rule(0, 255), 'initial-dump');
+    s.model.rule(rule(32766, 254), 'initial-dump');
+  }
+  const rules = (lines: string[], netns: string) => of(lines, netns).filter((l) => l.startsWith('netlink_rule'));
+  assert.deepEqual(rules(render([full, compact]), 'pod'), []);
+  assert.deepEqual(rules(render([full, compact]), 'full'), [
+    'netlink_rules{netns="full",family="inet",table="local"} 1',
+    'netlink_rules{netns="full",family="inet",table="main"} 1',
+    'netlink_rule_changes_total{netns="full",family="inet",action="added"} 0',
+    'netlink_rule_changes_total{netns="full",family="inet",action="removed"} 0',
+    'netlink_rule_changes_total{netns="full",family="inet6",action="added"} 0',
+    'netlink_rule_changes_total{netns="full",family="inet6",action="removed"} 0',
+    'netlink_rules_dropped_total{netns="full"} 0',
+  ]);
+  compact.model.rule(rule(100, 100));
+  assert.deepEqual(rules(render([full, compact]), 'pod'), [
+    'netlink_rules{netns="pod",family="inet",table="100"} 1',
+    'netlink_rule_changes_total{netns="pod",family="inet",action="added"} 1',
+  ]);
 });

@@ -36,9 +36,11 @@ import type {
   MessageSink,
   NeighbourMessage,
   NexthopMessage,
+  RuleMessage,
   OtherMessage,
   RouteMessage,
 } from '../../../src/netlink/types';
+import { ruleText } from '../../../src/netlink/rule';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
@@ -70,6 +72,10 @@ class CheckingSink implements MessageSink {
   }
   nexthop(m: NexthopMessage): void {
     this.items.push(`nexthop ${JSON.stringify(m)}`);
+  }
+  rule(m: RuleMessage): void {
+    // ruleText reads every field: it must not throw on anything the decoder accepted.
+    this.items.push(`rule ${JSON.stringify(m)} ${ruleText(m)}`);
   }
   done(h: MessageHeader): void {
     this.items.push(`done ${JSON.stringify(h)}`);

@@ -56,9 +56,11 @@ import type {
   MessageSink,
   NeighbourMessage,
   NexthopMessage,
+  RuleMessage,
   OtherMessage,
   RouteMessage,
 } from '../../../src/netlink/types';
+import { ruleText } from '../../../src/netlink/rule';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 // ---------------------------------------------------------------------------------------
@@ -85,6 +87,9 @@ class RecordingSink implements MessageSink {
   }
   nexthop(m: NexthopMessage): void {
     this.items.push({ message: 'nexthop', ...m });
+  }
+  rule(m: RuleMessage): void {
+    this.items.push({ message: 'rule', ...m, text: ruleText(m) });
   }
   done(h: MessageHeader): void {
     this.items.push({ message: 'done', ...h });
@@ -565,13 +570,73 @@ test('unknown attributes (and unknown flag bits in nla_type) are skipped', () =>
   assert.equal(flagged.items[0]!.name, 'eth9');
 });
 
-test('unknown message types go to other(), rules included', () => {
+test('unknown message types go to other()', () => {
+  const sink = decodeBytes(msg(0x7fff, 0, 5, Buffer.alloc(0)));
+  assert.deepEqual(sink.json(), [{ message: 'other', type: 0x7fff, flags: 0, seq: 5, pid: 0, length: 16 }]);
+});
+
+/** A fib_rule_hdr (family, dst_len, src_len, tos, table, res1, res2, action, flags u32) and attributes. */
+function ruleBytes(header: number[], flags: number, ...attrs: [number, Buffer][]): Buffer {
+  const hdr = Buffer.alloc(12);
+  header.forEach((b, i) => (hdr[i] = b));
+  hdr.writeUInt32LE(flags, 8);
+  const parts = attrs.map(([type, data]) => {
+    const a = Buffer.alloc(4 + data.length + ((4 - (data.length % 4)) % 4));
+    a.writeUInt16LE(4 + data.length, 0);
+    a.writeUInt16LE(type, 2);
+    data.copy(a, 4);
+    return a;
+  });
+  return Buffer.concat([hdr, ...parts]);
+}
+
+test('rules: a truncated fib_rule_hdr and an iif name past IFNAMSIZ are decode errors; the next message still parses', () => {
+  const long = Buffer.from('a-name-of-16-by\0', 'latin1'); // 15 bytes and the NUL: the longest
+  const tooLong = Buffer.from('a-name-of-16-byt\0', 'latin1');
   const sink = decodeBytes(
-    Buffer.concat([msg(RTM_NEWRULE, 0, 4, Buffer.alloc(12)), msg(0x7fff, 0, 5, Buffer.alloc(0))]),
+    Buffer.concat([
+      msg(RTM_NEWRULE, 0, 1, Buffer.alloc(11)),
+      msg(RTM_NEWRULE, 0, 2, ruleBytes([2, 0, 0, 0, 254, 0, 0, 1], 0, [3, tooLong])),
+      msg(RTM_NEWRULE, 0, 3, ruleBytes([2, 0, 0, 0, 254, 0, 0, 1], 0, [3, long])),
+    ]),
   );
-  assert.deepEqual(sink.json(), [
-    { message: 'other', type: RTM_NEWRULE, flags: 0, seq: 4, pid: 0, length: 28 },
-    { message: 'other', type: 0x7fff, flags: 0, seq: 5, pid: 0, length: 16 },
+  assert.deepEqual(sink.calls(), ['decodeError', 'decodeError', 'rule']);
+  assert.equal(sink.items[0]!.reason, 'fib_rule_hdr truncated');
+  assert.equal(sink.items[1]!.reason, 'FRA_IIFNAME too long');
+  assert.equal(sink.items[2]!.text, '0: from all iif a-name-of-16-by lookup main');
+});
+
+test('rules: ruleText prints goto, nop, blackhole, not, tos, ports, ipproto, oif, suppress_prefixlength and proto as ip rule does', () => {
+  const texts = [
+    ruleBytes([2, 0, 0, 0, 0, 0, 0, 2], 0, [6, u32(100)], [4, u32(200)]),
+    ruleBytes([2, 0, 0, 0, 0, 0, 0, 3], 0, [6, u32(101)]),
+    ruleBytes([10, 0, 0, 0, 0, 0, 0, 6], 2, [6, u32(102)], [17, Buffer.from('eth1\0')]),
+    ruleBytes(
+      [2, 32, 0, 0x10, 254, 0, 0, 1],
+      0,
+      [1, Buffer.from([192, 0, 2, 1])],
+      [14, u32(0)],
+      [21, Buffer.from([4])],
+    ),
+    ruleBytes(
+      [2, 0, 0, 0, 0, 0, 0, 1],
+      0,
+      [15, u32(5000)],
+      [22, Buffer.from([6])],
+      [23, Buffer.from([0x50, 0, 0x50, 0])],
+      [24, Buffer.from([0, 4, 0xff, 7])],
+    ),
+  ].map((payload, i) => {
+    const sink = decodeBytes(msg(RTM_NEWRULE, 0, i, payload));
+    assert.deepEqual(sink.calls(), ['rule']);
+    return sink.items[0]!.text;
+  });
+  assert.deepEqual(texts, [
+    '100: from all goto 200',
+    '101: from all nop',
+    '102: not from all oif eth1 blackhole',
+    '0: from all to 192.0.2.1 tos 0x10 lookup main suppress_prefixlength 0 proto static',
+    '0: from all ipproto tcp sport 80 dport 1024-2047 lookup 5000',
   ]);
 });
 

@@ -23,6 +23,7 @@ function recorder(): { sink: SessionSink; seen: [string, MessageOrigin][] } {
     neighbour: on('neighbour'),
     neighbourTable: on('neighbourTable'),
     nexthop: on('nexthop'),
+    rule: on('rule'),
     notificationsLost: none,
     resyncEvent: none,
     beginSweep: none,

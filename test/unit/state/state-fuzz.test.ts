@@ -337,6 +337,7 @@ function codecErrors(chunk: Buffer): number {
     link: noop,
     address: noop,
     route: noop,
+    rule: noop,
     neighbour: noop,
     nexthop: noop,
     neighbourTable: noop,
