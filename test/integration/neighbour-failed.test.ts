@@ -6,35 +6,22 @@
 // them FAILED) are not failures. Each failure is a `neighbour failed` event with the state
 // before. The steps build on each other: once one fails, the later ones are skipped.
 
-import { test, before, after, TestContext } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { Exporter, poll, startExporter } from '../helpers/exporter';
 import { formatEventLine } from '../../src/events/format';
 import type { DomainEvent } from '../../src/state/events';
+import { sequentialSteps } from '../helpers/steps';
 
 const GONE = '10.61.0.99';
 
 liveDescribe('neighbours going FAILED: counter and events', { timeout: 120_000 }, () => {
   let ns: Netns;
   let ex: Exporter | undefined;
-  let failed: string | undefined;
   const expectedLines: string[] = [];
 
-  function step(name: string, fn: () => Promise<void>): void {
-    test(name, async (t: TestContext) => {
-      if (failed) {
-        t.skip(`an earlier step failed (${failed})`);
-        return;
-      }
-      try {
-        await fn();
-      } catch (e) {
-        failed = name;
-        throw e;
-      }
-    });
-  }
+  const step = sequentialSteps();
 
   /** Makes the kernel resolve `address` on nf0: a UDP datagram to it from inside the namespace. */
   function probe(address: string): void {

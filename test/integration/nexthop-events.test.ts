@@ -4,37 +4,24 @@
 // before the exporter starts is held quietly (no event, no count). The steps build on each
 // other: once one fails, the later ones are skipped (the first failure is the one to read).
 
-import { test, before, after, TestContext } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
 import { formatEventLine } from '../../src/events/format';
 import type { DomainEvent } from '../../src/state/events';
+import { sequentialSteps } from '../helpers/steps';
 
 const ACTIONS = ['added', 'replaced', 'removed', 'flushed'] as const;
 
 liveDescribe('nexthop objects: events, gauge and change counter', { timeout: 120_000 }, () => {
   let ns: Netns;
   let ex: Exporter | undefined;
-  let failed: string | undefined;
   const expectedChanges: Record<string, number> = { added: 0, replaced: 0, removed: 0, flushed: 0 };
   /** Every nexthop event line expected so far, without the time and netns. */
   const expectedLines: string[] = [];
 
-  function step(name: string, fn: () => Promise<void>): void {
-    test(name, async (t: TestContext) => {
-      if (failed) {
-        t.skip(`an earlier step failed (${failed})`);
-        return;
-      }
-      try {
-        await fn();
-      } catch (e) {
-        failed = name;
-        throw e;
-      }
-    });
-  }
+  const step = sequentialSteps();
 
   const kernelCount = (): number => ns.ipJson<unknown[]>('nexthop', 'show').length;
 

@@ -8,7 +8,7 @@
 // each, the steps build on each other: once one fails, the model is off from there and the
 // later steps are skipped (the first failure is the one to read).
 
-import { test, before, after, TestContext } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   createNetns,
@@ -21,6 +21,7 @@ import {
   diffCounts,
 } from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
+import { sequentialSteps } from '../helpers/steps';
 
 type Counts = Map<string, number>;
 const changeKey = (table: string, family: string, protocol: string, action: string) =>
@@ -74,7 +75,7 @@ function nexthopSuite(suite: string): {
 } {
   let ns: Netns;
   let ex: Exporter | undefined;
-  let failed: string | undefined;
+  const step = sequentialSteps();
   /** netlink_route_changes_total{action!="replaced"} expected, from the start. */
   const expected: Counts = new Map();
 
@@ -115,20 +116,7 @@ function nexthopSuite(suite: string): {
 
   return {
     ns: () => ns,
-    step(name, fn) {
-      test(name, async (t: TestContext) => {
-        if (failed) {
-          t.skip(`an earlier step failed (${failed}): the model is off from there`);
-          return;
-        }
-        try {
-          await fn();
-        } catch (e) {
-          failed = name;
-          throw e;
-        }
-      });
-    },
+    step,
     settle(what) {
       return ex!.waitFor(what, (s) => {
         const wrong = [...diffCounts('netlink_route_changes_total', exporterChanges(s), expected), ...gaugeWrong(s)];

@@ -6,13 +6,14 @@
 //
 // The steps build on each other: once one fails, the later ones are skipped.
 
-import { test, before, after, TestContext } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, run } from '../helpers/netns';
 import { Exporter, Scrape, startExporter } from '../helpers/exporter';
+import { sequentialSteps } from '../helpers/steps';
 
 type Json = Record<string, unknown>;
 interface KernelRule {
@@ -27,7 +28,6 @@ liveDescribe('policy routing rules: gauges, counters, events, exact after a resy
   let ns: Netns;
   let ex: Exporter | undefined;
   let dir: string | undefined;
-  let failed: string | undefined;
   /** netlink_rule_changes_total expected, by "family,action". */
   const changes = new Map<string, number>([
     ['inet,added', 0],
@@ -38,17 +38,7 @@ liveDescribe('policy routing rules: gauges, counters, events, exact after a resy
   const bump = (family: string, action: string, n = 1) =>
     changes.set(`${family},${action}`, changes.get(`${family},${action}`)! + n);
 
-  function step(name: string, fn: () => Promise<void>): void {
-    test(name, async (t: TestContext) => {
-      if (failed) return t.skip(`an earlier step failed (${failed})`);
-      try {
-        await fn();
-      } catch (e) {
-        failed = name;
-        throw e;
-      }
-    });
-  }
+  const step = sequentialSteps();
 
   /** The kernel's rules per "family,table" (a rule that looks no table up is table ""). */
   function kernelGroups(): Map<string, number> {
