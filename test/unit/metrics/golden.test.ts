@@ -22,7 +22,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 
@@ -39,6 +39,7 @@ import { MessageDispatch } from '../../../src/session/dispatch';
 import { SessionCounters } from '../../../src/session/session-counters';
 import { decodeChunk } from '../../../src/netlink/decode';
 import { NamespaceModel } from '../../../src/state/model';
+import { capturedChunks } from '../../helpers/fixtures';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 const GOLDEN_DIR = join(FIXTURE_DIR, 'golden');
@@ -93,12 +94,9 @@ function replayFixtures(): { model: NamespaceModel; counters: SessionCounters } 
   });
   const counters = new SessionCounters(() => clock);
   const session = new MessageDispatch(counters, model);
-  for (const file of readdirSync(FIXTURE_DIR)
-    .filter((f) => /^\d+-.*\.json$/.test(f))
-    .sort()) {
+  for (const { chunk } of capturedChunks()) {
     clock++;
-    const hex = (JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8')) as { hex: string }).hex;
-    decodeChunk(Buffer.from(hex, 'hex'), session);
+    decodeChunk(chunk, session);
     while (answers.length > 0) (answers.shift() as () => void)();
   }
   return { model, counters };

@@ -7,8 +7,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 
 import {
@@ -41,7 +39,7 @@ import type {
   RouteMessage,
 } from '../../../src/netlink/types';
 import { ruleText } from '../../../src/netlink/rule';
-import { FIXTURE_DIR } from '../../helpers/paths';
+import { capturedDatagrams } from '../../helpers/fixtures';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -107,23 +105,7 @@ function decode(buf: Buffer, start = 0, end = buf.length): CheckingSink {
 // ---------------------------------------------------------------------------------------
 // Inputs: captured datagrams, random bytes, and random well-framed messages.
 
-function fixtureDatagrams(): Buffer[] {
-  const dir = FIXTURE_DIR;
-  const out: Buffer[] = [];
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()) {
-    const chunk = Buffer.from((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { hex: string }).hex, 'hex');
-    for (let pos = 0; pos + 4 <= chunk.length;) {
-      const len = chunk.readUInt32LE(pos);
-      out.push(Buffer.from(chunk.subarray(pos + 4, pos + 4 + len)));
-      pos += 4 + ((len + 3) & ~3);
-    }
-  }
-  return out;
-}
-
-const DATAGRAMS = fixtureDatagrams();
+const DATAGRAMS = capturedDatagrams();
 const arbDatagram = fc.integer({ min: 0, max: DATAGRAMS.length - 1 }).map((i) => DATAGRAMS[i]!);
 
 const DECODED_TYPES = [

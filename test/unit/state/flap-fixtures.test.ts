@@ -4,17 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 import { decodeChunk } from '../../../src/netlink/decode';
 import { NamespaceModel } from '../../../src/state/model';
 import { MessageDispatch } from '../../../src/session/dispatch';
 import { SessionCounters } from '../../../src/session/session-counters';
 import type { LinkRecord } from '../../../src/state/links';
-import { FIXTURE_DIR } from '../../helpers/paths';
-
-const DIR = FIXTURE_DIR;
+import { capturedChunks } from '../../helpers/fixtures';
 
 interface Step {
   name: string;
@@ -35,11 +31,8 @@ function replay(): { steps: Step[]; model: NamespaceModel } {
   model.onEvent = () => {};
   const session = new MessageDispatch(new SessionCounters(), model);
   const steps: Step[] = [];
-  for (const file of readdirSync(DIR)
-    .filter((f) => /^\d+-.*\.json$/.test(f))
-    .sort()) {
-    const hex = (JSON.parse(readFileSync(join(DIR, file), 'utf8')) as { hex: string }).hex;
-    decodeChunk(Buffer.from(hex, 'hex'), session);
+  for (const { file, chunk } of capturedChunks()) {
+    decodeChunk(chunk, session);
     for (const cb of probes.splice(0)) cb();
     const after = new Map<string, { flaps: number; downs: number | undefined }>();
     const seen = (l: LinkRecord): void => void after.set(l.name, { flaps: l.flaps, downs: l.carrierDownCount });

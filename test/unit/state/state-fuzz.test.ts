@@ -13,8 +13,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 
 import {
@@ -45,7 +43,7 @@ import { NamespaceModel } from '../../../src/state/model';
 import type { PendingEvent } from '../../../src/state/events';
 import { MessageDispatch } from '../../../src/session/dispatch';
 import { SessionCounters } from '../../../src/session/session-counters';
-import { FIXTURE_DIR } from '../../helpers/paths';
+import { capturedDatagrams } from '../../helpers/fixtures';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -62,20 +60,10 @@ interface Datagram {
 }
 
 function fixtureDatagrams(): Datagram[] {
-  const dir = FIXTURE_DIR;
-  const out: Datagram[] = [];
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()) {
-    const chunk = Buffer.from((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { hex: string }).hex, 'hex');
-    for (let pos = 0; pos + 4 <= chunk.length;) {
-      const len = chunk.readUInt32LE(pos);
-      const bytes = Buffer.from(chunk.subarray(pos + 4, pos + 4 + len));
-      out.push({ bytes, pids: messageOffsets(bytes).map((m) => bytes.readUInt32LE(m + 12)) });
-      pos += 4 + ((len + 3) & ~3);
-    }
-  }
-  return out;
+  return capturedDatagrams().map((bytes) => ({
+    bytes,
+    pids: messageOffsets(bytes).map((m) => bytes.readUInt32LE(m + 12)),
+  }));
 }
 
 /** Offsets of the messages whose nlmsghdr checks out, in order. */
