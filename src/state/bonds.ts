@@ -111,6 +111,8 @@ export class BondSet {
 
   link(m: LinkMessage, origin: MessageOrigin): void {
     if (m.family !== AF_UNSPEC) return; // bridge port messages (AF_BRIDGE) say nothing of bonds
+    // Most link messages, in most namespaces: nothing to hold and nothing held to release.
+    if (m.bond === undefined && m.bondSlave === undefined && m.vrfTable === undefined && this.empty) return;
     const ifindex = m.ifindex;
     if (m.type === RTM_DELLINK) {
       this.forget(ifindex);

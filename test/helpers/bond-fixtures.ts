@@ -42,3 +42,15 @@ export function decodeBondFixture(name: string): { links: LinkMessage[]; errors:
   decodeChunk(bondFixtureChunk(name), sink);
   return { links, errors };
 }
+
+/** One fixture's datagrams, unframed, each a copy. */
+export function bondFixtureDatagrams(name: string): Buffer[] {
+  const chunk = bondFixtureChunk(name);
+  const out: Buffer[] = [];
+  for (let pos = 0; pos + 4 <= chunk.length;) {
+    const length = chunk.readUInt32LE(pos);
+    out.push(Buffer.from(chunk.subarray(pos + 4, pos + 4 + length)));
+    pos += 4 + ((length + 3) & ~3);
+  }
+  return out;
+}
