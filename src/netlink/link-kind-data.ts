@@ -13,7 +13,7 @@
 // address longer than the kernel allows is a NetlinkDecodeError, so the message is a counted
 // decode error (netlink_decode_errors_total), never a crash and never a half-read value.
 
-import { attrMac, attrU16, attrU32, attrU8, AttributeCursor, requireLength } from './attributes';
+import { attrMac, attrU16, attrU32, attrU8, AttributeCursor } from './attributes';
 import { NetlinkDecodeError } from './errors';
 import type { BondAdInfo, BondInfo, BondSlaveInfo, LinkMessage } from './types';
 
@@ -232,10 +232,7 @@ function decodeOneU32(buf: Buffer, offset: number, length: number, type: number)
 
 /** An Ethernet MAC (exactly ETH_ALEN bytes are read; fewer is a decode error). */
 function mac(buf: Buffer, offset: number, length: number, field: string): string {
-  try {
-    requireLength(offset, length, ETH_ALEN);
-  } catch {
+  if (length < ETH_ALEN)
     throw new NetlinkDecodeError(`${field} too short`, offset, `payload ${length} bytes, need ${ETH_ALEN}`);
-  }
   return attrMac(buf, offset, ETH_ALEN);
 }
