@@ -1,7 +1,7 @@
 // The two line formats of `events` mode: one human line per event, or the schema as a JSON line
 // (also what /api/v1/events and its stream send).
 
-import type { DomainEvent, LinkState } from '../state/events';
+import type { BondEvent, DomainEvent, LinkState } from '../state/events';
 
 function value(text: string): string {
   return text === '' || /[\s"=]/.test(text) ? JSON.stringify(text) : text;
@@ -57,10 +57,27 @@ export function formatEventLine(e: DomainEvent): string {
     case 'vip':
       line += ` vip=${e.vip}${e.name ? ` name=${value(e.name)}` : ''} holders=${e.holders.join(',') || '-'}`;
       break;
+    case 'bond':
+      line += formatBond(e);
+      break;
     case 'resync':
       line += ` reason=${e.reason}`;
       break;
   }
+  return line;
+}
+
+/**
+ * A bond event's fields: `active=eth0->eth1` on failover and active_lost ("none" for no slave),
+ * `bond=bond0 state=backup mii=up->down link_failures=3` on slave events.
+ */
+function formatBond(e: BondEvent): string {
+  if (e.action === 'failover' || e.action === 'active_lost')
+    return ` active=${value(e.previousActive || 'none')}->${value(e.active || 'none')}`;
+  let line = ` bond=${value(e.bond)}`;
+  if (e.state !== undefined) line += ` state=${e.state}`;
+  if (e.mii !== undefined) line += ` mii=${e.previousMii !== undefined ? `${e.previousMii}->` : ''}${e.mii}`;
+  if (e.linkFailures !== undefined) line += ` link_failures=${e.linkFailures}`;
   return line;
 }
 

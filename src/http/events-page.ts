@@ -167,6 +167,16 @@ const SCRIPT = `
         if (e.name) p.push(e.name);
         p.push('held by ' + ((e.holders && e.holders.length) ? e.holders.join(',') : 'none'));
         break;
+      case 'bond':
+        if (e.action === 'failover' || e.action === 'active_lost') {
+          p.push('active ' + (e.previousActive || 'none') + '\\u2192' + (e.active || 'none'));
+        } else {
+          p.push('bond ' + e.bond);
+          if (e.state) p.push(e.state);
+          if (e.mii) p.push('mii ' + (e.previousMii ? e.previousMii + '\\u2192' : '') + e.mii);
+          if (e.linkFailures !== undefined) p.push(e.linkFailures + ' link failures');
+        }
+        break;
       case 'resync':
         p.push(e.reason);
         break;

@@ -234,6 +234,80 @@ export const METRICS = {
     'Rules not held because the namespace already held 65536 (netlink_rules then counts fewer than the kernel has).',
     ['netns'] as const,
   ),
+  // ---- bonds and VRFs (src/state/bonds.ts; samples only where the namespace has them) ----
+  bondInfo: family(
+    'netlink_bond_info',
+    'gauge',
+    'A bond (IFLA_INFO_KIND "bond") and its mode as iproute2 names it (balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb); always 1.',
+    ['netns', 'bond', 'mode'] as const,
+  ),
+  bondActiveSlaveInfo: family(
+    'netlink_bond_active_slave_info',
+    'gauge',
+    'The active slave of a bond in a mode that has one (active-backup, balance-tlb, balance-alb; IFLA_BOND_ACTIVE_SLAVE); absent while it has none. Always 1.',
+    ['netns', 'bond', 'interface'] as const,
+  ),
+  bondSlaves: family('netlink_bond_slaves', 'gauge', 'Slaves enslaved to the bond.', ['netns', 'bond'] as const),
+  bondSlavesUp: family(
+    'netlink_bond_slaves_up',
+    'gauge',
+    'Slaves of the bond whose MII status is up (BOND_LINK_UP: not going down, down or going back).',
+    ['netns', 'bond'] as const,
+  ),
+  bondSlaveMiiUp: family(
+    'netlink_bond_slave_mii_up',
+    'gauge',
+    "Whether the slave's MII status is up (IFLA_BOND_SLAVE_MII_STATUS is BOND_LINK_UP).",
+    ['netns', 'bond', 'interface'] as const,
+  ),
+  bondSlaveActive: family(
+    'netlink_bond_slave_active',
+    'gauge',
+    'Whether the bond counts the slave active (IFLA_BOND_SLAVE_STATE is BOND_STATE_ACTIVE; 0 is backup).',
+    ['netns', 'bond', 'interface'] as const,
+  ),
+  bondSlaveLinkFailures: family(
+    'netlink_bond_slave_link_failures_total',
+    'counter',
+    "The kernel's count of the slave's link failures (IFLA_BOND_SLAVE_LINK_FAILURE_COUNT), the bond's flap counter; it starts again at 0 when the slave is enslaved again.",
+    ['netns', 'bond', 'interface'] as const,
+  ),
+  bondFailovers: family(
+    'netlink_bond_failovers_total',
+    'counter',
+    'Times the bond made another slave active than the last active one (notifications, and what a resync found changed).',
+    ['netns', 'bond'] as const,
+  ),
+  bondLacpInfo: family(
+    'netlink_bond_lacp_info',
+    'gauge',
+    "An 802.3ad bond's active aggregator (IFLA_BOND_AD_INFO): its id, the actor and partner keys and the partner's system MAC (00:00:00:00:00:00: no LACP partner); always 1.",
+    ['netns', 'bond', 'aggregator', 'actor_key', 'partner_key', 'partner_mac'] as const,
+  ),
+  bondLacpPorts: family(
+    'netlink_bond_lacp_ports',
+    'gauge',
+    "Ports in an 802.3ad bond's active aggregator (IFLA_BOND_AD_INFO_NUM_PORTS).",
+    ['netns', 'bond'] as const,
+  ),
+  bondSlaveLacpAggregator: family(
+    'netlink_bond_slave_lacp_aggregator',
+    'gauge',
+    "The 802.3ad aggregator id of the slave (IFLA_BOND_SLAVE_AD_AGGREGATOR_ID): a slave outside the bond's active aggregator carries no traffic.",
+    ['netns', 'bond', 'interface'] as const,
+  ),
+  vrfInfo: family(
+    'netlink_vrf_info',
+    'gauge',
+    'A VRF device and the routing table it uses (IFLA_VRF_TABLE), written as the `table` label of the route series (local, main, default, else the number); always 1.',
+    ['netns', 'vrf', 'table'] as const,
+  ),
+  bondsDropped: family(
+    'netlink_bonds_dropped_total',
+    'counter',
+    'Bonds, bond slaves and VRFs not held because the namespace already held 1024 bonds, 4096 slaves or 4096 VRFs (born at the first drop).',
+    ['netns'] as const,
+  ),
   // ---- the exporter itself ----
   messagesReceived: family(
     'netlink_messages_received_total',

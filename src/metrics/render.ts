@@ -6,6 +6,7 @@
 import { METRICS as M } from './contract';
 import { ExpositionWriter } from './writer';
 import { addresses } from './collectors/addresses';
+import { bonds } from './collectors/bonds';
 import { exporter } from './collectors/exporter';
 import { interfaces } from './collectors/interfaces';
 import { neighbours } from './collectors/neighbours';
@@ -26,6 +27,7 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['rules', rules],
   ['vips', vips],
   ['neighbours', neighbours],
+  ['bonds', bonds],
   ['exporter', exporter],
 ];
 

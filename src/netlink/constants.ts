@@ -143,6 +143,9 @@ export const IFLA_PARENT_DEV_NAME = 56;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const IFLA_INFO_SLAVE_KIND = 4;
+export const IFLA_INFO_SLAVE_DATA = 5;
+// Bond and VRF attributes (IFLA_BOND_*, IFLA_BOND_AD_INFO_*, IFLA_BOND_SLAVE_*, IFLA_VRF_*) are
+// in link-kind-data.ts, the one file that reads them.
 
 /** RFC 2863 operational states (IF_OPER_*), the values of IFLA_OPERSTATE. */
 export const OPERSTATE_NAMES: readonly string[] = [

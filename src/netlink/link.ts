@@ -10,7 +10,9 @@ import {
   IFLA_CARRIER_UP_COUNT,
   IFLA_IFALIAS,
   IFLA_IFNAME,
+  IFLA_INFO_DATA,
   IFLA_INFO_KIND,
+  IFLA_INFO_SLAVE_DATA,
   IFLA_INFO_SLAVE_KIND,
   IFLA_LINK,
   IFLA_LINKINFO,
@@ -26,6 +28,7 @@ import {
 } from './constants';
 import { AttributeCursor, attrMac, attrS32, attrString, attrU32, attrU8, s32le, u16le, u32le } from './attributes';
 import { NetlinkDecodeError } from './errors';
+import { decodeKindData } from './link-kind-data';
 import type { LinkMessage, MessageHeader } from './types';
 
 /**
@@ -65,6 +68,10 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     alias: undefined,
     altNames: undefined,
     protoDown: undefined,
+    bond: undefined,
+    bondSlave: undefined,
+    vrfTable: undefined,
+    vrfPortTable: undefined,
   };
   const it = new AttributeCursor().reset(buf, offset + IFINFOMSG_LEN, offset + length);
   while (it.next()) {
@@ -122,15 +129,30 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
   return m;
 }
 
-/** IFLA_LINKINFO nests IFLA_INFO_KIND ("veth") and IFLA_INFO_SLAVE_KIND ("bridge"). */
+/**
+ * IFLA_LINKINFO nests IFLA_INFO_KIND ("veth") and IFLA_INFO_SLAVE_KIND ("bridge"), and the
+ * kind's data: a bond's or a VRF's, and a bond slave's or a VRF port's (link-kind-data.ts).
+ */
 function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
+  let data = -1;
+  let dataLength = 0;
+  let slaveData = -1;
+  let slaveDataLength = 0;
   while (it.next()) {
     if (it.type === IFLA_INFO_KIND)
       m.kind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_KIND');
     else if (it.type === IFLA_INFO_SLAVE_KIND)
       m.slaveKind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_SLAVE_KIND');
+    else if (it.type === IFLA_INFO_DATA) {
+      data = it.offset;
+      dataLength = it.length;
+    } else if (it.type === IFLA_INFO_SLAVE_DATA) {
+      slaveData = it.offset;
+      slaveDataLength = it.length;
+    }
   }
+  if (data >= 0 || slaveData >= 0) decodeKindData(buf, m, data, dataLength, slaveData, slaveDataLength);
 }
 
 /** IFLA_PROP_LIST nests one IFLA_ALT_IFNAME per alternative name, in kernel order. */

@@ -52,6 +52,56 @@ export interface LinkMessage extends MessageHeader {
   /** IFLA_PROP_LIST -> IFLA_ALT_IFNAME. */
   altNames?: string[];
   protoDown?: number;
+  /** IFLA_INFO_DATA of a bond (kind "bond"): link-kind-data.ts. */
+  bond?: BondInfo;
+  /** IFLA_INFO_SLAVE_DATA of a bond's slave (slave kind "bond"). */
+  bondSlave?: BondSlaveInfo;
+  /** IFLA_INFO_DATA -> IFLA_VRF_TABLE of a VRF (kind "vrf"). */
+  vrfTable?: number;
+  /** IFLA_INFO_SLAVE_DATA -> IFLA_VRF_PORT_TABLE of a VRF's port (slave kind "vrf"). */
+  vrfPortTable?: number;
+}
+
+/** A bond's IFLA_INFO_DATA (linux/if_link.h IFLA_BOND_*), the attributes read; absent ones undefined. */
+export interface BondInfo {
+  /** IFLA_BOND_MODE (u8): BOND_MODE_* of linux/if_bonding.h. */
+  mode: number | undefined;
+  /** IFLA_BOND_ACTIVE_SLAVE (u32 ifindex): only in modes with an active slave (active-backup, tlb, alb). */
+  activeSlave: number | undefined;
+  /** IFLA_BOND_MIIMON (u32, ms). */
+  miimon: number | undefined;
+  /** IFLA_BOND_AD_INFO (802.3ad only: the active aggregator). */
+  ad: BondAdInfo | undefined;
+  /** IFLA_BOND_AD_ACTOR_SYSTEM (the LACP system MAC), lower-case colon hex. */
+  adActorSystem: string | undefined;
+}
+
+/** IFLA_BOND_AD_INFO: the bond's active 802.3ad aggregator. */
+export interface BondAdInfo {
+  aggregator: number | undefined;
+  numPorts: number | undefined;
+  actorKey: number | undefined;
+  partnerKey: number | undefined;
+  partnerMac: string | undefined;
+}
+
+/** A bond slave's IFLA_INFO_SLAVE_DATA (IFLA_BOND_SLAVE_*). */
+export interface BondSlaveInfo {
+  /** IFLA_BOND_SLAVE_STATE (u8): 0 active, 1 backup (BOND_STATE_*). */
+  state: number | undefined;
+  /** IFLA_BOND_SLAVE_MII_STATUS (u8): 0 up, 1 going down, 2 down, 3 going back (BOND_LINK_*). */
+  miiStatus: number | undefined;
+  /** IFLA_BOND_SLAVE_LINK_FAILURE_COUNT (u32): the kernel's count since the slave was enslaved. */
+  linkFailureCount: number | undefined;
+  /** IFLA_BOND_SLAVE_PERM_HWADDR: the slave's own MAC (the bond may have overwritten it). */
+  permHwaddr: string | undefined;
+  queueId: number | undefined;
+  /** IFLA_BOND_SLAVE_AD_AGGREGATOR_ID (u16, 802.3ad only). */
+  adAggregatorId: number | undefined;
+  /** IFLA_BOND_SLAVE_AD_ACTOR_OPER_PORT_STATE (u8, LACP port state bits). */
+  adActorOperPortState: number | undefined;
+  /** IFLA_BOND_SLAVE_AD_PARTNER_OPER_PORT_STATE (u16 in the kernel's message, LACP port state bits). */
+  adPartnerOperPortState: number | undefined;
 }
 
 /** RTM_NEWADDR / RTM_DELADDR (ifaddrmsg + IFA_*). */

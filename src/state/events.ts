@@ -4,7 +4,8 @@
 
 import type { FamilyName } from '../netlink/family';
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'resync';
+export type EventKind =
+  'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'bond' | 'resync';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -139,6 +140,31 @@ export interface VipEvent extends EventBase {
   holders: string[];
 }
 
+/**
+ * A bond's active slave changed (`failover`: to another slave than the last active one;
+ * `active_lost`: to none), or one of its slaves was enslaved, released, or its MII status went
+ * down or up (src/state/bonds.ts). `interface` is the bond on failover and active_lost, the
+ * slave otherwise.
+ */
+export interface BondEvent extends EventBase {
+  kind: 'bond';
+  action: 'failover' | 'active_lost' | 'slave_added' | 'slave_removed' | 'slave_mii_down' | 'slave_mii_up';
+  /** The bond's name. */
+  bond: string;
+  /** On failover and active_lost: the active slave before ("" for none). */
+  previousActive?: string;
+  /** On failover and active_lost: the active slave now ("" for none). */
+  active?: string;
+  /** On slave events: the slave's bond state, `active` or `backup` (`unknown` when not sent). */
+  state?: string;
+  /** On slave events: its MII status now: `up`, `going_down`, `down`, `going_back`. */
+  mii?: string;
+  /** On slave_mii_down and slave_mii_up: the MII status before. */
+  previousMii?: string;
+  /** On slave events: the kernel's link-failure count of the slave. */
+  linkFailures?: number;
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
@@ -154,6 +180,7 @@ export type DomainEvent =
   | NexthopEvent
   | NeighbourEvent
   | VipEvent
+  | BondEvent
   | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */

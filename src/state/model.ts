@@ -35,6 +35,7 @@ import { RouteSet } from './route-set';
 import { NeighbourSet } from './neighbour-set';
 import { VipSet } from './vip-set';
 import { RuleSet } from './rule-set';
+import { BondSet } from './bonds';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -77,6 +78,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   private readonly vipSet: VipSet;
   /** Policy routing rules, both families (rule-set.ts). */
   readonly rules: RuleSet;
+  /** Bonds, their slaves, and VRFs (bonds.ts). */
+  readonly bonds: BondSet;
 
   readonly links: Map<number, LinkRecord>;
   /** Deleted links whose series stay for the grace period. */
@@ -153,6 +156,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet);
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
     this.rules = new RuleSet(this);
+    this.bonds = new BondSet(this, this.now, (ifindex) => this.linkSet.live.get(ifindex)?.name);
 
     this.links = this.linkSet.live;
     this.deletedLinks = this.linkSet.deleted;
@@ -223,6 +227,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
 
   link(m: LinkMessage, origin: MessageOrigin = 'notification'): void {
     this.linkSet.link(m, origin);
+    this.bonds.link(m, origin);
   }
 
   address(m: AddressMessage, origin: MessageOrigin = 'notification'): void {
@@ -285,6 +290,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.neighbourSet.beginSweep();
     this.routeSet.beginSweep();
     this.rules.beginSweep();
+    this.bonds.beginSweep();
   }
 
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
@@ -295,5 +301,6 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.vipSet.changed(undefined, this.addresses);
     this.routeSet.sweep();
     this.rules.sweep();
+    this.bonds.sweep();
   }
 }

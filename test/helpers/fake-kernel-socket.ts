@@ -3,7 +3,14 @@
 // hold a dump's replies on demand. Beside (never instead of) the live-kernel tests.
 
 import { createLogger } from '../../src/support/log';
-import { NLM_F_MULTI, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP } from '../../src/netlink/constants';
+import {
+  NLM_F_MULTI,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLMSG_NOOP,
+  RTM_GETLINK,
+} from '../../src/netlink/constants';
 import type { NativeEventHandler, NativeSocket, NativeSocketOptions } from '../../src/runtime/native';
 import { buildMessage } from '../../src/netlink/request';
 import { NamespaceWatcher } from '../../src/session/watcher';
@@ -44,6 +51,11 @@ export class FakeKernelSocket implements NativeSocket {
   private stalled: Buffer | undefined;
   dumpRequests = 0;
   lost = 0;
+  /**
+   * Link messages (one a datagram) to answer each link dump with before its NLMSG_DONE: their
+   * seq and port id are set to the request's, as the kernel's dump replies carry them.
+   */
+  linkDumpReplies: Buffer[] = [];
 
   constructor(
     _options: NativeSocketOptions,
@@ -82,6 +94,14 @@ export class FakeKernelSocket implements NativeSocket {
         error.writeInt32LE(-EBUSY, 0);
         this.deliver(reply(NLMSG_ERROR, 0, seq, Buffer.concat([error, request.subarray(0, NLMSG_HDRLEN)])));
         return;
+      }
+      if (type === RTM_GETLINK) {
+        for (const message of this.linkDumpReplies) {
+          const copy = Buffer.from(message);
+          copy.writeUInt32LE(seq, 8);
+          copy.writeUInt32LE(PORT_ID, 12);
+          this.deliver(copy);
+        }
       }
       this.deliver(reply(NLMSG_DONE, NLM_F_MULTI, seq, Buffer.alloc(4)));
     });

@@ -28,6 +28,7 @@ const REQUIRED = [
   'NetlinkOverruns',
   'NetlinkExporterDown',
   'NeighbourResolutionFailed',
+  'BondLostRedundancy',
 ];
 
 interface Rule {
