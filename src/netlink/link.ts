@@ -10,15 +10,18 @@ import {
   IFLA_CARRIER_UP_COUNT,
   IFLA_IFALIAS,
   IFLA_IFNAME,
+  IFLA_INFO_DATA,
   IFLA_INFO_KIND,
   IFLA_INFO_SLAVE_KIND,
   IFLA_LINK,
   IFLA_LINKINFO,
+  IFLA_LINK_NETNSID,
   IFLA_MASTER,
   IFLA_MTU,
   IFLA_OPERSTATE,
   IFLA_PROP_LIST,
   IFLA_PROTO_DOWN,
+  IFLA_VXLAN_LINK,
   MAX_ALTIFNAME_BYTES,
   MAX_IFALIAS_BYTES,
   MAX_IFNAME_BYTES,
@@ -62,6 +65,8 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     slaveKind: undefined,
     master: undefined,
     link: undefined,
+    linkNetnsid: undefined,
+    vxlanLink: undefined,
     alias: undefined,
     altNames: undefined,
     protoDown: undefined,
@@ -102,6 +107,9 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
       case IFLA_LINK:
         m.link = attrS32(buf, o, n);
         break;
+      case IFLA_LINK_NETNSID:
+        m.linkNetnsid = attrS32(buf, o, n);
+        break;
       case IFLA_IFALIAS:
         m.alias = attrString(buf, o, n, MAX_IFALIAS_BYTES, 'IFLA_IFALIAS');
         break;
@@ -122,15 +130,28 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
   return m;
 }
 
-/** IFLA_LINKINFO nests IFLA_INFO_KIND ("veth") and IFLA_INFO_SLAVE_KIND ("bridge"). */
+/** IFLA_LINKINFO nests IFLA_INFO_KIND ("veth") and IFLA_INFO_SLAVE_KIND ("bridge"), and a vxlan's IFLA_INFO_DATA. */
 function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
+  let dataOffset = -1;
+  let dataLength = 0;
   while (it.next()) {
     if (it.type === IFLA_INFO_KIND)
       m.kind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_KIND');
     else if (it.type === IFLA_INFO_SLAVE_KIND)
       m.slaveKind = attrString(buf, it.offset, it.length, MAX_LINK_KIND_BYTES, 'IFLA_INFO_SLAVE_KIND');
+    else if (it.type === IFLA_INFO_DATA) {
+      dataOffset = it.offset;
+      dataLength = it.length;
+    }
   }
+  if (dataOffset >= 0 && m.kind === 'vxlan') decodeVxlanData(buf, dataOffset, dataLength, m);
+}
+
+/** A vxlan's IFLA_INFO_DATA: only its lower device (IFLA_VXLAN_LINK), its parent. */
+function decodeVxlanData(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
+  const it = new AttributeCursor().reset(buf, offset, offset + length);
+  while (it.next()) if (it.type === IFLA_VXLAN_LINK) m.vxlanLink = attrU32(buf, it.offset, it.length);
 }
 
 /** IFLA_PROP_LIST nests one IFLA_ALT_IFNAME per alternative name, in kernel order. */
