@@ -129,6 +129,18 @@ export class LinkSet {
           ...(record.kind ? { linkKind: record.kind } : {}),
           ...(record.mac ? { mac: record.mac } : {}),
         });
+        // Created as a port (`ip link add ... master br0`): its enslavement is told too.
+        const t = record.topology;
+        if (t.master !== 0)
+          this.out.onEvent?.({
+            netns: this.out.netns,
+            kind: 'setting',
+            action: 'enslaved',
+            interface: record.name,
+            ifindex: record.ifindex,
+            master: this.masterName(t.master),
+            masterKind: t.masterKind,
+          });
       }
       return;
     }

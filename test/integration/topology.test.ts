@@ -1,5 +1,5 @@
 // Topology and link settings on the live kernel, in private namespaces: a bridge port enslaved
-// and released, macvlan and vxlan parents, a macvlan whose parent is in another namespace, an
+// and released (and one created as a port, then deleted), allmulticast on, macvlan and vxlan parents, a macvlan whose parent is in another namespace, an
 // alias set, changed and cleared, alternative names added and removed, an MTU change, promisc
 // on and off. Each step checks the exact info series and the exact `setting` event lines, twice:
 // from /api/v1/events of the exporter, and line by line from an `events` mode process watching
@@ -156,6 +156,18 @@ liveDescribe('topology: masters, parents, aliases, altnames, MTU and flags', { t
     expectedLines.push(`setting released ${ifx('t0')} master=br0 master_kind=bridge`);
     expectedSeries = expectedSeries.filter((x) => !x.startsWith('netlink_interface_master_info'));
     await settle('t0 released');
+    // Created as a port: enslaved; deleted as one: removed, not released (the kernel sends no
+    // RTM_NEWLINK without the master before the RTM_DELLINK).
+    ns.ip('link', 'add', 'tp2', 'master', 'br0', 'type', 'veth', 'peer', 'name', 'tp3');
+    expectedLines.push(`setting enslaved ${ifx('tp2')} master=br0 master_kind=bridge`);
+    expectedSeries.push('netlink_interface_master_info{interface=tp2,master=br0,master_kind=bridge} 1');
+    await settle('tp2 created as a port');
+    ns.ip('link', 'del', 'dev', 'tp2');
+    expectedSeries = expectedSeries.filter((x) => !x.includes('interface=tp2'));
+    // A marker after it: once its line is in, the deletion was seen, and told no setting.
+    ns.ip('link', 'set', 'dev', 't0', 'allmulticast', 'on');
+    expectedLines.push(`setting flag ${ifx('t0')} allmulti=off->on`);
+    await settle('tp2 deleted');
   });
 
   step('macvlan and vxlan on t0: parent_info names t0', async () => {

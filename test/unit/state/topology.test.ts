@@ -124,6 +124,18 @@ test('the initial dump is quiet; later changes are told once each, as lines', ()
   assert.match(render(m)[0]!, /interface="p1",master="br-core"/);
 });
 
+test('an interface created as a port: link added, then enslaved', () => {
+  const events: PendingEvent[] = [];
+  const m = model(events);
+  m.link(link(2, 'br0', { kind: 'bridge' }), 'initial-dump');
+  m.link(link(7, 'p7', { kind: 'veth', master: 2, slaveKind: 'bridge' }));
+  assert.deepEqual(
+    events.map((e) => `${e.kind} ${e.action} ${e.interface}`),
+    ['link added p7', 'setting enslaved p7'],
+  );
+  assert.deepEqual(settingLines(events), ['setting enslaved p7 ifindex=7 master=br0 master_kind=bridge']);
+});
+
 test('a resync tells what changed unheard once, and nothing when nothing changed', () => {
   const events: PendingEvent[] = [];
   const m = model(events);
