@@ -214,3 +214,34 @@ test('interfaces without series (exclude regex) get no topology series', () => {
     'netlink_interface_altnames_dropped{netns="n"} 0',
   ]);
 });
+
+test('bond, VRF and team ports and a VLAN parent (no such driver on the test kernel: synthetic messages)', () => {
+  const events: PendingEvent[] = [];
+  const m = model(events);
+  m.link(link(2, 'eth0', {}), 'initial-dump');
+  m.link(link(3, 'eth1', {}), 'initial-dump');
+  m.link(link(4, 'eth2', {}), 'initial-dump');
+  m.link(link(10, 'bond0', { kind: 'bond' }), 'initial-dump');
+  m.link(link(11, 'blue', { kind: 'vrf' }), 'initial-dump');
+  m.link(link(12, 'team0', { kind: 'team' }), 'initial-dump');
+  m.link(link(2, 'eth0', { master: 10, slaveKind: 'bond' }));
+  m.link(link(3, 'eth1', { master: 11, slaveKind: 'vrf' }));
+  m.link(link(4, 'eth2', { master: 12, slaveKind: 'team' }));
+  m.link(link(20, 'eth0.100', { kind: 'vlan', link: 2 }));
+  // eth1 moves from the VRF to the bond directly: released, then enslaved.
+  m.link(link(3, 'eth1', { master: 10, slaveKind: 'bond' }));
+  assert.deepEqual(settingLines(events), [
+    'setting enslaved eth0 ifindex=2 master=bond0 master_kind=bond',
+    'setting enslaved eth1 ifindex=3 master=blue master_kind=vrf',
+    'setting enslaved eth2 ifindex=4 master=team0 master_kind=team',
+    'setting released eth1 ifindex=3 master=blue master_kind=vrf',
+    'setting enslaved eth1 ifindex=3 master=bond0 master_kind=bond',
+  ]);
+  assert.deepEqual(render(m), [
+    'netlink_interface_master_info{netns="",interface="eth0",master="bond0",master_kind="bond"} 1',
+    'netlink_interface_master_info{netns="",interface="eth1",master="bond0",master_kind="bond"} 1',
+    'netlink_interface_master_info{netns="",interface="eth2",master="team0",master_kind="team"} 1',
+    'netlink_interface_parent_info{netns="",interface="eth0.100",parent="eth0",parent_netnsid=""} 1',
+    'netlink_interface_altnames_dropped{netns=""} 0',
+  ]);
+});
