@@ -1,7 +1,7 @@
 // The two line formats of `events` mode: one human line per event, or the schema as a JSON line
 // (also what /api/v1/events and its stream send).
 
-import type { BondEvent, DomainEvent, LinkState } from '../state/events';
+import type { BondEvent, DomainEvent, LinkState, SettingEvent } from '../state/events';
 
 function value(text: string): string {
   return text === '' || /[\s"=]/.test(text) ? JSON.stringify(text) : text;
@@ -11,6 +11,25 @@ function value(text: string): string {
 function transition(field: keyof LinkState, state: LinkState, previous: LinkState | undefined): string {
   const now = state[field];
   return previous && previous[field] !== now ? `${previous[field]}->${now}` : now;
+}
+
+/** A `setting` event's fields: ` master=br0 master_kind=bridge`, ` mtu=1500->9000`, ` promisc=off->on`, ... */
+function settingText(e: SettingEvent): string {
+  switch (e.action) {
+    case 'enslaved':
+    case 'released':
+      return ` master=${value(e.master ?? '')}${e.masterKind ? ` master_kind=${value(e.masterKind)}` : ''}`;
+    case 'mtu':
+      return ` mtu=${e.oldMtu ?? ''}->${e.mtu ?? ''}`;
+    case 'alias':
+      // Always quoted: an alias is free text ("->" in it would read as the arrow).
+      return ` alias=${JSON.stringify(e.oldAlias ?? '')}->${JSON.stringify(e.alias ?? '')}`;
+    case 'altname_added':
+    case 'altname_removed':
+      return ` altname=${value(e.altname ?? '')}`;
+    case 'flag':
+      return ` ${e.flag ?? ''}=${e.enabled ? 'off->on' : 'on->off'}`;
+  }
 }
 
 /**
@@ -62,6 +81,9 @@ export function formatEventLine(e: DomainEvent): string {
       break;
     case 'resync':
       line += ` reason=${e.reason}`;
+      break;
+    case 'setting':
+      line += settingText(e);
       break;
   }
   return line;

@@ -15,6 +15,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'vip',
   'bond',
   'resync',
+  'setting',
 ];
 
 /** The filters: what the /events page takes (it has no cursor or limit of its own). */

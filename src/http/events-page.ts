@@ -180,6 +180,13 @@ const SCRIPT = `
       case 'resync':
         p.push(e.reason);
         break;
+      case 'setting':
+        if (e.master !== undefined) p.push((e.action === 'released' ? 'from ' : 'to ') + e.master + (e.masterKind ? ' (' + e.masterKind + ')' : ''));
+        if (e.mtu !== undefined) p.push('mtu ' + e.oldMtu + '\\u2192' + e.mtu);
+        if (e.alias !== undefined) p.push('alias ' + JSON.stringify(e.oldAlias) + '\\u2192' + JSON.stringify(e.alias));
+        if (e.altname !== undefined) p.push('altname ' + e.altname);
+        if (e.flag !== undefined) p.push(e.flag + ' ' + (e.enabled ? 'off\\u2192on' : 'on\\u2192off'));
+        break;
     }
     return p.join(' ');
   }

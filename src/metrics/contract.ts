@@ -84,6 +84,37 @@ export const METRICS = {
     'Interfaces the kernel deleted (or moved to another namespace) since the exporter started. A deletion is not a flap.',
     ['netns'] as const,
   ),
+  // ---- topology (src/state/topology.ts; collectors/topology.ts) ----
+  interfaceMasterInfo: family(
+    'netlink_interface_master_info',
+    'gauge',
+    'An interface enslaved to a master (a bridge, bond, VRF or team port: IFLA_MASTER), with the master kind the port reports (IFLA_INFO_SLAVE_KIND); always 1.',
+    ['netns', 'interface', 'master', 'master_kind'] as const,
+  ),
+  interfaceParentInfo: family(
+    'netlink_interface_parent_info',
+    'gauge',
+    'An interface stacked on a parent (macvlan, VLAN: IFLA_LINK; vxlan: its dev, IFLA_VXLAN_LINK; never a veth peer); a parent in another namespace is if<ifindex> with that namespace\'s id (IFLA_LINK_NETNSID) in parent_netnsid, else parent_netnsid is ""; always 1.',
+    ['netns', 'interface', 'parent', 'parent_netnsid'] as const,
+  ),
+  interfaceAliasInfo: family(
+    'netlink_interface_alias_info',
+    'gauge',
+    'The interface alias (IFLA_IFALIAS, at most 255 bytes; control characters and bytes that are not UTF-8 as \\xNN), for interfaces that have one; always 1.',
+    ['netns', 'interface', 'alias'] as const,
+  ),
+  interfaceAltnameInfo: family(
+    'netlink_interface_altname_info',
+    'gauge',
+    'An alternative name of the interface (IFLA_ALT_IFNAME), at most 4 per interface; always 1.',
+    ['netns', 'interface', 'altname'] as const,
+  ),
+  interfaceAltnamesDropped: family(
+    'netlink_interface_altnames_dropped',
+    'gauge',
+    'Alternative names of interfaces with series that have no netlink_interface_altname_info series now (past 4 per interface).',
+    ['netns'] as const,
+  ),
   // ---- addresses ----
   interfaceAddresses: family('netlink_interface_addresses', 'gauge', 'Addresses on the interface, by family.', [
     'netns',

@@ -13,6 +13,7 @@ import { neighbours } from './collectors/neighbours';
 import type { Collector, CollectorOptions } from './collectors/options';
 import { routes } from './collectors/routes';
 import { rules } from './collectors/rules';
+import { topology } from './collectors/topology';
 import type { NamespaceSource } from './source';
 import { vips } from './collectors/vips';
 
@@ -22,6 +23,7 @@ export type { NamespaceSource } from './source';
 
 export const COLLECTORS: readonly [string, Collector][] = [
   ['interfaces', interfaces],
+  ['topology', topology],
   ['addresses', addresses],
   ['routes', routes],
   ['rules', rules],

@@ -95,6 +95,7 @@ export const IFF_POINTOPOINT = 0x10;
 export const IFF_RUNNING = 0x40;
 export const IFF_NOARP = 0x80;
 export const IFF_PROMISC = 0x100;
+export const IFF_ALLMULTI = 0x200;
 export const IFF_MULTICAST = 0x1000;
 export const IFF_LOWER_UP = 0x10000;
 export const IFF_DORMANT = 0x20000;
@@ -146,6 +147,8 @@ export const IFLA_INFO_SLAVE_KIND = 4;
 export const IFLA_INFO_SLAVE_DATA = 5;
 // Bond and VRF attributes (IFLA_BOND_*, IFLA_BOND_AD_INFO_*, IFLA_BOND_SLAVE_*, IFLA_VRF_*) are
 // in link-kind-data.ts, the one file that reads them.
+/** IFLA_INFO_DATA of a vxlan (linux/if_link.h): its lower device (`dev`), u32 ifindex. */
+export const IFLA_VXLAN_LINK = 3;
 
 /** RFC 2863 operational states (IF_OPER_*), the values of IFLA_OPERSTATE. */
 export const OPERSTATE_NAMES: readonly string[] = [

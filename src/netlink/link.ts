@@ -16,11 +16,13 @@ import {
   IFLA_INFO_SLAVE_KIND,
   IFLA_LINK,
   IFLA_LINKINFO,
+  IFLA_LINK_NETNSID,
   IFLA_MASTER,
   IFLA_MTU,
   IFLA_OPERSTATE,
   IFLA_PROP_LIST,
   IFLA_PROTO_DOWN,
+  IFLA_VXLAN_LINK,
   MAX_ALTIFNAME_BYTES,
   MAX_IFALIAS_BYTES,
   MAX_IFNAME_BYTES,
@@ -65,6 +67,8 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     slaveKind: undefined,
     master: undefined,
     link: undefined,
+    linkNetnsid: undefined,
+    vxlanLink: undefined,
     alias: undefined,
     altNames: undefined,
     protoDown: undefined,
@@ -109,6 +113,9 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
       case IFLA_LINK:
         m.link = attrS32(buf, o, n);
         break;
+      case IFLA_LINK_NETNSID:
+        m.linkNetnsid = attrS32(buf, o, n);
+        break;
       case IFLA_IFALIAS:
         m.alias = attrString(buf, o, n, MAX_IFALIAS_BYTES, 'IFLA_IFALIAS');
         break;
@@ -131,7 +138,8 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
 
 /**
  * IFLA_LINKINFO nests IFLA_INFO_KIND ("veth") and IFLA_INFO_SLAVE_KIND ("bridge"), and the
- * kind's data: a bond's or a VRF's, and a bond slave's or a VRF port's (link-kind-data.ts).
+ * kind's data: a bond's or a VRF's, and a bond slave's or a VRF port's (link-kind-data.ts); a
+ * vxlan's lower device.
  */
 function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
   const it = new AttributeCursor().reset(buf, offset, offset + length);
@@ -152,7 +160,14 @@ function decodeLinkInfo(buf: Buffer, offset: number, length: number, m: LinkMess
       slaveDataLength = it.length;
     }
   }
-  if (data >= 0 || slaveData >= 0) decodeKindData(buf, m, data, dataLength, slaveData, slaveDataLength);
+  if (data >= 0 && m.kind === 'vxlan') decodeVxlanData(buf, data, dataLength, m);
+  else if (data >= 0 || slaveData >= 0) decodeKindData(buf, m, data, dataLength, slaveData, slaveDataLength);
+}
+
+/** A vxlan's IFLA_INFO_DATA: only its lower device (IFLA_VXLAN_LINK), its parent. */
+function decodeVxlanData(buf: Buffer, offset: number, length: number, m: LinkMessage): void {
+  const it = new AttributeCursor().reset(buf, offset, offset + length);
+  while (it.next()) if (it.type === IFLA_VXLAN_LINK) m.vxlanLink = attrU32(buf, it.offset, it.length);
 }
 
 /** IFLA_PROP_LIST nests one IFLA_ALT_IFNAME per alternative name, in kernel order. */

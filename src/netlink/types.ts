@@ -48,6 +48,10 @@ export interface LinkMessage extends MessageHeader {
   master?: number;
   /** IFLA_LINK: the peer/lower device ifindex. */
   link?: number;
+  /** A vxlan's lower device (IFLA_INFO_DATA -> IFLA_VXLAN_LINK; vxlan sends no IFLA_LINK); 0 for none. */
+  vxlanLink?: number;
+  /** IFLA_LINK_NETNSID: IFLA_LINK names an ifindex of the namespace with this id (as this namespace numbers its peers). */
+  linkNetnsid?: number;
   alias?: string;
   /** IFLA_PROP_LIST -> IFLA_ALT_IFNAME. */
   altNames?: string[];

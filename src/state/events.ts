@@ -5,7 +5,7 @@
 import type { FamilyName } from '../netlink/family';
 
 export type EventKind =
-  'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'bond' | 'resync';
+  'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'bond' | 'resync' | 'setting';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -165,6 +165,35 @@ export interface BondEvent extends EventBase {
   linkFailures?: number;
 }
 
+/** The link flags `setting` events tell: IFF_PROMISC, IFF_ALLMULTI, IFF_NOARP. */
+export type SettingFlag = 'promisc' | 'allmulti' | 'noarp';
+
+/**
+ * How an interface is placed or set up changed (what `ip link set` changes): `enslaved` to a
+ * master or `released` from it, its `mtu`, its `alias`, an alternative name added or removed
+ * (`altname_added`, `altname_removed`), or a `flag` an operator watches turned on or off. Not
+ * on the initial dump; a resync that finds a change tells it once.
+ */
+export interface SettingEvent extends EventBase {
+  kind: 'setting';
+  action: 'enslaved' | 'released' | 'mtu' | 'alias' | 'altname_added' | 'altname_removed' | 'flag';
+  /** On `enslaved` and `released`: the master's name (`if<N>` when unknown). */
+  master?: string;
+  /** On `enslaved` and `released`: the master's kind as the port reports it (bridge, bond, vrf, team; "" when not sent). */
+  masterKind?: string;
+  /** On `mtu`: the MTU now and before. */
+  mtu?: number;
+  oldMtu?: number;
+  /** On `alias`: the alias now and before ("" for none); control characters as `\xNN`. */
+  alias?: string;
+  oldAlias?: string;
+  /** On `altname_added` and `altname_removed`. */
+  altname?: string;
+  /** On `flag`: which flag, and whether it is on now. */
+  flag?: SettingFlag;
+  enabled?: boolean;
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
@@ -181,7 +210,8 @@ export type DomainEvent =
   | NeighbourEvent
   | VipEvent
   | BondEvent
-  | ResyncEvent;
+  | ResyncEvent
+  | SettingEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E

@@ -19,6 +19,7 @@ import {
 } from './links';
 import { isQuiet, type EventOutlet } from './outlet';
 import { SeriesFilter } from './series-filter';
+import { readTopology, settingEvents } from './topology';
 
 /** What a link's change sets off in the rest of the model (model.ts wires it). */
 export interface LinkHooks {
@@ -95,6 +96,9 @@ export class LinkSet {
     return this.find(ifindex)?.name ?? `if${ifindex}`;
   }
 
+  /** A master's name for a `setting` event: the link's, also in its grace period (`if<N>` for one never known). */
+  private readonly masterName = (ifindex: number): string => this.interfaceName(ifindex);
+
   link(m: LinkMessage, origin: MessageOrigin): void {
     // AF_BRIDGE messages describe bridge ports, not the link itself.
     if (m.family === AF_BRIDGE) return;
@@ -125,6 +129,18 @@ export class LinkSet {
           ...(record.kind ? { linkKind: record.kind } : {}),
           ...(record.mac ? { mac: record.mac } : {}),
         });
+        // Created as a port (`ip link add ... master br0`): its enslavement is told too.
+        const t = record.topology;
+        if (t.master !== 0)
+          this.out.onEvent?.({
+            netns: this.out.netns,
+            kind: 'setting',
+            action: 'enslaved',
+            interface: record.name,
+            ifindex: record.ifindex,
+            master: this.masterName(t.master),
+            masterKind: t.masterKind,
+          });
       }
       return;
     }
@@ -135,7 +151,9 @@ export class LinkSet {
     // notification as much as the resync's dump reply.
     const afterGap = known.lossEpoch !== this.lossEpoch || origin === 'resync-dump';
     known.lossEpoch = this.lossEpoch;
+    const before = { topology: known.topology, mtu: known.mtu, ifFlags: known.ifFlags };
     const update = updateLink(known, m, now, afterGap);
+    known.topology = readTopology(m, known.kind);
     if (update.heldFlaps > 0) this.confirmFlapsLater(known, quiet);
     if (update.renamedFrom !== undefined) {
       this.buryName(known.name);
@@ -173,6 +191,12 @@ export class LinkSet {
         state: linkState(known),
         previous,
       });
+    }
+    if (!quiet && this.out.onEvent) {
+      const after = { topology: known.topology, mtu: known.mtu, ifFlags: known.ifFlags };
+      settingEvents(this.out.netns, known.name, known.ifindex, before, after, this.masterName, (e) =>
+        this.out.onEvent?.(e),
+      );
     }
     // IPv4 routes (and nexthop objects) on a device that goes admin down vanish without RTM_DELROUTE.
     if (update.adminWentDown) this.hooks.deviceDown(known.ifindex, false);

@@ -15,6 +15,7 @@ import {
 } from '../netlink/constants';
 import type { LinkMessage } from '../netlink/types';
 import type { LinkState } from './events';
+import { readTopology, type LinkTopology } from './topology';
 
 export const ADDRESS_ADDED = 0;
 export const ADDRESS_REMOVED = 1;
@@ -56,6 +57,8 @@ export interface LinkRecord {
   neighbourChanges: [[number, number, number], [number, number, number]];
   /** Neighbour entries that went into FAILED (resolution failed), [inet, inet6]. */
   neighbourFailures: [number, number];
+  /** Master, parent, alias, alternative names (topology.ts), as the last message said. */
+  topology: LinkTopology;
   /** Whether the interface gets series (include/exclude regexes and the cap). */
   tracked: boolean;
   /** Seconds since the epoch the kernel deleted it; series stay for the grace period. */
@@ -117,6 +120,7 @@ export function newLinkRecord(m: LinkMessage, now: number): LinkRecord {
       [0, 0, 0],
     ],
     neighbourFailures: [0, 0],
+    topology: readTopology(m, m.kind ?? ''),
     tracked: false,
     deletedAt: undefined,
     seen: true,

@@ -528,6 +528,14 @@ liveDescribe(
       hostA.addVeth('fl0', 'fl1', { up: true });
       hostA.batch(['addr add 10.77.0.1/24 dev eth0', 'route add default via 10.77.0.254 proto static']);
       hostB.batch(['addr add 10.77.0.2/24 dev eth0', 'route add default via 10.77.0.254 proto static']);
+      // Topology for the Topology row (left down: no flaps): a bridge port with an alias, a macvlan on its peer.
+      hostA.batch([
+        'link add ftb0 type bridge',
+        'link add ftp0 type veth peer name ftp1',
+        'link set dev ftp0 master ftb0',
+        'link set dev ftp0 alias uplink-spine-1',
+        'link add link ftp1 name ftm0 type macvlan',
+      ]);
 
       const exporterConfig = path.join(tmp, 'exporter.yml');
       fs.writeFileSync(
