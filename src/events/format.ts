@@ -60,6 +60,9 @@ export function formatEventLine(e: DomainEvent): string {
     case 'resync':
       line += ` reason=${e.reason}`;
       break;
+    case 'bridge_port':
+      line += ` bridge=${e.bridge} state=${e.previousState}->${e.state}`;
+      break;
   }
   return line;
 }

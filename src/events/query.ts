@@ -14,6 +14,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'neighbour',
   'vip',
   'resync',
+  'bridge_port',
 ];
 
 /** The filters: what the /events page takes (it has no cursor or limit of its own). */

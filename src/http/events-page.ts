@@ -170,6 +170,9 @@ const SCRIPT = `
       case 'resync':
         p.push(e.reason);
         break;
+      case 'bridge_port':
+        p.push('bridge ' + e.bridge + ':', e.previousState + '\\u2192' + e.state);
+        break;
     }
     return p.join(' ');
   }

@@ -52,6 +52,8 @@ export interface LinkMessage extends MessageHeader {
   /** IFLA_PROP_LIST -> IFLA_ALT_IFNAME. */
   altNames?: string[];
   protoDown?: number;
+  /** AF_BRIDGE messages only: IFLA_PROTINFO -> IFLA_BRPORT_STATE, the port's STP state (BR_STATE_*, 0..4). */
+  bridgePortState?: number;
 }
 
 /** RTM_NEWADDR / RTM_DELADDR (ifaddrmsg + IFA_*). */

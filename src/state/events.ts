@@ -4,7 +4,8 @@
 
 import type { FamilyName } from '../netlink/family';
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'resync';
+export type EventKind =
+  'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'resync' | 'bridge_port';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -139,6 +140,21 @@ export interface VipEvent extends EventBase {
   holders: string[];
 }
 
+/**
+ * A bridge port's STP state changed (IFLA_BRPORT_STATE of an AF_BRIDGE link message): `interface`
+ * is the port. States are the kernel's BR_STATE_* names: disabled, listening, learning,
+ * forwarding, blocking.
+ */
+export interface BridgePortEvent extends EventBase {
+  kind: 'bridge_port';
+  action: 'changed';
+  /** The bridge the port belongs to. */
+  bridge: string;
+  bridgeIfindex: number;
+  state: string;
+  previousState: string;
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
@@ -154,7 +170,8 @@ export type DomainEvent =
   | NexthopEvent
   | NeighbourEvent
   | VipEvent
-  | ResyncEvent;
+  | ResyncEvent
+  | BridgePortEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E

@@ -35,6 +35,8 @@ import { RouteSet } from './route-set';
 import { NeighbourSet } from './neighbour-set';
 import { VipSet } from './vip-set';
 import { RuleSet } from './rule-set';
+import { BridgePortSet } from './bridge-ports';
+import { AF_BRIDGE, RTM_DELLINK } from '../netlink/constants';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -77,6 +79,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   private readonly vipSet: VipSet;
   /** Policy routing rules, both families (rule-set.ts). */
   readonly rules: RuleSet;
+  /** Bridge ports' STP state, from the AF_BRIDGE link messages (bridge-ports.ts). */
+  readonly bridgePorts: BridgePortSet;
 
   readonly links: Map<number, LinkRecord>;
   /** Deleted links whose series stay for the grace period. */
@@ -153,6 +157,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet);
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
     this.rules = new RuleSet(this);
+    this.bridgePorts = new BridgePortSet(this, this.linkSet, this.now);
 
     this.links = this.linkSet.live;
     this.deletedLinks = this.linkSet.deleted;
@@ -222,7 +227,13 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   // ---- messages from the session ---------------------------------------------------------------
 
   link(m: LinkMessage, origin: MessageOrigin = 'notification'): void {
+    // AF_BRIDGE messages describe bridge ports (bridge-ports.ts), never the link itself.
+    if (m.family === AF_BRIDGE) {
+      this.bridgePorts.port(m, origin);
+      return;
+    }
     this.linkSet.link(m, origin);
+    if (m.type === RTM_DELLINK) this.bridgePorts.linkGone(m.ifindex);
   }
 
   address(m: AddressMessage, origin: MessageOrigin = 'notification'): void {
@@ -285,6 +296,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.neighbourSet.beginSweep();
     this.routeSet.beginSweep();
     this.rules.beginSweep();
+    this.bridgePorts.beginSweep();
   }
 
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
@@ -295,5 +307,6 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.vipSet.changed(undefined, this.addresses);
     this.routeSet.sweep();
     this.rules.sweep();
+    this.bridgePorts.sweep();
   }
 }
