@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AF_BRIDGE, RTM_DELLINK, RTM_NEWLINK } from '../../../src/netlink/constants';
-import { decodeChunk } from '../../../src/netlink/decode';
+import { decodeChunk, decodeDatagram } from '../../../src/netlink/decode';
 import type { LinkMessage } from '../../../src/netlink/types';
 import { renderNetlinkMetrics } from '../../../src/metrics/render';
 import { MessageDispatch } from '../../../src/session/dispatch';
@@ -209,4 +209,55 @@ test('the cap drops new ports and counts them; the bridge itself, DELLINK and a 
   // The bridge deleted (its own RTM_DELLINK): its ports go.
   set.linkGone(9);
   assert.equal(set.ports.size, 0);
+});
+
+/** An RTM_NEWLINK of ifindex 3 with IFLA_MASTER 2 and IFLA_PROTINFO (type `protinfoType`) holding IFLA_BRPORT_STATE `state`. */
+function portBytes(family: number, protinfoType: number, state: number): Buffer {
+  const b = Buffer.alloc(16 + 16 + 8 + 12);
+  b.writeUInt32LE(b.length, 0);
+  b.writeUInt16LE(RTM_NEWLINK, 4);
+  b[16] = family; // ifinfomsg: family, pad, type, index 3, flags, change
+  b.writeInt32LE(3, 20);
+  b.writeUInt16LE(8, 32); // IFLA_MASTER (10), u32 2
+  b.writeUInt16LE(10, 34);
+  b.writeUInt32LE(2, 36);
+  b.writeUInt16LE(12, 40); // IFLA_PROTINFO: 4 + one u8 attribute (5 bytes, padded to 8)
+  b.writeUInt16LE(protinfoType, 42);
+  b.writeUInt16LE(5, 44); // IFLA_BRPORT_STATE (1)
+  b.writeUInt16LE(1, 46);
+  b[48] = state;
+  return b;
+}
+
+function decodeOne(bytes: Buffer): { links: LinkMessage[]; errors: number } {
+  const links: LinkMessage[] = [];
+  let errors = 0;
+  const sink = {
+    link: (m: LinkMessage) => void links.push(m),
+    address: () => undefined,
+    route: () => undefined,
+    neighbour: () => undefined,
+    neighbourTable: () => undefined,
+    nexthop: () => undefined,
+    rule: () => undefined,
+    done: () => undefined,
+    error: () => undefined,
+    other: () => undefined,
+    decodeError: () => void errors++,
+  };
+  decodeDatagram(bytes, 0, bytes.length, sink);
+  return { links, errors };
+}
+
+test('codec: IFLA_PROTINFO with or without NLA_F_NESTED (before Linux 5.2), only in AF_BRIDGE messages; a state past blocking is refused', () => {
+  const NLA_F_NESTED = 0x8000;
+  for (const type of [12, 12 | NLA_F_NESTED]) {
+    const { links, errors } = decodeOne(portBytes(AF_BRIDGE, type, 4));
+    assert.equal(errors, 0);
+    assert.deepEqual([links[0]?.master, links[0]?.bridgePortState], [2, 4]);
+  }
+  // AF_UNSPEC: IFLA_PROTINFO is another family's data (IPv6's IFLA_INET6_*), never a port state.
+  assert.equal(decodeOne(portBytes(0, 12 | NLA_F_NESTED, 3)).links[0]?.bridgePortState, undefined);
+  const bad = decodeOne(portBytes(AF_BRIDGE, 12 | NLA_F_NESTED, 5));
+  assert.deepEqual([bad.links.length, bad.errors], [0, 1]);
 });
