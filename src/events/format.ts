@@ -85,6 +85,9 @@ export function formatEventLine(e: DomainEvent): string {
     case 'setting':
       line += settingText(e);
       break;
+    case 'bridge_port':
+      line += ` bridge=${e.bridge} state=${e.previousState}->${e.state}`;
+      break;
   }
   return line;
 }

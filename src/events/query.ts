@@ -16,6 +16,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'bond',
   'resync',
   'setting',
+  'bridge_port',
 ];
 
 /** The filters: what the /events page takes (it has no cursor or limit of its own). */

@@ -187,6 +187,9 @@ const SCRIPT = `
         if (e.altname !== undefined) p.push('altname ' + e.altname);
         if (e.flag !== undefined) p.push(e.flag + ' ' + (e.enabled ? 'off\\u2192on' : 'on\\u2192off'));
         break;
+      case 'bridge_port':
+        p.push('bridge ' + e.bridge + ':', e.previousState + '\\u2192' + e.state);
+        break;
     }
     return p.join(' ');
   }

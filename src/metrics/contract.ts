@@ -339,6 +339,25 @@ export const METRICS = {
     'Bonds, bond slaves and VRFs not held because the namespace already held 1024 bonds, 4096 slaves or 4096 VRFs (born at the first drop).',
     ['netns'] as const,
   ),
+  // ---- bridge ports (bridge-ports.ts) ----
+  bridgePortState: family(
+    'netlink_bridge_port_state',
+    'gauge',
+    "A bridge port's STP state as a state set: 1 for the port's current state (IFLA_BRPORT_STATE: disabled, listening, learning, forwarding, blocking), 0 for the other four.",
+    ['netns', 'bridge', 'interface', 'state'] as const,
+  ),
+  bridgePortStateChanges: family(
+    'netlink_bridge_port_state_changes_total',
+    'counter',
+    "Changes of a bridge port's STP state since it joined the bridge (notifications, and one for a port a resync found in another state: a lower bound across an overrun).",
+    ['netns', 'bridge', 'interface'] as const,
+  ),
+  bridgePortsDropped: family(
+    'netlink_bridge_ports_dropped_total',
+    'counter',
+    'Bridge ports not held because the namespace already held 4096 (they have no netlink_bridge_port_* series).',
+    ['netns'] as const,
+  ),
   // ---- the exporter itself ----
   messagesReceived: family(
     'netlink_messages_received_total',

@@ -7,6 +7,7 @@ import { METRICS as M } from './contract';
 import { ExpositionWriter } from './writer';
 import { addresses } from './collectors/addresses';
 import { bonds } from './collectors/bonds';
+import { bridgePorts } from './collectors/bridge-ports';
 import { exporter } from './collectors/exporter';
 import { interfaces } from './collectors/interfaces';
 import { neighbours } from './collectors/neighbours';
@@ -27,6 +28,7 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['addresses', addresses],
   ['routes', routes],
   ['rules', rules],
+  ['bridge_ports', bridgePorts],
   ['vips', vips],
   ['neighbours', neighbours],
   ['bonds', bonds],

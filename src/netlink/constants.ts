@@ -140,6 +140,12 @@ export const IFLA_PROP_LIST = 52;
 export const IFLA_ALT_IFNAME = 53;
 export const IFLA_PERM_ADDRESS = 54;
 export const IFLA_PARENT_DEV_NAME = 56;
+/** Nested per-family protocol data; in AF_BRIDGE link messages the bridge port's IFLA_BRPORT_* (linux/if_link.h). */
+export const IFLA_PROTINFO = 12;
+/** IFLA_BRPORT_STATE (u8, linux/if_link.h): the port's STP state, BR_STATE_* (linux/if_bridge.h). */
+export const IFLA_BRPORT_STATE = 1;
+/** BR_STATE_* (linux/if_bridge.h) by value: DISABLED 0, LISTENING 1, LEARNING 2, FORWARDING 3, BLOCKING 4. */
+export const BRIDGE_PORT_STATE_NAMES = ['disabled', 'listening', 'learning', 'forwarding', 'blocking'] as const;
 
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;

@@ -1,6 +1,7 @@
 // RTM_NEWLINK / RTM_DELLINK: struct ifinfomsg + IFLA_* attributes.
 
 import {
+  AF_BRIDGE,
   IFINFOMSG_LEN,
   IFLA_ADDRESS,
   IFLA_ALT_IFNAME,
@@ -21,6 +22,7 @@ import {
   IFLA_MTU,
   IFLA_OPERSTATE,
   IFLA_PROP_LIST,
+  IFLA_PROTINFO,
   IFLA_PROTO_DOWN,
   IFLA_VXLAN_LINK,
   MAX_ALTIFNAME_BYTES,
@@ -29,6 +31,7 @@ import {
   MAX_LINK_KIND_BYTES,
 } from './constants';
 import { AttributeCursor, attrMac, attrS32, attrString, attrU32, attrU8, s32le, u16le, u32le } from './attributes';
+import { decodeBridgePortState } from './bridge-port';
 import { NetlinkDecodeError } from './errors';
 import { decodeKindData } from './link-kind-data';
 import type { LinkMessage, MessageHeader } from './types';
@@ -76,6 +79,7 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
     bondSlave: undefined,
     vrfTable: undefined,
     vrfPortTable: undefined,
+    bridgePortState: undefined,
   };
   const it = new AttributeCursor().reset(buf, offset + IFINFOMSG_LEN, offset + length);
   while (it.next()) {
@@ -127,6 +131,10 @@ export function decodeLink(buf: Buffer, offset: number, length: number, header: 
         break;
       case IFLA_PROP_LIST:
         decodePropList(buf, o, n, m);
+        break;
+      case IFLA_PROTINFO:
+        // Per family: a bridge port's IFLA_BRPORT_* only in AF_BRIDGE messages (bridge-port.ts).
+        if (m.family === AF_BRIDGE) m.bridgePortState = decodeBridgePortState(buf, o, n);
         break;
       default:
         // Unknown or not needed (stats, qdisc, xdp, ...): skipped.

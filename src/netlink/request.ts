@@ -3,6 +3,7 @@
 // multi-message request (one send, one datagram).
 
 import {
+  AF_BRIDGE,
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
@@ -62,11 +63,18 @@ export function buildMessage(type: number, flags: number, seq: number, payload: 
   return out;
 }
 
-export type DumpKind = 'link' | 'address' | 'route' | 'rule' | 'neighbour' | 'nexthop' | 'neighbourTable';
+export type DumpKind =
+  'link' | 'bridgePort' | 'address' | 'route' | 'rule' | 'neighbour' | 'nexthop' | 'neighbourTable';
 
-/** GET type and fixed-header size per dump kind. The family is the first byte of each header. */
-const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number }>> = {
+/**
+ * GET type and fixed-header size per dump kind, and the family a kind always asks for. The family
+ * is the first byte of each header.
+ */
+const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number; family?: number }>> = {
   link: { type: RTM_GETLINK, headerLength: IFINFOMSG_LEN },
+  // AF_BRIDGE: the bridge's rtnl_bridge_getlink, one AF_BRIDGE link message per bridge port
+  // (IFLA_MASTER the bridge, IFLA_PROTINFO its IFLA_BRPORT_*); nothing for other links.
+  bridgePort: { type: RTM_GETLINK, headerLength: IFINFOMSG_LEN, family: AF_BRIDGE },
   address: { type: RTM_GETADDR, headerLength: IFADDRMSG_LEN },
   route: { type: RTM_GETROUTE, headerLength: RTMSG_LEN },
   neighbour: { type: RTM_GETNEIGH, headerLength: NDMSG_LEN },
@@ -86,7 +94,7 @@ const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number }>> 
 export function dumpRequest(kind: DumpKind, seq: number, family: number = AF_UNSPEC): Buffer {
   const d = DUMPS[kind];
   const payload = Buffer.alloc(d.headerLength);
-  payload[0] = family;
+  payload[0] = d.family ?? family;
   return buildMessage(d.type, NLM_F_REQUEST | NLM_F_DUMP, seq, payload);
 }
 

@@ -64,6 +64,8 @@ export interface LinkMessage extends MessageHeader {
   vrfTable?: number;
   /** IFLA_INFO_SLAVE_DATA -> IFLA_VRF_PORT_TABLE of a VRF's port (slave kind "vrf"). */
   vrfPortTable?: number;
+  /** AF_BRIDGE messages only: IFLA_PROTINFO -> IFLA_BRPORT_STATE, the port's STP state (BR_STATE_*, 0..4). */
+  bridgePortState?: number;
 }
 
 /** A bond's IFLA_INFO_DATA (linux/if_link.h IFLA_BOND_*), the attributes read; absent ones undefined. */

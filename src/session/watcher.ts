@@ -41,12 +41,22 @@ export const SUBSCRIBED_GROUPS = [
   RTNLGRP_NEIGH,
 ];
 /**
- * Links first (addresses, routes and neighbours name them), nexthop objects before the routes
- * that use them; the neighbour tables' limits (gc_thresh3) last.
+ * Links first (addresses, routes and neighbours name them), then their bridge-port state (an
+ * AF_BRIDGE link dump: the plain one carries none), nexthop objects before the routes that use
+ * them; the neighbour tables' limits (gc_thresh3) last.
  */
-const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route', 'rule', 'neighbour', 'neighbourTable'];
-/** Dumps a kernel may not support (nexthop objects before 5.3). */
-const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['nexthop', 'neighbourTable']);
+const DUMP_ORDER: readonly DumpKind[] = [
+  'link',
+  'bridgePort',
+  'nexthop',
+  'address',
+  'route',
+  'rule',
+  'neighbour',
+  'neighbourTable',
+];
+/** Dumps a kernel may not support (nexthop objects before 5.3; bridge ports without the bridge driver). */
+const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['bridgePort', 'nexthop', 'neighbourTable']);
 const MAX_DUMP_ATTEMPTS = 5;
 /** Resyncs start at most this often, so an overrun storm does not become a dump loop. */
 const MIN_RESYNC_INTERVAL_MS = 1000;

@@ -5,7 +5,18 @@
 import type { FamilyName } from '../netlink/family';
 
 export type EventKind =
-  'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'bond' | 'resync' | 'setting';
+  | 'link'
+  | 'flap'
+  | 'address'
+  | 'route'
+  | 'rule'
+  | 'nexthop'
+  | 'neighbour'
+  | 'vip'
+  | 'bond'
+  | 'resync'
+  | 'setting'
+  | 'bridge_port';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -194,6 +205,21 @@ export interface SettingEvent extends EventBase {
   enabled?: boolean;
 }
 
+/**
+ * A bridge port's STP state changed (IFLA_BRPORT_STATE of an AF_BRIDGE link message): `interface`
+ * is the port. States are the kernel's BR_STATE_* names: disabled, listening, learning,
+ * forwarding, blocking.
+ */
+export interface BridgePortEvent extends EventBase {
+  kind: 'bridge_port';
+  action: 'changed';
+  /** The bridge the port belongs to. */
+  bridge: string;
+  bridgeIfindex: number;
+  state: string;
+  previousState: string;
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
@@ -211,7 +237,8 @@ export type DomainEvent =
   | VipEvent
   | BondEvent
   | ResyncEvent
-  | SettingEvent;
+  | SettingEvent
+  | BridgePortEvent;
 
 /** Domain events without the fields the event bus stamps on them. */
 export type PendingEvent = DomainEvent extends infer E

@@ -36,6 +36,8 @@ import { NeighbourSet } from './neighbour-set';
 import { VipSet } from './vip-set';
 import { RuleSet } from './rule-set';
 import { BondSet } from './bonds';
+import { BridgePortSet } from './bridge-ports';
+import { AF_BRIDGE, RTM_DELLINK } from '../netlink/constants';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -80,6 +82,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   readonly rules: RuleSet;
   /** Bonds, their slaves, and VRFs (bonds.ts). */
   readonly bonds: BondSet;
+  /** Bridge ports' STP state, from the AF_BRIDGE link messages (bridge-ports.ts). */
+  readonly bridgePorts: BridgePortSet;
 
   readonly links: Map<number, LinkRecord>;
   /** Deleted links whose series stay for the grace period. */
@@ -157,6 +161,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
     this.rules = new RuleSet(this);
     this.bonds = new BondSet(this, this.now, (ifindex) => this.linkSet.live.get(ifindex)?.name);
+    this.bridgePorts = new BridgePortSet(this, this.linkSet, this.now);
 
     this.links = this.linkSet.live;
     this.deletedLinks = this.linkSet.deleted;
@@ -226,8 +231,14 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   // ---- messages from the session ---------------------------------------------------------------
 
   link(m: LinkMessage, origin: MessageOrigin = 'notification'): void {
+    // AF_BRIDGE messages describe bridge ports (bridge-ports.ts), never the link itself.
+    if (m.family === AF_BRIDGE) {
+      this.bridgePorts.port(m, origin);
+      return;
+    }
     this.linkSet.link(m, origin);
     this.bonds.link(m, origin);
+    if (m.type === RTM_DELLINK) this.bridgePorts.linkGone(m.ifindex);
   }
 
   address(m: AddressMessage, origin: MessageOrigin = 'notification'): void {
@@ -291,6 +302,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.routeSet.beginSweep();
     this.rules.beginSweep();
     this.bonds.beginSweep();
+    this.bridgePorts.beginSweep();
   }
 
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
@@ -302,5 +314,6 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.routeSet.sweep();
     this.rules.sweep();
     this.bonds.sweep();
+    this.bridgePorts.sweep();
   }
 }

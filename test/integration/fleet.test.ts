@@ -527,6 +527,9 @@ liveDescribe(
       hostA.addVeth('eth0', 'eth0', { peerNetns: hostB, up: true });
       hostA.addVeth('fl0', 'fl1', { up: true });
       hostA.batch(['addr add 10.77.0.1/24 dev eth0', 'route add default via 10.77.0.254 proto static']);
+      // A bridge with one port (STP off: forwarding at once), for the Bridge ports panels.
+      hostA.addVeth('bp0', 'bq0', { up: true });
+      hostA.batch(['link add br0 type bridge', 'link set bp0 master br0', 'link set br0 up']);
       hostB.batch(['addr add 10.77.0.2/24 dev eth0', 'route add default via 10.77.0.254 proto static']);
       // Topology for the Topology row (left down: no flaps): a bridge port with an alias, a macvlan on its peer.
       hostA.batch([

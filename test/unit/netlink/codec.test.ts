@@ -172,7 +172,11 @@ interface Fixture {
   expected: Recorded[];
 }
 
-const fixtureFiles = readdirSync(FIXTURE_DIR)
+const fixtureFiles = [
+  ...readdirSync(FIXTURE_DIR),
+  // Bridge-port STP states (capture.py's bridge-stp-* steps): apart, as the golden /metrics replays only the top level.
+  ...readdirSync(join(FIXTURE_DIR, 'bridge-stp')).map((f) => `bridge-stp/${f}`),
+]
   .filter((f) => f.endsWith('.json'))
   .sort();
 
