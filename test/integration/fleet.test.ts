@@ -528,6 +528,20 @@ liveDescribe(
       hostA.addVeth('fl0', 'fl1', { up: true });
       hostA.batch(['addr add 10.77.0.1/24 dev eth0', 'route add default via 10.77.0.254 proto static']);
       hostB.batch(['addr add 10.77.0.2/24 dev eth0', 'route add default via 10.77.0.254 proto static']);
+      // An address with finite lifetimes (far from expiry: no AddressExpiring), for the lifetime panels.
+      hostA.ip(
+        '-6',
+        'addr',
+        'add',
+        '2001:db8:77::1/64',
+        'dev',
+        'eth0',
+        'valid_lft',
+        '86400',
+        'preferred_lft',
+        '43200',
+        'nodad',
+      );
 
       const exporterConfig = path.join(tmp, 'exporter.yml');
       fs.writeFileSync(
