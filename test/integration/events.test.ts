@@ -434,7 +434,7 @@ function runScript(format: 'human' | 'json'): void {
 
   test(`${format}: an address with lifetimes, then deprecated when its preferred lifetime runs out`, async () => {
     const idx = ns.ifindex('ev0');
-    ns.ip('-6', 'addr', 'add', '2001:db8:63::1/64', 'dev', 'ev0', 'valid_lft', '100', 'preferred_lft', '1', 'nodad');
+    ns.ip('-6', 'addr', 'add', '2001:db8:63::1/64', 'dev', 'ev0', 'valid_lft', '100', 'preferred_lft', '3', 'nodad');
     await expectEvents([
       {
         what: 'address added ev0 2001:db8:63::1/64 with lifetimes',
@@ -442,11 +442,11 @@ function runScript(format: 'human' | 'json'): void {
         json: (e) => isJ('address', 'added', 'ev0')(e) && e.address === '2001:db8:63::1',
         checkHuman: (h) => {
           assert.match(h.kv.valid_lft ?? '', /^(99|100)s$/, h.line);
-          assert.match(h.kv.preferred_lft ?? '', /^[01]s$/, h.line);
+          assert.match(h.kv.preferred_lft ?? '', /^[23]s$/, h.line);
         },
         checkJson: (e) => {
           assert.ok(e.validLifetime === 100 || e.validLifetime === 99, JSON.stringify(e));
-          assert.ok(e.preferredLifetime === 1 || e.preferredLifetime === 0, JSON.stringify(e));
+          assert.ok(e.preferredLifetime === 3 || e.preferredLifetime === 2, JSON.stringify(e));
         },
       },
     ]);
