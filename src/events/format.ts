@@ -1,7 +1,7 @@
 // The two line formats of `events` mode: one human line per event, or the schema as a JSON line
 // (also what /api/v1/events and its stream send).
 
-import type { BondEvent, DomainEvent, LinkState, SettingEvent } from '../state/events';
+import type { BondEvent, DomainEvent, LinkState, RouteEvent, SettingEvent } from '../state/events';
 
 function value(text: string): string {
   return text === '' || /[\s"=]/.test(text) ? JSON.stringify(text) : text;
@@ -32,6 +32,38 @@ function settingText(e: SettingEvent): string {
   }
 }
 
+/** Lifetimes left, as `ip addr` prints them: ` valid_lft=120s preferred_lft=3s` (nothing when forever). */
+function lifetimes(e: { validLifetime?: number; preferredLifetime?: number }): string {
+  let text = '';
+  if (e.validLifetime !== undefined) text += ` valid_lft=${e.validLifetime}s`;
+  if (e.preferredLifetime !== undefined) text += ` preferred_lft=${e.preferredLifetime}s`;
+  return text;
+}
+
+/**
+ * The rest of a route as `ip route` prints it: `nhid 5`, `scope link`, `src 10.0.0.1`, `metric
+ * 100`, `mtu 1400`, then each nexthop of a multipath route, `nexthop via 10.0.0.2 dev veth1
+ * weight 1`, and `more_nexthops=K` past the ones the event lists.
+ */
+function routeText(e: RouteEvent): string {
+  let text = '';
+  if (e.nhid !== undefined) text += ` nhid ${e.nhid}`;
+  if (e.gateway !== undefined) text += ` via ${e.gateway}`;
+  if (e.scope !== undefined) text += ` scope ${e.scope}`;
+  if (e.prefsrc !== undefined) text += ` src ${e.prefsrc}`;
+  if (e.metric !== undefined) text += ` metric ${e.metric}`;
+  if (e.mtu !== undefined) text += ` mtu ${e.mtu}`;
+  for (const nh of e.nexthops ?? []) {
+    text += ' nexthop';
+    if (nh.gateway !== undefined) text += ` via ${nh.gateway}`;
+    if (nh.interface !== '') text += ` dev ${nh.interface}`;
+    text += ` weight ${nh.weight}`;
+    if (nh.flags) text += ` ${nh.flags.join(' ')}`;
+  }
+  if (e.moreNexthops !== undefined) text += ` more_nexthops=${e.moreNexthops}`;
+  return text;
+}
+
 /**
  * One human line: `<time> [netns=<ns> ]<kind> <action> <interface> key=value ...`, e.g.
  * `2026-11-22T22:50:01.123Z link changed veth0 ifindex=5 admin=up oper=up->down carrier=up->down`.
@@ -55,10 +87,15 @@ export function formatEventLine(e: DomainEvent): string {
       // A failed duplicate address detection (another host holds the address), and the removal
       // that may follow it, say so in words: not an ordinary change.
       if (e.action === 'dadfailed' || e.flags.includes('dadfailed')) line += ' dad=failed';
+      line += lifetimes(e);
+      break;
+    case 'address_state':
+      line += ` ${e.family} ${e.address}/${e.prefixLength} scope=${e.scope}`;
+      if (e.flags.length > 0) line += ` flags=${e.flags.join(',')}`;
+      line += lifetimes(e);
       break;
     case 'route':
-      line += ` ${e.family} table=${e.table} protocol=${e.protocol} type=${e.type} ${e.destination}`;
-      if (e.gateway !== undefined) line += ` via ${e.gateway}`;
+      line += ` ${e.family} table=${e.table} protocol=${e.protocol} type=${e.type} ${e.destination}${routeText(e)}`;
       if (e.count !== undefined) line += ` count=${e.count}`;
       break;
     case 'nexthop':

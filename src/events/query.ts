@@ -8,6 +8,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'link',
   'flap',
   'address',
+  'address_state',
   'route',
   'rule',
   'nexthop',

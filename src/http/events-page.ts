@@ -143,10 +143,29 @@ const SCRIPT = `
         if (dadFailed(e)) p.push('duplicate address: another host holds it;');
         p.push(e.family, e.address + '/' + e.prefixLength, 'scope ' + e.scope);
         if (e.flags && e.flags.length) p.push(e.flags.join(','));
+        if (e.validLifetime !== undefined) p.push('valid_lft ' + e.validLifetime + 's');
+        if (e.preferredLifetime !== undefined) p.push('preferred_lft ' + e.preferredLifetime + 's');
+        break;
+      case 'address_state':
+        p.push(e.action === 'dadcomplete' ? 'duplicate address detection passed:' : 'preferred lifetime ran out:');
+        p.push(e.family, e.address + '/' + e.prefixLength, 'scope ' + e.scope);
+        if (e.flags && e.flags.length) p.push(e.flags.join(','));
+        if (e.validLifetime !== undefined) p.push('valid_lft ' + e.validLifetime + 's');
+        if (e.preferredLifetime !== undefined) p.push('preferred_lft ' + e.preferredLifetime + 's');
         break;
       case 'route':
         p.push(e.family, e.destination);
+        if (e.nhid !== undefined) p.push('nhid ' + e.nhid);
         if (e.gateway !== undefined) p.push('via ' + e.gateway);
+        if (e.scope !== undefined) p.push('scope ' + e.scope);
+        if (e.prefsrc !== undefined) p.push('src ' + e.prefsrc);
+        if (e.metric !== undefined) p.push('metric ' + e.metric);
+        if (e.mtu !== undefined) p.push('mtu ' + e.mtu);
+        (e.nexthops || []).forEach(function (nh) {
+          p.push('nexthop' + (nh.gateway !== undefined ? ' via ' + nh.gateway : '') + (nh.interface ? ' dev ' + nh.interface : '') +
+            ' weight ' + nh.weight + (nh.flags ? ' ' + nh.flags.join(' ') : ''));
+        });
+        if (e.moreNexthops !== undefined) p.push('(' + e.moreNexthops + ' more nexthops)');
         p.push('table ' + e.table, 'proto ' + e.protocol, e.type);
         if (e.count !== undefined) p.push(e.count + ' changes');
         break;

@@ -141,6 +141,20 @@ export const METRICS = {
     'IPv6 duplicate address detection failures (IFA_F_DADFAILED): another host on the link holds the address.',
     IF,
   ),
+  // An address's lifetimes (IFA_CACHEINFO) as absolute deadlines, for addresses with finite ones
+  // only; the identity labels of netlink_address_info (collectors/address-lifetimes.ts).
+  addressValidUntil: family(
+    'netlink_address_valid_until_timestamp_seconds',
+    'gauge',
+    'When the address expires (its valid lifetime ends and the kernel removes it), as a Unix time; only for addresses whose lifetime is finite.',
+    ['netns', 'interface', 'family', 'address', 'prefix_length'] as const,
+  ),
+  addressPreferredUntil: family(
+    'netlink_address_preferred_until_timestamp_seconds',
+    'gauge',
+    'When the address goes deprecated (its preferred lifetime ends), as a Unix time; only for addresses whose preferred lifetime is finite.',
+    ['netns', 'interface', 'family', 'address', 'prefix_length'] as const,
+  ),
   // ---- virtual IPs ----
   vipPresent: family(
     'netlink_vip_present',

@@ -207,6 +207,8 @@ export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
 export const RTA_PREFSRC = 7;
 export const RTA_METRICS = 8;
+/** Nested in RTA_METRICS (enum RTAX_*, linux/rtnetlink.h): the route's path MTU (u32). */
+export const RTAX_MTU = 2;
 export const RTA_MULTIPATH = 9;
 export const RTA_FLOW = 11;
 export const RTA_CACHEINFO = 12;
@@ -249,6 +251,8 @@ export const RTN_MULTICAST = 5;
 export const RTN_BLACKHOLE = 6;
 export const RTN_UNREACHABLE = 7;
 export const RTN_PROHIBIT = 8;
+/** Obsolete in the kernel (no fib type since 2.6), still a type `ip route add nat` may ask for. */
+export const RTN_NAT = 10;
 
 // rtm_protocol (RTPROT_*, linux/rtnetlink.h) that the code tests for by number.
 export const RTPROT_KERNEL = 2;

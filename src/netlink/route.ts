@@ -18,6 +18,7 @@ import {
   NLA_TYPE_MASK,
   RTA_DST,
   RTA_GATEWAY,
+  RTA_METRICS,
   RTA_MULTIPATH,
   RTA_NH_ID,
   RTA_OIF,
@@ -26,6 +27,7 @@ import {
   RTA_SRC,
   RTA_TABLE,
   RTA_VIA,
+  RTAX_MTU,
   RTMSG_LEN,
 } from './constants';
 import { AttributeCursor, attrU32, requireLength, u32le } from './attributes';
@@ -84,6 +86,15 @@ function checkMultipath(buf: Buffer, offset: number, length: number, family: num
     );
 }
 
+/** For RTA_METRICS' nested attributes (validation and routeMtu). */
+const metricsCursor = new AttributeCursor();
+
+/** RTA_METRICS: nested RTAX_* attributes, each of a valid length; RTAX_MTU a u32. */
+function checkMetrics(buf: Buffer, offset: number, length: number): void {
+  const it = metricsCursor.reset(buf, offset, offset + length);
+  while (it.next()) if (it.type === RTAX_MTU) attrU32(buf, it.offset, it.length);
+}
+
 /**
  * Decodes the payload of a route message ([offset, offset + length) after the nlmsghdr).
  * rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type (u8 each), flags u32.
@@ -103,6 +114,8 @@ export function decodeRoute(buf: Buffer, offset: number, length: number, header:
   let prefsrcOffset = -1;
   let multipathOffset = -1;
   let multipathLength = 0;
+  let metricsOffset = -1;
+  let metricsLength = 0;
   const it = routeCursor.reset(buf, offset + RTMSG_LEN, offset + length);
   while (it.next()) {
     switch (it.type) {
@@ -145,6 +158,11 @@ export function decodeRoute(buf: Buffer, offset: number, length: number, header:
         multipathOffset = it.offset;
         multipathLength = it.length;
         break;
+      case RTA_METRICS:
+        checkMetrics(buf, it.offset, it.length);
+        metricsOffset = it.offset;
+        metricsLength = it.length;
+        break;
       default:
         break;
     }
@@ -174,6 +192,8 @@ export function decodeRoute(buf: Buffer, offset: number, length: number, header:
     prefsrcOffset,
     multipathOffset,
     multipathLength,
+    metricsOffset,
+    metricsLength,
   };
 }
 
@@ -227,6 +247,16 @@ export function routePrefsrc(m: RouteMessage): string | undefined {
   return m.prefsrcOffset < 0
     ? undefined
     : formatAddress(m.family, m.buf, m.prefsrcOffset, payloadLength(m.buf, m.prefsrcOffset));
+}
+
+/** RTA_METRICS -> RTAX_MTU (`mtu` in `ip route`), undefined when not set. */
+export function routeMtu(m: RouteMessage): number | undefined {
+  if (m.metricsOffset < 0) return undefined;
+  // decodeRoute checked the nested attributes: no read here throws.
+  const it = metricsCursor.reset(m.buf, m.metricsOffset, m.metricsOffset + m.metricsLength);
+  let mtu: number | undefined;
+  while (it.next()) if (it.type === RTAX_MTU) mtu = attrU32(m.buf, it.offset, it.length);
+  return mtu;
 }
 
 /**

@@ -163,6 +163,9 @@ export interface RouteMessage extends MessageHeader {
   /** RTA_MULTIPATH payload (a run of rtnexthop: walk it with nexthops.ts' NexthopCursor), -1 when absent. */
   multipathOffset: number;
   multipathLength: number;
+  /** RTA_METRICS payload (nested RTAX_* attributes: route.ts' routeMtu reads it), -1 when absent. */
+  metricsOffset: number;
+  metricsLength: number;
 }
 
 /** One nexthop of a route, decoded from RTA_OIF/RTA_GATEWAY or one rtnexthop of RTA_MULTIPATH. */

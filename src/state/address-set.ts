@@ -8,6 +8,7 @@ import { familyIndex, familyIndexOfName, FAMILY_INET } from '../netlink/family';
 import { ipv4Word, scopeName } from '../netlink/format';
 import type { AddressMessage } from '../netlink/types';
 import type { MessageOrigin, SessionServices } from '../session/sink';
+import { applyLifetimes, becameDeprecated, dadCompleted, secondsLeft } from './address-lifetimes';
 import { addressFlagNames, addressKey, AddressRecord, newAddressRecord } from './addresses';
 import { ADDRESS_ADDED, ADDRESS_REMOVED, LinkRecord } from './links';
 import type { LinkSet } from './link-set';
@@ -28,6 +29,7 @@ export class AddressSet {
     private readonly routes: RouteSet,
     private readonly session: SessionServices | undefined,
     private readonly vips: VipSet,
+    private readonly now: () => number = () => Date.now() / 1000,
   ) {}
 
   address(m: AddressMessage, origin: MessageOrigin): void {
@@ -46,14 +48,20 @@ export class AddressSet {
     const quiet = isQuiet(origin);
     if (known) {
       const dadFailed = (m.addressFlags & IFA_F_DADFAILED) !== 0 && (known.flags & IFA_F_DADFAILED) === 0;
+      // IPv6 re-announces an address when DAD ends and when it goes deprecated (address-lifetimes.ts).
+      const dadComplete = dadCompleted(known.flags, m.addressFlags);
+      const deprecated = becameDeprecated(known.flags, m.addressFlags);
       known.flags = m.addressFlags;
       known.scope = m.scope;
       known.seen = true;
+      applyLifetimes(known, m, this.now());
       if (dadFailed && !quiet) this.dadFailed(known, link);
+      if (dadComplete && !quiet) this.emit('dadcomplete', known, link);
+      if (deprecated && !quiet) this.emit('deprecated', known, link);
       this.vips.changed(m.address, this.records);
       return;
     }
-    const record = newAddressRecord(m, m.address);
+    const record = newAddressRecord(m, m.address, this.now());
     this.records.set(key, record);
     const orphan = link ? undefined : this.links.orphan(m.ifindex)[fam];
     if (link) {
@@ -137,11 +145,20 @@ export class AddressSet {
     return false;
   }
 
-  private emit(action: 'added' | 'removed' | 'dadfailed', record: AddressRecord, link: LinkRecord | undefined): void {
-    this.out.onEvent?.({
+  private emit(
+    action: 'added' | 'removed' | 'dadfailed' | 'dadcomplete' | 'deprecated',
+    record: AddressRecord,
+    link: LinkRecord | undefined,
+  ): void {
+    if (!this.out.onEvent) return;
+    const now = this.now();
+    const valid = secondsLeft(record.validUntil, now);
+    const preferred = secondsLeft(record.preferredUntil, now);
+    this.out.onEvent({
       netns: this.out.netns,
-      kind: 'address',
-      action,
+      ...(action === 'dadcomplete' || action === 'deprecated'
+        ? { kind: 'address_state' as const, action }
+        : { kind: 'address' as const, action }),
       interface: link?.name ?? `if${record.ifindex}`,
       ifindex: record.ifindex,
       family: record.family,
@@ -149,6 +166,8 @@ export class AddressSet {
       prefixLength: record.prefixLength,
       scope: scopeName(record.scope),
       flags: addressFlagNames(record.flags),
+      ...(valid !== undefined ? { validLifetime: valid } : {}),
+      ...(preferred !== undefined ? { preferredLifetime: preferred } : {}),
     });
   }
 

@@ -13,6 +13,7 @@ import {
 } from '../netlink/constants';
 import { familyName, type FamilyName } from '../netlink/family';
 import type { AddressMessage } from '../netlink/types';
+import { applyLifetimes, NO_DEADLINE } from './address-lifetimes';
 
 export interface AddressRecord {
   ifindex: number;
@@ -21,6 +22,10 @@ export interface AddressRecord {
   prefixLength: number;
   scope: number;
   flags: number;
+  /** Unix seconds when the valid lifetime ends (the address goes), NO_DEADLINE when infinite. */
+  validUntil: number;
+  /** Unix seconds when the preferred lifetime ends (the address is deprecated), NO_DEADLINE when infinite. */
+  preferredUntil: number;
   /** Set by a resync dump; records a dump did not list are gone. */
   seen: boolean;
 }
@@ -59,14 +64,19 @@ export function isLinkLocal(record: Pick<AddressRecord, 'family' | 'address'>): 
   return record.address.startsWith('169.254.');
 }
 
-export function newAddressRecord(m: AddressMessage, address: string): AddressRecord {
-  return {
+/** `now`: Unix seconds, when the message was read (its lifetimes are the seconds left then). */
+export function newAddressRecord(m: AddressMessage, address: string, now: number): AddressRecord {
+  const record: AddressRecord = {
     ifindex: m.ifindex,
     family: familyName(m.family),
     address,
     prefixLength: m.prefixLength,
     scope: m.scope,
     flags: m.addressFlags,
+    validUntil: NO_DEADLINE,
+    preferredUntil: NO_DEADLINE,
     seen: true,
   };
+  applyLifetimes(record, m, now);
+  return record;
 }

@@ -8,6 +8,7 @@ export type EventKind =
   | 'link'
   | 'flap'
   | 'address'
+  | 'address_state'
   | 'route'
   | 'rule'
   | 'nexthop'
@@ -73,6 +74,30 @@ export interface AddressEvent extends EventBase {
   scope: string;
   /** IFA_F_* names: permanent, secondary, tentative, dadfailed, nodad, deprecated, ... */
   flags: readonly string[];
+  /** Seconds left of the valid lifetime (IFA_CACHEINFO) at the event; absent when forever. */
+  validLifetime?: number;
+  /** Seconds left of the preferred lifetime at the event; absent when forever. */
+  preferredLifetime?: number;
+}
+
+/**
+ * An address held changed state without coming or going (address-lifetimes.ts): `dadcomplete`,
+ * duplicate address detection passed (tentative to usable); `deprecated`, its preferred
+ * lifetime ran out (it stays, but new connections avoid it as their source).
+ */
+export interface AddressStateEvent extends EventBase {
+  kind: 'address_state';
+  action: 'dadcomplete' | 'deprecated';
+  family: FamilyName;
+  address: string;
+  prefixLength: number;
+  scope: string;
+  /** IFA_F_* names after the change. */
+  flags: readonly string[];
+  /** Seconds left of the valid lifetime at the event; absent when forever. */
+  validLifetime?: number;
+  /** Seconds left of the preferred lifetime at the event (0 once deprecated); absent when forever. */
+  preferredLifetime?: number;
 }
 
 export interface RouteEvent extends EventBase {
@@ -93,6 +118,32 @@ export interface RouteEvent extends EventBase {
    * is then "*" and interface "" (routes of many devices).
    */
   count?: number;
+  /** Each nexthop of a multipath route (RTA_MULTIPATH), the first 16 (route-details.ts). */
+  nexthops?: RouteEventNexthop[];
+  /** How many nexthops beyond those in `nexthops` the route has. */
+  moreNexthops?: number;
+  /** RTA_PRIORITY (`metric` in `ip route`), when not 0. */
+  metric?: number;
+  /** RTA_PREFSRC (`src` in `ip route`): the source address the route prefers. */
+  prefsrc?: string;
+  /** The route's scope (global, link, host, ...) when not the default for its type. */
+  scope?: string;
+  /** RTA_METRICS RTAX_MTU (`mtu` in `ip route`). */
+  mtu?: number;
+  /** RTA_NH_ID: the nexthop object (`ip nexthop`) the route uses. */
+  nhid?: number;
+}
+
+/** One nexthop of a multipath route in a route event (`nexthop via G dev D weight W` in `ip route`). */
+export interface RouteEventNexthop {
+  gateway?: string;
+  /** The device's name ("" when none). */
+  interface: string;
+  ifindex: number;
+  /** rtnh_hops + 1, as `ip route` prints it. */
+  weight: number;
+  /** RTNH_F_* names when set: dead, linkdown, onlink, ... */
+  flags?: string[];
 }
 
 /** A policy routing rule (`ip rule`) was added or removed. */
@@ -230,6 +281,7 @@ export type DomainEvent =
   | LinkEvent
   | FlapEvent
   | AddressEvent
+  | AddressStateEvent
   | RouteEvent
   | RuleEvent
   | NexthopEvent

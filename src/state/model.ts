@@ -157,7 +157,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     );
     this.routeSet = new RouteSet(this, this.linkSet, this.now, options.maxEmptyRouteGroups ?? MAX_EMPTY_ROUTE_GROUPS);
     this.vipSet = new VipSet(this, this.linkSet.live, options.vips ?? [], this.createdAt);
-    this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet);
+    this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet, this.now);
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
     this.rules = new RuleSet(this);
     this.bonds = new BondSet(this, this.now, (ifindex) => this.linkSet.live.get(ifindex)?.name);

@@ -74,6 +74,9 @@ export class RouteSet {
     if (this.out.onEvent) this.emitRouteRef('removed', ref);
   };
 
+  /** A device's name for route events (made once). */
+  private readonly deviceName = (ifindex: number): string => this.names.interfaceName(ifindex);
+
   /** `maxEmptyRouteGroups`: how many emptied route groups keep their series at 0. */
   constructor(
     private readonly out: EventOutlet,
@@ -197,7 +200,7 @@ export class RouteSet {
     const gate = this.out.routeGate;
     if (gate && !gate.admit(groupKey(m.table, m.family, m.protocol), ROUTE_ACTIONS.indexOf(action), m.routeType))
       return;
-    this.out.onEvent?.(routeMessageEvent(this.out.netns, action, m, this.names.interfaceName(m.oif)));
+    this.out.onEvent?.(routeMessageEvent(this.out.netns, action, m, this.deviceName));
   }
 
   private emitRouteRef(action: 'removed' | 'flushed', ref: RouteRef): void {

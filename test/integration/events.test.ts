@@ -22,7 +22,7 @@ interface HumanLine {
   line: string;
 }
 
-const HUMAN_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (?:netns=(\S+) )?([a-z]+) ([a-z]+) (\S+)(?: (.*))?$/;
+const HUMAN_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (?:netns=(\S+) )?([a-z_]+) ([a-z_]+) (\S+)(?: (.*))?$/;
 
 function parseHuman(line: string): HumanLine | undefined {
   const m = HUMAN_RE.exec(line);
@@ -49,12 +49,17 @@ const KIND_KEYS: Record<string, { required: string[]; optional: string[]; action
   flap: { required: ['flaps', 'oper'], optional: [], actions: ['down'] },
   address: {
     required: ['family', 'address', 'prefixLength', 'scope', 'flags'],
-    optional: [],
+    optional: ['validLifetime', 'preferredLifetime'],
     actions: ['added', 'removed', 'dadfailed'],
+  },
+  address_state: {
+    required: ['family', 'address', 'prefixLength', 'scope', 'flags'],
+    optional: ['validLifetime', 'preferredLifetime'],
+    actions: ['dadcomplete', 'deprecated'],
   },
   route: {
     required: ['family', 'table', 'protocol', 'destination', 'type'],
-    optional: ['gateway'],
+    optional: ['gateway', 'nexthops', 'moreNexthops', 'metric', 'prefsrc', 'scope', 'mtu', 'nhid'],
     actions: ['added', 'removed', 'replaced', 'flushed'],
   },
   resync: { required: ['reason'], optional: [], actions: ['started', 'completed'] },
@@ -375,6 +380,90 @@ function runScript(format: 'human' | 'json'): void {
         human: (h) => h.kind === 'route' && h.action === 'removed' && h.bare.includes('10.61.0.0/24'),
         json: (e) => e.kind === 'route' && e.action === 'removed' && e.destination === '10.61.0.0/24',
         ...routeChecks(() => ns.ifindex('ev0')),
+      },
+    ]);
+  });
+
+  test(`${format}: a multipath route with a metric prints every nexthop`, async () => {
+    const idx = ns.ifindex('ev0');
+    ns.ip(
+      'route',
+      'add',
+      '10.63.0.0/24',
+      'proto',
+      'static',
+      'metric',
+      '30',
+      'nexthop',
+      'via',
+      '10.60.0.2',
+      'dev',
+      'ev0',
+      'nexthop',
+      'via',
+      '10.60.0.3',
+      'dev',
+      'ev0',
+      'weight',
+      '2',
+    );
+    await expectEvents([
+      {
+        what: 'route added 10.63.0.0/24',
+        human: (h) => h.kind === 'route' && h.action === 'added' && h.bare.includes('10.63.0.0/24'),
+        json: (e) => e.kind === 'route' && e.action === 'added' && e.destination === '10.63.0.0/24',
+        checkHuman: (h) => {
+          assert.equal(h.iface, 'ev0', h.line);
+          assert.equal(h.kv.ifindex, String(idx), h.line);
+          assert.match(
+            h.line,
+            / 10\.63\.0\.0\/24 metric 30 nexthop via 10\.60\.0\.2 dev ev0 weight 1 nexthop via 10\.60\.0\.3 dev ev0 weight 2$/,
+          );
+        },
+        checkJson: (e) => {
+          assert.equal(e.ifindex, idx);
+          assert.equal(e.metric, 30);
+          assert.deepEqual(e.nexthops, [
+            { gateway: '10.60.0.2', interface: 'ev0', ifindex: idx, weight: 1 },
+            { gateway: '10.60.0.3', interface: 'ev0', ifindex: idx, weight: 2 },
+          ]);
+        },
+      },
+    ]);
+  });
+
+  test(`${format}: an address with lifetimes, then deprecated when its preferred lifetime runs out`, async () => {
+    const idx = ns.ifindex('ev0');
+    ns.ip('-6', 'addr', 'add', '2001:db8:63::1/64', 'dev', 'ev0', 'valid_lft', '100', 'preferred_lft', '3', 'nodad');
+    await expectEvents([
+      {
+        what: 'address added ev0 2001:db8:63::1/64 with lifetimes',
+        human: (h) => isH('address', 'added', 'ev0')(h) && h.bare.includes('2001:db8:63::1/64'),
+        json: (e) => isJ('address', 'added', 'ev0')(e) && e.address === '2001:db8:63::1',
+        checkHuman: (h) => {
+          assert.match(h.kv.valid_lft ?? '', /^(99|100)s$/, h.line);
+          assert.match(h.kv.preferred_lft ?? '', /^[23]s$/, h.line);
+        },
+        checkJson: (e) => {
+          assert.ok(e.validLifetime === 100 || e.validLifetime === 99, JSON.stringify(e));
+          assert.ok(e.preferredLifetime === 3 || e.preferredLifetime === 2, JSON.stringify(e));
+        },
+      },
+    ]);
+    await expectEvents([
+      {
+        what: 'address_state deprecated ev0 2001:db8:63::1/64',
+        human: (h) => isH('address_state', 'deprecated', 'ev0')(h) && h.bare.includes('2001:db8:63::1/64'),
+        json: (e) => isJ('address_state', 'deprecated', 'ev0')(e) && e.address === '2001:db8:63::1',
+        checkHuman: (h) => {
+          assert.equal(h.kv.ifindex, String(idx), h.line);
+          assert.ok((h.kv.flags ?? '').split(',').includes('deprecated'), h.line);
+          assert.equal(h.kv.preferred_lft, '0s', h.line);
+        },
+        checkJson: (e) => {
+          assert.ok((e.flags as string[]).includes('deprecated'), JSON.stringify(e));
+          assert.equal(e.preferredLifetime, 0);
+        },
       },
     ]);
   });

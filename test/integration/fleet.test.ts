@@ -539,6 +539,20 @@ liveDescribe(
         'link set dev ftp0 alias uplink-spine-1',
         'link add link ftp1 name ftm0 type macvlan',
       ]);
+      // An address with finite lifetimes (far from expiry: no AddressExpiring), for the lifetime panels.
+      hostA.ip(
+        '-6',
+        'addr',
+        'add',
+        '2001:db8:77::1/64',
+        'dev',
+        'eth0',
+        'valid_lft',
+        '86400',
+        'preferred_lft',
+        '43200',
+        'nodad',
+      );
 
       const exporterConfig = path.join(tmp, 'exporter.yml');
       fs.writeFileSync(

@@ -3,6 +3,7 @@
 
 import { scopeName } from '../../netlink/format';
 import { isLinkLocal } from '../../state/addresses';
+import { addressLifetimes } from './address-lifetimes';
 import type { ExemplarLookup } from '../../tracing/exemplars';
 import { METRICS as M } from '../contract';
 import type { ExpositionWriter } from '../writer';
@@ -42,6 +43,7 @@ export function addresses(w: ExpositionWriter, sources: readonly NamespaceSource
   if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
   else familyOfLinks(w, M.addressChanges, runs, ADDRESS_CHANGES);
   familyOfLinks(w, M.dadFailures, runs, DAD_FAILURES);
+  addressLifetimes(w, sources, options);
   w.family(M.addressInfo);
   if (!options.addressInfo) return;
   for (const source of sources) {
