@@ -19,7 +19,9 @@ function transition(field: keyof LinkState, state: LinkState, previous: LinkStat
  */
 export function formatEventLine(e: DomainEvent): string {
   let line = `${e.time} ${e.netns ? `netns=${value(e.netns)} ` : ''}${e.kind} ${e.action} ${e.interface === '' ? '-' : e.interface}`;
-  if (e.kind !== 'resync' && e.kind !== 'rule') line += ` ifindex=${e.ifindex}`;
+  // The namespace-wide netconf entries ("all", "default") have no interface index of their own.
+  if (e.kind !== 'resync' && e.kind !== 'rule' && !(e.kind === 'netconf' && e.ifindex < 0))
+    line += ` ifindex=${e.ifindex}`;
   switch (e.kind) {
     case 'link':
       if (e.oldName !== undefined) line += ` old_name=${value(e.oldName)}`;
@@ -56,6 +58,9 @@ export function formatEventLine(e: DomainEvent): string {
       break;
     case 'vip':
       line += ` vip=${e.vip}${e.name ? ` name=${value(e.name)}` : ''} holders=${e.holders.join(',') || '-'}`;
+      break;
+    case 'netconf':
+      line += ` ${e.family} ${e.setting}=${e.previous}->${e.value}`;
       break;
     case 'resync':
       line += ` reason=${e.reason}`;

@@ -13,6 +13,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'nexthop',
   'neighbour',
   'vip',
+  'netconf',
   'resync',
 ];
 

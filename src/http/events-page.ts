@@ -167,6 +167,9 @@ const SCRIPT = `
         if (e.name) p.push(e.name);
         p.push('held by ' + ((e.holders && e.holders.length) ? e.holders.join(',') : 'none'));
         break;
+      case 'netconf':
+        p.push(e.family, e.setting + ' ' + e.previous + '\\u2192' + e.value);
+        break;
       case 'resync':
         p.push(e.reason);
         break;

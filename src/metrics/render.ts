@@ -9,6 +9,7 @@ import { addresses } from './collectors/addresses';
 import { exporter } from './collectors/exporter';
 import { interfaces } from './collectors/interfaces';
 import { neighbours } from './collectors/neighbours';
+import { netconf } from './collectors/netconf';
 import type { Collector, CollectorOptions } from './collectors/options';
 import { routes } from './collectors/routes';
 import { rules } from './collectors/rules';
@@ -26,6 +27,7 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['rules', rules],
   ['vips', vips],
   ['neighbours', neighbours],
+  ['netconf', netconf],
   ['exporter', exporter],
 ];
 

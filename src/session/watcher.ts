@@ -10,9 +10,11 @@ import {
   NLM_F_REQUEST,
   NLMSG_NOOP,
   RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_NETCONF,
   RTNLGRP_IPV4_ROUTE,
   RTNLGRP_IPV4_RULE,
   RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_NETCONF,
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_IPV6_RULE,
   RTNLGRP_LINK,
@@ -37,6 +39,8 @@ export const SUBSCRIBED_GROUPS = [
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_IPV4_RULE,
   RTNLGRP_IPV6_RULE,
+  RTNLGRP_IPV4_NETCONF,
+  RTNLGRP_IPV6_NETCONF,
   RTNLGRP_NEXTHOP,
   RTNLGRP_NEIGH,
 ];
@@ -44,9 +48,18 @@ export const SUBSCRIBED_GROUPS = [
  * Links first (addresses, routes and neighbours name them), nexthop objects before the routes
  * that use them; the neighbour tables' limits (gc_thresh3) last.
  */
-const DUMP_ORDER: readonly DumpKind[] = ['link', 'nexthop', 'address', 'route', 'rule', 'neighbour', 'neighbourTable'];
-/** Dumps a kernel may not support (nexthop objects before 5.3). */
-const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['nexthop', 'neighbourTable']);
+const DUMP_ORDER: readonly DumpKind[] = [
+  'link',
+  'nexthop',
+  'address',
+  'route',
+  'rule',
+  'netconf',
+  'neighbour',
+  'neighbourTable',
+];
+/** Dumps a kernel may not support (nexthop objects before 5.3, the netconf dump of IPv6 before 4.x). */
+const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['nexthop', 'netconf', 'neighbourTable']);
 const MAX_DUMP_ATTEMPTS = 5;
 /** Resyncs start at most this often, so an overrun storm does not become a dump loop. */
 const MIN_RESYNC_INTERVAL_MS = 1000;

@@ -4,7 +4,8 @@
 
 import type { FamilyName } from '../netlink/family';
 
-export type EventKind = 'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'resync';
+export type EventKind =
+  'link' | 'flap' | 'address' | 'route' | 'rule' | 'nexthop' | 'neighbour' | 'vip' | 'netconf' | 'resync';
 
 export interface LinkState {
   /** IFF_UP. */
@@ -139,6 +140,27 @@ export interface VipEvent extends EventBase {
   holders: string[];
 }
 
+/** The netconf settings of an interface and family (`ip netconf`), as the kernel names them. */
+export type NetconfSetting =
+  'forwarding' | 'rp_filter' | 'mc_forwarding' | 'proxy_neigh' | 'ignore_routes_with_linkdown';
+
+/**
+ * A netconf value of one interface and family changed (`ip monitor netconf`): forwarding turned
+ * on or off, rp_filter, mc_forwarding, proxy_neigh (proxy_arp / proxy_ndp),
+ * ignore_routes_with_linkdown. `interface` is "all" or "default" for the namespace-wide entries
+ * (ifindex -1 and -2, as the kernel numbers them).
+ */
+export interface NetconfEvent extends EventBase {
+  kind: 'netconf';
+  action: 'changed';
+  family: FamilyName;
+  setting: NetconfSetting;
+  /** The value now as `ip netconf` prints it: on/off; for rp_filter off/strict/loose. */
+  value: string;
+  /** The value before, the same way. */
+  previous: string;
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
@@ -154,6 +176,7 @@ export type DomainEvent =
   | NexthopEvent
   | NeighbourEvent
   | VipEvent
+  | NetconfEvent
   | ResyncEvent;
 
 /** Domain events without the fields the event bus stamps on them. */

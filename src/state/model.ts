@@ -12,6 +12,7 @@ import type {
   LinkMessage,
   NeighbourMessage,
   NeighbourTableMessage,
+  NetconfMessage,
   NexthopMessage,
   RouteMessage,
   RuleMessage,
@@ -35,6 +36,7 @@ import { RouteSet } from './route-set';
 import { NeighbourSet } from './neighbour-set';
 import { VipSet } from './vip-set';
 import { RuleSet } from './rule-set';
+import { NetconfSet } from './netconf-set';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -77,6 +79,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   private readonly vipSet: VipSet;
   /** Policy routing rules, both families (rule-set.ts). */
   readonly rules: RuleSet;
+  /** Forwarding, rp_filter and the other netconf values per family and interface (netconf-set.ts). */
+  readonly netconfSet: NetconfSet;
 
   readonly links: Map<number, LinkRecord>;
   /** Deleted links whose series stay for the grace period. */
@@ -153,6 +157,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.addressSet = new AddressSet(this, this.linkSet, this.routeSet, options.session, this.vipSet);
     this.neighbourSet = new NeighbourSet(this, this.linkSet.live, this.vipSet);
     this.rules = new RuleSet(this);
+    this.netconfSet = new NetconfSet(this, this.linkSet.live);
 
     this.links = this.linkSet.live;
     this.deletedLinks = this.linkSet.deleted;
@@ -249,6 +254,10 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.rules.rule(m, origin);
   }
 
+  netconf(m: NetconfMessage, origin: MessageOrigin = 'notification'): void {
+    this.netconfSet.netconf(m, origin);
+  }
+
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
   notificationsLost(): void {
     this.linkSet.notificationsLost();
@@ -285,6 +294,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.neighbourSet.beginSweep();
     this.routeSet.beginSweep();
     this.rules.beginSweep();
+    this.netconfSet.beginSweep();
   }
 
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
@@ -295,5 +305,6 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.vipSet.changed(undefined, this.addresses);
     this.routeSet.sweep();
     this.rules.sweep();
+    this.netconfSet.sweep();
   }
 }

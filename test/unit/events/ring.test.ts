@@ -180,7 +180,10 @@ for (const [q, why] of [
   ['limit=0', /^limit: must be a whole number from 1 to 100/],
   ['limit=101', /^limit: .*"101"/],
   ['limit=ten', /^limit:/],
-  ['kind=flop', /^kind: "flop" is not one of link, flap, address, route, rule, nexthop, neighbour, vip, resync/],
+  [
+    'kind=flop',
+    /^kind: "flop" is not one of link, flap, address, route, rule, nexthop, neighbour, vip, netconf, resync/,
+  ],
   ['kind=', /^kind: "" is not one of/],
   ['kind=link,', /^kind: "" is not one of/],
   ['interface=', /^interface: must not be empty/],

@@ -35,6 +35,7 @@ import type {
   NeighbourMessage,
   NexthopMessage,
   RuleMessage,
+  NetconfMessage,
   OtherMessage,
   RouteMessage,
 } from '../../../src/netlink/types';
@@ -70,6 +71,9 @@ class CheckingSink implements MessageSink {
   }
   nexthop(m: NexthopMessage): void {
     this.items.push(`nexthop ${JSON.stringify(m)}`);
+  }
+  netconf(m: NetconfMessage): void {
+    this.items.push(`netconf ${JSON.stringify(m)}`);
   }
   rule(m: RuleMessage): void {
     // ruleText reads every field: it must not throw on anything the decoder accepted.
