@@ -60,7 +60,7 @@ export function formatEventLine(e: DomainEvent): string {
       line += ` vip=${e.vip}${e.name ? ` name=${value(e.name)}` : ''} holders=${e.holders.join(',') || '-'}`;
       break;
     case 'netconf':
-      line += ` ${e.family} ${e.setting}=${e.previous}->${e.value}`;
+      line += ` ${e.family} ${e.setting}=${e.oldValue}->${e.value}`;
       break;
     case 'resync':
       line += ` reason=${e.reason}`;

@@ -168,7 +168,7 @@ const SCRIPT = `
         p.push('held by ' + ((e.holders && e.holders.length) ? e.holders.join(',') : 'none'));
         break;
       case 'netconf':
-        p.push(e.family, e.setting + ' ' + e.previous + '\\u2192' + e.value);
+        p.push(e.family, e.setting + ' ' + e.oldValue + '\\u2192' + e.value);
         break;
       case 'resync':
         p.push(e.reason);

@@ -158,7 +158,7 @@ export interface NetconfEvent extends EventBase {
   /** The value now as `ip netconf` prints it: on/off; for rp_filter off/strict/loose. */
   value: string;
   /** The value before, the same way. */
-  previous: string;
+  oldValue: string;
 }
 
 export interface ResyncEvent extends EventBase {

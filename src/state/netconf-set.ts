@@ -152,7 +152,7 @@ export class NetconfSet {
       family: FAMILY_NAMES[e.family],
       setting: NETCONF_SETTINGS[setting]!,
       value: settingText(setting, value),
-      previous: settingText(setting, previous),
+      oldValue: settingText(setting, previous),
     });
   }
 }

@@ -133,7 +133,7 @@ liveDescribe('forwarding and netconf: gauges, counters, events, exact after a re
     return (JSON.parse(res.body) as { events: Json[] }).events;
   }
 
-  /** The events told since the last call, as "interface family setting previous->value", in order. */
+  /** The events told since the last call, as "interface family setting oldValue->value", in order. */
   async function newEvents(expected: number): Promise<string[]> {
     let events: Json[] = [];
     await poll(`${expected} new netconf events`, async () => {
@@ -147,7 +147,7 @@ liveDescribe('forwarding and netconf: gauges, counters, events, exact after a re
       assert.equal(e.action, 'changed');
       assert.equal(e.netns, ns.name);
     }
-    return fresh.map((e) => `${e.interface} ${e.family} ${e.setting} ${e.previous}->${e.value}`);
+    return fresh.map((e) => `${e.interface} ${e.family} ${e.setting} ${e.oldValue}->${e.value}`);
   }
 
   before(async () => {

@@ -102,11 +102,11 @@ test('a netconf event prints the setting as a transition; the namespace-wide ent
     family: 'inet',
   } as const;
   assert.equal(
-    formatEventLine({ ...base, interface: 'all', ifindex: -1, setting: 'forwarding', previous: 'on', value: 'off' }),
+    formatEventLine({ ...base, interface: 'all', ifindex: -1, setting: 'forwarding', oldValue: 'on', value: 'off' }),
     '2026-11-22T22:50:01.123Z netns=lab netconf changed all inet forwarding=on->off',
   );
   assert.equal(
-    formatEventLine({ ...base, interface: 'veth0', ifindex: 5, setting: 'rp_filter', previous: 'off', value: 'loose' }),
+    formatEventLine({ ...base, interface: 'veth0', ifindex: 5, setting: 'rp_filter', oldValue: 'off', value: 'loose' }),
     '2026-11-22T22:50:01.123Z netns=lab netconf changed veth0 ifindex=5 inet rp_filter=off->loose',
   );
 });

@@ -54,7 +54,7 @@ function setup(max?: number): { set: NetconfSet; events: string[] } {
     netns: 'ns',
     onEvent: (e: PendingEvent) => {
       if (e.kind === 'netconf')
-        events.push(`${e.interface} ${e.ifindex} ${e.family} ${e.setting} ${e.previous}->${e.value}`);
+        events.push(`${e.interface} ${e.ifindex} ${e.family} ${e.setting} ${e.oldValue}->${e.value}`);
     },
     routeGate: undefined,
   };
