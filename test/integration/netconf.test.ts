@@ -143,6 +143,20 @@ liveDescribe('forwarding and netconf: gauges, counters, events, exact after a re
     const fresh = events.slice(told);
     told = events.length;
     for (const e of fresh) {
+      // The JSON schema, field for field (README's event-schema table).
+      assert.deepEqual(Object.keys(e).sort(), [
+        'action',
+        'family',
+        'ifindex',
+        'interface',
+        'kind',
+        'netns',
+        'oldValue',
+        'seq',
+        'setting',
+        'time',
+        'value',
+      ]);
       assert.equal(e.kind, 'netconf');
       assert.equal(e.action, 'changed');
       assert.equal(e.netns, ns.name);
