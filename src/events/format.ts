@@ -70,7 +70,9 @@ function routeText(e: RouteEvent): string {
  */
 export function formatEventLine(e: DomainEvent): string {
   let line = `${e.time} ${e.netns ? `netns=${value(e.netns)} ` : ''}${e.kind} ${e.action} ${e.interface === '' ? '-' : e.interface}`;
-  if (e.kind !== 'resync' && e.kind !== 'rule') line += ` ifindex=${e.ifindex}`;
+  // The namespace-wide netconf entries ("all", "default") have no interface index of their own.
+  if (e.kind !== 'resync' && e.kind !== 'rule' && !(e.kind === 'netconf' && e.ifindex < 0))
+    line += ` ifindex=${e.ifindex}`;
   switch (e.kind) {
     case 'link':
       if (e.oldName !== undefined) line += ` old_name=${value(e.oldName)}`;
@@ -115,6 +117,9 @@ export function formatEventLine(e: DomainEvent): string {
       break;
     case 'bond':
       line += formatBond(e);
+      break;
+    case 'netconf':
+      line += ` ${e.family} ${e.setting}=${e.oldValue}->${e.value}`;
       break;
     case 'resync':
       line += ` reason=${e.reason}`;

@@ -15,6 +15,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'neighbour',
   'vip',
   'bond',
+  'netconf',
   'resync',
   'setting',
   'bridge_port',

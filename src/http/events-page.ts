@@ -196,6 +196,9 @@ const SCRIPT = `
           if (e.linkFailures !== undefined) p.push(e.linkFailures + ' link failures');
         }
         break;
+      case 'netconf':
+        p.push(e.family, e.setting + ' ' + e.oldValue + '\\u2192' + e.value);
+        break;
       case 'resync':
         p.push(e.reason);
         break;

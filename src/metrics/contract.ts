@@ -372,6 +372,49 @@ export const METRICS = {
     'Bridge ports not held because the namespace already held 4096 (they have no netlink_bridge_port_* series).',
     ['netns'] as const,
   ),
+  // ---- forwarding and netconf (`ip netconf`) ----
+  forwardingEnabled: family(
+    'netlink_forwarding_enabled',
+    'gauge',
+    'Whether the interface forwards packets of the family (net.ipv4.conf.IF.forwarding, net.ipv6.conf.IF.forwarding); interface "all" and "default" are the namespace-wide entries.',
+    ['netns', 'interface', 'family'] as const,
+  ),
+  rpFilterMode: family(
+    'netlink_rp_filter_mode',
+    'gauge',
+    'Reverse path filtering of the interface (IPv4 only): 0 off, 1 strict, 2 loose; the kernel applies the higher of the interface and "all".',
+    ['netns', 'interface', 'family'] as const,
+  ),
+  mcForwardingEnabled: family(
+    'netlink_mc_forwarding_enabled',
+    'gauge',
+    'Whether a multicast routing daemon forwards multicast on the interface (mc_forwarding, read-only: set by the kernel when the daemon adds the interface).',
+    ['netns', 'interface', 'family'] as const,
+  ),
+  proxyNeighEnabled: family(
+    'netlink_proxy_neigh_enabled',
+    'gauge',
+    'Whether the interface answers neighbour requests for others: proxy_arp (inet) or proxy_ndp (inet6).',
+    ['netns', 'interface', 'family'] as const,
+  ),
+  ignoreRoutesWithLinkdownEnabled: family(
+    'netlink_ignore_routes_with_linkdown_enabled',
+    'gauge',
+    'Whether routes through the interface are ignored while it has no carrier (ignore_routes_with_linkdown).',
+    ['netns', 'interface', 'family'] as const,
+  ),
+  netconfChanges: family(
+    'netlink_netconf_changes_total',
+    'counter',
+    'Changes of a netconf value of any interface or of all/default (notifications, and what a resync found changed), by family and setting.',
+    ['netns', 'family', 'setting'] as const,
+  ),
+  netconfDropped: family(
+    'netlink_netconf_dropped_total',
+    'counter',
+    'Netconf entries (family and interface) not held because the namespace already held 65536.',
+    ['netns'] as const,
+  ),
   // ---- the exporter itself ----
   messagesReceived: family(
     'netlink_messages_received_total',

@@ -11,6 +11,7 @@ import { bridgePorts } from './collectors/bridge-ports';
 import { exporter } from './collectors/exporter';
 import { interfaces } from './collectors/interfaces';
 import { neighbours } from './collectors/neighbours';
+import { netconf } from './collectors/netconf';
 import type { Collector, CollectorOptions } from './collectors/options';
 import { routes } from './collectors/routes';
 import { rules } from './collectors/rules';
@@ -32,6 +33,7 @@ export const COLLECTORS: readonly [string, Collector][] = [
   ['vips', vips],
   ['neighbours', neighbours],
   ['bonds', bonds],
+  ['netconf', netconf],
   ['exporter', exporter],
 ];
 

@@ -51,6 +51,9 @@ export const RTM_GETRULE = 34;
 export const RTM_NEWNEXTHOP = 104;
 export const RTM_DELNEXTHOP = 105;
 export const RTM_GETNEXTHOP = 106;
+export const RTM_NEWNETCONF = 80;
+export const RTM_DELNETCONF = 81;
+export const RTM_GETNETCONF = 82;
 
 /** The `type` label of netlink_messages_received_total. */
 export const RTM_NAMES: Readonly<Record<number, string>> = {
@@ -66,6 +69,8 @@ export const RTM_NAMES: Readonly<Record<number, string>> = {
   [RTM_DELRULE]: 'RTM_DELRULE',
   [RTM_NEWNEXTHOP]: 'RTM_NEWNEXTHOP',
   [RTM_DELNEXTHOP]: 'RTM_DELNEXTHOP',
+  [RTM_NEWNETCONF]: 'RTM_NEWNETCONF',
+  [RTM_DELNETCONF]: 'RTM_DELNETCONF',
 };
 
 // Multicast groups (enum rtnetlink_groups). Groups are not message types.
@@ -77,6 +82,8 @@ export const RTNLGRP_IPV4_RULE = 8;
 export const RTNLGRP_IPV6_IFADDR = 9;
 export const RTNLGRP_IPV6_ROUTE = 11;
 export const RTNLGRP_IPV6_RULE = 19;
+export const RTNLGRP_IPV4_NETCONF = 24;
+export const RTNLGRP_IPV6_NETCONF = 25;
 export const RTNLGRP_NEXTHOP = 32;
 
 // Address families
@@ -357,3 +364,18 @@ export const FR_ACT_NOP = 3;
 export const FR_ACT_BLACKHOLE = 6;
 export const FR_ACT_UNREACHABLE = 7;
 export const FR_ACT_PROHIBIT = 8;
+
+// Per-interface and per-family settings (RTM_NEWNETCONF / RTM_DELNETCONF), include/uapi/linux/netconf.h:
+// struct netconfmsg is one byte, ncm_family; the attributes follow at the next 4-byte boundary.
+export const NETCONFMSG_LEN = 1;
+export const NETCONFA_IFINDEX = 1;
+export const NETCONFA_FORWARDING = 2;
+export const NETCONFA_RP_FILTER = 3;
+export const NETCONFA_MC_FORWARDING = 4;
+export const NETCONFA_PROXY_NEIGH = 5;
+export const NETCONFA_IGNORE_ROUTES_WITH_LINKDOWN = 6;
+export const NETCONFA_INPUT = 7;
+export const NETCONFA_BC_FORWARDING = 8;
+/** NETCONFA_IFINDEX of the namespace-wide entries: net.ipv4.conf.all and net.ipv4.conf.default. */
+export const NETCONFA_IFINDEX_ALL = -1;
+export const NETCONFA_IFINDEX_DEFAULT = -2;

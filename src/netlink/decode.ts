@@ -13,6 +13,7 @@ import {
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
+  RTM_DELNETCONF,
   RTM_DELNEXTHOP,
   RTM_DELROUTE,
   RTM_DELRULE,
@@ -20,6 +21,7 @@ import {
   RTM_NEWLINK,
   RTM_NEWNEIGH,
   RTM_NEWNEIGHTBL,
+  RTM_NEWNETCONF,
   RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
   RTM_NEWRULE,
@@ -29,6 +31,7 @@ import { decodeAddress } from './address';
 import { NetlinkDecodeError } from './errors';
 import { decodeLink } from './link';
 import { decodeNeighbour, decodeNeighbourTable } from './neighbour';
+import { decodeNetconf } from './netconf';
 import { decodeNexthop } from './nexthop';
 import { decodeRoute } from './route';
 import { decodeRule } from './rule';
@@ -141,6 +144,16 @@ export function decodeDatagram(buf: Buffer, start: number, end: number, sink: Me
       case RTM_DELRULE: {
         const m = guarded(decodeRule, buf, payload, payloadLength, sink);
         if (m) sink.rule(m);
+        break;
+      }
+      case RTM_NEWNETCONF:
+      case RTM_DELNETCONF: {
+        if (!sink.netconf) {
+          sink.other({ ...freshHeader(), length: len });
+          break;
+        }
+        const m = guarded(decodeNetconf, buf, payload, payloadLength, sink);
+        if (m) sink.netconf(m);
         break;
       }
       case NLMSG_DONE: {

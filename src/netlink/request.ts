@@ -36,6 +36,8 @@ import {
   NLM_F_ACK,
   RTM_GETNEIGH,
   RTM_GETRULE,
+  RTM_GETNETCONF,
+  NETCONFMSG_LEN,
   RTM_GETNEIGHTBL,
   RTM_GETNEXTHOP,
   NDTMSG_LEN,
@@ -64,7 +66,7 @@ export function buildMessage(type: number, flags: number, seq: number, payload: 
 }
 
 export type DumpKind =
-  'link' | 'bridgePort' | 'address' | 'route' | 'rule' | 'neighbour' | 'nexthop' | 'neighbourTable';
+  'link' | 'bridgePort' | 'address' | 'route' | 'rule' | 'netconf' | 'neighbour' | 'nexthop' | 'neighbourTable';
 
 /**
  * GET type and fixed-header size per dump kind, and the family a kind always asks for. The family
@@ -82,6 +84,8 @@ const DUMPS: Readonly<Record<DumpKind, { type: number; headerLength: number; fam
   // AF_UNSPEC: every family's rules in one dump (the multicast routing families' too: the model drops them).
   rule: { type: RTM_GETRULE, headerLength: FIB_RULE_HDR_LEN },
   neighbourTable: { type: RTM_GETNEIGHTBL, headerLength: NDTMSG_LEN },
+  // AF_UNSPEC: the netconf entries of every family that has them (inet, inet6, and mpls when loaded).
+  netconf: { type: RTM_GETNETCONF, headerLength: NETCONFMSG_LEN },
 };
 
 /**

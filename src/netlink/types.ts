@@ -256,6 +256,29 @@ export interface NeighbourTableMessage extends MessageHeader {
   entries?: number;
 }
 
+/**
+ * RTM_NEWNETCONF / RTM_DELNETCONF (netconfmsg + NETCONFA_*): one family's settings of one
+ * interface, or of the namespace-wide entries. Each value is the kernel's s32; an attribute
+ * the message lacks is undefined (a sysctl write announces only the value it changed).
+ */
+export interface NetconfMessage extends MessageHeader {
+  /** AF_INET, AF_INET6 (AF_MPLS and others are the model's to drop). */
+  family: number;
+  /** NETCONFA_IFINDEX: an interface, NETCONFA_IFINDEX_ALL (-1) or NETCONFA_IFINDEX_DEFAULT (-2). */
+  ifindex: number | undefined;
+  forwarding: number | undefined;
+  /** IPv4 only: 0 off, 1 strict, 2 loose. */
+  rpFilter: number | undefined;
+  mcForwarding: number | undefined;
+  /** proxy_arp (IPv4) or proxy_ndp (IPv6). */
+  proxyNeigh: number | undefined;
+  ignoreRoutesWithLinkdown: number | undefined;
+  /** MPLS only. */
+  input: number | undefined;
+  /** IPv4 bc_forwarding. */
+  bcForwarding: number | undefined;
+}
+
 /** A message the codec does not decode further (unknown types). */
 export interface OtherMessage extends MessageHeader {
   length: number;
@@ -274,6 +297,8 @@ export interface MessageSink {
   rule(message: RuleMessage): void;
   /** Neighbour table parameters; sinks without it get them as `other`. */
   neighbourTable?(message: NeighbourTableMessage): void;
+  /** Per-interface and per-family settings (forwarding, rp_filter, ...); sinks without it get them as `other`. */
+  netconf?(message: NetconfMessage): void;
   /** NLMSG_DONE ending a dump (flags carry NLM_F_DUMP_INTR when the dump was interrupted). */
   done(header: MessageHeader): void;
   /** NLMSG_ERROR: errno is positive (0 = ACK). */

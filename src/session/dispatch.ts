@@ -11,6 +11,7 @@ import type {
   MessageSink,
   NeighbourMessage,
   NeighbourTableMessage,
+  NetconfMessage,
   NexthopMessage,
   OtherMessage,
   RouteMessage,
@@ -70,6 +71,10 @@ export class MessageDispatch implements MessageSink {
 
   rule(m: RuleMessage): void {
     this.sink.rule(m, this.origin(m));
+  }
+
+  netconf(m: NetconfMessage): void {
+    this.sink.netconf(m, this.origin(m));
   }
 
   done(h: MessageHeader): void {

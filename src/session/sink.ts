@@ -7,6 +7,7 @@ import type {
   LinkMessage,
   NeighbourMessage,
   NeighbourTableMessage,
+  NetconfMessage,
   NexthopMessage,
   RouteMessage,
   RuleMessage,
@@ -31,6 +32,7 @@ export interface SessionSink {
   neighbourTable(message: NeighbourTableMessage, origin: MessageOrigin): void;
   nexthop(message: NexthopMessage, origin: MessageOrigin): void;
   rule(message: RuleMessage, origin: MessageOrigin): void;
+  netconf(message: NetconfMessage, origin: MessageOrigin): void;
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
   notificationsLost(): void;
   /** A resync (after an overrun) started or completed: for its domain events. */

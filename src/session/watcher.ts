@@ -10,9 +10,11 @@ import {
   NLM_F_REQUEST,
   NLMSG_NOOP,
   RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_NETCONF,
   RTNLGRP_IPV4_ROUTE,
   RTNLGRP_IPV4_RULE,
   RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_NETCONF,
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_IPV6_RULE,
   RTNLGRP_LINK,
@@ -37,6 +39,8 @@ export const SUBSCRIBED_GROUPS = [
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_IPV4_RULE,
   RTNLGRP_IPV6_RULE,
+  RTNLGRP_IPV4_NETCONF,
+  RTNLGRP_IPV6_NETCONF,
   RTNLGRP_NEXTHOP,
   RTNLGRP_NEIGH,
 ];
@@ -52,11 +56,12 @@ const DUMP_ORDER: readonly DumpKind[] = [
   'address',
   'route',
   'rule',
+  'netconf',
   'neighbour',
   'neighbourTable',
 ];
-/** Dumps a kernel may not support (nexthop objects before 5.3; bridge ports without the bridge driver). */
-const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['bridgePort', 'nexthop', 'neighbourTable']);
+/** Dumps a kernel may not support (nexthop objects before 5.3; bridge ports without the bridge driver; the netconf dump of IPv6 before 4.x). */
+const OPTIONAL_DUMPS: ReadonlySet<DumpKind> = new Set(['bridgePort', 'nexthop', 'netconf', 'neighbourTable']);
 const MAX_DUMP_ATTEMPTS = 5;
 /** Resyncs start at most this often, so an overrun storm does not become a dump loop. */
 const MIN_RESYNC_INTERVAL_MS = 1000;

@@ -15,6 +15,7 @@ export type EventKind =
   | 'neighbour'
   | 'vip'
   | 'bond'
+  | 'netconf'
   | 'resync'
   | 'setting'
   | 'bridge_port';
@@ -271,6 +272,27 @@ export interface BridgePortEvent extends EventBase {
   previousState: string;
 }
 
+/** The netconf settings of an interface and family (`ip netconf`), as the kernel names them. */
+export type NetconfSetting =
+  'forwarding' | 'rp_filter' | 'mc_forwarding' | 'proxy_neigh' | 'ignore_routes_with_linkdown';
+
+/**
+ * A netconf value of one interface and family changed (`ip monitor netconf`): forwarding turned
+ * on or off, rp_filter, mc_forwarding, proxy_neigh (proxy_arp / proxy_ndp),
+ * ignore_routes_with_linkdown. `interface` is "all" or "default" for the namespace-wide entries
+ * (ifindex -1 and -2, as the kernel numbers them).
+ */
+export interface NetconfEvent extends EventBase {
+  kind: 'netconf';
+  action: 'changed';
+  family: FamilyName;
+  setting: NetconfSetting;
+  /** The value now as `ip netconf` prints it: on/off; for rp_filter off/strict/loose. */
+  value: string;
+  /** The value before, the same way. */
+  oldValue: string;
+}
+
 export interface ResyncEvent extends EventBase {
   kind: 'resync';
   action: 'started' | 'completed';
@@ -288,6 +310,7 @@ export type DomainEvent =
   | NeighbourEvent
   | VipEvent
   | BondEvent
+  | NetconfEvent
   | ResyncEvent
   | SettingEvent
   | BridgePortEvent;

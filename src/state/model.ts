@@ -12,6 +12,7 @@ import type {
   LinkMessage,
   NeighbourMessage,
   NeighbourTableMessage,
+  NetconfMessage,
   NexthopMessage,
   RouteMessage,
   RuleMessage,
@@ -38,6 +39,7 @@ import { RuleSet } from './rule-set';
 import { BondSet } from './bonds';
 import { BridgePortSet } from './bridge-ports';
 import { AF_BRIDGE, RTM_DELLINK } from '../netlink/constants';
+import { NetconfSet } from './netconf-set';
 
 export interface ModelOptions {
   /** The `netns` label. */
@@ -84,6 +86,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   readonly bonds: BondSet;
   /** Bridge ports' STP state, from the AF_BRIDGE link messages (bridge-ports.ts). */
   readonly bridgePorts: BridgePortSet;
+  /** Forwarding, rp_filter and the other netconf values per family and interface (netconf-set.ts). */
+  readonly netconfSet: NetconfSet;
 
   readonly links: Map<number, LinkRecord>;
   /** Deleted links whose series stay for the grace period. */
@@ -162,6 +166,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.rules = new RuleSet(this);
     this.bonds = new BondSet(this, this.now, (ifindex) => this.linkSet.live.get(ifindex)?.name);
     this.bridgePorts = new BridgePortSet(this, this.linkSet, this.now);
+    this.netconfSet = new NetconfSet(this, this.linkSet.live);
 
     this.links = this.linkSet.live;
     this.deletedLinks = this.linkSet.deleted;
@@ -265,6 +270,10 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.rules.rule(m, origin);
   }
 
+  netconf(m: NetconfMessage, origin: MessageOrigin = 'notification'): void {
+    this.netconfSet.netconf(m, origin);
+  }
+
   /** The socket lost notifications (an overrun): each link's next message may follow lost ones. */
   notificationsLost(): void {
     this.linkSet.notificationsLost();
@@ -303,6 +312,7 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.rules.beginSweep();
     this.bonds.beginSweep();
     this.bridgePorts.beginSweep();
+    this.netconfSet.beginSweep();
   }
 
   /** After a complete resync dump: what it did not list was removed while we were not listening. */
@@ -315,5 +325,6 @@ export class NamespaceModel implements SessionSink, EventOutlet {
     this.rules.sweep();
     this.bonds.sweep();
     this.bridgePorts.sweep();
+    this.netconfSet.sweep();
   }
 }

@@ -91,3 +91,22 @@ test('a rule event prints the rule as `ip rule` does, without an interface', () 
     '2026-11-22T22:50:01.123Z netns=lab rule added - inet 32765: from 10.1.0.0/16 lookup 100',
   );
 });
+
+test('a netconf event prints the setting as a transition; the namespace-wide entries print no ifindex', () => {
+  const base = {
+    seq: 1,
+    time: '2026-11-22T22:50:01.123Z',
+    netns: 'lab',
+    kind: 'netconf',
+    action: 'changed',
+    family: 'inet',
+  } as const;
+  assert.equal(
+    formatEventLine({ ...base, interface: 'all', ifindex: -1, setting: 'forwarding', oldValue: 'on', value: 'off' }),
+    '2026-11-22T22:50:01.123Z netns=lab netconf changed all inet forwarding=on->off',
+  );
+  assert.equal(
+    formatEventLine({ ...base, interface: 'veth0', ifindex: 5, setting: 'rp_filter', oldValue: 'off', value: 'loose' }),
+    '2026-11-22T22:50:01.123Z netns=lab netconf changed veth0 ifindex=5 inet rp_filter=off->loose',
+  );
+});

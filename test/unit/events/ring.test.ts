@@ -182,7 +182,7 @@ for (const [q, why] of [
   ['limit=ten', /^limit:/],
   [
     'kind=flop',
-    /^kind: "flop" is not one of link, flap, address, address_state, route, rule, nexthop, neighbour, vip, bond, resync, setting, bridge_port/,
+    /^kind: "flop" is not one of link, flap, address, address_state, route, rule, nexthop, neighbour, vip, bond, netconf, resync, setting, bridge_port/,
   ],
   ['kind=', /^kind: "" is not one of/],
   ['kind=link,', /^kind: "" is not one of/],

@@ -9,7 +9,7 @@ import type { NamespaceSource } from '../../../src/metrics/source';
 import { SessionCounters } from '../../../src/session/session-counters';
 import { MessageDispatch } from '../../../src/session/dispatch';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
-import { AF_INET, RTM_NEWADDR, RTM_NEWRULE } from '../../../src/netlink/constants';
+import { AF_INET, RTM_NEWADDR, RTM_NEWNETCONF, RTM_NEWRULE } from '../../../src/netlink/constants';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
 import { NamespaceModel } from '../../../src/state/model';
 import { namespaceSource, upLink } from '../../helpers/model-source';
@@ -206,4 +206,41 @@ test('rules in a compact namespace: only the tables other than the defaults, cou
     'netlink_rules{netns="pod",family="inet",table="100"} 1',
     'netlink_rule_changes_total{netns="pod",family="inet",action="added"} 1',
   ]);
+});
+
+test('netconf in a compact namespace: no gauges at all, its change counter born at its first change', () => {
+  const full = source(pod('full'), false);
+  const compact = source(pod('pod'), true);
+  const netconf = (ifindex: number, forwarding: number) => ({
+    ...header,
+    type: RTM_NEWNETCONF,
+    family: AF_INET,
+    ifindex,
+    forwarding,
+    rpFilter: 0,
+    mcForwarding: 0,
+    proxyNeigh: 0,
+    ignoreRoutesWithLinkdown: 0,
+    input: undefined,
+    bcForwarding: 0,
+  });
+  for (const s of [full, compact]) {
+    s.model.netconf(netconf(-1, 1), 'initial-dump');
+    s.model.netconf(netconf(2, 1), 'initial-dump');
+  }
+  const lines = (netns: string) =>
+    of(render([full, compact]), netns).filter((l) =>
+      /^netlink_(forwarding|rp_filter|mc_forwarding|proxy_neigh|ignore_routes|netconf)/.test(l),
+    );
+  assert.deepEqual(lines('pod'), []);
+  assert.deepEqual(
+    lines('full').filter((l) => l.startsWith('netlink_forwarding')),
+    [
+      'netlink_forwarding_enabled{netns="full",interface="all",family="inet"} 1',
+      'netlink_forwarding_enabled{netns="full",interface="eth0",family="inet"} 1',
+    ],
+  );
+  assert.equal(lines('full').filter((l) => l.startsWith('netlink_netconf_changes_total')).length, 9);
+  compact.model.netconf({ ...netconf(-1, 0), rpFilter: undefined, mcForwarding: undefined });
+  assert.deepEqual(lines('pod'), ['netlink_netconf_changes_total{netns="pod",family="inet",setting="forwarding"} 1']);
 });

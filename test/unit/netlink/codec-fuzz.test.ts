@@ -17,6 +17,8 @@ import {
   RTM_DELLINK,
   RTM_DELNEIGH,
   RTM_DELNEXTHOP,
+  RTM_DELNETCONF,
+  RTM_NEWNETCONF,
   RTM_DELROUTE,
   RTM_NEWADDR,
   RTM_NEWLINK,
@@ -35,6 +37,7 @@ import type {
   NeighbourMessage,
   NexthopMessage,
   RuleMessage,
+  NetconfMessage,
   OtherMessage,
   RouteMessage,
 } from '../../../src/netlink/types';
@@ -70,6 +73,9 @@ class CheckingSink implements MessageSink {
   }
   nexthop(m: NexthopMessage): void {
     this.items.push(`nexthop ${JSON.stringify(m)}`);
+  }
+  netconf(m: NetconfMessage): void {
+    this.items.push(`netconf ${JSON.stringify(m)}`);
   }
   rule(m: RuleMessage): void {
     // ruleText reads every field: it must not throw on anything the decoder accepted.
@@ -119,6 +125,8 @@ const DECODED_TYPES = [
   RTM_DELNEIGH,
   RTM_NEWNEXTHOP,
   RTM_DELNEXTHOP,
+  RTM_NEWNETCONF,
+  RTM_DELNETCONF,
   NLMSG_DONE,
   NLMSG_ERROR,
 ];

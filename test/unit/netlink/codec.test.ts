@@ -57,6 +57,7 @@ import type {
   NeighbourMessage,
   NexthopMessage,
   RuleMessage,
+  NetconfMessage,
   OtherMessage,
   RouteMessage,
 } from '../../../src/netlink/types';
@@ -90,6 +91,9 @@ class RecordingSink implements MessageSink {
   }
   rule(m: RuleMessage): void {
     this.items.push({ message: 'rule', ...m, text: ruleText(m) });
+  }
+  netconf(m: NetconfMessage): void {
+    this.items.push({ message: 'netconf', ...m });
   }
   done(h: MessageHeader): void {
     this.items.push({ message: 'done', ...h });
@@ -914,4 +918,77 @@ test('routeRequest: a table above 255 travels only in RTA_TABLE', () => {
   assert.equal(r[16 + 6], 253); // no gateway: scope link, as iproute2 sets it
   const sink = decodeBytes(r);
   assert.equal(sink.routes[0]!.table, 1000);
+});
+
+// ---------------------------------------------------------------------------------------
+// Netconf (RTM_NEWNETCONF / RTM_DELNETCONF): the captured fixtures 71-76 hold the kernel's own
+// bytes; these cases are what it never sends.
+
+/** A netconfmsg (family, then padding to 4) and s32 attributes. */
+function netconfBytes(family: number, ...attrs: [number, number][]): Buffer {
+  const parts = attrs.map(([type, value]) => {
+    const a = Buffer.alloc(8);
+    a.writeUInt16LE(8, 0);
+    a.writeUInt16LE(type, 2);
+    a.writeInt32LE(value, 4);
+    return a;
+  });
+  return Buffer.concat([Buffer.from([family, 0, 0, 0]), ...parts]);
+}
+
+test('netconf: the namespace-wide entries are ifindex -1 and -2; absent values stay undefined', () => {
+  const sink = decodeBytes(
+    Buffer.concat([
+      msg(80, 0, 0, netconfBytes(2, [1, -1], [2, 1])),
+      msg(80, 0, 0, netconfBytes(10, [1, -2], [5, 1], [6, 0])),
+      msg(81, 0, 0, netconfBytes(2, [1, 7])),
+    ]),
+  );
+  assert.deepEqual(sink.json(), [
+    { message: 'netconf', type: 80, flags: 0, seq: 0, pid: 0, family: 2, ifindex: -1, forwarding: 1 },
+    {
+      message: 'netconf',
+      type: 80,
+      flags: 0,
+      seq: 0,
+      pid: 0,
+      family: 10,
+      ifindex: -2,
+      proxyNeigh: 1,
+      ignoreRoutesWithLinkdown: 0,
+    },
+    { message: 'netconf', type: 81, flags: 0, seq: 0, pid: 0, family: 2, ifindex: 7 },
+  ]);
+});
+
+test('netconf: an empty payload and a short value are decode errors; the next message still parses', () => {
+  const short = Buffer.concat([Buffer.from([2, 0, 0, 0]), Buffer.from([6, 0, 2, 0, 1, 0])]);
+  const sink = decodeBytes(
+    Buffer.concat([
+      msg(80, 0, 1, Buffer.alloc(0)),
+      msg(80, 0, 2, short),
+      msg(80, 0, 3, netconfBytes(2, [1, 3], [3, 2])),
+    ]),
+  );
+  assert.deepEqual(sink.calls(), ['decodeError', 'decodeError', 'netconf']);
+  assert.equal(sink.items[0]!.reason, 'netconfmsg truncated');
+  assert.equal(sink.items[2]!.rpFilter, 2);
+});
+
+test('netconf: a sink without a netconf method gets the message as other()', () => {
+  const items: string[] = [];
+  const noop = (): void => undefined;
+  decodeDatagram(msg(80, 0, 1, netconfBytes(2, [1, 3], [2, 1])), 0, 20 + 16, {
+    link: noop,
+    address: noop,
+    route: noop,
+    neighbour: noop,
+    nexthop: noop,
+    rule: noop,
+    done: noop,
+    error: noop,
+    other: (m) => items.push(`other ${m.type} ${m.length}`),
+    decodeError: noop,
+  });
+  assert.deepEqual(items, ['other 80 36']);
 });

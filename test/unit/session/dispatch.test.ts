@@ -24,6 +24,7 @@ function recorder(): { sink: SessionSink; seen: [string, MessageOrigin][] } {
     neighbourTable: on('neighbourTable'),
     nexthop: on('nexthop'),
     rule: on('rule'),
+    netconf: on('netconf'),
     notificationsLost: none,
     resyncEvent: none,
     beginSweep: none,

@@ -329,6 +329,7 @@ function codecErrors(chunk: Buffer): number {
     neighbour: noop,
     nexthop: noop,
     neighbourTable: noop,
+    netconf: noop,
     done: noop,
     error: noop,
     other: noop,
@@ -373,6 +374,11 @@ function invariants(model: NamespaceModel, maxTracked: number): string[] {
       wrong.push(`${l.name}: addressChanges ${l.addressChanges.flat().join(',')}`);
   }
   if (!isCount(model.interfacesDeleted)) wrong.push(`interfacesDeleted ${model.interfacesDeleted}`);
+  if (!model.netconfSet.changes.flat().every(isCount))
+    wrong.push(`netconf changes ${model.netconfSet.changes.flat().join(',')}`);
+  for (const [key, e] of model.netconfSet.entries)
+    if (key !== e.ifindex * 2 + e.family)
+      wrong.push(`netconf entry ${key} holds ifindex ${e.ifindex} family ${e.family}`);
   for (const l of model.deletedLinks) {
     if (model.links.has(l.ifindex) && model.links.get(l.ifindex) === l) wrong.push(`${l.name}: both live and deleted`);
     if (l.pendingFlaps !== 0) wrong.push(`${l.name}: deleted with ${l.pendingFlaps} flaps still held`);
