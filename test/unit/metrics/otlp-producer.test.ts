@@ -7,6 +7,8 @@
 // SDK's own reader.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   AggregationTemporality,
@@ -27,7 +29,9 @@ import { createNetlinkMetricProducer, unitOfName } from '../../../src/metrics/ot
 import { registerReloadMetrics } from '../../../src/metrics/registry';
 import { collectorOptionsFrom, renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
 import type { NamespaceSource } from '../../../src/metrics/source';
-import { IFF_UP } from '../../../src/netlink/constants';
+import { AF_INET, IFF_UP, RTM_NEWADDR } from '../../../src/netlink/constants';
+import { MessageDispatch } from '../../../src/session/dispatch';
+import { SessionCounters } from '../../../src/session/session-counters';
 import { NamespaceModel } from '../../../src/state/model';
 import { parseExposition } from '../../helpers/exposition';
 import { FIXTURE_EPOCH, replayFixtureSource } from '../../helpers/fixture-model';
@@ -335,4 +339,72 @@ test('the producer in the SDK: a PeriodicExportingMetricReader exports its metri
     await reader.shutdown().catch(() => undefined);
     source.model.close();
   }
+});
+
+test('namespaces found by --netns.all (compact series, netns="*" sums): the OTLP export is /metrics exactly', async () => {
+  const pod = (netns: string, withAddress: boolean): { model: NamespaceModel; counters: SessionCounters } => {
+    const model = new NamespaceModel({
+      netns,
+      include: /^.*$/,
+      exclude: undefined,
+      maxTracked: 100,
+      now: () => 1_000_000,
+    });
+    const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
+    session.link(upLink(1, 'lo'));
+    session.link(upLink(2, 'eth0'));
+    if (withAddress)
+      session.address({
+        flags: 0,
+        seq: 0,
+        pid: 0,
+        type: RTM_NEWADDR,
+        family: AF_INET,
+        prefixLength: 24,
+        addressFlags: 0,
+        scope: 0,
+        ifindex: 2,
+        address: '10.1.0.2',
+      });
+    return { model, counters: session.counters };
+  };
+  const fed = [pod('full', true), pod('pod-a', true), pod('pod-b', false)];
+  try {
+    const sources = fed.map((f, i) => namespaceSource(f.model, { counters: f.counters, resyncs: i, compact: i > 0 }));
+    const discovered = new DiscoveredTotals();
+    discovered.enabled = true;
+    const options: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, discovered };
+    const producer = createNetlinkMetricProducer({ sources: () => sources, options: () => options, version: VERSION });
+    const { resourceMetrics, errors } = await producer.collect();
+    assert.deepEqual(errors, []);
+    const want = bySeries(
+      parseExposition(Buffer.concat(renderNetlinkMetrics(sources, options, VERSION)).toString()),
+      '/metrics',
+    );
+    const got = bySeries(toPrometheus(resourceMetrics), 'OTLP translated');
+    assert.ok(
+      [...want.keys()].some((k) => k.includes('netns="*"')),
+      'the netns="*" sums are there',
+    );
+    assert.ok([...want.keys()].some((k) => k.startsWith('netlink_address_changes_total{') && k.includes('pod-a')));
+    assertSameSeries(want, got);
+  } finally {
+    for (const f of fed) f.model.close();
+  }
+});
+
+// prom-client itself loads @opentelemetry/api (its process CPU counter's exemplars): the API's
+// no-op globals, no SDK, no connection. That was so before the producer and is left out here.
+test('rendering /metrics loads no OpenTelemetry SDK (the producer is imported only when an export is on)', () => {
+  const dist = join(__dirname, '..', '..', '..', 'src');
+  const script = `
+    require(${JSON.stringify(join(dist, 'metrics', 'render.js'))});
+    require(${JSON.stringify(join(dist, 'metrics', 'registry.js'))});
+    require(${JSON.stringify(join(dist, 'metrics', 'openmetrics.js'))});
+    const loaded = Object.keys(require.cache).filter((p) => /@opentelemetry\\/(?!api\\/)|\\/metrics\\/otlp\\//.test(p));
+    process.stdout.write(JSON.stringify(loaded));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), []);
 });
