@@ -36,7 +36,7 @@ import { NamespaceModel } from '../../../src/state/model';
 import { parseExposition } from '../../helpers/exposition';
 import { FIXTURE_EPOCH, replayFixtureSource } from '../../helpers/fixture-model';
 import { namespaceSource, upLink } from '../../helpers/model-source';
-import { seriesKey, toPrometheus, type PromSample } from '../../helpers/otlp-to-prometheus';
+import { NAMING_STRATEGIES, seriesKey, toPrometheus, type PromSample } from '../../helpers/otlp-to-prometheus';
 
 const VERSION = '0.0.0-otlp';
 /** The export's clock (milliseconds): a while after the fixtures' last step. */
@@ -65,9 +65,9 @@ function differences(want: Map<string, number>, got: Map<string, number>): strin
   return out;
 }
 
-function assertSameSeries(want: Map<string, number>, got: Map<string, number>): void {
+function assertSameSeries(want: Map<string, number>, got: Map<string, number>, what: string): void {
   const diff = differences(want, got);
-  assert.equal(diff.length, 0, `${diff.length} differences:\n${diff.slice(0, 20).join('\n')}`);
+  assert.equal(diff.length, 0, `${what}: ${diff.length} differences:\n${diff.slice(0, 20).join('\n')}`);
 }
 
 /** The registry main.ts fills (the contract's prom-client families), plus a histogram with fixed observations. */
@@ -105,7 +105,7 @@ function metricsOf(rm: ResourceMetrics): MetricData[] {
 
 const hrSeconds = ([s, ns]: readonly [number, number]): number => s + ns / 1e9;
 
-test('the OTLP export of the replayed fixtures, translated as the Collector translates it, is /metrics exactly', async () => {
+test('the OTLP export of the replayed fixtures, translated as the Collector and Prometheus translate it, is /metrics exactly', async () => {
   const source = replayFixtureSource();
   try {
     const registry = fixedRegistry();
@@ -123,14 +123,18 @@ test('the OTLP export of the replayed fixtures, translated as the Collector tran
     const text =
       Buffer.concat(renderNetlinkMetrics([source], options, VERSION)).toString() + (await registry.metrics());
     const want = bySeries(parseExposition(text), '/metrics');
-    const got = bySeries(toPrometheus(resourceMetrics), 'OTLP translated');
     assert.ok(want.size > 200, `the fixtures give many series (${want.size})`);
     for (const family of ['netlink_interface_flaps_total', 'netlink_routes', 'test_request_duration_seconds_bucket'])
       assert.ok(
         [...want.keys()].some((k) => k.startsWith(`${family}{`)),
         `${family} has series`,
       );
-    assertSameSeries(want, got);
+    for (const strategy of NAMING_STRATEGIES)
+      assertSameSeries(
+        want,
+        bySeries(toPrometheus(resourceMetrics, strategy), `OTLP translated (${strategy})`),
+        strategy,
+      );
 
     // Types and units as the contract says; counters cumulative and monotonic.
     const metrics = metricsOf(resourceMetrics);
@@ -381,13 +385,17 @@ test('namespaces found by --netns.all (compact series, netns="*" sums): the OTLP
       parseExposition(Buffer.concat(renderNetlinkMetrics(sources, options, VERSION)).toString()),
       '/metrics',
     );
-    const got = bySeries(toPrometheus(resourceMetrics), 'OTLP translated');
     assert.ok(
       [...want.keys()].some((k) => k.includes('netns="*"')),
       'the netns="*" sums are there',
     );
     assert.ok([...want.keys()].some((k) => k.startsWith('netlink_address_changes_total{') && k.includes('pod-a')));
-    assertSameSeries(want, got);
+    for (const strategy of NAMING_STRATEGIES)
+      assertSameSeries(
+        want,
+        bySeries(toPrometheus(resourceMetrics, strategy), `OTLP translated (${strategy})`),
+        strategy,
+      );
   } finally {
     for (const f of fed) f.model.close();
   }
