@@ -8,15 +8,11 @@
 import { NO_DEADLINE } from '../../state/address-lifetimes';
 import { isLinkLocal } from '../../state/addresses';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { CollectorOptions } from './options';
 import type { NamespaceSource } from '../source';
 
-export function addressLifetimes(
-  w: ExpositionWriter,
-  sources: readonly NamespaceSource[],
-  options: CollectorOptions,
-): void {
+export function addressLifetimes(w: SampleSink, sources: readonly NamespaceSource[], options: CollectorOptions): void {
   for (const [def, field] of [
     [M.addressValidUntil, 'validUntil'],
     [M.addressPreferredUntil, 'preferredUntil'],

@@ -7,7 +7,7 @@
 import { bondModeName, BOND_LINK_UP, BOND_STATE_ACTIVE } from '../../netlink/link-kind-data';
 import type { BondRecord, BondSet, BondSlaveRecord } from '../../state/bonds';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
 /** One namespace's bonds, each with its slaves, read once per scrape. */
@@ -26,7 +26,7 @@ function view(source: NamespaceSource): View {
   return { netns: source.model.netns, set, bonds };
 }
 
-export function bonds(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function bonds(w: SampleSink, sources: readonly NamespaceSource[]): void {
   const views = sources.filter((s) => s.opened && !s.model.bonds.empty).map(view);
 
   w.family(M.bondInfo);

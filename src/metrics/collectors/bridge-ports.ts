@@ -5,7 +5,7 @@
 
 import { BRIDGE_PORT_STATE_NAMES } from '../../netlink/constants';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 import type { BridgePortRecord } from '../../state/bridge-ports';
 
@@ -21,7 +21,7 @@ function portsOf(source: NamespaceSource): [BridgePortRecord, string, string][] 
   return out.sort((a, b) => (a[2] === b[2] ? a[0].ifindex - b[0].ifindex : a[2] < b[2] ? -1 : 1));
 }
 
-export function bridgePorts(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function bridgePorts(w: SampleSink, sources: readonly NamespaceSource[]): void {
   const ports = sources.map((source) => (source.opened ? portsOf(source) : []));
   w.family(M.bridgePortState);
   sources.forEach((source, i) => {

@@ -10,7 +10,7 @@ import { FAMILY_NAMES } from '../../netlink/family';
 import { NETCONFA_IFINDEX_ALL, NETCONFA_IFINDEX_DEFAULT } from '../../netlink/constants';
 import { FAMILY_SETTINGS, NETCONF_SETTINGS, SETTING_RP_FILTER } from '../../state/netconf-set';
 import { METRICS as M, type Family } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
 type NetconfFamily = Family<readonly ['netns', 'interface', 'family']>;
@@ -24,7 +24,7 @@ const GAUGES: readonly NetconfFamily[] = [
   M.ignoreRoutesWithLinkdownEnabled,
 ];
 
-function gauge(w: ExpositionWriter, sources: readonly NamespaceSource[], setting: number): void {
+function gauge(w: SampleSink, sources: readonly NamespaceSource[], setting: number): void {
   const f = GAUGES[setting]!;
   w.family(f);
   for (const source of sources) {
@@ -49,7 +49,7 @@ function gauge(w: ExpositionWriter, sources: readonly NamespaceSource[], setting
   }
 }
 
-export function netconf(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function netconf(w: SampleSink, sources: readonly NamespaceSource[]): void {
   for (let s = 0; s < NETCONF_SETTINGS.length; s++) gauge(w, sources, s);
   w.family(M.netconfChanges);
   for (const source of sources) {

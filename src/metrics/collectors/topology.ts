@@ -5,7 +5,7 @@
 
 import type { NamespaceModel } from '../../state/model';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
 /** A master's or parent's name in this namespace (`if<N>` for an ifindex the model does not hold). */
@@ -13,7 +13,7 @@ function nameOf(model: NamespaceModel, ifindex: number): string {
   return model.links.get(ifindex)?.name ?? `if${ifindex}`;
 }
 
-export function topology(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function topology(w: SampleSink, sources: readonly NamespaceSource[]): void {
   w.family(M.interfaceMasterInfo);
   for (const { model } of sources)
     for (const link of model.links.values()) {
