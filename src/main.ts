@@ -203,7 +203,13 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   // Every domain event goes to the ring (/api/v1/events, /events), and to tracing and the log when on.
   const ring = new EventRing(config.events.bufferSize);
   const bus = exporterBus(ring, () => config.events.logLevel, logger);
-  const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
+  const tracing = await startTracing({
+    config: config.tracing,
+    opentelemetry: config.opentelemetry,
+    logger,
+    version: VERSION,
+    env: process.env,
+  });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   let sources: readonly Watched[] = [];
   // The netns="*" sums of the namespaces found by --netns.all (src/metrics/discovered.ts).
@@ -282,7 +288,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
           ...collectorOptions,
           openMetrics,
           discovered,
-          ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}),
+          ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars, signals: tracing.signals } : {}),
         };
         const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
         const defaults = await registry.metrics();
