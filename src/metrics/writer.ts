@@ -6,8 +6,7 @@
 // and a counter's `_created` sample right after each of its `_total` samples.
 
 import type { Family } from './contract';
-
-type LabelValues<L extends readonly string[]> = { [K in keyof L]: string };
+import type { LabelValues, TextSink } from './sink';
 
 export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
@@ -47,13 +46,43 @@ export function formatValue(value: number): string {
   return String(value);
 }
 
-export class ExpositionWriter {
+/**
+ * One sample as exposition text: its line and, in OpenMetrics (`openMetrics`), a counter's
+ * `_created` line of the same label set when `created` is known.
+ */
+export function sampleText<L extends readonly string[]>(
+  def: Family<L>,
+  values: LabelValues<L>,
+  value: number,
+  created: number | undefined,
+  openMetrics: boolean,
+): string {
+  let labels = '';
+  if (def.labels.length > 0) {
+    labels += '{';
+    for (let i = 0; i < def.labels.length; i++) {
+      if (i > 0) labels += ',';
+      labels += `${def.labels[i]}="${escapeLabelValue(values[i] as string)}"`;
+    }
+    labels += '}';
+  }
+  let text = `${def.name}${labels} ${formatValue(value)}\n`;
+  if (created !== undefined && openMetrics && def.type === 'counter')
+    text += `${createdName(def)}${labels} ${formatCreated(created)}\n`;
+  return text;
+}
+
+export class ExpositionWriter implements TextSink {
   /** Text, or ready bytes (the cached per-interface lines), in order. */
   private readonly parts: (string | Buffer)[] = [];
   private readonly started = new Set<string>();
 
   /** `openMetrics`: HELP and TYPE lines as OpenMetrics 1.0 writes them. */
   constructor(readonly openMetrics = false) {}
+
+  get asText(): this {
+    return this;
+  }
 
   /** Writes HELP and TYPE, once; families with no samples still announce themselves. */
   family(def: Family): this {
@@ -75,19 +104,7 @@ export class ExpositionWriter {
    * counts a label set's first burst. Ignored for gauges and in the Prometheus text format.
    */
   sample<L extends readonly string[]>(def: Family<L>, values: LabelValues<L>, value: number, created?: number): void {
-    let labels = '';
-    if (def.labels.length > 0) {
-      labels += '{';
-      for (let i = 0; i < def.labels.length; i++) {
-        if (i > 0) labels += ',';
-        labels += `${def.labels[i]}="${escapeLabelValue(values[i] as string)}"`;
-      }
-      labels += '}';
-    }
-    let text = `${def.name}${labels} ${formatValue(value)}\n`;
-    if (created !== undefined && this.openMetrics && def.type === 'counter')
-      text += `${createdName(def)}${labels} ${formatCreated(created)}\n`;
-    this.parts.push(text);
+    this.parts.push(sampleText(def, values, value, created, this.openMetrics));
   }
 
   /** Appends samples already in exposition format (each line ending in a newline). */

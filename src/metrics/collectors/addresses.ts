@@ -5,19 +5,15 @@ import { scopeName } from '../../netlink/format';
 import { isLinkLocal } from '../../state/addresses';
 import type { ExemplarLookup } from '../../tracing/exemplars';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink, TextSink } from '../sink';
 import { annotateSamples, familyWithExemplars } from './link-exemplars';
-import { familyOfLinks, linkRuns } from './link-runs';
+import { familyOfLinks, linkSeries } from './link-runs';
 import { ADDRESS_CHANGES, ADDRESS_SERIES, ADDRESSES, DAD_FAILURES } from './link-text';
 import type { CollectorOptions } from './options';
 import type { NamespaceSource } from '../source';
 
 /** netlink_address_changes_total (four lines a link, in ADDRESS_SERIES order), with exemplars. */
-function addressChangesWithExemplars(
-  w: ExpositionWriter,
-  sources: readonly NamespaceSource[],
-  lookup: ExemplarLookup,
-): void {
+function addressChangesWithExemplars(w: TextSink, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
   familyWithExemplars(
     w,
     M.addressChanges,
@@ -36,10 +32,11 @@ function addressChangesWithExemplars(
   );
 }
 
-export function addresses(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact));
+export function addresses(w: SampleSink, sources: readonly NamespaceSource[], options: CollectorOptions): void {
+  const runs = linkSeries(w, sources);
   familyOfLinks(w, M.interfaceAddresses, runs, ADDRESSES);
-  if (w.openMetrics && options.exemplars) addressChangesWithExemplars(w, sources, options.exemplars);
+  const text = w.asText;
+  if (text?.openMetrics && options.exemplars) addressChangesWithExemplars(text, sources, options.exemplars);
   else familyOfLinks(w, M.addressChanges, runs, ADDRESS_CHANGES);
   familyOfLinks(w, M.dadFailures, runs, DAD_FAILURES);
   w.family(M.addressInfo);

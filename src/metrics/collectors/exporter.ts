@@ -5,11 +5,11 @@ import { RTM_NAMES } from '../../netlink/constants';
 import { DROP_REASONS, SIGNAL_NAMES } from '../../tracing/stats';
 import { METRICS as M } from '../contract';
 import { DISCOVERED_NETNS } from '../discovered';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { CollectorOptions } from './options';
 import type { NamespaceSource } from '../source';
 
-export function exporter(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
+export function exporter(w: SampleSink, sources: readonly NamespaceSource[], options: CollectorOptions): void {
   // Compact sources (found by --netns.all) are summed under netns="*", with those gone.
   const sums = options.discovered?.sums(sources);
   for (const [def, counts] of [

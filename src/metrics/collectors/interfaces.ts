@@ -2,15 +2,15 @@
 
 import type { ExemplarLookup } from '../../tracing/exemplars';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink, TextSink } from '../sink';
 import { annotateSamples, familyWithExemplars } from './link-exemplars';
-import { familyOfLinks, linkRuns } from './link-runs';
+import { familyOfLinks, linkSeries } from './link-runs';
 import { FLAPS, INFO, PER_LINK } from './link-text';
 import type { CollectorOptions } from './options';
 import type { NamespaceSource } from '../source';
 
 /** netlink_interface_flaps_total, with the exemplar of the outage span that last moved it. */
-function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
+function flapsWithExemplars(w: TextSink, sources: readonly NamespaceSource[], lookup: ExemplarLookup): void {
   familyWithExemplars(
     w,
     M.interfaceFlaps,
@@ -21,11 +21,12 @@ function flapsWithExemplars(w: ExpositionWriter, sources: readonly NamespaceSour
   );
 }
 
-export function interfaces(w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions): void {
-  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact));
-  const exemplars = w.openMetrics ? options.exemplars : undefined;
+export function interfaces(w: SampleSink, sources: readonly NamespaceSource[], options: CollectorOptions): void {
+  const runs = linkSeries(w, sources);
+  const text = w.asText;
+  const exemplars = text?.openMetrics ? options.exemplars : undefined;
   PER_LINK.forEach(([def], at) => {
-    if (exemplars && at === FLAPS) flapsWithExemplars(w, sources, exemplars);
+    if (text && exemplars && at === FLAPS) flapsWithExemplars(text, sources, exemplars);
     else familyOfLinks(w, def, runs, at);
   });
   familyOfLinks(w, M.interfaceInfo, runs, INFO);

@@ -5,7 +5,7 @@ import type { LinkRecord } from '../../state/links';
 import type { Exemplar } from '../../tracing/exemplars';
 import type { Family } from '../contract';
 import { formatExemplar } from '../openmetrics';
-import type { ExpositionWriter } from '../writer';
+import type { TextSink } from '../sink';
 import { LINK_FAMILIES } from './link-text';
 import { linkRuns } from './link-runs';
 import type { NamespaceSource } from '../source';
@@ -20,7 +20,7 @@ function withExemplar(line: string, exemplar: Exemplar | undefined): string {
  * (undefined when none), `annotate` its lines with them. Runs without any go out as they are.
  */
 export function familyWithExemplars<E>(
-  w: ExpositionWriter,
+  w: TextSink,
   def: Family,
   sources: readonly NamespaceSource[],
   at: number,

@@ -5,8 +5,9 @@ import type { NamespaceModel } from '../../state/model';
 import type { LinkRecord } from '../../state/links';
 import { released } from '../../runtime/memory';
 import type { Family } from '../contract';
-import type { ExpositionWriter } from '../writer';
-import { LINK_FAMILIES, renderLink } from './link-text';
+import type { SampleSink, TextSink } from '../sink';
+import type { NamespaceSource } from '../source';
+import { LINK_FAMILIES, linkSamples, renderLink } from './link-text';
 
 /**
  * Consecutive links (about 64) whose lines are kept as one ready buffer per family: the cache
@@ -141,7 +142,39 @@ export function linkRuns(model: NamespaceModel, openMetrics: boolean, compact = 
   return runs;
 }
 
-export function familyOfLinks(w: ExpositionWriter, def: Family, runs: readonly Run[][], at: number): void {
+/**
+ * The links with series of each source, as a sink takes them: for a text sink, the runs of
+ * cached text (linkRuns, in the sink's format); for any other, the sources, whose links'
+ * samples are made afresh (linkSamples), in the same order, without touching the text cache.
+ */
+export type LinkSeries =
+  | { readonly text: TextSink; readonly runs: readonly Run[][] }
+  | { readonly text: undefined; readonly sources: readonly NamespaceSource[] };
+
+export function linkSeries(w: SampleSink, sources: readonly NamespaceSource[]): LinkSeries {
+  const text = w.asText;
+  if (text) return { text, runs: sources.map((source) => linkRuns(source.model, text.openMetrics, source.compact)) };
+  return { text: undefined, sources };
+}
+
+/** The links with series of a model, in the order of linkRuns: tracked live ones, then deleted ones in their grace period. */
+function linksWithSeries(model: NamespaceModel): LinkRecord[] {
+  const links: LinkRecord[] = [];
+  for (const link of model.links.values()) if (link.tracked) links.push(link);
+  for (const link of model.deletedLinks) links.push(link);
+  return links;
+}
+
+export function familyOfLinks(w: SampleSink, def: Family, series: LinkSeries, at: number): void {
   w.family(def);
-  for (const ofSource of runs) for (const run of ofSource) w.raw(run.text[at] as Buffer);
+  if (series.text) {
+    for (const ofSource of series.runs) for (const run of ofSource) series.text.raw(run.text[at] as Buffer);
+    return;
+  }
+  for (const source of series.sources) {
+    const netns = source.model.netns;
+    const compact = source.compact ?? false;
+    for (const link of linksWithSeries(source.model))
+      linkSamples(netns, link, compact, at, (d, values, value, created) => w.sample(d, values, value, created));
+  }
 }

@@ -6,7 +6,7 @@ import { FAMILY_NAMES, familyNameOfIndex } from '../../netlink/family';
 import { isOperUp, LinkRecord } from '../../state/links';
 import { NEIGHBOUR_ACTIONS } from '../../state/neighbours';
 import { Family, METRICS as M } from '../contract';
-import { createdName, escapeLabelValue, formatCreated, formatValue } from '../writer';
+import { sampleText } from '../writer';
 
 export const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
   [M.interfaceUp, (l) => (l.deletedAt === undefined && isOperUp(l.operstate, l.ifFlags) ? 1 : 0)],
@@ -54,71 +54,83 @@ export interface LinkText {
   bounds: number[];
 }
 
-/** A counter line; in a compact namespace none while it is 0 (it is born at its first change). */
-function counterLine(name: string, labels: string, value: number, compact: boolean): string {
-  return compact && value === 0 ? '' : `${name}{${labels}} ${value}\n`;
-}
+/** Where linkSamples hands each sample: `created` as SampleSink.sample takes it. */
+export type LinkSampleEmit = (
+  def: Family,
+  values: readonly string[],
+  value: number,
+  created: number | undefined,
+) => void;
 
 /**
- * A link's lines. In OpenMetrics (`openMetrics`) each counter sample is followed by its
- * `_created` sample: the time the link was first seen, when its counters were born at 0 (in a
- * compact namespace too, where a counter's line appears only at its first change).
+ * A link's samples of the family at `at` (PER_LINK's index, then INFO ... NEIGHBOUR_FAILURES), in
+ * order: what renderLink formats as text and what a sample sink that is not text takes. A
+ * counter's `created` is the time the link was first seen, when its counters were born at 0 (in
+ * a compact namespace too, where a counter's sample appears only at its first change); none for
+ * the kernel's own counters when they predate us.
  */
-export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean, compact: boolean): LinkText {
-  const labels = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
-  const firstSeen = formatCreated(link.firstSeen);
-  /** The `_created` line of a counter sample with these labels ('' when there is none). */
-  const created = (def: Family, sampleLabels: string, kernel = false): string =>
-    openMetrics && !(kernel && link.kernelCountersPredateUs)
-      ? `${createdName(def)}{${sampleLabels}} ${firstSeen}\n`
-      : '';
-  const lines = PER_LINK.map(([def, read]) => {
+export function linkSamples(netns: string, link: LinkRecord, compact: boolean, at: number, emit: LinkSampleEmit): void {
+  const ids = [netns, link.name];
+  const perLink = PER_LINK[at];
+  if (perLink) {
+    const [def, read] = perLink;
     const value = read(link);
-    if (value === undefined) return '';
-    const line = `${def.name}{${labels}} ${formatValue(value)}\n`;
-    return def.type === 'counter' ? line + created(def, labels, KERNEL_COUNTERS.includes(def)) : line;
-  });
-  const oper = link.deletedAt === undefined ? (OPERSTATE_NAMES[link.operstate] ?? String(link.operstate)) : 'deleted';
-  lines[INFO] =
-    `${M.interfaceInfo.name}{${labels},ifindex="${link.ifindex}",kind="${escapeLabelValue(link.kind)}",mac="${escapeLabelValue(link.mac)}",operstate="${oper}"} 1\n`;
-  const held = M.interfaceAddresses.name;
-  lines[ADDRESSES] = FAMILY_NAMES.map(
-    (family, i) => `${held}{${labels},family="${family}"} ${link.addresses[i]}\n`,
-  ).join('');
-  // Every interface gets all four counters from the start, so rates exist before the first
-  // change; in a compact namespace each is born at its first change instead.
-  let addressLines = '';
-  ADDRESS_SERIES.forEach(([family, action], i) => {
-    const sampleLabels = `${labels},family="${family}",action="${action}"`;
-    const line = counterLine(
-      M.addressChanges.name,
-      sampleLabels,
-      link.addressChanges[i >> 1]?.[i & 1] as number,
-      compact,
-    );
-    if (line !== '') addressLines += line + created(M.addressChanges, sampleLabels);
-  });
-  lines[ADDRESS_CHANGES] = addressLines;
-  const dad = counterLine(M.dadFailures.name, labels, link.dadFailures, compact);
-  lines[DAD_FAILURES] = dad === '' ? '' : dad + created(M.dadFailures, labels);
-  let neighbourLines = '';
-  link.neighbourChanges.forEach((counts, i) => {
-    const family = familyNameOfIndex(i);
-    NEIGHBOUR_ACTIONS.forEach((action, a) => {
-      const sampleLabels = `${labels},family="${family}",action="${action}"`;
-      const line = counterLine(M.neighbourChanges.name, sampleLabels, counts[a] as number, compact);
-      if (line !== '') neighbourLines += line + created(M.neighbourChanges, sampleLabels);
+    if (value === undefined) return;
+    const kernel = KERNEL_COUNTERS.includes(def) && link.kernelCountersPredateUs;
+    emit(def, ids, value, def.type === 'counter' && !kernel ? link.firstSeen : undefined);
+    return;
+  }
+  /** A counter sample; in a compact namespace none while it is 0 (it is born at its first change). */
+  const counter = (def: Family, values: readonly string[], value: number): void => {
+    if (!(compact && value === 0)) emit(def, values, value, link.firstSeen);
+  };
+  switch (at) {
+    case INFO: {
+      const oper =
+        link.deletedAt === undefined ? (OPERSTATE_NAMES[link.operstate] ?? String(link.operstate)) : 'deleted';
+      emit(M.interfaceInfo, [...ids, String(link.ifindex), link.kind, link.mac, oper], 1, undefined);
+      return;
+    }
+    case ADDRESSES:
+      FAMILY_NAMES.forEach((family, i) =>
+        emit(M.interfaceAddresses, [...ids, family], link.addresses[i] as number, undefined),
+      );
+      return;
+    case ADDRESS_CHANGES:
+      // Every interface gets all four counters from the start, so rates exist before the first
+      // change; in a compact namespace each is born at its first change instead.
+      ADDRESS_SERIES.forEach(([family, action], i) =>
+        counter(M.addressChanges, [...ids, family, action], link.addressChanges[i >> 1]?.[i & 1] as number),
+      );
+      return;
+    case DAD_FAILURES:
+      counter(M.dadFailures, ids, link.dadFailures);
+      return;
+    case NEIGHBOUR_CHANGES:
+      link.neighbourChanges.forEach((counts, i) => {
+        const family = familyNameOfIndex(i);
+        NEIGHBOUR_ACTIONS.forEach((action, a) =>
+          counter(M.neighbourChanges, [...ids, family, action], counts[a] as number),
+        );
+      });
+      return;
+    case NEIGHBOUR_FAILURES:
+      // Both families from the start, so `increase(...) > 0` fires on the first failure.
+      link.neighbourFailures.forEach((count, i) => counter(M.neighbourFailures, [...ids, familyNameOfIndex(i)], count));
+      return;
+  }
+}
+
+/** A link's lines: its samples of every family (linkSamples) as exposition text, family after family. */
+export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean, compact: boolean): LinkText {
+  const lines: string[] = [];
+  for (let at = 0; at < LINK_FAMILIES; at++) {
+    let text = '';
+    linkSamples(netns, link, compact, at, (def, values, value, created) => {
+      text += sampleText(def, values, value, created, openMetrics);
     });
-  });
-  lines[NEIGHBOUR_CHANGES] = neighbourLines;
-  // Both families from the start, so `increase(...) > 0` fires on the first failure.
-  let failureLines = '';
-  link.neighbourFailures.forEach((count, i) => {
-    const sampleLabels = `${labels},family="${familyNameOfIndex(i)}"`;
-    const line = counterLine(M.neighbourFailures.name, sampleLabels, count, compact);
-    if (line !== '') failureLines += line + created(M.neighbourFailures, sampleLabels);
-  });
-  lines[NEIGHBOUR_FAILURES] = failureLines;
+    lines.push(text);
+  }
   const all = lines.join('');
   const bytes = Buffer.from(all);
   // Byte offsets are string offsets unless a label value is outside ASCII.

@@ -4,13 +4,13 @@
 import { FAMILY_NAMES, familyNameOfIndex } from '../../netlink/family';
 import type { NamespaceModel } from '../../state/model';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
-import { familyOfLinks, linkRuns } from './link-runs';
+import type { SampleSink } from '../sink';
+import { familyOfLinks, linkSeries } from './link-runs';
 import { NEIGHBOUR_CHANGES, NEIGHBOUR_FAILURES } from './link-text';
 import type { NamespaceSource } from '../source';
 
-export function neighbours(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
-  const runs = sources.map((source) => linkRuns(source.model, w.openMetrics, source.compact));
+export function neighbours(w: SampleSink, sources: readonly NamespaceSource[]): void {
+  const runs = linkSeries(w, sources);
   familyOfLinks(w, M.neighbourChanges, runs, NEIGHBOUR_CHANGES);
   familyOfLinks(w, M.neighbourFailures, runs, NEIGHBOUR_FAILURES);
   w.family(M.neighbours);

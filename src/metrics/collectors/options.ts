@@ -4,7 +4,7 @@ import type { Config } from '../../config/config';
 import type { ExemplarLookup } from '../../tracing/exemplars';
 import type { SignalStats, TraceStats } from '../../tracing/stats';
 import type { DiscoveredTotals } from '../discovered';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
 export interface CollectorOptions {
@@ -32,4 +32,4 @@ export function collectorOptionsFrom(
   };
 }
 
-export type Collector = (w: ExpositionWriter, sources: readonly NamespaceSource[], options: CollectorOptions) => void;
+export type Collector = (w: SampleSink, sources: readonly NamespaceSource[], options: CollectorOptions) => void;

@@ -6,10 +6,10 @@ import { protocolName, tableName } from '../../netlink/format';
 import { ROUTE_ACTIONS, splitGroupKey } from '../../state/routes';
 import { NEXTHOP_ACTIONS } from '../../state/nexthops';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
-export function routes(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function routes(w: SampleSink, sources: readonly NamespaceSource[]): void {
   w.family(M.routes);
   for (const source of sources) {
     for (const [key, count] of source.model.routeCounts) {

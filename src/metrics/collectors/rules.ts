@@ -4,13 +4,13 @@
 import { FAMILY_NAMES } from '../../netlink/family';
 import { RULE_ACTIONS } from '../../state/rule-set';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
 /** The tables of the kernel's default rules. */
 const DEFAULT_TABLES: ReadonlySet<string> = new Set(['local', 'main', 'default']);
 
-export function rules(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function rules(w: SampleSink, sources: readonly NamespaceSource[]): void {
   w.family(M.rules);
   for (const source of sources) {
     if (!source.opened) continue;

@@ -2,10 +2,10 @@
 
 import type { VipState } from '../../state/vips';
 import { METRICS as M } from '../contract';
-import type { ExpositionWriter } from '../writer';
+import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
 
-export function vips(w: ExpositionWriter, sources: readonly NamespaceSource[]): void {
+export function vips(w: SampleSink, sources: readonly NamespaceSource[]): void {
   const each = (fn: (netns: string, vip: VipState) => void): void => {
     for (const source of sources) for (const vip of source.model.vips.vips) fn(source.model.netns, vip);
   };
