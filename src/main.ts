@@ -209,6 +209,26 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
     logger,
     version: VERSION,
     env: process.env,
+    // Only when the metrics signal is on: the producer (and the SDK types it loads) is imported
+    // then. It reads what a scrape reads, at each export; everything it names below is declared
+    // further down and read only then (the first export comes an interval after the start).
+    metricProducers: async () => {
+      const { createNetlinkMetricProducer } = await import('./metrics/otlp/producer');
+      return [
+        createNetlinkMetricProducer({
+          sources: () => sources,
+          options: () => ({
+            ...collectorOptions,
+            discovered,
+            ...(tracing ? { tracing: tracing.stats, signals: tracing.signals } : {}),
+          }),
+          version: VERSION,
+          registry: { getMetricsAsJSON: () => registry.getMetricsAsJSON() },
+          onError: (collector, err) =>
+            logger.error('collector failed (OTLP metrics)', { collector, error: err.stack ?? err.message }),
+        }),
+      ];
+    },
   });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   let sources: readonly Watched[] = [];
