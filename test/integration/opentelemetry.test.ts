@@ -10,7 +10,8 @@
 //   compared exactly.
 // Then a collector that is down (503, then refusing connections) or slow costs nothing but
 // counted drops: /metrics answers, netlink_otel_dropped_total rises per signal, and the log
-// queue never holds more than its bound (queue_full counted instead).
+// queue never holds more than its bound (queue_full counted instead); over grpc, a collector
+// answering UNAVAILABLE and then refusing connections costs export_failed for all three signals.
 //
 // Nothing waits by sleeping: every step polls a scrape or waits on the receiver with a deadline.
 
@@ -282,6 +283,43 @@ liveDescribe('opentelemetry: spans, log records and metrics over OTLP, three pro
       accounted >= events - 16,
       `log records accounted for ${accounted} (${JSON.stringify(logs)}) of at least ${events} address events: the rest would be past the bound`,
     );
+    await receiver.setMode('ok');
+    await e.stop();
+  });
+
+  test('grpc: a collector answering UNAVAILABLE, then refusing connections, costs counted drops for all three signals', async () => {
+    const receiver = await startOtlpReceiver({ transport: 'grpc' });
+    receivers.push(receiver);
+    const e = await newExporter(
+      signalsEnv(receiver, 'grpc', {
+        OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+        OTEL_BLRP_EXPORT_TIMEOUT: '1000',
+        OTEL_BSP_EXPORT_TIMEOUT: '1000',
+      }),
+    );
+    const failed = async (): Promise<Record<string, number>> => {
+      const s = await e.scrape();
+      const out: Record<string, number> = {};
+      for (const signal of ['traces', 'logs', 'metrics'])
+        out[signal] = s.value('netlink_otel_dropped_total', { signal, reason: 'export_failed' }) ?? 0;
+      return out;
+    };
+    let n = 0;
+    for (const mode of ['unavailable', 'refuse'] as const) {
+      const before = await failed();
+      await receiver.setMode(mode);
+      // An address change makes a span and a log record; the metric reader exports on its own.
+      ns.ip('addr', 'add', `10.72.0.${++n}/32`, 'dev', 'of1');
+      await poll(
+        `grpc ${mode}: export_failed rises for all three signals`,
+        async () => {
+          const now = await failed();
+          const flat = Object.keys(now).filter((k) => !(now[k]! > before[k]!));
+          return flat.length === 0 ? true : `not yet: ${flat.join(', ')} (${JSON.stringify(now)})`;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+    }
     await receiver.setMode('ok');
     await e.stop();
   });
