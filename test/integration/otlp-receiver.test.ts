@@ -676,6 +676,26 @@ describe('OTLP receiver over HTTP: answers, and what is not OTLP', { timeout: 60
     r.problems.splice(n);
   });
 
+  test('bounded: past maxItems the data is answered but not kept, past maxRequests the entry is not listed; both counted', async () => {
+    const small = await startOtlpReceiver({ transport: 'http', maxItems: 3, maxRequests: 2 });
+    try {
+      const two = JSON.stringify({
+        resourceLogs: [{ scopeLogs: [{ logRecords: [{ eventName: 'a' }, { eventName: 'b' }] }] }],
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await post(small.port, '/v1/logs', two, { 'content-type': 'application/json' })).status);
+      assert.deepEqual(statuses, [200, 200, 200]);
+      assert.deepEqual(
+        [small.logRecords.length, small.logs.length, small.dropped, small.requests.length, small.requestsDropped],
+        [2, 1, 2, 2, 1],
+      );
+      assertNoProblems(small);
+    } finally {
+      await small.close();
+    }
+  });
+
   test('waitFor: resolves on the request that satisfies it; rejects at its deadline saying what it saw', async () => {
     const n = r.logRecords.length;
     const waiting = r.waitFor(() => r.logRecords.length > n || `log records ${r.logRecords.length}`, 30_000);
