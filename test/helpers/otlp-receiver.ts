@@ -37,8 +37,9 @@
 // same port (the endpoint stays valid).
 //
 // Bounded: a body over `maxBodyBytes` (default 16 MiB) is refused (413 / RESOURCE_EXHAUSTED);
-// past `maxRequests` (default 100,000) requests per signal the data is not kept, and `dropped`
-// counts it.
+// a request that would take a signal past `maxItems` (default 1,000,000 spans, data points or log
+// records) is answered but not kept, and `dropped` counts it; `requests` keeps the first
+// `maxRequests` (default 100,000) entries and `requestsDropped` counts the rest.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -390,7 +391,7 @@ export function decodeJson(signal: Signal, body: Buffer): Record<string, unknown
     return Buffer.from(hex, 'hex').toString('base64');
   });
   const type = requestType(signal);
-  // Through the wire form: fromObject keeps a field set to its default, decode does not.
+  // Through the wire form, so that it is read exactly as a protobuf request is.
   const message = type.decode(type.encode(type.fromObject(json as Record<string, unknown>)).finish());
   return toPlain(type, message);
 }
@@ -584,7 +585,9 @@ export interface OtlpReceiverOptions {
   slowMs?: number;
   /** a request body larger than this is refused (default 16 MiB) */
   maxBodyBytes?: number;
-  /** past this many requests of one signal, data is no longer kept and `dropped` counts (default 100,000) */
+  /** spans, data points or log records kept per signal; past it `dropped` counts (default 1,000,000) */
+  maxItems?: number;
+  /** entries kept in `requests`; past it `requestsDropped` counts (default 100,000) */
   maxRequests?: number;
 }
 
@@ -606,13 +609,16 @@ export class OtlpReceiver {
   readonly points: ReceivedPoint[] = [];
   readonly requests: ReceivedRequest[] = [];
   readonly problems: string[] = [];
-  /** requests whose data was not kept (past maxRequests) */
+  /** requests whose data was not kept (past maxItems) */
   dropped = 0;
+  /** requests not listed in `requests` (past maxRequests) */
+  requestsDropped = 0;
   port = 0;
 
   private modeNow: ReceiverMode = 'ok';
   private readonly slowMs: number;
   private readonly maxBodyBytes: number;
+  private readonly maxItems: number;
   private readonly maxRequests: number;
   private readonly held = new Set<Held>();
   private readonly waiters = new Set<() => void>();
@@ -624,6 +630,7 @@ export class OtlpReceiver {
     this.transport = options.transport;
     this.slowMs = options.slowMs ?? 60_000;
     this.maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+    this.maxItems = options.maxItems ?? 1_000_000;
     this.maxRequests = options.maxRequests ?? 100_000;
   }
 
@@ -818,7 +825,8 @@ export class OtlpReceiver {
   /** Records a request (every request, whatever the mode). */
   private record(entry: Omit<ReceivedRequest, 'items' | 'status' | 'time'>): ReceivedRequest {
     const request: ReceivedRequest = { ...entry, items: 0, status: undefined, time: Date.now() };
-    this.requests.push(request);
+    if (this.requests.length < this.maxRequests) this.requests.push(request);
+    else this.requestsDropped++;
     return request;
   }
 
@@ -826,7 +834,8 @@ export class OtlpReceiver {
   private keep(request: ReceivedRequest, decode: () => Record<string, unknown>): void {
     const decoded = decode();
     request.items = itemCount(request.signal, decoded);
-    if (this[request.signal].length >= this.maxRequests) {
+    const kept = { traces: this.spans, metrics: this.points, logs: this.logRecords }[request.signal].length;
+    if (kept + request.items > this.maxItems) {
       this.dropped++;
       return;
     }
@@ -853,6 +862,7 @@ export class OtlpReceiver {
       return;
     }
     const timer = setTimeout(() => h.answer(), this.slowMs);
+    timer.unref();
     const h: Held = {
       answer: () => {
         clearTimeout(timer);

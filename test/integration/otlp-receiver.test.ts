@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
-import { Metadata } from '@grpc/grpc-js';
+import { Client, Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, ValueType, trace } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { ExportResult, ExportResultCode } from '@opentelemetry/core';
@@ -676,6 +676,26 @@ describe('OTLP receiver over HTTP: answers, and what is not OTLP', { timeout: 60
     r.problems.splice(n);
   });
 
+  test('bounded: past maxItems the data is answered but not kept, past maxRequests the entry is not listed; both counted', async () => {
+    const small = await startOtlpReceiver({ transport: 'http', maxItems: 3, maxRequests: 2 });
+    try {
+      const two = JSON.stringify({
+        resourceLogs: [{ scopeLogs: [{ logRecords: [{ eventName: 'a' }, { eventName: 'b' }] }] }],
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await post(small.port, '/v1/logs', two, { 'content-type': 'application/json' })).status);
+      assert.deepEqual(statuses, [200, 200, 200]);
+      assert.deepEqual(
+        [small.logRecords.length, small.logs.length, small.dropped, small.requests.length, small.requestsDropped],
+        [2, 1, 2, 2, 1],
+      );
+      assertNoProblems(small);
+    } finally {
+      await small.close();
+    }
+  });
+
   test('waitFor: resolves on the request that satisfies it; rejects at its deadline saying what it saw', async () => {
     const n = r.logRecords.length;
     const waiting = r.waitFor(() => r.logRecords.length > n || `log records ${r.logRecords.length}`, 30_000);
@@ -689,5 +709,34 @@ describe('OTLP receiver over HTTP: answers, and what is not OTLP', { timeout: 60
       r.waitFor('a log record that never comes', () => r.logRecords.length > 100 || 'not yet', 50),
       /timed out after 50 ms waiting for a log record that never comes; last seen: not yet/,
     );
+  });
+});
+
+describe('OTLP receiver over gRPC: what is not OTLP', { timeout: 60_000 }, () => {
+  test('a message that is not an ExportTraceServiceRequest: INVALID_ARGUMENT, noted in problems', async () => {
+    const r = await startOtlpReceiver({ transport: 'grpc' });
+    const client = new Client(`127.0.0.1:${r.port}`, credentials.createInsecure());
+    try {
+      const code = await new Promise<number>((resolve) =>
+        client.makeUnaryRequest(
+          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0xff, 0xff, 0xff]),
+          (err) => resolve(err?.code ?? grpcStatus.OK),
+        ),
+      );
+      assert.equal(code, grpcStatus.INVALID_ARGUMENT);
+      assert.equal(r.problems.length, 1, r.problems.join('\n'));
+      assert.match(r.problems[0]!, /TraceService\/Export: cannot decode the request/);
+      assert.deepEqual(
+        r.requests.map((q) => [q.signal, q.status]),
+        [['traces', grpcStatus.INVALID_ARGUMENT]],
+      );
+      assert.equal(r.spans.length, 0);
+    } finally {
+      client.close();
+      await r.close();
+    }
   });
 });
