@@ -8,8 +8,11 @@
 //   normalize_label.go      9c49d220b8dbf35163745e68343df07c8db7713d, tested as in
 //   normalize_label_test.go 870de3632d376a989b61459319e6e8754ec1532c (NormalizeLabel, the
 //                           PermissiveLabelSanitization gate off)
-// Prometheus's own OTLP receiver (storage/remote/otlptranslator, copied from the same code,
-// UnderscoreEscapingWithSuffixes) names the same way. Series: a sum or gauge point is one sample
+// Prometheus's own OTLP receiver (github.com/prometheus/otlptranslator) names the same way with
+// its default strategy, UnderscoreEscapingWithSuffixes (its normalizeName is this code); its
+// UTF-8 strategies are here too, from metric_namer.go at d7be77fc2c4afc1bb2cea311b1af98314b2de165:
+// NoUTF8EscapingWithSuffixes (buildMetricName: the name kept, suffixes trimmed and re-added) and
+// NoTranslation (the name as it is). Series: a sum or gauge point is one sample
 // named after its metric; a histogram point is `_bucket` samples (cumulative, by `le`, with
 // `+Inf`), `_sum` and `_count`. Resource attributes (job, instance, target_info) are the SDK's
 // and left out here.
@@ -132,6 +135,62 @@ export function normalizeName(metric: NamedMetric, namespace = ''): string {
   return normalized;
 }
 
+/** otlptranslator's buildUnitSuffixes: the main and per unit suffixes, untransformed. */
+export function buildUnitSuffixes(unit: string): [string, string] {
+  const unitTokens = splitN2(unit, '/');
+  let main = '';
+  let per = '';
+  const mainOtel = trimSpace(unitTokens[0] as string);
+  if (mainOtel !== '' && !/[{}]/.test(mainOtel)) main = unitMapGetOrDefault(mainOtel);
+  if (unitTokens.length > 1 && unitTokens[1] !== '') {
+    const perOtel = trimSpace(unitTokens[1] as string);
+    if (perOtel !== '' && !/[{}]/.test(perOtel)) per = perUnitMapGetOrDefault(perOtel);
+    if (per !== '') per = `per_${per}`;
+  }
+  return [main, per];
+}
+
+/** trimSuffixAndDelimiter: `suffix` and the one character before it off `name`, when it ends so. */
+function trimSuffixAndDelimiter(name: string, suffix: string): string {
+  return name.endsWith(suffix) && name.length > suffix.length + 1 ? name.slice(0, -(suffix.length + 1)) : name;
+}
+
+/**
+ * otlptranslator's buildMetricName with suffixes (NoUTF8EscapingWithSuffixes): the name kept
+ * as it is, its ratio, total and per-unit suffixes trimmed and appended again, the main unit
+ * appended unless the name already ends in it.
+ */
+export function buildUtf8MetricName(metric: NamedMetric): string {
+  let name = metric.name;
+  const ratio = metric.unit === '1' && metric.type === 'gauge';
+  if (ratio) name = trimSuffixAndDelimiter(name, 'ratio');
+  const total = metric.type === 'sum' && metric.isMonotonic === true;
+  if (total) name = trimSuffixAndDelimiter(name, 'total');
+  const [main, per] = buildUnitSuffixes(metric.unit);
+  if (per !== '') name = trimSuffixAndDelimiter(name, per);
+  if (main !== '' && !name.endsWith(main)) name = `${name}_${main}`;
+  // Go's deferred appends run last registered first: per unit, then total, then ratio.
+  if (per !== '') name = `${name}_${per}`;
+  if (total) name = `${name}_total`;
+  if (ratio) name = `${name}_ratio`;
+  return name;
+}
+
+/** How a receiver names metrics (otlptranslator's strategies; the Collector's exporters do the first). */
+export type NamingStrategy = 'UnderscoreEscapingWithSuffixes' | 'NoUTF8EscapingWithSuffixes' | 'NoTranslation';
+
+export const NAMING_STRATEGIES: readonly NamingStrategy[] = [
+  'UnderscoreEscapingWithSuffixes',
+  'NoUTF8EscapingWithSuffixes',
+  'NoTranslation',
+];
+
+function nameBy(strategy: NamingStrategy, metric: NamedMetric): string {
+  if (strategy === 'UnderscoreEscapingWithSuffixes') return normalizeName(metric);
+  if (strategy === 'NoUTF8EscapingWithSuffixes') return buildUtf8MetricName(metric);
+  return metric.name;
+}
+
 /** NormalizeLabel: an attribute's key as a Prometheus label name. */
 export function normalizeLabel(label: string): string {
   if (label === '') return label;
@@ -161,10 +220,10 @@ export function seriesKey(name: string, labels: Readonly<Record<string, string>>
   return `${name}{${parts.join(',')}}`;
 }
 
-function labelsOf(attributes: Readonly<Record<string, unknown>>): Record<string, string> {
+function labelsOf(attributes: Readonly<Record<string, unknown>>, strategy: NamingStrategy): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(attributes)) {
-    const name = normalizeLabel(key);
+    const name = strategy === 'UnderscoreEscapingWithSuffixes' ? normalizeLabel(key) : key;
     // Keys that collide once normalised are joined with ';' (the Collector's createAttributes).
     labels[name] = labels[name] === undefined ? String(value) : `${labels[name]};${String(value)}`;
   }
@@ -187,8 +246,11 @@ function typeOf(metric: MetricData): NamedMetric['type'] {
 }
 
 /** The Prometheus samples of one OTLP metric. */
-export function metricToPrometheus(metric: MetricData): PromSample[] {
-  const name = normalizeName({
+export function metricToPrometheus(
+  metric: MetricData,
+  strategy: NamingStrategy = 'UnderscoreEscapingWithSuffixes',
+): PromSample[] {
+  const name = nameBy(strategy, {
     name: metric.descriptor.name,
     unit: metric.descriptor.unit,
     type: typeOf(metric),
@@ -197,7 +259,7 @@ export function metricToPrometheus(metric: MetricData): PromSample[] {
   const out: PromSample[] = [];
   if (metric.dataPointType === DataPointType.HISTOGRAM) {
     for (const point of metric.dataPoints) {
-      const labels = labelsOf(point.attributes);
+      const labels = labelsOf(point.attributes, strategy);
       const { boundaries, counts } = point.value.buckets;
       let cumulative = 0;
       boundaries.forEach((bound, i) => {
@@ -212,11 +274,15 @@ export function metricToPrometheus(metric: MetricData): PromSample[] {
   }
   if (metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM)
     throw new Error('exponential histograms: not used here');
-  for (const point of metric.dataPoints) out.push({ name, labels: labelsOf(point.attributes), value: point.value });
+  for (const point of metric.dataPoints)
+    out.push({ name, labels: labelsOf(point.attributes, strategy), value: point.value });
   return out;
 }
 
 /** Every sample of every metric of `resourceMetrics`, in order. */
-export function toPrometheus(resourceMetrics: ResourceMetrics): PromSample[] {
-  return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.flatMap(metricToPrometheus));
+export function toPrometheus(
+  resourceMetrics: ResourceMetrics,
+  strategy: NamingStrategy = 'UnderscoreEscapingWithSuffixes',
+): PromSample[] {
+  return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.flatMap((m) => metricToPrometheus(m, strategy)));
 }

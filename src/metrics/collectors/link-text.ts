@@ -6,7 +6,7 @@ import { FAMILY_NAMES, familyNameOfIndex } from '../../netlink/family';
 import { isOperUp, LinkRecord } from '../../state/links';
 import { NEIGHBOUR_ACTIONS } from '../../state/neighbours';
 import { Family, METRICS as M } from '../contract';
-import { sampleText } from '../writer';
+import { createdName, escapeLabelValue, formatCreated, formatValue } from '../writer';
 
 export const PER_LINK: [Family, (l: LinkRecord) => number | undefined][] = [
   [M.interfaceUp, (l) => (l.deletedAt === undefined && isOperUp(l.operstate, l.ifFlags) ? 1 : 0)],
@@ -52,6 +52,17 @@ export interface LinkText {
   bytes: Buffer;
   /** The lines of the family at `at` are bytes[bounds[at], bounds[at + 1]). */
   bounds: number[];
+}
+
+/** The labels every per-link family begins with: netns, interface (the golden test would show another). */
+const LINK_IDS = 2;
+
+/** The `_created` names of the per-link counter families, made once. */
+const CREATED_NAMES = new Map<Family, string>();
+function createdNameOf(def: Family): string {
+  let name = CREATED_NAMES.get(def);
+  if (name === undefined) CREATED_NAMES.set(def, (name = createdName(def)));
+  return name;
 }
 
 /** Where linkSamples hands each sample: `created` as SampleSink.sample takes it. */
@@ -121,14 +132,27 @@ export function linkSamples(netns: string, link: LinkRecord, compact: boolean, a
   }
 }
 
-/** A link's lines: its samples of every family (linkSamples) as exposition text, family after family. */
+/**
+ * A link's lines: its samples of every family (linkSamples) as exposition text, family after
+ * family. Every per-link family's labels begin with netns and interface (IF): those two are
+ * escaped once per link, the rest per sample (as sampleText would write them).
+ */
 export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean, compact: boolean): LinkText {
+  const ids = `netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(link.name)}"`;
+  const firstSeen = formatCreated(link.firstSeen);
   const lines: string[] = [];
+  let text = '';
+  const emit: LinkSampleEmit = (def, values, value, created) => {
+    let labels = ids;
+    for (let i = LINK_IDS; i < def.labels.length; i++)
+      labels += `,${def.labels[i] as string}="${escapeLabelValue(values[i] as string)}"`;
+    text += `${def.name}{${labels}} ${formatValue(value)}\n`;
+    if (created !== undefined && openMetrics && def.type === 'counter')
+      text += `${createdNameOf(def)}{${labels}} ${created === link.firstSeen ? firstSeen : formatCreated(created)}\n`;
+  };
   for (let at = 0; at < LINK_FAMILIES; at++) {
-    let text = '';
-    linkSamples(netns, link, compact, at, (def, values, value, created) => {
-      text += sampleText(def, values, value, created, openMetrics);
-    });
+    text = '';
+    linkSamples(netns, link, compact, at, emit);
     lines.push(text);
   }
   const all = lines.join('');

@@ -43,9 +43,10 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Registry } from 'prom-client';
 import { collectNetlinkSamples, type CollectorOptions } from '../render';
-import type { Family } from '../contract';
 import type { NamespaceSource } from '../source';
-import { CollectedSamples, type CollectedFamily } from './samples';
+import { CollectedSamples, ExportClock, secondsToHrTime, SeriesStartTimes, type CollectedFamily } from './samples';
+
+export { secondsToHrTime, SeriesStartTimes } from './samples';
 
 /** The instrumentation scope of the exporter's metrics. */
 export const METRICS_SCOPE = 'netlink-exporter';
@@ -56,42 +57,6 @@ export function unitOfName(name: string): string {
   if (base.endsWith('_seconds')) return 's';
   if (base.endsWith('_bytes')) return 'By';
   return '';
-}
-
-/** Seconds since the epoch as an HrTime ([seconds, nanoseconds]). */
-export function secondsToHrTime(seconds: number): HrTime {
-  const whole = Math.floor(seconds);
-  const nanos = Math.min(999_999_999, Math.round((seconds - whole) * 1e9));
-  return [whole, nanos];
-}
-
-/**
- * When this producer first saw each series that has no known birth, for the series of the last
- * export only: begin() an export, startOf() each series in it, end() it (the rest are forgotten).
- */
-export class SeriesStartTimes {
-  private seen = new Map<string, HrTime>();
-  private next = new Map<string, HrTime>();
-
-  begin(): void {
-    this.next = new Map();
-  }
-
-  startOf(key: string, now: HrTime): HrTime {
-    const start = this.seen.get(key) ?? now;
-    this.next.set(key, start);
-    return start;
-  }
-
-  end(): void {
-    this.seen = this.next;
-    this.next = new Map();
-  }
-
-  /** Series remembered (those of the last export without a known birth). */
-  get size(): number {
-    return this.seen.size;
-  }
 }
 
 export interface NetlinkMetricProducerOptions {
@@ -119,47 +84,22 @@ export interface NetlinkMetricProducer extends MetricProducer {
   readonly startTimes: SeriesStartTimes;
 }
 
-function attributesOf(def: Family, values: readonly string[]): Attributes {
-  const attributes: Attributes = {};
-  def.labels.forEach((label, i) => (attributes[label] = values[i] as string));
-  return attributes;
-}
-
 function descriptorOf(name: string, help: string): MetricDescriptor {
   return { name, description: help, unit: unitOfName(name), valueType: ValueType.DOUBLE };
 }
 
 /** A netlink family's OTLP metric: a cumulative monotonic sum for a counter, a gauge for a gauge. */
-function netlinkMetric(family: CollectedFamily, now: HrTime, starts: SeriesStartTimes): MetricData {
-  const { def } = family;
+function netlinkMetric({ def, points }: CollectedFamily): MetricData {
   const descriptor = descriptorOf(def.name, def.help);
-  if (def.type === 'gauge') {
-    return {
-      descriptor,
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.GAUGE,
-      dataPoints: family.points.map((p) => ({
-        startTime: now,
-        endTime: now,
-        attributes: attributesOf(def, p.values),
-        value: p.value,
-      })),
-    };
-  }
+  const aggregationTemporality = AggregationTemporality.CUMULATIVE;
+  if (def.type === 'gauge')
+    return { descriptor, aggregationTemporality, dataPointType: DataPointType.GAUGE, dataPoints: points };
   return {
     descriptor,
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    aggregationTemporality,
     dataPointType: DataPointType.SUM,
     isMonotonic: true,
-    dataPoints: family.points.map((p) => ({
-      startTime:
-        p.created !== undefined
-          ? secondsToHrTime(p.created)
-          : starts.startOf(`${def.name}\0${p.values.join('\0')}`, now),
-      endTime: now,
-      attributes: attributesOf(def, p.values),
-      value: p.value,
-    })),
+    dataPoints: points,
   };
 }
 
@@ -274,11 +214,13 @@ export function createNetlinkMetricProducer(o: NetlinkMetricProducerOptions): Ne
     async collect(): Promise<CollectionResult> {
       const errors: unknown[] = [];
       const at = secondsToHrTime(now() / 1000);
-      const all = new CollectedSamples();
+      startTimes.begin();
+      const clock = new ExportClock(at, startTimes);
+      const all = new CollectedSamples(clock);
       collectNetlinkSamples(
         o.sources(),
         o.version,
-        () => new CollectedSamples(),
+        () => new CollectedSamples(clock),
         (samples) => all.merge(samples),
         (collector, err) => {
           errors.push(err);
@@ -286,11 +228,9 @@ export function createNetlinkMetricProducer(o: NetlinkMetricProducerOptions): Ne
         },
         { ...o.options(), openMetrics: false, exemplars: undefined },
       );
-      startTimes.begin();
-      const metrics: MetricData[] = [];
-      for (const family of all.families.values())
-        if (family.points.length > 0) metrics.push(netlinkMetric(family, at, startTimes));
       startTimes.end();
+      const metrics: MetricData[] = [];
+      for (const family of all.families.values()) if (family.points.length > 0) metrics.push(netlinkMetric(family));
       if (o.registry) {
         try {
           metrics.push(...registryMetrics(await o.registry.getMetricsAsJSON(), processStart, at, errors));

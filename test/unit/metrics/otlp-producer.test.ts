@@ -7,6 +7,8 @@
 // SDK's own reader.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   AggregationTemporality,
@@ -27,12 +29,14 @@ import { createNetlinkMetricProducer, unitOfName } from '../../../src/metrics/ot
 import { registerReloadMetrics } from '../../../src/metrics/registry';
 import { collectorOptionsFrom, renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
 import type { NamespaceSource } from '../../../src/metrics/source';
-import { IFF_UP } from '../../../src/netlink/constants';
+import { AF_INET, IFF_UP, RTM_NEWADDR } from '../../../src/netlink/constants';
+import { MessageDispatch } from '../../../src/session/dispatch';
+import { SessionCounters } from '../../../src/session/session-counters';
 import { NamespaceModel } from '../../../src/state/model';
 import { parseExposition } from '../../helpers/exposition';
 import { FIXTURE_EPOCH, replayFixtureSource } from '../../helpers/fixture-model';
 import { namespaceSource, upLink } from '../../helpers/model-source';
-import { seriesKey, toPrometheus, type PromSample } from '../../helpers/otlp-to-prometheus';
+import { NAMING_STRATEGIES, seriesKey, toPrometheus, type PromSample } from '../../helpers/otlp-to-prometheus';
 
 const VERSION = '0.0.0-otlp';
 /** The export's clock (milliseconds): a while after the fixtures' last step. */
@@ -61,9 +65,9 @@ function differences(want: Map<string, number>, got: Map<string, number>): strin
   return out;
 }
 
-function assertSameSeries(want: Map<string, number>, got: Map<string, number>): void {
+function assertSameSeries(want: Map<string, number>, got: Map<string, number>, what: string): void {
   const diff = differences(want, got);
-  assert.equal(diff.length, 0, `${diff.length} differences:\n${diff.slice(0, 20).join('\n')}`);
+  assert.equal(diff.length, 0, `${what}: ${diff.length} differences:\n${diff.slice(0, 20).join('\n')}`);
 }
 
 /** The registry main.ts fills (the contract's prom-client families), plus a histogram with fixed observations. */
@@ -101,7 +105,7 @@ function metricsOf(rm: ResourceMetrics): MetricData[] {
 
 const hrSeconds = ([s, ns]: readonly [number, number]): number => s + ns / 1e9;
 
-test('the OTLP export of the replayed fixtures, translated as the Collector translates it, is /metrics exactly', async () => {
+test('the OTLP export of the replayed fixtures, translated as the Collector and Prometheus translate it, is /metrics exactly', async () => {
   const source = replayFixtureSource();
   try {
     const registry = fixedRegistry();
@@ -119,14 +123,18 @@ test('the OTLP export of the replayed fixtures, translated as the Collector tran
     const text =
       Buffer.concat(renderNetlinkMetrics([source], options, VERSION)).toString() + (await registry.metrics());
     const want = bySeries(parseExposition(text), '/metrics');
-    const got = bySeries(toPrometheus(resourceMetrics), 'OTLP translated');
     assert.ok(want.size > 200, `the fixtures give many series (${want.size})`);
     for (const family of ['netlink_interface_flaps_total', 'netlink_routes', 'test_request_duration_seconds_bucket'])
       assert.ok(
         [...want.keys()].some((k) => k.startsWith(`${family}{`)),
         `${family} has series`,
       );
-    assertSameSeries(want, got);
+    for (const strategy of NAMING_STRATEGIES)
+      assertSameSeries(
+        want,
+        bySeries(toPrometheus(resourceMetrics, strategy), `OTLP translated (${strategy})`),
+        strategy,
+      );
 
     // Types and units as the contract says; counters cumulative and monotonic.
     const metrics = metricsOf(resourceMetrics);
@@ -335,4 +343,76 @@ test('the producer in the SDK: a PeriodicExportingMetricReader exports its metri
     await reader.shutdown().catch(() => undefined);
     source.model.close();
   }
+});
+
+test('namespaces found by --netns.all (compact series, netns="*" sums): the OTLP export is /metrics exactly', async () => {
+  const pod = (netns: string, withAddress: boolean): { model: NamespaceModel; counters: SessionCounters } => {
+    const model = new NamespaceModel({
+      netns,
+      include: /^.*$/,
+      exclude: undefined,
+      maxTracked: 100,
+      now: () => 1_000_000,
+    });
+    const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
+    session.link(upLink(1, 'lo'));
+    session.link(upLink(2, 'eth0'));
+    if (withAddress)
+      session.address({
+        flags: 0,
+        seq: 0,
+        pid: 0,
+        type: RTM_NEWADDR,
+        family: AF_INET,
+        prefixLength: 24,
+        addressFlags: 0,
+        scope: 0,
+        ifindex: 2,
+        address: '10.1.0.2',
+      });
+    return { model, counters: session.counters };
+  };
+  const fed = [pod('full', true), pod('pod-a', true), pod('pod-b', false)];
+  try {
+    const sources = fed.map((f, i) => namespaceSource(f.model, { counters: f.counters, resyncs: i, compact: i > 0 }));
+    const discovered = new DiscoveredTotals();
+    discovered.enabled = true;
+    const options: CollectorOptions = { addressInfo: true, addressInfoLinkLocal: false, discovered };
+    const producer = createNetlinkMetricProducer({ sources: () => sources, options: () => options, version: VERSION });
+    const { resourceMetrics, errors } = await producer.collect();
+    assert.deepEqual(errors, []);
+    const want = bySeries(
+      parseExposition(Buffer.concat(renderNetlinkMetrics(sources, options, VERSION)).toString()),
+      '/metrics',
+    );
+    assert.ok(
+      [...want.keys()].some((k) => k.includes('netns="*"')),
+      'the netns="*" sums are there',
+    );
+    assert.ok([...want.keys()].some((k) => k.startsWith('netlink_address_changes_total{') && k.includes('pod-a')));
+    for (const strategy of NAMING_STRATEGIES)
+      assertSameSeries(
+        want,
+        bySeries(toPrometheus(resourceMetrics, strategy), `OTLP translated (${strategy})`),
+        strategy,
+      );
+  } finally {
+    for (const f of fed) f.model.close();
+  }
+});
+
+// prom-client itself loads @opentelemetry/api (its process CPU counter's exemplars): the API's
+// no-op globals, no SDK, no connection. That was so before the producer and is left out here.
+test('rendering /metrics loads no OpenTelemetry SDK (the producer is imported only when an export is on)', () => {
+  const dist = join(__dirname, '..', '..', '..', 'src');
+  const script = `
+    require(${JSON.stringify(join(dist, 'metrics', 'render.js'))});
+    require(${JSON.stringify(join(dist, 'metrics', 'registry.js'))});
+    require(${JSON.stringify(join(dist, 'metrics', 'openmetrics.js'))});
+    const loaded = Object.keys(require.cache).filter((p) => /@opentelemetry\\/(?!api\\/)|\\/metrics\\/otlp\\//.test(p));
+    process.stdout.write(JSON.stringify(loaded));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), []);
 });

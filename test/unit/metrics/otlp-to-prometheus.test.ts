@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import { ValueType } from '@opentelemetry/api';
 import {
+  buildUtf8MetricName,
   cleanUpString,
   metricToPrometheus,
   normalizeLabel,
@@ -192,4 +193,21 @@ test('a histogram point becomes cumulative `_bucket` samples with `+Inf`, `_sum`
       'http_server_duration_seconds_count{"http_route":"/x"} 6',
     ],
   );
+});
+
+test('otlptranslator NoUTF8EscapingWithSuffixes (buildMetricName): names kept, suffixes trimmed and appended once', () => {
+  const utf8 = (name: string, unit: string, type: 'gauge' | 'sum' | 'histogram', isMonotonic = false): string =>
+    buildUtf8MetricName({ name, unit, type, isMonotonic });
+  // the examples in metric_namer.go's comments (there with underscore escaping), here kept as UTF-8
+  assert.equal(utf8('http.server.duration', 's', 'histogram'), 'http.server.duration_seconds');
+  assert.equal(utf8('requests.count', '1', 'sum', true), 'requests.count_total');
+  assert.equal(utf8('memory.usage', 'By', 'gauge'), 'memory.usage_bytes');
+  // its ratio and per-unit rules
+  assert.equal(utf8('cpu.utilization', '1', 'gauge'), 'cpu.utilization_ratio');
+  assert.equal(utf8('io.rate', 'By/s', 'gauge'), 'io.rate_bytes_per_second');
+  // the exporter's names come back as they are
+  assert.equal(utf8('netlink_interface_flaps_total', '', 'sum', true), 'netlink_interface_flaps_total');
+  assert.equal(utf8('process_cpu_seconds_total', 's', 'sum', true), 'process_cpu_seconds_total');
+  assert.equal(utf8('netlink_interface_mtu_bytes', 'By', 'gauge'), 'netlink_interface_mtu_bytes');
+  assert.equal(utf8('nodejs_active_handles_total', '', 'gauge'), 'nodejs_active_handles_total');
 });
