@@ -134,7 +134,7 @@ export function linkSamples(netns: string, link: LinkRecord, compact: boolean, a
 
 /**
  * A link's lines: its samples of every family (linkSamples) as exposition text, family after
- * family. Every per-link family's labels begin with netns and interface (IF): those two are
+ * family. Every per-link family's labels begin with netns and interface (LINK_IDS): those two are
  * escaped once per link, the rest per sample (as sampleText would write them).
  */
 export function renderLink(netns: string, link: LinkRecord, openMetrics: boolean, compact: boolean): LinkText {
