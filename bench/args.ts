@@ -1,4 +1,4 @@
-// The benchmark's own small argument parser: --only LIST, --scale X, --help.
+// The benchmark's own small argument parser: --only LIST, --scale X, --otel, --help.
 
 export const SCENARIOS = [
   'route',
@@ -14,7 +14,7 @@ export const SCENARIOS = [
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
+export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X] [--otel]
 
   --only LIST   comma-separated scenarios to run, by name or number (default: all):
                   1 route       400,000 IPv4 route adds, then 400,000 deletes
@@ -29,6 +29,9 @@ export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X]
                   10 node       a Kubernetes node: 250 pod namespaces under --netns.all, 3 cycles of
                                 create and delete: RSS, threads, series per pod, time to visible
   --scale X     multiply every size by X (e.g. 0.1 for a quick run; default 1)
+  --otel        every exporter started sends all three OpenTelemetry signals (traces, logs,
+                metrics every 10 s) over OTLP http/protobuf to a sink on 127.0.0.1 that this
+                process runs (it answers every export at once): the same figures, signals on
   -h, --help    this text
 
 Needs root (network namespaces, SO_RCVBUFFORCE). Changes are made only inside private
@@ -41,10 +44,11 @@ export interface BenchArgs {
   help: boolean;
   only: ScenarioName[];
   scale: number;
+  otel: boolean;
 }
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
-  const out: BenchArgs = { help: false, only: [...SCENARIOS], scale: 1 };
+  const out: BenchArgs = { help: false, only: [...SCENARIOS], scale: 1, otel: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -60,6 +64,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       case '-h':
       case '--help':
         out.help = true;
+        break;
+      case '--otel':
+        out.otel = true;
         break;
       case '--only': {
         const names = value()

@@ -4,6 +4,8 @@
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ScenarioName, USAGE, UsageError, parseBenchArgs } from './args';
@@ -58,6 +60,48 @@ function machine(): string {
   ].join('\n');
 }
 
+/**
+ * --otel: an OTLP/HTTP sink on loopback that reads every export and answers it at once (an empty
+ * ExportServiceResponse), and the OTEL_* variables that point every exporter this process starts
+ * at it (the children inherit the environment). Returns what it received, for the header.
+ */
+async function startOtlpSink(): Promise<{ summary: () => string; close: () => Promise<void> }> {
+  const received = new Map<string, { requests: number; bytes: number }>();
+  const server = http.createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => {
+      const entry = received.get(req.url ?? '') ?? { requests: 0, bytes: 0 };
+      entry.requests++;
+      entry.bytes += bytes;
+      received.set(req.url ?? '', entry);
+      const json = String(req.headers['content-type'] ?? '').startsWith('application/json');
+      res
+        .writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
+        .end(json ? '{}' : '');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) delete process.env[key];
+  Object.assign(process.env, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_METRIC_EXPORT_INTERVAL: '10000',
+  });
+  return {
+    summary: () =>
+      [...received]
+        .map(([url, r]) => `${url} ${r.requests} requests, ${(r.bytes / 1048576).toFixed(1)} MiB`)
+        .join('; ') || 'nothing',
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 function preflight(): void {
   if (process.platform !== 'linux') throw new Error('the benchmark needs Linux');
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, SO_RCVBUFFORCE)');
@@ -86,8 +130,9 @@ async function main(): Promise<number> {
   const stale = removeStaleLeftovers();
   if (stale.length) process.stderr.write(`bench: removed leftovers of killed runs: ${stale.join(', ')}\n`);
 
+  const sink = args.otel ? await startOtlpSink() : undefined;
   const ctx = makeContext(args.scale);
-  const header = `netlink-exporter benchmark${args.scale !== 1 ? `, --scale ${args.scale}` : ''}\n${machine()}\n`;
+  const header = `netlink-exporter benchmark${args.scale !== 1 ? `, --scale ${args.scale}` : ''}${sink ? ', --otel (traces, logs and metrics over OTLP/HTTP to a loopback sink)' : ''}\n${machine()}\n`;
   process.stdout.write(header + '\n');
   const rows: Row[] = [];
   for (const name of args.only) {
@@ -105,6 +150,10 @@ async function main(): Promise<number> {
     ctx.log(`${r.title}: done`);
   }
   process.stdout.write(`${renderTable(rows)}\n${LEGEND}\n`);
+  if (sink) {
+    process.stdout.write(`\nOTLP sink received: ${sink.summary()}\n`);
+    await sink.close();
+  }
   const bad = rows.filter((r) => r.error || r.failures.length);
   if (bad.length) {
     process.stdout.write(`\nFAILED: ${bad.map((r) => r.scenario).join(', ')}\n`);

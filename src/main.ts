@@ -203,7 +203,33 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
   // Every domain event goes to the ring (/api/v1/events, /events), and to tracing and the log when on.
   const ring = new EventRing(config.events.bufferSize);
   const bus = exporterBus(ring, () => config.events.logLevel, logger);
-  const tracing = await startTracing({ config: config.tracing, logger, version: VERSION, env: process.env });
+  const tracing = await startTracing({
+    config: config.tracing,
+    opentelemetry: config.opentelemetry,
+    logger,
+    version: VERSION,
+    env: process.env,
+    // Only when the metrics signal is on: the producer (and the SDK types it loads) is imported
+    // then. It reads what a scrape reads, at each export; everything it names below is declared
+    // further down and read only then (the first export comes an interval after the start).
+    metricProducers: async () => {
+      const { createNetlinkMetricProducer } = await import('./metrics/otlp/producer');
+      return [
+        createNetlinkMetricProducer({
+          sources: () => sources,
+          options: () => ({
+            ...collectorOptions,
+            discovered,
+            ...(tracing ? { tracing: tracing.stats, signals: tracing.signals } : {}),
+          }),
+          version: VERSION,
+          registry: { getMetricsAsJSON: () => registry.getMetricsAsJSON() },
+          onError: (collector, err) =>
+            logger.error('collector failed (OTLP metrics)', { collector, error: err.stack ?? err.message }),
+        }),
+      ];
+    },
+  });
   if (tracing) bus.subscribe((e) => tracing.onEvent(e));
   let sources: readonly Watched[] = [];
   // The netns="*" sums of the namespaces found by --netns.all (src/metrics/discovered.ts).
@@ -282,7 +308,7 @@ async function serve(initial: Config, logger: Logger): Promise<void> {
           ...collectorOptions,
           openMetrics,
           discovered,
-          ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars } : {}),
+          ...(tracing ? { tracing: tracing.stats, exemplars: tracing.exemplars, signals: tracing.signals } : {}),
         };
         const netlink = renderNetlinkMetrics(sources, options, VERSION, onError);
         const defaults = await registry.metrics();

@@ -71,8 +71,8 @@ export interface Config {
     enabled: boolean;
     /** OTLP/HTTP base URL (".../v1/traces" is appended); "" leaves it to OTEL_EXPORTER_OTLP_* or the SDK default. */
     endpoint: string;
-    /** "" leaves it to OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL (default http/protobuf). */
-    protocol: '' | 'http/protobuf' | 'http/json';
+    /** "" leaves it to opentelemetry.protocol, then OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL (default http/protobuf). */
+    protocol: OtlpProtocolKey;
     /** Spans started per second at most; the excess is dropped and counted. */
     maxSpansPerSecond: number;
     /** Finished spans waiting for export at most; the excess is dropped and counted. */
@@ -80,11 +80,29 @@ export interface Config {
     /** Outage and resync spans open at once at most (an outage stays open until the interface is up); past it, counted as queue_full. */
     maxOpenSpans: number;
   };
+  /** The other OpenTelemetry signals (events as logs, metrics over OTLP) and what the three share. */
+  opentelemetry: {
+    /** Events as log records; also on when OTEL_LOGS_EXPORTER (not "none") or an OTLP endpoint variable is set. */
+    logs: boolean;
+    /** The metric contract over OTLP; also on when OTEL_METRICS_EXPORTER (not "none") or an OTLP endpoint variable is set. */
+    metrics: boolean;
+    /** Base URL of all three signals ("/v1/<signal>" appended for HTTP); tracing.endpoint wins for traces. */
+    endpoint: string;
+    /** grpc, http/protobuf or http/json for all three; tracing.protocol wins for traces. */
+    protocol: OtlpProtocolKey;
+    /** Log records emitted per second at most; the excess is dropped and counted. */
+    maxLogRecordsPerSecond: number;
+    /** Log records waiting for export at most; the excess is dropped and counted. */
+    maxLogQueueSize: number;
+    /** Seconds between metric exports; 0 leaves it to OTEL_METRIC_EXPORT_INTERVAL (default 60 s). */
+    metricExportInterval: number;
+  };
 }
 
 export const EVENT_LOG_LEVELS = ['off', 'debug', 'info', 'warn'] as const;
 export type EventLogLevel = (typeof EVENT_LOG_LEVELS)[number];
-export const TRACING_PROTOCOLS = ['', 'http/protobuf', 'http/json'] as const;
+export const TRACING_PROTOCOLS = ['', 'grpc', 'http/protobuf', 'http/json'] as const;
+export type OtlpProtocolKey = (typeof TRACING_PROTOCOLS)[number];
 
 export const DEFAULT_CONFIG: Config = {
   web: {
@@ -112,6 +130,15 @@ export const DEFAULT_CONFIG: Config = {
     maxSpansPerSecond: 100,
     maxQueueSize: 2048,
     maxOpenSpans: 10000,
+  },
+  opentelemetry: {
+    logs: false,
+    metrics: false,
+    endpoint: '',
+    protocol: '',
+    maxLogRecordsPerSecond: 100,
+    maxLogQueueSize: 2048,
+    metricExportInterval: 0,
   },
 };
 
@@ -271,6 +298,10 @@ export const BOUNDS = {
   'tracing.max_spans_per_second': { min: 1, max: 100_000, unit: 'count' },
   'tracing.max_queue_size': { min: 1, max: 100_000, unit: 'count' },
   'tracing.max_open_spans': { min: 1, max: 100_000, unit: 'count' },
+  'opentelemetry.max_log_records_per_second': { min: 1, max: 100_000, unit: 'count' },
+  'opentelemetry.max_log_queue_size': { min: 1, max: 100_000, unit: 'count' },
+  // 0: the variable or the specification's 60 s; a Node timer takes far more than an hour.
+  'opentelemetry.metric_export_interval': { min: 0, max: 3600, unit: 'seconds' },
 } as const satisfies Record<string, Bound>;
 export type BoundedKey = keyof typeof BOUNDS;
 
@@ -462,6 +493,7 @@ export function configFromObject(raw: unknown): Config {
     'log',
     'events',
     'tracing',
+    'opentelemetry',
   ];
   for (const key of Object.keys(top)) {
     if (!sections.includes(key)) throw new ConfigError(key, `unknown key (known: ${sections.join(', ')})`);
@@ -510,6 +542,15 @@ export function configFromObject(raw: unknown): Config {
       maxSpansPerSecond: ['max_spans_per_second', integer('tracing.max_spans_per_second')],
       maxQueueSize: ['max_queue_size', integer('tracing.max_queue_size')],
       maxOpenSpans: ['max_open_spans', integer('tracing.max_open_spans')],
+    }),
+    opentelemetry: section(top.opentelemetry, 'opentelemetry', d.opentelemetry, {
+      logs: ['logs', bool],
+      metrics: ['metrics', bool],
+      endpoint: ['endpoint', url],
+      protocol: ['protocol', oneOf(TRACING_PROTOCOLS)],
+      maxLogRecordsPerSecond: ['max_log_records_per_second', integer('opentelemetry.max_log_records_per_second')],
+      maxLogQueueSize: ['max_log_queue_size', integer('opentelemetry.max_log_queue_size')],
+      metricExportInterval: ['metric_export_interval', duration('opentelemetry.metric_export_interval')],
     }),
   };
 }

@@ -550,6 +550,19 @@ export const METRICS = {
     'Trace spans the collector accepted.',
     [] as const,
   ),
+  // ---- OpenTelemetry, every signal (samples only for the signals that are on) ----
+  otelDropped: family(
+    'netlink_otel_dropped_total',
+    'counter',
+    "OpenTelemetry items dropped before reaching the collector, by signal (traces: spans, logs: log records, metrics: data points): queue_full (export queue or open-span cap full), rate_limited (the signal's per-second limit), export_failed (the collector refused or did not answer).",
+    ['signal', 'reason'] as const,
+  ),
+  otelExported: family(
+    'netlink_otel_exported_total',
+    'counter',
+    'OpenTelemetry items the collector accepted, by signal (traces: spans, logs: log records, metrics: data points).',
+    ['signal'] as const,
+  ),
   buildInfo: family(
     'netlink_exporter_build_info',
     'gauge',

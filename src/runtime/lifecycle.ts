@@ -69,6 +69,7 @@ export function changesNeedingRestart(current: Config, next: Config): string[] {
   )
     keys.push('events.buffer_size/stream_max_clients');
   if (!same(current.tracing, next.tracing)) keys.push('tracing');
+  if (!same(current.opentelemetry, next.opentelemetry)) keys.push('opentelemetry');
   return keys;
 }
 

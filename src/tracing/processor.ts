@@ -1,12 +1,13 @@
-// The bounded export path: a token bucket in front of span creation, and a span processor with a
-// bounded queue and one export in flight. Nothing here ever waits for the collector on the
-// netlink path: onEnd() is a push or a counted drop; exports run from a timer; an export that is
-// not answered within its timeout counts as failed and the next batch goes. What is dropped is
-// counted by reason (netlink_trace_spans_dropped_total).
+// The bounded export path, one for spans and one for log records: a token bucket in front of
+// their creation, and a processor with a bounded queue and one export in flight. Nothing here ever
+// waits for the collector on the netlink path: onEnd()/onEmit() is a push or a counted drop;
+// exports run from a timer; an export that is not answered within its timeout counts as failed
+// and the next batch goes. What is dropped is counted by reason (netlink_trace_spans_dropped_total,
+// netlink_otel_dropped_total{signal}).
 
 import type { Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { TraceCounters } from './stats';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { DropReason } from './stats';
 
 /** ExportResultCode.SUCCESS of @opentelemetry/core (a const enum there). */
 const EXPORT_SUCCESS = 0;
@@ -48,8 +49,21 @@ export interface BoundedProcessorOptions {
   onExportError?: (error: Error | undefined, spans: number) => void;
 }
 
-export class BoundedSpanProcessor implements SpanProcessor {
-  private queue: ReadableSpan[] = [];
+/** What a span or log record exporter offers (SpanExporter, LogRecordExporter). */
+export interface ItemExporter<T> {
+  export(items: T[], done: (result: { code: number; error?: Error }) => void): void;
+  shutdown(): Promise<void>;
+}
+
+/** Where the drops and exports of one signal are counted. */
+export interface ExportCounters {
+  drop(reason: DropReason, items?: number): void;
+  addExported(items: number): void;
+}
+
+/** A bounded queue with one export in flight, of spans or log records. */
+export class BoundedExportQueue<T> {
+  private queue: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   /** Ends the export in flight as failed (at shutdown: it will not be waited for). */
@@ -57,25 +71,24 @@ export class BoundedSpanProcessor implements SpanProcessor {
   private stopped = false;
 
   constructor(
-    private readonly exporter: SpanExporter,
-    private readonly counters: TraceCounters,
+    private readonly exporter: ItemExporter<T>,
+    private readonly counters: ExportCounters,
     private readonly options: BoundedProcessorOptions,
   ) {}
 
-  /** Finished spans waiting for export. */
+  /** Items waiting for export. */
   get queued(): number {
     return this.queue.length;
   }
 
-  onStart(_span: Span, _parentContext: Context): void {}
-
-  onEnd(span: ReadableSpan): void {
-    if (this.stopped || (span.spanContext().traceFlags & SAMPLED) === 0) return;
+  /** Queues one item for export, or counts it as queue_full. O(1), never waits. */
+  push(item: T): void {
+    if (this.stopped) return;
     if (this.queue.length >= this.options.maxQueueSize) {
       this.counters.drop('queue_full');
       return;
     }
-    this.queue.push(span);
+    this.queue.push(item);
     this.schedule();
   }
 
@@ -176,5 +189,14 @@ export class BoundedSpanProcessor implements SpanProcessor {
 
   shutdown(): Promise<void> {
     return this.shutdownWithin(this.options.exportTimeoutMs);
+  }
+}
+
+export class BoundedSpanProcessor extends BoundedExportQueue<ReadableSpan> implements SpanProcessor {
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    this.push(span);
   }
 }

@@ -90,6 +90,8 @@ export class EventSpans {
   /** Flaps of a flap event, for the link event that always follows it within the same message. */
   private readonly pendingFlaps = new Map<string, number>();
   private readonly routeWindowMs: number;
+  /** The span the event in hand started, touched or ended (its log record's trace context). */
+  private touched: Span | undefined;
 
   constructor(private readonly o: EventSpansOptions) {
     this.routeWindowMs = o.routeWindowMs ?? ROUTE_SPAN_WINDOW_MS;
@@ -100,11 +102,22 @@ export class EventSpans {
     return this.outages.size + this.resyncs.size;
   }
 
+  /**
+   * The span behind the last event given to onEvent: the outage span a link or flap event belongs
+   * to (open, or ended by this event), or the span the event became; undefined when none (a
+   * route inside a coalesced window, a dropped span, an event no span stands for).
+   */
+  get lastSpan(): Span | undefined {
+    return this.touched;
+  }
+
   onEvent(e: DomainEvent): void {
+    this.touched = undefined;
     switch (e.kind) {
       case 'flap': {
         const key = `${e.netns}\0${e.ifindex}`;
         this.pendingFlaps.set(key, (this.pendingFlaps.get(key) ?? 0) + e.flaps);
+        this.touched = this.outages.get(key)?.span;
         return;
       }
       case 'link':
@@ -140,7 +153,9 @@ export class EventSpans {
       this.o.counters.drop('rate_limited');
       return undefined;
     }
-    return this.o.tracer.startSpan(name, { root: true, kind: SpanKind.INTERNAL, startTime: at, attributes });
+    const span = this.o.tracer.startSpan(name, { root: true, kind: SpanKind.INTERNAL, startTime: at, attributes });
+    this.touched = span;
+    return span;
   }
 
   private instant(name: string, at: number, attributes: Attributes, error?: string): Span | undefined {
@@ -173,6 +188,7 @@ export class EventSpans {
         const up = isLinkUp(e.state);
         const wasUp = e.previous ? isLinkUp(e.previous) : up;
         if (open) {
+          this.touched = open.span;
           if (flaps > 0) {
             open.flaps += flaps;
             open.span.setAttribute(ATTR.flaps, open.flaps);
@@ -189,9 +205,11 @@ export class EventSpans {
       }
       case 'removed':
         this.pendingFlaps.delete(key);
+        this.touched = open?.span;
         if (open) this.endOutage(key, open, at, 'deleted', 'interface deleted while down');
         return;
       case 'renamed':
+        this.touched = open?.span;
         if (open) {
           open.span.setAttribute(ATTR.interfaceName, e.interface);
           open.span.addEvent(

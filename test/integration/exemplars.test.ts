@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { Exporter, httpGet, OPENMETRICS_ACCEPT, parseExposition, poll, startExporter } from '../helpers/exporter';
-import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver';
 import { TestPrometheus } from '../helpers/prometheus';
 
 const JOB = 'nle-exemplars';
@@ -67,8 +67,7 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
   before(async () => {
     ns = createNetns('exemplars');
     ns.addVeth('xe0', 'xe1', { up: true });
-    receiver = new OtlpReceiver();
-    await receiver.start();
+    receiver = await startOtlpReceiver({ transport: 'http' });
     const env: NodeJS.ProcessEnv = {};
     for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) env[key] = undefined;
     ex = await startExporter({
@@ -85,7 +84,7 @@ liveDescribe('exemplars: from a flap rate in Prometheus to the outage span', { t
   after(async () => {
     await prometheus?.stop();
     await ex?.stop();
-    await receiver?.stop();
+    await receiver?.close();
     ns?.delete();
   });
 

@@ -2,7 +2,7 @@
 // series cap, namespace readiness and tracing's span counters.
 
 import { RTM_NAMES } from '../../netlink/constants';
-import { DROP_REASONS } from '../../tracing/stats';
+import { DROP_REASONS, SIGNAL_NAMES } from '../../tracing/stats';
 import { METRICS as M } from '../contract';
 import { DISCOVERED_NETNS } from '../discovered';
 import type { SampleSink } from '../sink';
@@ -73,4 +73,20 @@ export function exporter(w: SampleSink, sources: readonly NamespaceSource[], opt
   }
   w.family(M.traceSpansExported);
   if (tracing) w.sample(M.traceSpansExported, [], tracing.exported(), processStart);
+  // The same per signal, for each one that is on.
+  const signals = options.signals;
+  w.family(M.otelDropped);
+  if (signals)
+    for (const signal of SIGNAL_NAMES) {
+      const stats = signals[signal];
+      if (!stats) continue;
+      const dropped = stats.dropped();
+      for (const reason of DROP_REASONS) w.sample(M.otelDropped, [signal, reason], dropped[reason], processStart);
+    }
+  w.family(M.otelExported);
+  if (signals)
+    for (const signal of SIGNAL_NAMES) {
+      const stats = signals[signal];
+      if (stats) w.sample(M.otelExported, [signal], stats.exported(), processStart);
+    }
 }

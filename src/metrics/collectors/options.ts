@@ -2,7 +2,7 @@
 
 import type { Config } from '../../config/config';
 import type { ExemplarLookup } from '../../tracing/exemplars';
-import type { TraceStats } from '../../tracing/stats';
+import type { SignalStats, TraceStats } from '../../tracing/stats';
 import type { DiscoveredTotals } from '../discovered';
 import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
@@ -15,7 +15,9 @@ export interface CollectorOptions {
   /** Trace ids for exemplars on the flap and address-change counters (OpenMetrics only). */
   exemplars?: ExemplarLookup;
   /** Present when tracing is on: netlink_trace_spans_*_total get samples. */
-  tracing?: TraceStats;
+  tracing?: TraceStats | undefined;
+  /** The OpenTelemetry signals that are on: netlink_otel_*_total get samples for each. */
+  signals?: SignalStats;
   /** The netns="*" sums of the compact sources' self-metrics (with --netns.all). */
   discovered?: DiscoveredTotals;
 }

@@ -56,8 +56,12 @@ test('settings: protocol and endpoint precedence (config key, then the variables
   assert.equal(s.url, 'http://cfg:4318/v1/traces', 'the config endpoint wins');
   assert.equal(s.protocol, 'http/protobuf', 'the config protocol wins');
   s = resolveTracing(OFF, { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })!;
+  assert.equal(s.protocol, 'grpc');
+  assert.deepEqual(s.warnings, []);
+  assert.equal(s.destination, 'http://localhost:4317', 'grpc: the collector port, no path');
+  s = resolveTracing(OFF, { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' })!;
   assert.equal(s.protocol, 'http/protobuf');
-  assert.match(s.warnings.join(), /grpc/);
+  assert.match(s.warnings.join(), /OTEL_EXPORTER_OTLP_PROTOCOL "thrift" is not supported/);
   assert.equal(s.destination, 'http://localhost:4318/v1/traces');
   s = resolveTracing(OFF, {
     OTEL_TRACES_EXPORTER: 'zipkin,console',
