@@ -32,6 +32,8 @@ export const USAGE = `usage: npm run bench -- [--only LIST] [--scale X] [--otel]
   --otel        every exporter started sends all three OpenTelemetry signals (traces, logs,
                 metrics every 10 s) over OTLP http/protobuf to a sink on 127.0.0.1 that this
                 process runs (it answers every export at once): the same figures, signals on
+                (OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER=none in the
+                environment turn one off, e.g. to measure OTLP metrics alone)
   -h, --help    this text
 
 Needs root (network namespaces, SO_RCVBUFFORCE). Changes are made only inside private

@@ -60,6 +60,13 @@ function machine(): string {
   ].join('\n');
 }
 
+/** The variables that pick the signals: kept from the caller's environment under --otel. */
+const SIGNAL_CHOICE: ReadonlySet<string> = new Set([
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_LOGS_EXPORTER',
+  'OTEL_METRICS_EXPORTER',
+]);
+
 /**
  * --otel: an OTLP/HTTP sink on loopback that reads every export and answers it at once (an empty
  * ExportServiceResponse), and the OTEL_* variables that point every exporter this process starts
@@ -83,7 +90,10 @@ async function startOtlpSink(): Promise<{ summary: () => string; close: () => Pr
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) delete process.env[key];
+  // The caller's OTEL_* go, except the signal choice: OTEL_TRACES_EXPORTER=none
+  // OTEL_LOGS_EXPORTER=none measures OTLP metrics alone, and so on.
+  for (const key of Object.keys(process.env))
+    if (key.startsWith('OTEL_') && !SIGNAL_CHOICE.has(key)) delete process.env[key];
   Object.assign(process.env, {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
