@@ -605,6 +605,20 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   return exporter;
 }
 
+/**
+ * startExporter with `config`, when given, written to `configFile` first and passed as
+ * `--config.file` (no config file at all when `config` is undefined).
+ */
+export async function startExporterWithConfig(
+  opts: ExporterOptions,
+  config: string | undefined,
+  configFile: string,
+): Promise<Exporter> {
+  if (config === undefined) return startExporter(opts);
+  fs.writeFileSync(configFile, config);
+  return startExporter({ ...opts, configFile });
+}
+
 // ---------------------------------------------------------------------------------------------
 // `events` mode
 
