@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, onProcessExit } from '../helpers/netns';
-import { Exporter, poll, startExporterWithConfig } from '../helpers/exporter';
+import { Exporter, poll, exporterStarter } from '../helpers/exporter';
 import { otelEnv } from '../helpers/otel-process';
 import { startOtlpReceiver } from '../helpers/otlp-receiver';
 import type { OtlpReceiver, Transport } from '../helpers/otlp-receiver';
@@ -43,15 +43,11 @@ liveDescribe('opentelemetry: spans, log records and metrics over OTLP, three pro
   const exporters: Exporter[] = [];
   const legs: Leg[] = [];
 
-  async function newExporter(env: NodeJS.ProcessEnv, config?: string): Promise<Exporter> {
-    const e = await startExporterWithConfig(
-      { netns: [ns.name], env },
-      config,
-      path.join(tmp, `exporter-${exporters.length}.yml`),
-    );
-    exporters.push(e);
-    return e;
-  }
+  const newExporter = exporterStarter(
+    exporters,
+    () => ns.name,
+    () => tmp,
+  );
 
   const signalsEnv = (r: OtlpReceiver, protocol: string, more: Record<string, string> = {}): NodeJS.ProcessEnv =>
     otelEnv({

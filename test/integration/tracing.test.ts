@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, onProcessExit } from '../helpers/netns';
-import { Exporter, parseLogLine, poll, startExporterWithConfig } from '../helpers/exporter';
+import { Exporter, parseLogLine, poll, exporterStarter } from '../helpers/exporter';
 import { modulesPreload, otelEnv, tcpSockets } from '../helpers/otel-process';
 import { BurstSender, routeBurst } from '../helpers/burst';
 import { OtlpReceiver, ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver';
@@ -70,15 +70,11 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     return r;
   }
 
-  async function newExporter(env: NodeJS.ProcessEnv, config?: string): Promise<Exporter> {
-    const e = await startExporterWithConfig(
-      { netns: [ns.name], env },
-      config,
-      path.join(tmp, `exporter-${exporters.length}.yml`),
-    );
-    exporters.push(e);
-    return e;
-  }
+  const newExporter = exporterStarter(
+    exporters,
+    () => ns.name,
+    () => tmp,
+  );
 
   const traceEnv = (r: OtlpReceiver, protocol: string, more: Record<string, string> = {}): NodeJS.ProcessEnv =>
     otelEnv({
