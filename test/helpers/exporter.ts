@@ -605,6 +605,38 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   return exporter;
 }
 
+/**
+ * startExporter with `config`, when given, written to `configFile` first and passed as
+ * `--config.file` (no config file at all when `config` is undefined).
+ */
+export async function startExporterWithConfig(
+  opts: ExporterOptions,
+  config: string | undefined,
+  configFile: string,
+): Promise<Exporter> {
+  if (config === undefined) return startExporter(opts);
+  fs.writeFileSync(configFile, config);
+  return startExporter({ ...opts, configFile });
+}
+
+/**
+ * A starter of exporters watching the namespace `netns()` names, each with its own environment
+ * and, when given, config (written to `dir()`/exporter-N.yml); each one started is pushed onto
+ * `started`, for the after() hook to stop.
+ */
+export function exporterStarter(
+  started: Exporter[],
+  netns: () => string,
+  dir: () => string,
+): (env: NodeJS.ProcessEnv, config?: string) => Promise<Exporter> {
+  return async (env, config) => {
+    const file = path.join(dir(), `exporter-${started.length}.yml`);
+    const e = await startExporterWithConfig({ netns: [netns()], env }, config, file);
+    started.push(e);
+    return e;
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // `events` mode
 

@@ -1,6 +1,6 @@
 // The captured fixtures (test/fixtures/NN-*.json) replayed into one model with a fixed clock, and
-// the session's stand-in numbers, as test/unit/metrics/golden.test.ts replays them for the golden
-// /metrics: for tests that compare another output of the same model with /metrics.
+// the session's stand-in numbers: the model test/unit/metrics/golden.test.ts renders the golden
+// /metrics from, and that tests comparing another output of the same model with /metrics use.
 
 import { DEFAULT_CONFIG, type VipConfig } from '../../src/config/config';
 import { compileNamePattern } from '../../src/config/name-pattern';

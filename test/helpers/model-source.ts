@@ -1,11 +1,13 @@
 // Small builders for the unit tests that feed a model by hand and render it: an interface that
-// is up with its carrier, and the read-only view the metrics take of one namespace.
+// is up with its carrier, a pod's namespace with its two interfaces, and the read-only view the
+// metrics take of one namespace.
 
 import type { NamespaceSource } from '../../src/metrics/source';
 import { IFF_LOWER_UP, IFF_UP, RTM_NEWLINK } from '../../src/netlink/constants';
 import type { LinkMessage } from '../../src/netlink/types';
+import { MessageDispatch } from '../../src/session/dispatch';
 import { SessionCounters } from '../../src/session/session-counters';
-import type { NamespaceModel } from '../../src/state/model';
+import { NamespaceModel } from '../../src/state/model';
 
 /** An RTM_NEWLINK (or `type`) of an interface that is up, with its carrier and no carrier loss yet. */
 export function upLink(ifindex: number, name: string, type = RTM_NEWLINK): LinkMessage {
@@ -27,6 +29,28 @@ export function upLink(ifindex: number, name: string, type = RTM_NEWLINK): LinkM
     carrierUpCount: 1,
     carrierDownCount: 0,
   };
+}
+
+/**
+ * A pod's namespace at a fixed clock: its model, fed its two links (lo, eth0) through the
+ * session's side (which counts them), and that session to feed it more. Close `model` when done.
+ */
+export function podNamespace(netns: string): {
+  model: NamespaceModel;
+  counters: SessionCounters;
+  session: MessageDispatch;
+} {
+  const model = new NamespaceModel({
+    netns,
+    include: /^.*$/,
+    exclude: undefined,
+    maxTracked: 100,
+    now: () => 1_000_000,
+  });
+  const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
+  session.link(upLink(1, 'lo'));
+  session.link(upLink(2, 'eth0'));
+  return { model, counters: session.counters, session };
 }
 
 /** What the metrics read of a namespace whose socket is open and ready and has lost nothing. */

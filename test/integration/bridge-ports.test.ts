@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, run } from '../helpers/netns';
 import { EventsProcess, Exporter, Scrape, poll, startEvents, startExporter } from '../helpers/exporter';
+import { eventsModeReady, overrunAndResync, resumeAndStop } from '../helpers/overrun';
 import { sequentialSteps } from '../helpers/steps';
 
 type Json = Record<string, unknown>;
@@ -126,31 +127,12 @@ liveDescribe('bridge ports: STP state set, changes, events, exact after a resync
     ns.ip('link', 'set', 'dev', 'br0', 'up');
     ex = await startExporter({ netns: [ns.name], configFile: config });
     ev = startEvents({ netns: [ns.name] });
-    // Events mode is ready once its initial dump is in: a probe link's `added` line says so.
-    let probe = '';
-    await poll(
-      'events mode reporting a probe link',
-      async () => {
-        if (!ev!.running) throw new Error(`events mode exited: ${ev!.stderr.tail(20)}`);
-        if (probe) ns.ip('link', 'del', 'dev', probe);
-        probe = `pr${Date.now() % 100000}`;
-        ns.ip('link', 'add', 'name', probe, 'type', 'veth', 'peer', 'name', `${probe}p`);
-        try {
-          await ev!.nextLine(`link added ${probe}`, (l) => / link added /.test(l) && l.includes(probe), 1_000);
-          return true;
-        } catch {
-          return `no event for ${probe} yet`;
-        }
-      },
-      { timeoutMs: 20_000, intervalMs: 1 },
-    );
-    ns.ip('link', 'del', 'dev', probe);
+    await eventsModeReady(ev, ns, 20_000);
   });
 
   after(async () => {
-    if (ex?.child.pid && ex.running) process.kill(ex.child.pid, 'SIGCONT');
     await ev?.stop();
-    await ex?.stop();
+    await resumeAndStop(ex);
     ns?.delete();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -273,15 +255,11 @@ liveDescribe('bridge ports: STP state set, changes, events, exact after a resync
     'ports released, added and changed while the socket overran: after the resync every port equals the kernel',
     async () => {
       const netns = ns.name;
-      const before = await ex!.scrape();
-      const resyncs = before.value('netlink_resyncs_total', { netns }) ?? 0;
       const seen = (await portEvents()).length;
       const rules: string[] = [];
       for (let i = 0; i < STORM; i++)
         rules.push(`rule add from 10.9.${i >> 8}.${i & 255} table 300 priority ${1000 + i}`);
-      // Stopped (every thread of it), the exporter reads nothing: the kernel's buffer fills.
-      process.kill(ex!.child.pid!, 'SIGSTOP');
-      try {
+      await overrunAndResync(ex!, netns, () => {
         ns.ip('link', 'set', 'dev', 'q1', 'nomaster'); // released unheard: the sweep drops it
         ns.addVeth('p2', 'q2');
         ns.ip('link', 'set', 'dev', 'q2', 'up');
@@ -289,20 +267,12 @@ liveDescribe('bridge ports: STP state set, changes, events, exact after a resync
         ns.ip('link', 'set', 'dev', 'p1', 'master', 'br0'); // back, and up: listening unheard
         ns.ip('link', 'set', 'dev', 'p1', 'up');
         run('ip', ['-n', ns.name, '-batch', '-'], { input: rules.join('\n') + '\n' });
-      } finally {
-        process.kill(ex!.child.pid!, 'SIGCONT');
-      }
+      });
       changes.delete('q1');
       changes.set('p1', 0);
       changes.set('p2', 0);
       // p1 and p2 rejoined unheard: new ports, counters afresh. Once the resync is in, p1 goes on
       // through learning to forwarding with notifications heard: wait for the kernel to be there.
-      const s1 = await ex!.waitFor(
-        'a resync',
-        (sc) => ((sc.value('netlink_resyncs_total', { netns }) ?? 0) > resyncs ? true : 'no resync yet'),
-        { timeoutMs: 60_000 },
-      );
-      assert.ok((s1.value('netlink_socket_overruns_total', { netns }) ?? 0) >= 1, 'the storm overran the socket');
       await kernelState('p1', 'forwarding');
       // Changes after the resync was in are heard; ones between the overrun and the resync's dump
       // are a lower bound: the counter must be between 0 and the number of states p1 passed.

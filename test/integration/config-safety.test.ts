@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Exporter, poll, startExporter } from '../helpers/exporter';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
+import { otelEnv } from '../helpers/otel-process';
 
 /** A loopback port nobody listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -26,13 +27,6 @@ async function closedPort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-/** Every OTEL_* variable of this process unset, then `vars`. */
-function otelEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) env[key] = undefined;
-  return { ...env, ...vars };
 }
 
 liveDescribe(

@@ -17,54 +17,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, onProcessExit } from '../helpers/netns';
-import { Exporter, parseLogLine, poll, startExporter } from '../helpers/exporter';
-
-/** Unsets every OTEL_* variable this test process may have, then sets `vars`. */
-function otelEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) env[key] = undefined;
-  return { ...env, ...vars };
-}
-
-/** A --require'd script that writes, when the process exits, every @opentelemetry module it loaded. */
-function modulesPreload(dir: string, name: string): { env: NodeJS.ProcessEnv; read: () => string[] } {
-  const script = path.join(dir, 'record-modules.js');
-  const out = path.join(dir, `modules-${name}.txt`);
-  fs.writeFileSync(
-    script,
-    `process.on('exit', () => require('fs').writeFileSync(process.env.NLE_MODULES_OUT, Object.keys(require.cache).filter((f) => f.includes('/@opentelemetry/')).join('\\n')));\n`,
-  );
-  return {
-    env: { NODE_OPTIONS: `--require ${script}`, NLE_MODULES_OUT: out },
-    read: () => {
-      assert.ok(fs.existsSync(out), `${out}: the exporter did not exit cleanly (no module list written)`);
-      return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
-    },
-  };
-}
-
-/** TCP sockets of a process (from /proc/PID/fd and /proc/PID/net/tcp{,6}): local and remote port, state. */
-function tcpSockets(pid: number): { local: number; remote: number; state: string }[] {
-  const inodes = new Set<string>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const out: { local: number; remote: number; state: string }[] = [];
-  for (const file of ['tcp', 'tcp6']) {
-    const lines = fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8').trim().split('\n').slice(1);
-    for (const line of lines) {
-      const f = line.trim().split(/\s+/);
-      if (!inodes.has(f[9]!)) continue;
-      out.push({ local: parseInt(f[1]!.split(':')[1]!, 16), remote: parseInt(f[2]!.split(':')[1]!, 16), state: f[3]! });
-    }
-  }
-  return out;
-}
+import { Exporter, parseLogLine, poll, startExporterWithConfig } from '../helpers/exporter';
+import { modulesPreload, otelEnv, tcpSockets } from '../helpers/otel-process';
 
 function rssMiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -108,16 +62,11 @@ liveDescribe('opentelemetry off: nothing loaded, no connection', { timeout: 180_
 
   async function run(name: string, env: NodeJS.ProcessEnv, config?: string) {
     const recorder = modulesPreload(tmp, name);
-    let configFile: string | undefined;
-    if (config !== undefined) {
-      configFile = path.join(tmp, `${name}.yml`);
-      fs.writeFileSync(configFile, config);
-    }
-    const e = await startExporter({
-      netns: [ns.name],
-      env: { ...env, ...recorder.env },
-      ...(configFile ? { configFile } : {}),
-    });
+    const e = await startExporterWithConfig(
+      { netns: [ns.name], env: { ...env, ...recorder.env } },
+      config,
+      path.join(tmp, `${name}.yml`),
+    );
     exporters.push(e);
     return { e, recorder };
   }

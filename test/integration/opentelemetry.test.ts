@@ -21,18 +21,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, onProcessExit } from '../helpers/netns';
-import { Exporter, poll, startExporter } from '../helpers/exporter';
+import { Exporter, poll, exporterStarter } from '../helpers/exporter';
+import { otelEnv } from '../helpers/otel-process';
 import { startOtlpReceiver } from '../helpers/otlp-receiver';
 import type { OtlpReceiver, Transport } from '../helpers/otlp-receiver';
 
 const SERVICE = 'nle-otel-test';
-
-/** Unsets every OTEL_* variable this test process may have, then sets `vars`. */
-function otelEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) env[key] = undefined;
-  return { ...env, ...vars };
-}
 
 interface Leg {
   protocol: 'http/protobuf' | 'http/json' | 'grpc';
@@ -49,16 +43,11 @@ liveDescribe('opentelemetry: spans, log records and metrics over OTLP, three pro
   const exporters: Exporter[] = [];
   const legs: Leg[] = [];
 
-  async function newExporter(env: NodeJS.ProcessEnv, config?: string): Promise<Exporter> {
-    let configFile: string | undefined;
-    if (config !== undefined) {
-      configFile = path.join(tmp, `exporter-${exporters.length}.yml`);
-      fs.writeFileSync(configFile, config);
-    }
-    const e = await startExporter({ netns: [ns.name], env, ...(configFile ? { configFile } : {}) });
-    exporters.push(e);
-    return e;
-  }
+  const newExporter = exporterStarter(
+    exporters,
+    () => ns.name,
+    () => tmp,
+  );
 
   const signalsEnv = (r: OtlpReceiver, protocol: string, more: Record<string, string> = {}): NodeJS.ProcessEnv =>
     otelEnv({

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, groupRoutes, kernelRoutes, LinkJson, liveDescribe, Netns, routeGroupKey } from '../helpers/netns';
 import { Exporter, poll, Scrape, startExporter } from '../helpers/exporter';
+import { resumeAndStop } from '../helpers/overrun';
 import { addressRequest, BurstSender, ipv4Nth, ipv6Nth, linkToggleRequest, routeBurst } from '../helpers/burst';
 import { AF_INET, AF_INET6, RTM_DELADDR, RTM_NEWADDR } from '../../src/netlink/constants';
 
@@ -160,9 +161,8 @@ liveDescribe('overrun: detected, counted, repaired', { timeout: 180_000 }, () =>
   });
 
   after(async () => {
-    if (ex?.child.pid && ex.running) process.kill(ex.child.pid, 'SIGCONT');
     sender?.close();
-    await ex?.stop();
+    await resumeAndStop(ex);
     ns?.delete();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });

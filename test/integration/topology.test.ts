@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns } from '../helpers/netns';
 import { EventsProcess, Exporter, poll, Scrape, startEvents, startExporter } from '../helpers/exporter';
+import { eventsModeReady, overrunAndResync, resumeAndStop } from '../helpers/overrun';
 import { formatEventLine } from '../../src/events/format';
 import type { DomainEvent } from '../../src/state/events';
 import { sequentialSteps } from '../helpers/steps';
@@ -111,32 +112,12 @@ liveDescribe('topology: masters, parents, aliases, altnames, MTU and flags', { t
     expectedSeries = ['netlink_interface_alias_info{interface=t1,alias=pre set} 1'];
     ex = await startExporter({ netns: [ns.name], configFile: config });
     ev = startEvents({ netns: [ns.name] });
-    // events mode is ready once it reports a probe link (it subscribes before it dumps).
-    let probe = '';
-    await poll(
-      'events mode reporting a probe link',
-      async () => {
-        if (!ev!.running) throw new Error(`events mode exited: ${ev!.stderr.tail(20)}`);
-        if (probe) ns.ip('link', 'del', 'dev', probe);
-        probe = `pr${Date.now() % 100000}`;
-        ns.ip('link', 'add', 'name', probe, 'type', 'ifb');
-        try {
-          await ev!.nextLine(`link added ${probe}`, (l) => l.includes(` link added ${probe} `), 1_000);
-          return true;
-        } catch {
-          return `no event for ${probe} yet`;
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 1 },
-    );
-    ns.ip('link', 'del', 'dev', probe);
-    await ev.nextLine(`link removed ${probe}`, (l) => l.includes(` link removed ${probe} `));
+    await eventsModeReady(ev, ns);
   });
 
   after(async () => {
-    if (ex?.child.pid && ex.running) process.kill(ex.child.pid, 'SIGCONT');
     await ev?.stop();
-    await ex?.stop();
+    await resumeAndStop(ex);
     ns?.delete();
     other?.delete();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -242,15 +223,12 @@ liveDescribe('topology: masters, parents, aliases, altnames, MTU and flags', { t
   });
 
   step('changed while the socket overran: the resync tells each change once, the series are exact', async () => {
-    const before0 = await ex!.scrape();
-    const resyncs = before0.value('netlink_resyncs_total', { netns: ns.name }) ?? 0;
     const storm: string[] = [];
     for (let i = 0; i < 300; i++) storm.push(`addr add 10.77.${i >> 7}.${(i & 127) + 1}/32 dev lo`);
-    // Stopped (every thread of it), the exporter reads nothing: the storm fills its socket's
-    // buffer, so the changes after it reach only the resync's dump (events mode, with its own
-    // socket and buffer, hears them as they happen: the same lines).
-    process.kill(ex!.child.pid!, 'SIGSTOP');
-    try {
+    // The storm fills the exporter's socket buffer, so the changes after it reach only the
+    // resync's dump (events mode, with its own socket and buffer, hears them as they happen: the
+    // same lines).
+    await overrunAndResync(ex!, ns.name, () => {
       ns.batch(storm);
       // In the order the dump lists them (by ifindex: t1, the veth's peer, was made first) and
       // the model tells them.
@@ -260,9 +238,7 @@ liveDescribe('topology: masters, parents, aliases, altnames, MTU and flags', { t
       ns.ip('link', 'set', 'dev', 't1', 'promisc', 'on');
       ns.ip('link', 'set', 'dev', 't0', 'master', 'br0');
       ns.ip('link', 'set', 'dev', 't0', 'alias', 'after resync');
-    } finally {
-      process.kill(ex!.child.pid!, 'SIGCONT');
-    }
+    });
     expectedLines.push(
       `setting mtu ${ifx('t1')} mtu=1400->1300`,
       `setting altname_added ${ifx('t1')} altname=topo-late-name`,
@@ -275,37 +251,16 @@ liveDescribe('topology: masters, parents, aliases, altnames, MTU and flags', { t
       'netlink_interface_alias_info{interface=t0,alias=after resync} 1',
       'netlink_interface_altname_info{interface=t1,altname=topo-late-name} 1',
     );
-    await ex!.waitFor(
-      'a resync',
-      (sc) => {
-        const r = sc.value('netlink_resyncs_total', { netns: ns.name }) ?? 0;
-        return r > resyncs ? true : `netlink_resyncs_total ${r}: no resync yet`;
-      },
-      { timeoutMs: 60_000 },
-    );
     const s = await settle('after the resync');
-    assert.ok((s.value('netlink_socket_overruns_total', { netns: ns.name }) ?? 0) >= 1, 'the storm overran the socket');
     assert.equal(s.value('netlink_interface_mtu_bytes', { netns: ns.name, interface: 't1' }), 1300);
     // What the kernel says, for the record: the same master, alias and altname.
     const t0 = ns.link('t0') as unknown as { master?: string; ifalias?: string };
     assert.equal(t0.master, 'br0');
     assert.equal(t0.ifalias, 'after resync');
     // A second resync that finds nothing changed tells nothing: SIGSTOP and a storm again.
-    const r1 = s.value('netlink_resyncs_total', { netns: ns.name }) ?? 0;
-    process.kill(ex!.child.pid!, 'SIGSTOP');
-    try {
-      ns.batch(storm.map((l) => l.replace('addr add', 'addr del')));
-    } finally {
-      process.kill(ex!.child.pid!, 'SIGCONT');
-    }
-    await ex!.waitFor(
-      'a second resync',
-      (sc) => {
-        const r = sc.value('netlink_resyncs_total', { netns: ns.name }) ?? 0;
-        return r > r1 ? true : `netlink_resyncs_total ${r}: no resync yet`;
-      },
-      { timeoutMs: 60_000 },
-    );
+    await overrunAndResync(ex!, ns.name, () => ns.batch(storm.map((l) => l.replace('addr add', 'addr del'))), {
+      what: 'a second resync',
+    });
     // A marker after it: once its event is in, anything the resync told is in too.
     ns.ip('link', 'set', 'dev', 't1', 'promisc', 'off');
     expectedLines.push(`setting flag ${ifx('t1')} promisc=on->off`);

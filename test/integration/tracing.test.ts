@@ -16,7 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNetns, liveDescribe, Netns, onProcessExit } from '../helpers/netns';
-import { Exporter, parseLogLine, poll, startExporter } from '../helpers/exporter';
+import { Exporter, parseLogLine, poll, exporterStarter } from '../helpers/exporter';
+import { modulesPreload, otelEnv, tcpSockets } from '../helpers/otel-process';
 import { BurstSender, routeBurst } from '../helpers/burst';
 import { OtlpReceiver, ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver';
 
@@ -37,56 +38,6 @@ const LINKWATCH_MS = 1000;
 const ROUTES = 20_000;
 const ROUTE_TABLE = 100;
 const RTPROT_STATIC = 4;
-
-/** Unsets every OTEL_* variable this test process may have, then sets `vars`. */
-function otelEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) env[key] = undefined;
-  return { ...env, ...vars };
-}
-
-/**
- * A --require'd script that writes, when the process exits, every @opentelemetry module it
- * loaded: the SDK must not be loaded at all when tracing is off.
- */
-function modulesPreload(dir: string): { env: NodeJS.ProcessEnv; read: () => string[] } {
-  const script = path.join(dir, 'record-modules.js');
-  const out = path.join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
-  fs.writeFileSync(
-    script,
-    `process.on('exit', () => require('fs').writeFileSync(process.env.NLE_MODULES_OUT, Object.keys(require.cache).filter((f) => f.includes('/@opentelemetry/')).join('\\n')));\n`,
-  );
-  return {
-    env: { NODE_OPTIONS: `--require ${script}`, NLE_MODULES_OUT: out },
-    read: () => {
-      assert.ok(fs.existsSync(out), `${out}: the exporter did not exit cleanly (no module list written)`);
-      return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
-    },
-  };
-}
-
-/** TCP sockets of a process (from /proc/PID/fd and /proc/PID/net/tcp{,6}): local and remote port, state. */
-function tcpSockets(pid: number): { local: number; remote: number; state: string }[] {
-  const inodes = new Set<string>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const out: { local: number; remote: number; state: string }[] = [];
-  for (const file of ['tcp', 'tcp6']) {
-    const lines = fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8').trim().split('\n').slice(1);
-    for (const line of lines) {
-      const f = line.trim().split(/\s+/);
-      if (!inodes.has(f[9]!)) continue;
-      out.push({ local: parseInt(f[1]!.split(':')[1]!, 16), remote: parseInt(f[2]!.split(':')[1]!, 16), state: f[3]! });
-    }
-  }
-  return out;
-}
 
 function within(what: string, value: number, from: number, to: number): void {
   assert.ok(
@@ -119,16 +70,11 @@ liveDescribe('tracing: spans for domain events over OTLP/HTTP', { timeout: 240_0
     return r;
   }
 
-  async function newExporter(env: NodeJS.ProcessEnv, config?: string): Promise<Exporter> {
-    let configFile: string | undefined;
-    if (config !== undefined) {
-      configFile = path.join(tmp, `exporter-${exporters.length}.yml`);
-      fs.writeFileSync(configFile, config);
-    }
-    const e = await startExporter({ netns: [ns.name], env, ...(configFile ? { configFile } : {}) });
-    exporters.push(e);
-    return e;
-  }
+  const newExporter = exporterStarter(
+    exporters,
+    () => ns.name,
+    () => tmp,
+  );
 
   const traceEnv = (r: OtlpReceiver, protocol: string, more: Record<string, string> = {}): NodeJS.ProcessEnv =>
     otelEnv({

@@ -7,33 +7,13 @@ import { test } from 'node:test';
 import { renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
 import type { NamespaceSource } from '../../../src/metrics/source';
 import { SessionCounters } from '../../../src/session/session-counters';
-import { MessageDispatch } from '../../../src/session/dispatch';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
 import { AF_INET, RTM_NEWADDR, RTM_NEWNETCONF, RTM_NEWRULE } from '../../../src/netlink/constants';
 import type { Exemplar, ExemplarLookup } from '../../../src/tracing/exemplars';
 import { NamespaceModel } from '../../../src/state/model';
-import { namespaceSource, upLink } from '../../helpers/model-source';
+import { namespaceSource, podNamespace } from '../../helpers/model-source';
 
 const header = { flags: 0, seq: 0, pid: 0 };
-
-/** A pod's namespace: its model, fed its two links through the session's side (which counts them). */
-function pod(netns: string): { model: NamespaceModel; counters: SessionCounters } {
-  const model = new NamespaceModel({
-    netns,
-    include: /^.*$/,
-    exclude: undefined,
-    maxTracked: 100,
-    now: () => 1_000_000,
-  });
-  const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
-  for (const [ifindex, name] of [
-    [1, 'lo'],
-    [2, 'eth0'],
-  ] as const) {
-    session.link(upLink(ifindex, name));
-  }
-  return { model, counters: session.counters };
-}
 
 function source(
   { model, counters }: { model: NamespaceModel; counters: SessionCounters },
@@ -52,8 +32,8 @@ function render(sources: NamespaceSource[], options: Partial<CollectorOptions> =
 const of = (lines: string[], netns: string): string[] => lines.filter((l) => l.includes(`netns="${netns}"`));
 
 test('a compact namespace: change counters born at their first change, with exemplars on the right line', () => {
-  const full = source(pod('full'), false);
-  const compact = source(pod('pod'), true);
+  const full = source(podNamespace('full'), false);
+  const compact = source(podNamespace('pod'), true);
   let lines = render([full, compact]);
   // Our own or a --netns namespace: the four address counters of each link from the start.
   assert.equal(of(lines, 'full').filter((l) => l.startsWith('netlink_address_changes_total{')).length, 8);
@@ -110,9 +90,9 @@ test('a compact namespace: change counters born at their first change, with exem
 test('self-metrics of compact namespaces: per namespace only ready and overruns; the rest summed under netns="*", never going down', () => {
   const totals = new DiscoveredTotals();
   totals.enabled = true;
-  const own = source(pod(''), false);
-  const a = source(pod('a'), true);
-  const b = source(pod('b'), true);
+  const own = source(podNamespace(''), false);
+  const a = source(podNamespace('a'), true);
+  const b = source(podNamespace('b'), true);
   const selfFamilies = (lines: string[], netns: string): string[] =>
     [
       ...new Set(
@@ -153,8 +133,8 @@ test('self-metrics of compact namespaces: per namespace only ready and overruns;
 });
 
 test('the host-wide neighbour tables are exported once, without netns', () => {
-  const own = source(pod(''), false);
-  const a = source(pod('a'), true);
+  const own = source(podNamespace(''), false);
+  const a = source(podNamespace('a'), true);
   for (const s of [own, a]) {
     s.model.neighbourLimits.set(0, 1024);
     s.model.neighbourLimits.set(1, 2048);
@@ -172,8 +152,8 @@ test('the host-wide neighbour tables are exported once, without netns', () => {
 });
 
 test('rules in a compact namespace: only the tables other than the defaults, counters born at their first change', () => {
-  const full = source(pod('full'), false);
-  const compact = source(pod('pod'), true);
+  const full = source(podNamespace('full'), false);
+  const compact = source(podNamespace('pod'), true);
   const rule = (priority: number, table: number) => ({
     ...header,
     type: RTM_NEWRULE,
@@ -209,8 +189,8 @@ test('rules in a compact namespace: only the tables other than the defaults, cou
 });
 
 test('netconf in a compact namespace: no gauges at all, its change counter born at its first change', () => {
-  const full = source(pod('full'), false);
-  const compact = source(pod('pod'), true);
+  const full = source(podNamespace('full'), false);
+  const compact = source(podNamespace('pod'), true);
   const netconf = (ifindex: number, forwarding: number) => ({
     ...header,
     type: RTM_NEWNETCONF,

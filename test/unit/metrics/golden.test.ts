@@ -7,12 +7,13 @@
 //   UPDATE_GOLDEN=1 node --test dist/test/unit/metrics/golden.test.js    # rewrites the files
 //
 // What is not the server's, so that the output is the same on every machine and every run:
-// - the clock: the model's starts at GOLDEN_EPOCH and moves one second per fixture (`_created`,
-//   last-change timestamps); deleted interfaces therefore stay within their grace period;
-// - two VIPs (the default config has none), so that the VIP families have samples: one held at
-//   the end, one added and removed on the way;
-// - the session's numbers (overruns, resyncs, the granted receive buffer, the queue): stand-ins
-//   from STAND_IN below, as no socket is open; every message counts as a notification;
+// - the model is replayed by test/helpers/fixture-model.ts (replayFixtureSource), which fixes:
+//   - the clock: the model's starts at FIXTURE_EPOCH and moves one second per fixture (`_created`,
+//     last-change timestamps); deleted interfaces therefore stay within their grace period;
+//   - two VIPs (the default config has none), so that the VIP families have samples: one held at
+//     the end, one added and removed on the way;
+//   - the session's numbers (overruns, resyncs, the granted receive buffer, the queue): stand-ins,
+//     as no socket is open; every message counts as a notification;
 // - netlink_collector_duration_seconds (a measured time) and the nodejs_version label of
 //   netlink_exporter_build_info are replaced by `<varies>`; the version is GOLDEN_VERSION;
 // - of the registry prom-client serves, only the contract's families (config reloads, event
@@ -26,44 +27,23 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 
-import { DEFAULT_CONFIG, type VipConfig } from '../../../src/config/config';
-import { compileNamePattern } from '../../../src/config/name-pattern';
+import { DEFAULT_CONFIG } from '../../../src/config/config';
 import { registerEventStreamMetrics } from '../../../src/http/event-stream-metrics';
 import { registerHttpMetrics } from '../../../src/http/http-metrics';
 import { collectorOptionsFrom, renderNetlinkMetrics, type NamespaceSource } from '../../../src/metrics/render';
 import { DiscoveredTotals } from '../../../src/metrics/discovered';
 import { OPENMETRICS_EOF, textToOpenMetrics } from '../../../src/metrics/openmetrics';
 import { registerReloadMetrics } from '../../../src/metrics/registry';
-import { AF_INET } from '../../../src/netlink/constants';
-import { MessageDispatch } from '../../../src/session/dispatch';
-import { SessionCounters } from '../../../src/session/session-counters';
-import { decodeChunk } from '../../../src/netlink/decode';
-import { NamespaceModel } from '../../../src/state/model';
-import { capturedChunks } from '../../helpers/fixtures';
+import { FIXTURE_EPOCH, replayFixtureSource } from '../../helpers/fixture-model';
 import { FIXTURE_DIR } from '../../helpers/paths';
 
 const GOLDEN_DIR = join(FIXTURE_DIR, 'golden');
-/** 2026-01-01T00:00:00Z. */
-const GOLDEN_EPOCH = 1_767_225_600;
+/** 2026-01-01T00:00:00Z (the replayed model's clock starts here). */
+const GOLDEN_EPOCH = FIXTURE_EPOCH;
 const GOLDEN_VERSION = '0.0.0-golden';
 
-const VIPS: VipConfig[] = [
-  { address: '10.9.0.1', family: AF_INET, name: 'held', ignoreInterfaces: [] },
-  { address: '192.0.2.1', family: AF_INET, name: 'released', ignoreInterfaces: [] },
-];
-
-/** The session's numbers of the one namespace, and the registry's owners' (no socket, no server here). */
+/** The registry's owners' numbers (no server here); the namespace's are fixture-model.ts's. */
 const STAND_IN = {
-  source: {
-    overruns: 0,
-    foreignRefused: 0,
-    resyncs: 0,
-    lastResync: 0,
-    receiveBufferBytes: 2 * DEFAULT_CONFIG.socket.receiveBufferBytes,
-    queueDepth: 0,
-    ready: true,
-    opened: true,
-  },
   reloads: { successful: true, lastSuccess: GOLDEN_EPOCH },
   eventStream: { clients: 1, refused: 0, tooSlow: 0, stalled: 0 },
   http: {
@@ -71,36 +51,6 @@ const STAND_IN = {
     refused: { unauthorized: 0, rate_limited: 0, auth_busy: 0, pipelined: 0, tls_handshake: 0, connections: 0 },
   },
 };
-
-/**
- * The fixtures replayed in capture order into one model. Link probes and barriers are answered
- * after each step, as the kernel answers them after the notifications already queued.
- */
-function replayFixtures(): { model: NamespaceModel; counters: SessionCounters } {
-  let clock = GOLDEN_EPOCH;
-  const c = DEFAULT_CONFIG;
-  const answers: (() => void)[] = [];
-  const model = new NamespaceModel({
-    netns: '',
-    include: compileNamePattern(c.interfaces.include),
-    exclude: c.interfaces.exclude === '' ? undefined : compileNamePattern(c.interfaces.exclude),
-    maxTracked: c.interfaces.maxTracked,
-    vips: [...c.vips, ...VIPS],
-    now: () => clock,
-    session: {
-      barrier: (callback) => answers.push(callback),
-      linkProbe: (_ifindex, callback) => answers.push(callback),
-    },
-  });
-  const counters = new SessionCounters(() => clock);
-  const session = new MessageDispatch(counters, model);
-  for (const { chunk } of capturedChunks()) {
-    clock++;
-    decodeChunk(chunk, session);
-    while (answers.length > 0) (answers.shift() as () => void)();
-  }
-  return { model, counters };
-}
 
 /** What varies by machine and run, replaced (see the top of this file). */
 function normalize(text: string): string {
@@ -119,11 +69,7 @@ async function registryText(): Promise<string> {
 }
 
 /** The body of a scrape, assembled as main.ts's scrape() does: the netlink families, then the registry's. */
-async function scrape(
-  fed: { model: NamespaceModel; counters: SessionCounters },
-  openMetrics: boolean,
-): Promise<string> {
-  const source: NamespaceSource = { ...fed, ...STAND_IN.source };
+async function scrape(source: NamespaceSource, openMetrics: boolean): Promise<string> {
   const discovered = new DiscoveredTotals();
   discovered.enabled = DEFAULT_CONFIG.netnsAll;
   const options = { ...collectorOptionsFrom(DEFAULT_CONFIG), openMetrics, discovered };
@@ -142,7 +88,7 @@ async function scrape(
 
 /** A scrape of a model fed the fixtures afresh. */
 async function scrapeFixtures(openMetrics: boolean): Promise<string> {
-  const fed = replayFixtures();
+  const fed = replayFixtureSource();
   try {
     return await scrape(fed, openMetrics);
   } finally {
@@ -201,7 +147,7 @@ test('golden /metrics, OpenMetrics (test/fixtures/golden/metrics.openmetrics.txt
 });
 
 test('a second scrape of the same model (from the cached link text) and of a model fed afresh render the same', async () => {
-  const fed = replayFixtures();
+  const fed = replayFixtureSource();
   try {
     const first = await scrape(fed, false);
     assert.equal(await scrape(fed, true), await scrapeFixtures(true), 'OpenMetrics after text');

@@ -30,12 +30,11 @@ import { registerReloadMetrics } from '../../../src/metrics/registry';
 import { collectorOptionsFrom, renderNetlinkMetrics, type CollectorOptions } from '../../../src/metrics/render';
 import type { NamespaceSource } from '../../../src/metrics/source';
 import { AF_INET, IFF_UP, RTM_NEWADDR } from '../../../src/netlink/constants';
-import { MessageDispatch } from '../../../src/session/dispatch';
 import { SessionCounters } from '../../../src/session/session-counters';
 import { NamespaceModel } from '../../../src/state/model';
 import { parseExposition } from '../../helpers/exposition';
 import { FIXTURE_EPOCH, replayFixtureSource } from '../../helpers/fixture-model';
-import { namespaceSource, upLink } from '../../helpers/model-source';
+import { namespaceSource, podNamespace, upLink } from '../../helpers/model-source';
 import { NAMING_STRATEGIES, seriesKey, toPrometheus, type PromSample } from '../../helpers/otlp-to-prometheus';
 
 const VERSION = '0.0.0-otlp';
@@ -347,16 +346,7 @@ test('the producer in the SDK: a PeriodicExportingMetricReader exports its metri
 
 test('namespaces found by --netns.all (compact series, netns="*" sums): the OTLP export is /metrics exactly', async () => {
   const pod = (netns: string, withAddress: boolean): { model: NamespaceModel; counters: SessionCounters } => {
-    const model = new NamespaceModel({
-      netns,
-      include: /^.*$/,
-      exclude: undefined,
-      maxTracked: 100,
-      now: () => 1_000_000,
-    });
-    const session = new MessageDispatch(new SessionCounters(() => 1_000_000), model);
-    session.link(upLink(1, 'lo'));
-    session.link(upLink(2, 'eth0'));
+    const { model, session } = podNamespace(netns);
     if (withAddress)
       session.address({
         flags: 0,

@@ -11,6 +11,7 @@ import { bondMiiName, bondModeName } from '../../../src/netlink/link-kind-data';
 import type { LinkMessage, MessageSink } from '../../../src/netlink/types';
 import { bondFixtureChunk, bondFixtureNames, decodeBondFixture } from '../../helpers/bond-fixtures';
 import { capturedChunks } from '../../helpers/fixtures';
+import { messageSink } from '../../helpers/decode';
 
 const byName = (links: LinkMessage[], name: string): LinkMessage => {
   const m = links.find((l) => l.name === name);
@@ -113,44 +114,29 @@ test('a broken nest is a counted decode error and the rest of the datagram still
 
 test('the captured kernel links (veth, bridge, tun, ifb) carry no bond or VRF data', () => {
   let links = 0;
-  const sink: MessageSink = {
+  const sink = messageSink({
     link: (m) => {
       links++;
       assert.deepEqual([m.bond, m.bondSlave, m.vrfTable, m.vrfPortTable], [undefined, undefined, undefined, undefined]);
     },
-    address: () => undefined,
-    route: () => undefined,
-    neighbour: () => undefined,
-    nexthop: () => undefined,
-    rule: () => undefined,
-    done: () => undefined,
-    error: () => undefined,
-    other: () => undefined,
     decodeError: () => undefined,
-  };
+  });
   for (const { chunk } of capturedChunks()) decodeChunk(chunk, sink);
   assert.ok(links > 20, `${links} link messages`);
 });
 
 test('every byte of every bond and VRF message set to 0x00, 0x04, 0x28 or 0xff: a decode error or a bounded value, never a throw', () => {
-  const sink = (seen: { links: number; errors: number }): MessageSink => ({
-    link: (m) => {
-      seen.links++;
-      const s = m.bondSlave;
-      if (s?.permHwaddr !== undefined) assert.ok(s.permHwaddr.length <= 32 * 3 - 1);
-      if (m.bond?.ad?.partnerMac !== undefined) assert.equal(m.bond.ad.partnerMac.length, 17);
-      if (m.bond?.mode !== undefined) assert.ok(m.bond.mode >= 0 && m.bond.mode <= 255);
-    },
-    address: () => undefined,
-    route: () => undefined,
-    neighbour: () => undefined,
-    nexthop: () => undefined,
-    rule: () => undefined,
-    done: () => undefined,
-    error: () => undefined,
-    other: () => undefined,
-    decodeError: () => void seen.errors++,
-  });
+  const sink = (seen: { links: number; errors: number }): MessageSink =>
+    messageSink({
+      link: (m) => {
+        seen.links++;
+        const s = m.bondSlave;
+        if (s?.permHwaddr !== undefined) assert.ok(s.permHwaddr.length <= 32 * 3 - 1);
+        if (m.bond?.ad?.partnerMac !== undefined) assert.equal(m.bond.ad.partnerMac.length, 17);
+        if (m.bond?.mode !== undefined) assert.ok(m.bond.mode >= 0 && m.bond.mode <= 255);
+      },
+      decodeError: () => void seen.errors++,
+    });
   let decoded = 0;
   for (const name of bondFixtureNames()) {
     const chunk = bondFixtureChunk(name);

@@ -13,12 +13,13 @@ import { routes } from '../../../src/metrics/collectors/routes';
 import { ExpositionWriter } from '../../../src/metrics/writer';
 import { AF_BRIDGE, RTM_DELLINK } from '../../../src/netlink/constants';
 import { decodeChunk } from '../../../src/netlink/decode';
-import type { BondSlaveInfo, LinkMessage, MessageSink } from '../../../src/netlink/types';
+import type { BondSlaveInfo, LinkMessage } from '../../../src/netlink/types';
 import type { MessageOrigin } from '../../../src/session/sink';
 import { BondSet } from '../../../src/state/bonds';
 import type { DomainEvent, PendingEvent } from '../../../src/state/events';
 import { NamespaceModel } from '../../../src/state/model';
 import { decodeBondFixture } from '../../helpers/bond-fixtures';
+import { messageSink } from '../../helpers/decode';
 import { capturedChunks } from '../../helpers/fixtures';
 import { namespaceSource, upLink } from '../../helpers/model-source';
 
@@ -177,18 +178,7 @@ test("a slave's kernel count that went down in a gap (released and enslaved agai
 test("the VRF table label is the route series' table label: netlink_routes * on(netns,table) group_left(vrf) netlink_vrf_info joins", () => {
   const { model } = setup();
   feed(model, '01-dump-links', 'initial-dump');
-  const sink = {
-    route: (m) => model.route(m, 'notification'),
-    link: () => undefined,
-    address: () => undefined,
-    neighbour: () => undefined,
-    nexthop: () => undefined,
-    rule: () => undefined,
-    done: () => undefined,
-    error: () => undefined,
-    other: () => undefined,
-    decodeError: (e) => assert.fail(e),
-  } satisfies MessageSink;
+  const sink = messageSink({ route: (m) => model.route(m, 'notification') });
   // The kernel's own bytes: `ip route add 203.0.113.0/24 via 192.0.2.254 dev if0 table 100 metric 50`.
   const captured = capturedChunks().find((c) => c.file === '22-route4-table100.json');
   assert.ok(captured);

@@ -18,6 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURE_DIR } from '../../helpers/paths';
 import { namespaceSource, upLink } from '../../helpers/model-source';
+import { messageSink } from '../../helpers/decode';
 
 function model(events: PendingEvent[]): NamespaceModel {
   return new NamespaceModel({
@@ -232,19 +233,11 @@ function portBytes(family: number, protinfoType: number, state: number): Buffer 
 function decodeOne(bytes: Buffer): { links: LinkMessage[]; errors: number } {
   const links: LinkMessage[] = [];
   let errors = 0;
-  const sink = {
-    link: (m: LinkMessage) => void links.push(m),
-    address: () => undefined,
-    route: () => undefined,
-    neighbour: () => undefined,
+  const sink = messageSink({
+    link: (m) => void links.push(m),
     neighbourTable: () => undefined,
-    nexthop: () => undefined,
-    rule: () => undefined,
-    done: () => undefined,
-    error: () => undefined,
-    other: () => undefined,
     decodeError: () => void errors++,
-  };
+  });
   decodeDatagram(bytes, 0, bytes.length, sink);
   return { links, errors };
 }
