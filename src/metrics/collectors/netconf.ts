@@ -10,8 +10,10 @@ import { FAMILY_NAMES } from '../../netlink/family';
 import { NETCONFA_IFINDEX_ALL, NETCONFA_IFINDEX_DEFAULT } from '../../netlink/constants';
 import { FAMILY_SETTINGS, NETCONF_SETTINGS, SETTING_RP_FILTER } from '../../state/netconf-set';
 import { METRICS as M, type Family } from '../contract';
+import type { NetconfEntry } from '../../state/netconf-set';
 import type { SampleSink } from '../sink';
 import type { NamespaceSource } from '../source';
+import { escapeLabelValue, formatValue } from '../writer';
 
 type NetconfFamily = Family<readonly ['netns', 'interface', 'family']>;
 
@@ -24,9 +26,32 @@ const GAUGES: readonly NetconfFamily[] = [
   M.ignoreRoutesWithLinkdownEnabled,
 ];
 
+/**
+ * An entry's labels as exposition text (`{netns="..",interface="..",family=".."}`), kept while
+ * its interface's name and namespace stay: the gauges are about eight series an interface, and
+ * escaping and joining their labels anew each scrape was most of their cost.
+ */
+interface EntryLabels {
+  netns: string;
+  name: string;
+  text: string;
+}
+const entryLabels = new WeakMap<NetconfEntry, EntryLabels>();
+
+function labelsOf(entry: NetconfEntry, netns: string, name: string): string {
+  let cached = entryLabels.get(entry);
+  if (cached === undefined || cached.name !== name || cached.netns !== netns) {
+    const text = `{netns="${escapeLabelValue(netns)}",interface="${escapeLabelValue(name)}",family="${FAMILY_NAMES[entry.family]}"}`;
+    entryLabels.set(entry, (cached = { netns, name, text }));
+  }
+  return cached.text;
+}
+
 function gauge(w: SampleSink, sources: readonly NamespaceSource[], setting: number): void {
   const f = GAUGES[setting]!;
   w.family(f);
+  // A text sink takes the lines sampleText would write, with each entry's labels made once.
+  const text = w.asText;
   for (const source of sources) {
     if (!source.opened || source.compact) continue;
     const model = source.model;
@@ -44,7 +69,8 @@ function gauge(w: SampleSink, sources: readonly NamespaceSource[], setting: numb
       }
       // rp_filter is a mode (0, 1, 2); the others read as on (1) or off (0).
       const shown = setting === SETTING_RP_FILTER ? value : value !== 0 ? 1 : 0;
-      w.sample(f, [model.netns, name, FAMILY_NAMES[e.family]], shown);
+      if (text) text.raw(`${f.name}${labelsOf(e, model.netns, name)} ${formatValue(shown)}\n`);
+      else w.sample(f, [model.netns, name, FAMILY_NAMES[e.family]], shown);
     }
   }
 }
