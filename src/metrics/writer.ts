@@ -72,9 +72,19 @@ export function sampleText<L extends readonly string[]>(
   return text;
 }
 
+/**
+ * Text pending in a writer is turned into bytes once it reaches this many characters: the
+ * samples' strings then die young (a scavenge frees them) instead of living in a list until
+ * the scrape ends, which promoted tens of thousands of small strings per scrape to the old
+ * generation and made garbage collection most of a scrape with many uncached samples.
+ */
+const FLUSH_CHARS = 64 * 1024;
+
 export class ExpositionWriter implements TextSink {
-  /** Text, or ready bytes (the cached per-interface lines), in order. */
-  private readonly parts: (string | Buffer)[] = [];
+  /** Ready bytes (flushed text, the cached per-interface lines), in order. */
+  private readonly parts: Buffer[] = [];
+  /** Text written since the last part. */
+  private pending = '';
   private readonly started = new Set<string>();
 
   /** `openMetrics`: HELP and TYPE lines as OpenMetrics 1.0 writes them. */
@@ -90,9 +100,9 @@ export class ExpositionWriter implements TextSink {
     this.started.add(def.name);
     if (this.openMetrics) {
       const name = openMetricsFamilyName(def);
-      this.parts.push(`# HELP ${name} ${escapeOpenMetricsHelp(def.help)}\n# TYPE ${name} ${def.type}\n`);
+      this.write(`# HELP ${name} ${escapeOpenMetricsHelp(def.help)}\n# TYPE ${name} ${def.type}\n`);
     } else {
-      this.parts.push(`# HELP ${def.name} ${escapeHelp(def.help)}\n# TYPE ${def.name} ${def.type}\n`);
+      this.write(`# HELP ${def.name} ${escapeHelp(def.help)}\n# TYPE ${def.name} ${def.type}\n`);
     }
     return this;
   }
@@ -104,27 +114,35 @@ export class ExpositionWriter implements TextSink {
    * counts a label set's first burst. Ignored for gauges and in the Prometheus text format.
    */
   sample<L extends readonly string[]>(def: Family<L>, values: LabelValues<L>, value: number, created?: number): void {
-    this.parts.push(sampleText(def, values, value, created, this.openMetrics));
+    this.write(sampleText(def, values, value, created, this.openMetrics));
   }
 
   /** Appends samples already in exposition format (each line ending in a newline). */
   raw(lines: string | Buffer): void {
-    if (lines.length > 0) this.parts.push(lines);
+    if (lines.length === 0) return;
+    if (typeof lines === 'string') {
+      this.write(lines);
+      return;
+    }
+    this.flush();
+    this.parts.push(lines);
   }
 
-  /** Appends the exposition to `chunks`: runs of text as one buffer each, ready buffers as they are. */
+  private write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= FLUSH_CHARS) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending === '') return;
+    this.parts.push(Buffer.from(this.pending));
+    this.pending = '';
+  }
+
+  /** Appends the exposition to `chunks`: text as buffers of up to about 64 KiB, ready buffers as they are. */
   drainInto(chunks: Buffer[]): void {
-    let text = '';
-    for (const part of this.parts) {
-      if (typeof part === 'string') {
-        text += part;
-        continue;
-      }
-      if (text !== '') chunks.push(Buffer.from(text));
-      text = '';
-      chunks.push(part);
-    }
-    if (text !== '') chunks.push(Buffer.from(text));
+    this.flush();
+    for (const part of this.parts) chunks.push(part);
     this.parts.length = 0;
   }
 
