@@ -3,13 +3,38 @@
 // metrics take of one namespace.
 
 import type { NamespaceSource } from '../../src/metrics/source';
-import { IFF_LOWER_UP, IFF_UP, RTM_NEWLINK } from '../../src/netlink/constants';
-import type { LinkMessage } from '../../src/netlink/types';
+import { IFF_LOWER_UP, IFF_UP, RTM_NEWLINK, RTM_NEWNETCONF } from '../../src/netlink/constants';
+import type { LinkMessage, NetconfMessage } from '../../src/netlink/types';
 import { MessageDispatch } from '../../src/session/dispatch';
 import { SessionCounters } from '../../src/session/session-counters';
 import { NamespaceModel } from '../../src/state/model';
 
 /** An RTM_NEWLINK (or `type`) of an interface that is up, with its carrier and no carrier loss yet. */
+/** An RTM_NEWNETCONF (or the `type` given) of one family and ifindex (-1 all, -2 default), carrying `values`. */
+export function netconfMessage(
+  family: number,
+  ifindex: number,
+  values: Partial<NetconfMessage> = {},
+  type = RTM_NEWNETCONF,
+): NetconfMessage {
+  return {
+    type,
+    flags: 0,
+    seq: 0,
+    pid: 0,
+    family,
+    ifindex,
+    forwarding: undefined,
+    rpFilter: undefined,
+    mcForwarding: undefined,
+    proxyNeigh: undefined,
+    ignoreRoutesWithLinkdown: undefined,
+    input: undefined,
+    bcForwarding: undefined,
+    ...values,
+  };
+}
+
 export function upLink(ifindex: number, name: string, type = RTM_NEWLINK): LinkMessage {
   return {
     flags: 0,

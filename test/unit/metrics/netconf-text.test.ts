@@ -9,29 +9,12 @@ import { renderNetlinkMetrics, COLLECTORS } from '../../../src/metrics/render';
 import { AF_INET, AF_INET6, RTM_DELLINK, RTM_DELNETCONF, RTM_NEWNETCONF } from '../../../src/netlink/constants';
 import type { LinkMessage, NetconfMessage } from '../../../src/netlink/types';
 import { NamespaceModel } from '../../../src/state/model';
-import { namespaceSource, upLink } from '../../helpers/model-source';
+import { namespaceSource, netconfMessage, upLink } from '../../helpers/model-source';
 
 type Message = { link: LinkMessage } | { netconf: NetconfMessage };
 
 function netconf(family: number, ifindex: number, values: Partial<NetconfMessage>, type = RTM_NEWNETCONF): Message {
-  return {
-    netconf: {
-      type,
-      flags: 0,
-      seq: 0,
-      pid: 0,
-      family,
-      ifindex,
-      forwarding: undefined,
-      rpFilter: undefined,
-      mcForwarding: undefined,
-      proxyNeigh: undefined,
-      ignoreRoutesWithLinkdown: undefined,
-      input: undefined,
-      bcForwarding: undefined,
-      ...values,
-    },
-  };
+  return { netconf: netconfMessage(family, ifindex, values, type) };
 }
 
 function whole(family: number, ifindex: number, forwarding = 0): Message {

@@ -3,38 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AF_INET, AF_INET6, RTM_DELNETCONF, RTM_NEWNETCONF } from '../../../src/netlink/constants';
+import { AF_INET, AF_INET6, RTM_DELNETCONF } from '../../../src/netlink/constants';
 import type { NetconfMessage } from '../../../src/netlink/types';
 import type { PendingEvent } from '../../../src/state/events';
 import type { LinkRecord } from '../../../src/state/links';
 import { NetconfSet } from '../../../src/state/netconf-set';
+import { netconfMessage } from '../../helpers/model-source';
 
 const ALL = -1;
 const DEFAULT = -2;
 
-function netconf(
-  family: number,
-  ifindex: number,
-  values: Partial<NetconfMessage> = {},
-  type = RTM_NEWNETCONF,
-): NetconfMessage {
-  return {
-    type,
-    flags: 0,
-    seq: 0,
-    pid: 0,
-    family,
-    ifindex,
-    forwarding: undefined,
-    rpFilter: undefined,
-    mcForwarding: undefined,
-    proxyNeigh: undefined,
-    ignoreRoutesWithLinkdown: undefined,
-    input: undefined,
-    bcForwarding: undefined,
-    ...values,
-  };
-}
+const netconf = netconfMessage;
 
 /** A whole entry, as the kernel sends a dump reply or a new interface's announcement. */
 function whole(family: number, ifindex: number, forwarding: number, rpFilter = 0): NetconfMessage {
