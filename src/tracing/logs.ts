@@ -5,7 +5,8 @@
 //   without the time (src/events/format.ts); timestamp: the event's time.
 // - severity WARN (13) for what needs a look: a flap, a failed duplicate address detection, a
 //   neighbour whose resolution failed, a VIP held by more than one interface here (split brain),
-//   a resync (the kernel's notifications were lost); INFO (9) otherwise.
+//   a resync (the kernel's notifications were lost), a bond failover or slave link failure, a
+//   bridge port leaving forwarding for blocking or disabled, forwarding turned off; INFO (9) otherwise.
 // - attributes: `netlink.netns`, `network.interface.name` (when there is one), `netlink.ifindex`,
 //   `netlink.event.seq`, `netlink.event.kind`, `netlink.event.action`, and each kind-specific field
 //   as `netlink.event.<field>` in snake case (a link's state as netlink.event.state.oper, ...).
@@ -52,6 +53,17 @@ export function eventSeverity(e: DomainEvent): number {
       return e.action === 'failed' ? SEVERITY_WARN : SEVERITY_INFO;
     case 'vip':
       return e.holders.length > 1 ? SEVERITY_WARN : SEVERITY_INFO;
+    case 'bond':
+      // Traffic moved to another slave, or a slave's link failed: redundancy is at stake.
+      return e.action === 'failover' || e.action === 'active_lost' || e.action === 'slave_mii_down'
+        ? SEVERITY_WARN
+        : SEVERITY_INFO;
+    case 'bridge_port':
+      // A port that stopped forwarding (STP blocked it, or it was disabled).
+      return e.state === 'blocking' || e.state === 'disabled' ? SEVERITY_WARN : SEVERITY_INFO;
+    case 'netconf':
+      // Forwarding turned off: on a router, an outage.
+      return e.setting === 'forwarding' && e.value === 'off' ? SEVERITY_WARN : SEVERITY_INFO;
     default:
       return SEVERITY_INFO;
   }

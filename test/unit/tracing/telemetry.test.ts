@@ -12,7 +12,13 @@ import { DEFAULT_CONFIG, parseConfigText } from '../../../src/config/config';
 import type { DomainEvent, LinkState, PendingEvent } from '../../../src/state/events';
 import { resolveTelemetry, signalEnabled } from '../../../src/tracing/settings';
 import type { Signal } from '../../../src/tracing/settings';
-import { BoundedLogRecordProcessor, EventLogs, SEVERITY_INFO, SEVERITY_WARN } from '../../../src/tracing/logs';
+import {
+  BoundedLogRecordProcessor,
+  EventLogs,
+  eventSeverity,
+  SEVERITY_INFO,
+  SEVERITY_WARN,
+} from '../../../src/tracing/logs';
 import { EventSpans } from '../../../src/tracing/spans';
 import { ExemplarStore } from '../../../src/tracing/exemplars';
 import { RateLimiter } from '../../../src/tracing/processor';
@@ -374,6 +380,91 @@ test('log records: one per event, named netlink.<kind>.<action>, the human line 
   assert.equal(records[2]!.spanContext, undefined, 'a route inside a coalesced window has no span yet');
   assert.deepEqual(h.counters.dropped(), { queue_full: 0, rate_limited: 0, export_failed: 0 });
   assert.equal(h.counters.exported(), 10);
+});
+
+test('log records: WARN for a bond failover or slave MII down, a bridge port leaving forwarding, forwarding turned off; INFO for the rest of those kinds', () => {
+  const base = { seq: 1, time: '2026-12-06T00:00:00.000Z', netns: '', interface: 'x', ifindex: 3 };
+  const cases: Array<[DomainEvent, number]> = [
+    [{ ...base, kind: 'bond', action: 'failover', bond: 'bond0', previousActive: 'a', active: 'b' }, SEVERITY_WARN],
+    [{ ...base, kind: 'bond', action: 'active_lost', bond: 'bond0', previousActive: 'a', active: '' }, SEVERITY_WARN],
+    [{ ...base, kind: 'bond', action: 'slave_mii_down', bond: 'bond0', mii: 'down' }, SEVERITY_WARN],
+    [{ ...base, kind: 'bond', action: 'slave_mii_up', bond: 'bond0', mii: 'up' }, SEVERITY_INFO],
+    [{ ...base, kind: 'bond', action: 'slave_added', bond: 'bond0' }, SEVERITY_INFO],
+    [
+      {
+        ...base,
+        kind: 'bridge_port',
+        action: 'changed',
+        bridge: 'br0',
+        bridgeIfindex: 2,
+        state: 'blocking',
+        previousState: 'forwarding',
+      },
+      SEVERITY_WARN,
+    ],
+    [
+      {
+        ...base,
+        kind: 'bridge_port',
+        action: 'changed',
+        bridge: 'br0',
+        bridgeIfindex: 2,
+        state: 'disabled',
+        previousState: 'forwarding',
+      },
+      SEVERITY_WARN,
+    ],
+    [
+      {
+        ...base,
+        kind: 'bridge_port',
+        action: 'changed',
+        bridge: 'br0',
+        bridgeIfindex: 2,
+        state: 'learning',
+        previousState: 'listening',
+      },
+      SEVERITY_INFO,
+    ],
+    [
+      {
+        ...base,
+        kind: 'netconf',
+        action: 'changed',
+        family: 'inet',
+        setting: 'forwarding',
+        value: 'off',
+        oldValue: 'on',
+      },
+      SEVERITY_WARN,
+    ],
+    [
+      {
+        ...base,
+        kind: 'netconf',
+        action: 'changed',
+        family: 'inet',
+        setting: 'forwarding',
+        value: 'on',
+        oldValue: 'off',
+      },
+      SEVERITY_INFO,
+    ],
+    [
+      {
+        ...base,
+        kind: 'netconf',
+        action: 'changed',
+        family: 'inet',
+        setting: 'rp_filter',
+        value: 'off',
+        oldValue: 'strict',
+      },
+      SEVERITY_INFO,
+    ],
+  ];
+  for (const [event, severity] of cases)
+    assert.equal(eventSeverity(event), severity, `${event.kind} ${event.action} ${JSON.stringify(event)}`);
 });
 
 test('log records of an outage: the flap, the link changes and the way back up carry the outage span', async () => {
