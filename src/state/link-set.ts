@@ -4,7 +4,7 @@
 // interface, and which interfaces get series (series-filter.ts). Part of the namespace's model
 // (model.ts), which wires what a link's change sets off elsewhere (LinkHooks).
 
-import { AF_BRIDGE, IFF_LOWER_UP, IFF_RUNNING, RTM_DELLINK } from '../netlink/constants';
+import { IFF_LOWER_UP, IFF_RUNNING, RTM_DELLINK } from '../netlink/constants';
 import type { LinkMessage } from '../netlink/types';
 import type { NameMatcher } from '../config/name-pattern';
 import type { MessageOrigin, SessionServices } from '../session/sink';
@@ -100,8 +100,6 @@ export class LinkSet {
   private readonly masterName = (ifindex: number): string => this.interfaceName(ifindex);
 
   link(m: LinkMessage, origin: MessageOrigin): void {
-    // AF_BRIDGE messages describe bridge ports, not the link itself.
-    if (m.family === AF_BRIDGE) return;
     if (m.type === RTM_DELLINK) {
       this.delete(m.ifindex);
       return;

@@ -236,7 +236,8 @@ export class NamespaceModel implements SessionSink, EventOutlet {
   // ---- messages from the session ---------------------------------------------------------------
 
   link(m: LinkMessage, origin: MessageOrigin = 'notification'): void {
-    // AF_BRIDGE messages describe bridge ports (bridge-ports.ts), never the link itself.
+    // AF_BRIDGE messages describe bridge ports (bridge-ports.ts), never the link itself: the one
+    // place they are told apart, so the link set and the bonds see only the links' own messages.
     if (m.family === AF_BRIDGE) {
       this.bridgePorts.port(m, origin);
       return;
